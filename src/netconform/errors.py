@@ -1,0 +1,31 @@
+"""The two error kinds a user can be shown, each tied to the CLI exit code contract.
+
+Anything raised from the library that is one of these is printed as one line by the CLI;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class NetconformError(Exception):
+    """Base of the errors that end a command with a one-line message."""
+
+    exit_code = 2
+
+
+class InputError(NetconformError):
+    """Bad usage or a bad input file (exit 2). The message names the file and field."""
+
+    exit_code = 2
+
+
+class EnvironmentUnfit(NetconformError):
+    """The machine cannot host the platform (exit 3). The message names what is missing."""
+
+    exit_code = 3
+
+
+def file_field_error(path: object, field: str, problem: str) -> InputError:
+    """The one-line form every input error takes: `FILE: FIELD: PROBLEM`."""
+    where = f"{path}: {field}" if field else f"{path}"
+    return InputError(f"{where}: {problem}")

@@ -1,0 +1,1 @@
+"""NetworkPolicy model, validation and oracle (expected matrix with explanations)."""

@@ -1,0 +1,1 @@
+"""Platforms: one module per platform behind the Platform protocol in base.py."""

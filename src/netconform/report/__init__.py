@@ -1,0 +1,1 @@
+"""Results rendering: Allure metadata and the cross-platform comparison report."""
