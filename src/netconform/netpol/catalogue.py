@@ -1,0 +1,407 @@
+"""The catalogue of NetworkPolicy cases (scenarios/netpol/*.yaml) and their expectations.
+
+A case names the pods it needs from the standard model (namespaces x, y, z; pods a, b, c
+labelled `pod=<name>`; one container port per port/protocol, named like `serve-80-tcp`),
+then ordered steps. Each step applies actions (create, update or delete a policy; change
+pod or namespace labels) and lists the port/protocols to probe between every ordered pair
+of the case's pods. Expected matrices are never stored: `expectations()` asks the oracle.
+
+Manifests may say `${ip:y/b}` (a pod's IP) or `${cidr:x/b:4}` (the /4 network holding it);
+`Case.resolve(cluster)` substitutes the IPs of the cluster the case runs on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netconform.errors import file_field_error
+from netconform.netpol.document import read_structured
+from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
+from netconform.netpol.oracle import Oracle, Probe, ProbeVerdict, Profile
+from netconform.netpol.policy import NetworkPolicy
+from netconform.netpol.validation import InvalidPolicy, is_dns_subdomain, parse_policy
+
+NAMESPACES = ("x", "y", "z")
+POD_NAMES = ("a", "b", "c")
+_PLACEHOLDER = re.compile(r"\$\{(ip|cidr):([a-z0-9-]+/[a-z0-9-]+)(?::(\d+))?\}")
+
+
+def port_name(port: int, protocol: Protocol) -> str:
+    return f"serve-{port}-{protocol.lower()}"
+
+
+def standard_cluster(
+    ports: Iterable[int] = (80, 81),
+    protocols: Iterable[Protocol] = (Protocol.TCP, Protocol.UDP, Protocol.SCTP),
+) -> Cluster:
+    """The upstream e2e model: namespaces x, y, z; pods a, b, c; stand-in IPs 10.244.N.P."""
+    container_ports = tuple(
+        ContainerPort(port, protocol, port_name(port, protocol))
+        for port in ports
+        for protocol in protocols
+    )
+    pods = tuple(
+        Pod(ns, name, {"pod": name}, f"10.244.{n + 1}.{p + 10}", container_ports)
+        for n, ns in enumerate(NAMESPACES)
+        for p, name in enumerate(POD_NAMES)
+    )
+    return Cluster(tuple(Namespace(ns) for ns in NAMESPACES), pods)
+
+
+@dataclass(frozen=True)
+class CreatePolicy:
+    manifest: Mapping[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class UpdatePolicy:
+    """Replaces the policy of the same namespace/name."""
+
+    manifest: Mapping[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class DeletePolicy:
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DeleteAllPolicies:
+    pass
+
+
+@dataclass(frozen=True)
+class SetPodLabels:
+    """Adds (or, with `replace`, replaces all) labels of a pod."""
+
+    pod: str
+    labels: Mapping[str, str] = field(hash=False)
+    replace: bool = False
+
+
+@dataclass(frozen=True)
+class SetNamespaceLabels:
+    """Adds (or, with `replace`, replaces all but the name label) labels of a namespace."""
+
+    namespace: str
+    labels: Mapping[str, str] = field(hash=False)
+    replace: bool = False
+
+
+Action = (
+    CreatePolicy
+    | UpdatePolicy
+    | DeletePolicy
+    | DeleteAllPolicies
+    | SetPodLabels
+    | SetNamespaceLabels
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    actions: tuple[Action, ...]
+    probes: tuple[tuple[int, Protocol], ...]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    title: str
+    tags: tuple[str, ...]
+    pods: tuple[str, ...]
+    ports: tuple[int, ...]
+    protocols: tuple[Protocol, ...]
+    steps: tuple[Step, ...]
+    upstream: str = ""
+    source: str = ""
+
+    def model(self) -> Cluster:
+        """The standard model reduced to this case's pods, ports and protocols."""
+        return standard_cluster(self.ports, self.protocols).subset(self.pods)
+
+    def resolve(self, cluster: Cluster | None = None) -> ResolvedCase:
+        """Steps with IP placeholders filled in and the cluster/policy state after each."""
+        cluster = cluster or self.model()
+        state: dict[str, NetworkPolicy] = {}
+        manifests: dict[str, Mapping[str, Any]] = {}
+        resolved = []
+        for step in self.steps:
+            for action in step.actions:
+                if isinstance(action, CreatePolicy | UpdatePolicy):
+                    manifest = substitute_ips(action.manifest, cluster)
+                    policy = parse_policy(manifest)
+                    state[policy.key] = policy
+                    manifests[policy.key] = manifest
+                elif isinstance(action, DeletePolicy):
+                    state.pop(f"{action.namespace}/{action.name}", None)
+                    manifests.pop(f"{action.namespace}/{action.name}", None)
+                elif isinstance(action, DeleteAllPolicies):
+                    state.clear()
+                    manifests.clear()
+                elif isinstance(action, SetPodLabels):
+                    pod = cluster.pod(action.pod)
+                    labels = (
+                        dict(action.labels) if action.replace else {**pod.labels, **action.labels}
+                    )
+                    cluster = cluster.with_pod_labels(action.pod, labels)
+                else:
+                    ns = cluster.namespace(action.namespace)
+                    labels = (
+                        dict(action.labels) if action.replace else {**ns.labels, **action.labels}
+                    )
+                    cluster = cluster.with_namespace_labels(action.namespace, labels)
+            resolved.append(
+                ResolvedStep(step, cluster, tuple(state.values()), tuple(manifests.values()))
+            )
+        return ResolvedCase(self, tuple(resolved))
+
+
+@dataclass(frozen=True)
+class ResolvedStep:
+    """The state after a step's actions: what a platform applies and the oracle judges."""
+
+    step: Step
+    cluster: Cluster
+    policies: tuple[NetworkPolicy, ...]
+    manifests: tuple[Mapping[str, Any], ...] = field(hash=False)
+
+    def probes(self) -> list[Probe]:
+        return [
+            Probe(src.key, dst.key, port, protocol)
+            for port, protocol in self.step.probes
+            for src in self.cluster.pods
+            for dst in self.cluster.pods
+        ]
+
+    def expected(self, profile: Profile | None = None) -> list[ProbeVerdict]:
+        return Oracle(self.cluster, self.policies, profile).verdicts(self.probes())
+
+
+@dataclass(frozen=True)
+class ResolvedCase:
+    case: Case
+    steps: tuple[ResolvedStep, ...]
+
+
+def substitute_ips(manifest: Mapping[str, Any], cluster: Cluster) -> dict[str, Any]:
+    """A deep copy with `${ip:ns/pod}` and `${cidr:ns/pod:prefix}` filled in."""
+
+    def fill(match: re.Match[str]) -> str:
+        ip = cluster.pod(match.group(2)).ip
+        if match.group(1) == "ip":
+            return ip
+        prefix = int(match.group(3) or 32)
+        return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return _PLACEHOLDER.sub(fill, value)
+        if isinstance(value, Mapping):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    result = walk(manifest)
+    assert isinstance(result, dict)
+    return result
+
+
+# -- loading ---------------------------------------------------------------------------
+
+
+class _CaseProblem(Exception):
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+
+
+def _parse_probe_spec(text: Any, field: str) -> tuple[int, Protocol]:
+    match = re.fullmatch(r"(\d+)/(TCP|UDP|SCTP)", str(text))
+    if not match:
+        raise _CaseProblem(field, f"{text!r}: expected PORT/PROTOCOL like 80/TCP")
+    return int(match.group(1)), Protocol(match.group(2))
+
+
+def _labels_action(value: Any, field: str, target_key: str) -> tuple[str, dict[str, str], bool]:
+    if not isinstance(value, Mapping) or target_key not in value:
+        raise _CaseProblem(field, f"expected {{{target_key}: ..., labels: {{...}}}}")
+    labels = value.get("labels") or {}
+    if not isinstance(labels, Mapping):
+        raise _CaseProblem(f"{field}.labels", "must be an object")
+    return (
+        str(value[target_key]),
+        {str(k): str(v) for k, v in labels.items()},
+        bool(value.get("replace", False)),
+    )
+
+
+def _parse_action(value: Any, field: str) -> Action:
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise _CaseProblem(field, "an action is an object with exactly one key")
+    kind, body = next(iter(value.items()))
+    where = f"{field}.{kind}"
+    if kind in ("create-policy", "update-policy"):
+        if not isinstance(body, Mapping):
+            raise _CaseProblem(where, "must be a NetworkPolicy manifest")
+        manifest = dict(body)
+        return CreatePolicy(manifest) if kind == "create-policy" else UpdatePolicy(manifest)
+    if kind == "delete-policy":
+        ns, _, name = str(body).partition("/")
+        if not ns or not name:
+            raise _CaseProblem(where, "expected NAMESPACE/NAME")
+        return DeletePolicy(ns, name)
+    if kind == "delete-all-policies":
+        return DeleteAllPolicies()
+    if kind == "set-pod-labels":
+        pod, labels, replace = _labels_action(body, where, "pod")
+        return SetPodLabels(pod, labels, replace)
+    if kind == "set-namespace-labels":
+        ns, labels, replace = _labels_action(body, where, "namespace")
+        return SetNamespaceLabels(ns, labels, replace)
+    raise _CaseProblem(where, "unknown action")
+
+
+_CASE_FIELDS = {"id", "title", "tags", "pods", "ports", "protocols", "steps", "upstream"}
+
+
+def parse_case(value: Any, field: str, source: str = "") -> Case:
+    if not isinstance(value, Mapping):
+        raise _CaseProblem(field, "a case is an object")
+    unknown = set(value) - _CASE_FIELDS
+    if unknown:
+        raise _CaseProblem(f"{field}.{sorted(unknown)[0]}", "unknown field")
+    case_id = value.get("id")
+    if not isinstance(case_id, str) or not is_dns_subdomain(case_id):
+        raise _CaseProblem(f"{field}.id", f"{case_id!r}: must be a lowercase dotted id")
+    field = f"{field} ({case_id})"
+    pods = tuple(
+        str(p) for p in value.get("pods") or [f"{n}/{p}" for n in NAMESPACES for p in POD_NAMES]
+    )
+    ports = tuple(int(p) for p in value.get("ports") or (80, 81))
+    try:
+        protocols = tuple(Protocol(p) for p in value.get("protocols") or ("TCP",))
+    except ValueError:
+        raise _CaseProblem(f"{field}.protocols", "each must be TCP, UDP or SCTP") from None
+    steps = []
+    raw_steps = value.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise _CaseProblem(f"{field}.steps", "at least one step is required")
+    for i, raw in enumerate(raw_steps):
+        sfield = f"{field}.steps[{i}]"
+        if not isinstance(raw, Mapping):
+            raise _CaseProblem(sfield, "a step is an object")
+        actions = tuple(
+            _parse_action(a, f"{sfield}.actions[{j}]")
+            for j, a in enumerate(raw.get("actions") or [])
+        )
+        probes = tuple(
+            _parse_probe_spec(p, f"{sfield}.probes[{j}]")
+            for j, p in enumerate(raw.get("probes") or [])
+        )
+        for j, (port, protocol) in enumerate(probes):
+            if port not in ports or protocol not in protocols:
+                raise _CaseProblem(
+                    f"{sfield}.probes[{j}]", f"{port}/{protocol} is not served by the case's pods"
+                )
+        steps.append(Step(str(raw.get("name", f"step {i + 1}")), actions, probes))
+    case = Case(
+        id=case_id,
+        title=str(value.get("title", "")),
+        tags=tuple(str(t) for t in value.get("tags") or ()),
+        pods=pods,
+        ports=ports,
+        protocols=protocols,
+        steps=tuple(steps),
+        upstream=str(value.get("upstream", "")),
+        source=source,
+    )
+    try:
+        case.model()
+    except KeyError as exc:
+        raise _CaseProblem(f"{field}.pods", f"not in the standard model: {exc}") from None
+    _check_resolves(case, field)
+    return case
+
+
+def _check_resolves(case: Case, field: str) -> None:
+    """Every manifest must be valid and every label change must name a real object."""
+    cluster = case.model()
+    for i, step in enumerate(case.steps):
+        for j, action in enumerate(step.actions):
+            where = f"{field}.steps[{i}].actions[{j}]"
+            if isinstance(action, CreatePolicy | UpdatePolicy):
+                try:
+                    parse_policy(substitute_ips(action.manifest, cluster))
+                except InvalidPolicy as exc:
+                    first = exc.errors[0]
+                    raise _CaseProblem(f"{where} {first.field}", first.problem) from None
+                except KeyError as exc:
+                    raise _CaseProblem(
+                        where, f"IP placeholder names an unknown pod {exc}"
+                    ) from None
+            elif isinstance(action, SetPodLabels) and action.pod not in case.pods:
+                raise _CaseProblem(where, f"pod {action.pod} is not among the case's pods")
+            elif isinstance(action, SetNamespaceLabels) and action.namespace not in NAMESPACES:
+                raise _CaseProblem(where, f"namespace {action.namespace} is not x, y or z")
+
+
+def load_cases_file(path: Path) -> list[Case]:
+    doc = read_structured(path)
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("cases"), list):
+        raise file_field_error(path, "cases", "expected a top-level `cases:` list")
+    try:
+        return [parse_case(c, f"cases[{i}]", str(path)) for i, c in enumerate(doc["cases"])]
+    except _CaseProblem as exc:
+        raise file_field_error(path, exc.field, exc.problem) from None
+
+
+def default_catalogue_dir() -> Path:
+    """scenarios/netpol in a source checkout, or the copy packaged in the wheel."""
+    here = Path(__file__).resolve()
+    for candidate in (
+        here.parents[3] / "scenarios" / "netpol",
+        here.parents[1] / "scenarios" / "netpol",
+    ):
+        if candidate.is_dir():
+            return candidate
+    return here.parents[3] / "scenarios" / "netpol"
+
+
+def load_catalogue(directory: Path | None = None) -> list[Case]:
+    """Every case of every *.yaml file, sorted by file then order; ids must be unique."""
+    directory = directory or default_catalogue_dir()
+    cases: list[Case] = []
+    seen: dict[str, str] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        for case in load_cases_file(path):
+            if case.id in seen:
+                raise file_field_error(
+                    path, case.id, f"duplicate case id (also in {seen[case.id]})"
+                )
+            seen[case.id] = str(path)
+            cases.append(case)
+    return cases
+
+
+def select(cases: Sequence[Case], tags: Iterable[str] = ()) -> list[Case]:
+    """Cases carrying every tag given."""
+    wanted = set(tags)
+    return [c for c in cases if wanted <= set(c.tags)]
+
+
+def iter_expectations(
+    case: Case, cluster: Cluster | None = None, profile: Profile | None = None
+) -> Iterator[tuple[ResolvedStep, list[ProbeVerdict]]]:
+    """Each step's resolved state and the oracle's verdicts for its probes."""
+    for step in case.resolve(cluster).steps:
+        yield step, step.expected(profile)
