@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from netconform.report.compare import Column, Comparison
-from netconform.results import CheckResult, JSONValue, Verdict
+from netconform.results import CheckResult, Verdict
 
 ALLURE_PACKAGE = "allure@3.18.0"
 ALLURE_RESULTS = "allure-results"
@@ -33,35 +33,41 @@ _STATUS = {
     Verdict.ERROR: "broken",
 }
 
-# Matched top to bottom against a failed/broken result's message (the check's reason).
-CATEGORIES: tuple[dict[str, JSONValue], ...] = (
-    {
-        "name": "Run crashed",
-        "matchedStatuses": ["broken"],
-        "messageRegex": r"(?is).*run crashed.*",
-    },
-    {
-        "name": "Provisioning failed",
-        "matchedStatuses": ["broken", "failed"],
-        "messageRegex": r"(?is).*(provision|preflight|cluster create|platform up|deploy).*",
-    },
-    {
-        "name": "NetworkPolicy not enforced",
-        "matchedStatuses": ["failed"],
-        "messageRegex": r"(?is).*(not enforced|no enforcement|enforces nothing|canary).*",
-    },
-    {
-        "name": "PMTU blackhole",
-        "matchedStatuses": ["failed", "broken"],
-        "messageRegex": r"(?is).*(pmtu|blackhole|black hole|frag(mentation)? needed).*",
-    },
-    {
-        "name": "DNS timeout",
-        "matchedStatuses": ["failed", "broken"],
-        "messageRegex": r"(?is).*(dns|resolv|lookup).*(timed? ?out|timeout).*",
-    },
-    {"name": "Other failures", "matchedStatuses": ["failed"]},
-    {"name": "Harness errors", "matchedStatuses": ["broken"]},
+
+@dataclass(frozen=True)
+class Category:
+    """An Allure defect category; `pattern` is searched, case-insensitively, in the reason."""
+
+    name: str
+    statuses: tuple[str, ...]
+    pattern: str | None = None
+
+    def to_js(self) -> str:
+        fields = [f"name: {json.dumps(self.name)}", f"matchedStatuses: {json.dumps(self.statuses)}"]
+        if self.pattern is not None:
+            fields.append(f'messageRegex: new RegExp({json.dumps(self.pattern)}, "i")')
+        return "{ " + ", ".join(fields) + " }"
+
+
+# Allure files a result under the first category that matches, so specific ones come first.
+CATEGORIES: tuple[Category, ...] = (
+    Category("Run crashed", ("broken",), r"run crashed"),
+    Category(
+        "Provisioning failed",
+        ("broken", "failed"),
+        r"provision|preflight|cluster create|platform up",
+    ),
+    Category(
+        "NetworkPolicy not enforced",
+        ("failed",),
+        r"not enforced|no enforcement|enforces nothing",
+    ),
+    Category(
+        "PMTU blackhole", ("failed", "broken"), r"pmtu|black ?hole|frag(mentation)?[ -]needed"
+    ),
+    Category("DNS timeout", ("failed", "broken"), r"(dns|resolv|lookup)[\s\S]*time(d)? ?out"),
+    Category("Other failures", ("failed",)),
+    Category("Harness errors", ("broken",)),
 )
 
 
@@ -153,8 +159,11 @@ def generate_allure_report(
 
 
 def _last_line(done: subprocess.CompletedProcess[str]) -> str:
-    lines = (done.stderr or done.stdout or "").strip().splitlines()
-    return lines[-1] if lines else f"exit {done.returncode}"
+    """The line that says what went wrong, not the last frame of a stack trace."""
+    lines = [ln.strip() for ln in (done.stderr or done.stdout or "").splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower() and not ln.startswith("at ")]
+    chosen = errors or [ln for ln in lines if not ln.startswith("at ")] or lines
+    return chosen[-1] if chosen else f"exit {done.returncode}"
 
 
 def restore_history(history_dir: Path | None, history_file: Path) -> None:
@@ -175,18 +184,18 @@ def allure_config(comparison: Comparison, report_dir: Path, history_file: Path) 
         for p in platforms
     )
     return (
-        'import { defineConfig } from "allure";\n'
+        # A plain object, not defineConfig(): this file lives outside the npm prefix.
         f"const platform = (value) => ({{ labels }}) =>\n"
         f"  labels.some((l) => l.name === {json.dumps(PLATFORM_LABEL)} && l.value === value);\n"
-        "export default defineConfig({\n"
+        "export default {\n"
         '  name: "netconform: overlay network conformance",\n'
         f"  output: {json.dumps(str(report_dir))},\n"
         f"  historyPath: {json.dumps(str(history_file))},\n"
         f"  environments: {{\n{environments}\n  }},\n"
-        f"  categories: {json.dumps(list(CATEGORIES), indent=2)},\n"
+        "  categories: [\n" + "".join(f"    {c.to_js()},\n" for c in CATEGORIES) + "  ],\n"
         "  plugins: { awesome: { options: { singleFile: true, reportName: "
         '"netconform" } } },\n'
-        "});\n"
+        "};\n"
     )
 
 

@@ -34,8 +34,8 @@ code{font-size:.92em}
 .v-pass{background:#dafbe1;color:#116329}.v-fail{background:#ffd8d3;color:#a40e26}
 .v-skip{background:#eaeef2;color:#57606a}.v-error{background:#fff1c5;color:#7d4e00}
 .v-missing{background:#fff;color:#8c959f}.v-not-reached{background:#fbefff;color:#8250df}
-td.c{white-space:nowrap;min-width:6rem}
-td.c details{white-space:normal;max-width:28rem}
+#matrix td{white-space:nowrap;min-width:6rem}
+#matrix td details{white-space:normal;max-width:28rem}
 summary{cursor:pointer}
 tr.area th{background:#eef1f4;font-size:1.05em}
 tr.area td{background:#eef1f4;white-space:nowrap}
@@ -73,8 +73,18 @@ function apply(){
  });
  shown.textContent=n;
 }
-area.addEventListener('change',apply);diff.addEventListener('change',apply);
-text.addEventListener('input',apply);
+function save(){
+ var p=new URLSearchParams();
+ if(area.value)p.set('area',area.value);if(diff.checked)p.set('diff','1');
+ if(text.value)p.set('q',text.value);
+ history.replaceState(null,'',p.toString()?'#'+p.toString():location.pathname);
+}
+// The filters live in the URL fragment, so a filtered view can be linked to.
+var init=new URLSearchParams(location.hash.slice(1));
+if(init.get('area'))area.value=init.get('area');
+diff.checked=init.get('diff')==='1';text.value=init.get('q')||'';
+[area,diff].forEach(function(e){e.addEventListener('change',function(){apply();save();});});
+text.addEventListener('input',function(){apply();save();});
 document.getElementById('f-open').addEventListener('click',function(){
  document.querySelectorAll('#matrix tr.chk:not([hidden]) details').forEach(function(d){
   d.open=!d.open;});
@@ -216,10 +226,10 @@ def _matrix_cell(
     body = _cell_details(row, index, cell) if cell is not None else ""
     if body:
         return (
-            f'<td class="c v-{state}" data-v="{state}"><details><summary>{label}</summary>'
+            f'<td class="v-{state}"><details><summary>{label}</summary>'
             f"{body}</details></td>"
         )
-    return f'<td class="c v-{state}" data-v="{state}">{label}</td>'
+    return f'<td class="v-{state}">{label}</td>'
 
 
 def _cell_details(row: Row, index: int, cell: CheckResult) -> str:
