@@ -225,10 +225,7 @@ def _matrix_cell(
     label = f"{SYMBOLS[state]} {WORDS[state]}"
     body = _cell_details(row, index, cell) if cell is not None else ""
     if body:
-        return (
-            f'<td class="v-{state}"><details><summary>{label}</summary>'
-            f"{body}</details></td>"
-        )
+        return f'<td class="v-{state}"><details><summary>{label}</summary>{body}</details></td>'
     return f'<td class="v-{state}">{label}</td>'
 
 

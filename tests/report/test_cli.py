@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netconform.report import allure_report
+from netconform.report.cli import main
+
+from .support import DATA
+
+
+def _copy_fixture(tmp_path: Path, name: str) -> Path:
+    run_dir = tmp_path / name
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text((DATA / name / "results.json").read_text())
+    return run_dir
+
+
+def test_writes_the_three_files(tmp_path: Path, fixture_dirs: list[Path]) -> None:
+    out = tmp_path / "out"
+    assert main([*map(str, fixture_dirs), "--out", str(out), "--no-allure"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "comparison.html",
+        "comparison.json",
+        "comparison.md",
+    ]
+    merged = json.loads((out / "comparison.json").read_text())
+    assert [c["label"] for c in merged["columns"]] == [d.name for d in fixture_dirs]
+
+
+def test_without_node_says_so_in_one_line(
+    tmp_path: Path,
+    fixture_dirs: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    out = tmp_path / "out"
+    assert main([str(fixture_dirs[0]), "--out", str(out)]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("allure")]
+    assert lines == ["allure: skipped, Node.js and npm are not on PATH"]
+    assert (out / "comparison.html").exists()
+    assert (out / "comparison.md").exists()
+    assert (out / "comparison.json").exists()
+    assert not (out / "allure-report").exists()
+    assert allure_report.ALLURE_PACKAGE.startswith("allure@3.")
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netconform.report.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_missing_run_dir_exit_2_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-run"
+    done = _run_cli(str(DATA / "swarm-lab"), str(missing), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"netconform report: {missing}: no such run directory"]
+    assert not (tmp_path / "out").exists()  # nothing half written
+
+
+def test_unknown_schema_exit_2_names_file(tmp_path: Path) -> None:
+    run_dir = _copy_fixture(tmp_path, "swarm-lab")
+    data = json.loads((run_dir / "results.json").read_text())
+    data["schema"] = "netconform/results/v9"
+    (run_dir / "results.json").write_text(json.dumps(data))
+    done = _run_cli(str(run_dir), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert str(run_dir / "results.json") in line
+    assert "netconform/results/v9" in line
+
+
+def test_truncated_file_exit_2_names_file(tmp_path: Path) -> None:
+    run_dir = _copy_fixture(tmp_path, "kind-calico")
+    text = (run_dir / "results.json").read_text()
+    (run_dir / "results.json").write_text(text[: len(text) // 2])
+    done = _run_cli(str(run_dir), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"netconform report: {run_dir / 'results.json'}: not valid JSON")
+
+
+def test_crashed_run_reported_not_dropped(tmp_path: Path, fixture_dirs: list[Path]) -> None:
+    out = tmp_path / "out"
+    done = _run_cli(str(fixture_dirs[3]), str(fixture_dirs[0]), "--out", str(out), "--no-allure")
+    assert done.returncode == 0, done.stderr
+    assert "incomplete (crashed) runs shown as such: kind-cilium" in done.stdout
+    assert "**kind-cilium crashed**" in (out / "comparison.md").read_text()
+
+
+def test_usage_error_is_exit_2(tmp_path: Path) -> None:
+    done = _run_cli("--out", str(tmp_path))
+    assert done.returncode == 2
+    assert "RUN_DIR" in done.stderr
+
+
+def test_real_lab_results_render(tmp_path: Path) -> None:
+    """Results of the swarm lab, once it has run on this machine (reports/ is git-ignored)."""
+    reports = Path(__file__).resolve().parents[2] / "reports"
+    runs = sorted(p.parent for p in reports.glob("*/results.json"))
+    if not runs:
+        pytest.skip("no lab results under reports/ yet (run `netconform run --platform swarm-lab`)")
+    out = tmp_path / "out"
+    assert main([*map(str, runs), "--out", str(out), "--no-allure"]) == 0
+    merged = json.loads((out / "comparison.json").read_text())
+    assert len(merged["columns"]) == len(runs)
+    assert merged["checks"], "a lab run with no checks"
