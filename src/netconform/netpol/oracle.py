@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from netconform.netpol.model import Cluster, Pod, Protocol
+from netconform.netpol.model import Cluster, ContainerPort, Pod, Protocol
 from netconform.netpol.policy import Direction, NetworkPolicy, Peer, PolicyPort, Rule
 from netconform.netpol.selectors import LabelSelector
 
@@ -151,7 +151,10 @@ class Oracle:
         # Per direction and pod: the policies isolating it and their compiled rules.
         self._isolation: dict[Direction, list[tuple[tuple[str, ...], tuple[_CompiledRule, ...]]]]
         self._isolation = {d: self._compile_isolation(d) for d in Direction}
-        self._port_cache: dict[tuple[int, tuple[object, ...], int, Protocol], bool] = {}
+        signatures: dict[tuple[ContainerPort, ...], int] = {}
+        self._port_signature = [signatures.setdefault(p.ports, len(signatures)) for p in self._pods]
+        self._served = [frozenset((c.port, c.protocol) for c in p.ports) for p in self._pods]
+        self._port_cache: dict[tuple[int, int, int, Protocol], bool] = {}
         self._verdict_cache: dict[tuple[object, ...], DirectionVerdict] = {}
 
     # -- compilation -------------------------------------------------------------------
@@ -243,120 +246,82 @@ class Oracle:
 
     # -- evaluation --------------------------------------------------------------------
 
-    def _ports_ok(self, rule: _CompiledRule, dst: Pod, port: int, protocol: Protocol) -> bool:
-        if not rule.rule.ports:
-            return True
-        key = (id(rule), tuple(dst.ports), port, protocol)
+    def _ports_ok(self, rule: _CompiledRule, dst_i: int, port: int, protocol: Protocol) -> bool:
+        # Keyed by the destination's port signature: pods declaring the same ports share it.
+        key = (id(rule), self._port_signature[dst_i], port, protocol)
         hit = self._port_cache.get(key)
         if hit is None:
-            hit = _port_match(rule.rule, dst, port, protocol) is not None
+            hit = _port_match(rule.rule, self._pods[dst_i], port, protocol) is not None
             self._port_cache[key] = hit
         return hit
 
     def _direction(
-        self,
-        direction: Direction,
-        subject: int,
-        peer: int,
-        *,
-        dst: Pod,
-        port: int,
-        protocol: Protocol,
+        self, direction: Direction, subject: int, peer: int, dst_i: int, probe: Probe
     ) -> DirectionVerdict:
-        isolated_by, rules = self._isolation[direction][subject]
+        entry = self._isolation[direction][subject]
+        isolated_by, rules = entry
         if not isolated_by:
-            return self._intern(
-                (direction, "open"),
-                direction,
-                allowed=True,
-                isolated_by=(),
-                allowed_by=(),
-                closest=None,
-            )
-        allowed_by: list[RuleRef] = []
+            return self._intern((direction,), direction, True, entry, (), None, probe)
+        matched: list[_CompiledRule] = []
         port_fail: _CompiledRule | None = None
         peer_fail: _CompiledRule | None = None
         for rule in rules:
             peer_ok = rule.all_peers or peer in rule.members
-            ports_ok = self._ports_ok(rule, dst, port, protocol)
+            ports_ok = not rule.rule.ports or self._ports_ok(
+                rule, dst_i, probe.port, probe.protocol
+            )
             if peer_ok and ports_ok:
-                allowed_by.append(rule.ref)
+                matched.append(rule)
             elif peer_ok:
                 port_fail = port_fail or rule
             elif ports_ok:
                 peer_fail = peer_fail or rule
-        if allowed_by:
-            refs = tuple(allowed_by)
-            return self._intern(
-                (direction, isolated_by, refs),
-                direction,
-                allowed=True,
-                isolated_by=isolated_by,
-                allowed_by=refs,
-                closest=None,
-            )
-        closest = self._closest(
-            direction, rules, port_fail=port_fail, peer_fail=peer_fail, port=port, protocol=protocol
-        )
-        key = (direction, isolated_by, closest)
-        return self._intern(
-            key, direction, allowed=False, isolated_by=isolated_by, allowed_by=(), closest=closest
-        )
-
-    def _closest(
-        self,
-        direction: Direction,
-        rules: Sequence[_CompiledRule],
-        *,
-        port_fail: _CompiledRule | None,
-        peer_fail: _CompiledRule | None,
-        port: int,
-        protocol: Protocol,
-    ) -> RuleMiss | None:
-        who = "source" if direction is Direction.INGRESS else "destination"
+        if matched:
+            key = (direction, id(entry), *(id(r) for r in matched))
+            return self._intern(key, direction, True, entry, tuple(matched), None, probe)
+        miss: tuple[str, _CompiledRule] | None = None
         if port_fail is not None:
-            return RuleMiss(
-                port_fail.ref,
-                "ports",
-                f"{port}/{protocol} is not among {port_fail.ports_text}",
-            )
-        if peer_fail is not None:
-            return RuleMiss(
-                peer_fail.ref,
-                "peers",
-                f"the {who} is not selected by {peer_fail.peers_text}",
-            )
-        if not rules:
-            return None
-        first = rules[0]
-        return RuleMiss(
-            first.ref,
-            "peers and ports",
-            f"the {who} is not selected by {first.peers_text}, "
-            f"and {port}/{protocol} is not among {first.ports_text}",
+            miss = ("ports", port_fail)
+        elif peer_fail is not None:
+            miss = ("peers", peer_fail)
+        elif rules:
+            miss = ("peers and ports", rules[0])
+        key = (
+            direction,
+            id(entry),
+            miss and id(miss[1]),
+            miss and miss[0],
+            probe.port,
+            probe.protocol,
         )
+        return self._intern(key, direction, False, entry, (), miss, probe)
 
-    def _intern(
+    def _intern(  # noqa: PLR0917 - hot path, positional on purpose
         self,
         key: tuple[object, ...],
         direction: Direction,
-        *,
         allowed: bool,
-        isolated_by: tuple[str, ...],
-        allowed_by: tuple[RuleRef, ...],
-        closest: RuleMiss | None,
+        entry: tuple[tuple[str, ...], tuple[_CompiledRule, ...]],
+        matched: tuple[_CompiledRule, ...],
+        miss: tuple[str, _CompiledRule] | None,
+        probe: Probe,
     ) -> DirectionVerdict:
+        """Verdicts that read alike are one shared object; build it on first sight."""
         verdict = self._verdict_cache.get(key)
-        if verdict is None:
-            verdict = DirectionVerdict(
-                direction,
-                allowed,
-                isolated_by,
-                allowed_by,
-                closest,
-                _direction_reason(direction, allowed, isolated_by, allowed_by, closest),
-            )
-            self._verdict_cache[key] = verdict
+        if verdict is not None:
+            return verdict
+        isolated_by = entry[0]
+        allowed_by = tuple(r.ref for r in matched)
+        closest = None if miss is None else _rule_miss(direction, miss[0], miss[1], probe)
+        verdict = DirectionVerdict(
+            direction,
+            allowed,
+            isolated_by,
+            allowed_by,
+            closest,
+            _direction_reason(direction, allowed, isolated_by, allowed_by, closest),
+        )
+        self._verdict_cache[key] = verdict
         return verdict
 
     def verdict(self, probe: Probe) -> ProbeVerdict:
@@ -368,13 +333,9 @@ class Oracle:
     def _verdict(self, probe: Probe, src_i: int, dst_i: int) -> ProbeVerdict:
         src, dst = self._pods[src_i], self._pods[dst_i]
         port, protocol = probe.port, probe.protocol
-        egress = self._direction(
-            Direction.EGRESS, src_i, dst_i, dst=dst, port=port, protocol=protocol
-        )
-        ingress = self._direction(
-            Direction.INGRESS, dst_i, src_i, dst=dst, port=port, protocol=protocol
-        )
-        served = dst.serves(port, protocol)
+        egress = self._direction(Direction.EGRESS, src_i, dst_i, dst_i, probe)
+        ingress = self._direction(Direction.INGRESS, dst_i, src_i, dst_i, probe)
+        served = (port, protocol) in self._served[dst_i]
         allowed = served and egress.allowed and ingress.allowed
         if not served:
             reason = f"{dst.key} does not serve {port}/{protocol}"
@@ -406,6 +367,21 @@ class Oracle:
             for a, ia in enumerate(indexes)
             for b, ib in enumerate(indexes)
         ]
+
+
+def _rule_miss(direction: Direction, failed: str, rule: _CompiledRule, probe: Probe) -> RuleMiss:
+    who = "source" if direction is Direction.INGRESS else "destination"
+    port = f"{probe.port}/{probe.protocol}"
+    if failed == "ports":
+        detail = f"{port} is not among {rule.ports_text}"
+    elif failed == "peers":
+        detail = f"the {who} is not selected by {rule.peers_text}"
+    else:
+        detail = (
+            f"the {who} is not selected by {rule.peers_text}, "
+            f"and {port} is not among {rule.ports_text}"
+        )
+    return RuleMiss(rule.ref, failed, detail)
 
 
 def _direction_reason(
