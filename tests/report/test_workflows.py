@@ -79,6 +79,9 @@ def test_nightly_triggers_and_matrix() -> None:
     swarm = [s for s in runs if "sudo" in str(s["run"])]
     assert swarm
     assert all(s.get("if") == "matrix.env == 'swarm'" for s in swarm)
+    chown = [s for s in _steps(job) if "chown" in str(s.get("run", ""))]
+    assert chown, "the swarm results are root-owned: hand them back before uploading"
+    assert str(chown[0]["if"]).startswith("always()")
     (upload,) = _uses(job, "actions/upload-artifact")
     assert upload["if"] == "always()"  # results are kept even when checks fail
     assert upload["with"]["path"].rstrip("/") == "reports/${{ matrix.env }}"
