@@ -125,6 +125,7 @@ def write_results(path: Path, run: RunResults) -> None:
     with os.fdopen(fd, "w") as out:
         json.dump(run.to_json(), out, indent=2, sort_keys=False)
         out.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; CI uploads these as another user
     os.replace(tmp, path)
 
 

@@ -1,1 +1,1 @@
-"""catalog."""
+"""Scenario files: loading and validation (one-line errors naming file and field)."""

@@ -1,1 +1,6 @@
-"""lab."""
+"""The local multi-host lab: network namespaces, one dockerd per host, an offline probe image.
+
+Modules: state (recorded on disk before anything is made), addressing, netns (pyroute2),
+cgroups (process tracking for teardown), daemons (containerd + dockerd per host), image
+(offline build with mmdebstrap), kernel (feature detection), lab (up / down / status).
+"""

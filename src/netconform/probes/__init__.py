@@ -1,1 +1,1 @@
-"""probes."""
+"""Batch probing: probe values, the in-endpoint agent, and the executors that run it."""

@@ -1,0 +1,141 @@
+"""Check specs, outcomes, the catalogue, and polling until an expectation holds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from netconform.errors import InputError
+from netconform.platforms.base import CheckContext
+from netconform.results import Area, CheckResult, Verdict
+
+Ctx = TypeVar("Ctx", bound=CheckContext)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str  # stable dotted id, e.g. dns.tasks.ips
+    area: Area
+    title: str
+    spec: str  # the documentation the expectation comes from
+    family: str  # swarm | kubernetes
+    requires: frozenset[str] = frozenset()  # capabilities
+    catches: tuple[str, ...] = ()  # lab fault kinds that must make it fail
+    not_catchable: str = ""  # why no lab fault can reach it, when catches is empty
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    reason: str
+    expected: Any = None
+    observed: Any = None
+    measurements: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def passed(cls, reason: str, **kw: Any) -> Outcome:
+        return cls(Verdict.PASS, reason, **kw)
+
+    @classmethod
+    def failed(cls, reason: str, **kw: Any) -> Outcome:
+        return cls(Verdict.FAIL, reason, **kw)
+
+    @classmethod
+    def skipped(cls, reason: str, **kw: Any) -> Outcome:
+        return cls(Verdict.SKIP, reason, **kw)
+
+
+@dataclass(frozen=True)
+class Check(Generic[Ctx]):
+    spec: CheckSpec
+    run: Callable[[Ctx], Outcome]
+
+
+class Catalogue:
+    def __init__(self) -> None:
+        self._checks: dict[str, Check[Any]] = {}
+
+    def register(self, spec: CheckSpec) -> Callable[[Callable[[Ctx], Outcome]], Callable[[Ctx], Outcome]]:
+        def decorate(fn: Callable[[Ctx], Outcome]) -> Callable[[Ctx], Outcome]:
+            if spec.id in self._checks:
+                raise ValueError(f"duplicate check id {spec.id}")
+            self._checks[spec.id] = Check(spec, fn)
+            return fn
+
+        return decorate
+
+    def for_family(self, family: str) -> list[Check[Any]]:
+        return [c for c in self._checks.values() if c.spec.family == family]
+
+    def get(self, check_id: str) -> Check[Any]:
+        try:
+            return self._checks[check_id]
+        except KeyError:
+            raise InputError(f"unknown check id {check_id!r}") from None
+
+    def __iter__(self) -> Iterable[Check[Any]]:  # type: ignore[override]
+        return iter(self._checks.values())
+
+
+CATALOGUE = Catalogue()
+
+
+def execute(check: Check[Ctx], ctx: Ctx) -> CheckResult:
+    """Run one check; a missing capability is a skip naming it, an exception is an error."""
+    spec = check.spec
+    start = time.monotonic()
+    missing = ctx.capabilities.why_missing(spec.requires)
+    if missing is not None:
+        outcome = Outcome.skipped(missing)
+    else:
+        try:
+            outcome = check.run(ctx)
+        except Exception as exc:  # a check crashing is an error verdict, never a pass
+            outcome = Outcome(Verdict.ERROR, f"{type(exc).__name__}: {exc}")
+    return CheckResult(
+        id=spec.id,
+        area=spec.area,
+        title=spec.title,
+        verdict=outcome.verdict,
+        reason=outcome.reason,
+        duration_s=time.monotonic() - start,
+        expected=outcome.expected,
+        observed=outcome.observed,
+        measurements=dict(outcome.measurements),
+        spec=spec.spec,
+    )
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Polled(Generic[T]):
+    value: T
+    held: bool
+    attempts: int
+    elapsed_s: float
+
+
+def poll(
+    observe: Callable[[], T],
+    holds: Callable[[T], bool],
+    deadline_s: float,
+    interval_s: float = 0.5,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Polled[T]:
+    """Observe until the expectation holds or the deadline passes; the last observation is
+    kept either way, so a failure reports what was really seen."""
+    start = clock()
+    attempts = 0
+    while True:
+        attempts += 1
+        value = observe()
+        if holds(value):
+            return Polled(value, True, attempts, clock() - start)
+        if clock() - start + interval_s > deadline_s:
+            return Polled(value, False, attempts, clock() - start)
+        sleep(interval_s)

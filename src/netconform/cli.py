@@ -1,0 +1,184 @@
+"""`netconform`: a thin CLI over the library. Errors a user can fix are one line and an exit
+code (2 bad input, 3 environment); anything else is a bug and keeps its traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from netconform.errors import NetconformError
+from netconform.platforms.registry import PLATFORMS, PlatformOptions, family_of
+
+
+def conformance_dir() -> Path:
+    checkout = Path(__file__).resolve().parents[2] / "conformance"
+    if checkout.is_dir():
+        return checkout
+    return Path(__file__).resolve().parent / "conformance"
+
+
+def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    import pytest
+
+    from netconform.platforms.registry import make_platform
+    from netconform.progress import NoProgress
+
+    family_of(args.platform)
+    out = Path(args.out or f"reports/{args.platform}")
+    options = PlatformOptions(keep=args.keep, scenario=args.scenario, hosts=args.hosts,
+                              underlay_mtu=args.underlay_mtu, lab_name=args.lab_name)  # fmt: skip
+    # Fail fast, before pytest starts: bad scenario (2), missing tools or not root (3).
+    make_platform(args.platform, options, NoProgress()).preflight()
+    argv = [
+        str(conformance_dir()),
+        "--rootdir", str(conformance_dir()),
+        "-p", "no:cacheprovider",
+        "--platform", args.platform,
+        "--netconform-out", str(out),
+        "--alluredir", str(out / "allure-results"),
+        "--clean-alluredir",
+        "--junitxml", str(out / "junit.xml"),
+        "--lab-hosts", str(args.hosts),
+        "--underlay-mtu", str(args.underlay_mtu),
+        "--lab-name", args.lab_name,
+        "-o", "junit_family=xunit2",
+    ]  # fmt: skip
+    if args.scenario:
+        argv += ["--scenario", str(args.scenario)]
+    if args.keep:
+        argv.append("--keep")
+    if args.k:
+        argv += ["-k", args.k]
+    if args.n:
+        argv += ["-n", str(args.n)]
+    code = int(pytest.main(argv + extra))
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("netconform: no check matched the selection", file=sys.stderr)
+        return 2
+    return code if code in (0, 1, 2, 3) else 2
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from netconform.lab import lab
+    from netconform.progress import StreamProgress
+
+    if args.lab_cmd == "up":
+        state = lab.up(lab.LabConfig(args.name, args.hosts, args.underlay_mtu), StreamProgress())
+        print(f"lab {state.name} up: {len(state.hosts)} hosts on {state.subnet}")
+        for host in state.hosts:
+            print(f"  {host.name} {host.address} DOCKER_HOST={host.docker_socket}")
+        return 0
+    if args.lab_cmd == "down":
+        report = lab.down(args.name, StreamProgress())
+        if report is None:
+            print(f"no lab {args.name!r} is up")
+        else:
+            print(f"lab {args.name} down: {report.killed} processes stopped, "
+                  f"{len(report.namespaces)} namespaces and {report.unmounted} mounts removed")  # fmt: skip
+        return 0
+    status = lab.status(args.name)
+    if status is None:
+        print(f"no lab {args.name!r} is up")
+        return 0
+    print(json.dumps(status, indent=2))
+    return 0
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    from netconform.checks.base import CATALOGUE
+    from netconform.contexts import load_checks
+
+    family = family_of(args.platform)
+    load_checks(family)
+    for check in sorted(CATALOGUE.for_family(family), key=lambda c: c.spec.id):
+        s = check.spec
+        needs = f" [needs {','.join(sorted(s.requires))}]" if s.requires else ""
+        print(f"{s.id:45} {s.area:12} {s.title}{needs}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netconform", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    run = sub.add_parser("run", help="provision a platform, run the checks, tear down")
+    run.add_argument("--platform", required=True, help=f"one of {', '.join(PLATFORMS)}")
+    run.add_argument("--out", help="results directory (default reports/<platform>)")
+    run.add_argument("-k", help="pytest -k expression selecting checks")
+    run.add_argument("-n", help="pytest-xdist workers")
+    run.add_argument("--keep", action="store_true", help="keep (and reuse) the platform")
+    run.add_argument("--scenario", type=Path, help="scenario file (default scenarios/<family>.yaml)")
+    run.add_argument("--hosts", type=int, default=3, help="swarm-lab: hosts")
+    run.add_argument("--underlay-mtu", type=int, default=1500, help="swarm-lab: underlay MTU")
+    run.add_argument("--lab-name", default="default", help="swarm-lab: lab name")
+
+    lab_parser = sub.add_parser("lab", help="the local multi-host Swarm lab")
+    lab_sub = lab_parser.add_subparsers(dest="lab_cmd", required=True)
+    for name in ("up", "down", "status"):
+        p = lab_sub.add_parser(name)
+        p.add_argument("--name", default="default")
+        if name == "up":
+            p.add_argument("--hosts", type=int, default=3)
+            p.add_argument("--underlay-mtu", type=int, default=1500)
+
+    checks = sub.add_parser("checks", help="list the checks of a platform's family")
+    checks.add_argument("--platform", default="swarm-lab")
+
+    report = sub.add_parser("report", help="compare runs: comparison.html/.md/.json (+ Allure)")
+    from netconform.report.cli import add_report_arguments
+
+    add_report_arguments(report)
+
+    netpol = sub.add_parser("netpol", help="NetworkPolicy oracle and catalogue")
+    from netconform.netpol.cli import add_netpol_subcommands
+
+    add_netpol_subcommands(netpol.add_subparsers(dest="netpol_cmd", required=True))
+
+    plan = sub.add_parser("plan", help="render every object a platform would create")
+    try:
+        from netconform.k8s.cli import add_plan_arguments
+
+        add_plan_arguments(plan)
+    except ImportError:  # the Kubernetes extra is not installed
+        plan.add_argument("--platform", required=True)
+        plan.add_argument("--out", required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.cmd != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        if args.cmd == "run":
+            return cmd_run(args, extra)
+        if args.cmd == "lab":
+            return cmd_lab(args)
+        if args.cmd == "checks":
+            return cmd_checks(args)
+        if args.cmd == "report":
+            from netconform.report.cli import run_report
+
+            return run_report(args)
+        if args.cmd == "plan":
+            from netconform.k8s.cli import run_plan
+
+            return run_plan(args)
+        func = getattr(args, "func", None)
+        if func is None:
+            parser.error("missing subcommand")
+        return int(func(args))
+    except NetconformError as exc:
+        print(f"netconform: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("netconform: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

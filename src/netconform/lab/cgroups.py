@@ -1,0 +1,89 @@
+"""Track every process of a lab in one cgroup, so teardown kills exactly what we started.
+
+Daemons join the cgroup before they exec; dockerd is given the same cgroup as
+--cgroup-parent, so containers (and the shims, which inherit containerd's) land under it too.
+Works on cgroup v1 (the pids hierarchy) and v2 (the unified hierarchy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+CGROUP_FS = Path("/sys/fs/cgroup")
+
+
+def tracking_root() -> Path:
+    """The hierarchy whose cgroup.procs we read to find every lab process."""
+    if (CGROUP_FS / "cgroup.controllers").exists():
+        return CGROUP_FS  # pure v2
+    if (CGROUP_FS / "pids").is_dir():
+        return CGROUP_FS / "pids"
+    raise FileNotFoundError("no cgroup v2 root nor a v1 pids hierarchy under /sys/fs/cgroup")
+
+
+def hierarchy_dirs() -> list[Path]:
+    """Every mounted hierarchy (dockerd creates the container cgroups in all of them)."""
+    if (CGROUP_FS / "cgroup.controllers").exists():
+        return [CGROUP_FS]
+    return [p for p in CGROUP_FS.iterdir() if p.is_dir() and (p / "cgroup.procs").exists()]
+
+
+def create(name: str) -> Path:
+    path = tracking_root() / name / "daemons"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def join(name: str) -> None:
+    """Move the calling process into the lab's cgroup (used as a Popen preexec_fn)."""
+    (tracking_root() / name / "daemons" / "cgroup.procs").write_text("0\n")
+
+
+def pids(name: str) -> set[int]:
+    found: set[int] = set()
+    for hierarchy in hierarchy_dirs():
+        top = hierarchy / name
+        if not top.is_dir():
+            continue
+        for procs in top.rglob("cgroup.procs"):
+            with contextlib.suppress(OSError):
+                found.update(int(p) for p in procs.read_text().split())
+    return found
+
+
+def kill_all(name: str, timeout_s: float = 10.0) -> int:
+    """SIGKILL every process in the lab's cgroup until none is left. Returns how many."""
+    killed: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        alive = pids(name)
+        if not alive:
+            return len(killed)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"processes still alive in cgroup {name}: {sorted(alive)}")
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+        time.sleep(0.05)
+
+
+def remove(name: str) -> None:
+    for hierarchy in hierarchy_dirs():
+        top = hierarchy / name
+        if not top.is_dir():
+            continue
+        # rmdir deepest first; a cgroup directory only goes once it has no children
+        for path in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()
+
+
+def exists(name: str) -> bool:
+    return any((h / name).is_dir() for h in hierarchy_dirs())

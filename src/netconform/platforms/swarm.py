@@ -1,0 +1,399 @@
+"""Platforms `swarm-lab` (our own multi-host lab) and `swarm` (daemons the user has), and the
+context the Swarm checks run against."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
+from netconform.errors import EnvironmentUnfit, InputError
+from netconform.lab import lab as lablib
+from netconform.lab import state as labstate
+from netconform.lab.kernel import KernelFeatures
+from netconform.platforms import swarm_deploy
+from netconform.platforms.base import Capabilities, Handle
+from netconform.platforms.swarm_deploy import LABEL, Node, network_name, service_name
+from netconform.probes.agent import SERVER_TCP_PORT
+from netconform.probes.executors import DockerExecExecutor, NetnsExecutor
+from netconform.probes.model import Probe, ProbeKind, ProbeResult
+from netconform.progress import NoProgress, Progress
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One task or container with an address on one overlay."""
+
+    name: str  # service.slot@node or container name
+    service: str  # plan key (probe, vip, ...) or "peer"
+    node: str
+    ip: str
+    container_id: str
+    network: str  # plan key
+
+
+def _clients(nodes: Sequence[Node]) -> dict[str, Any]:
+    import docker
+
+    return {n.name: docker.DockerClient(base_url=n.docker_host, timeout=120) for n in nodes}
+
+
+class SwarmContext:
+    """Everything a Swarm check may use: endpoints, batch probing, service operations."""
+
+    family = "swarm"
+
+    def __init__(
+        self,
+        nodes: Sequence[Node],
+        run_id: str,
+        scenario: SwarmScenario,
+        capabilities: Capabilities,
+        info: Mapping[str, Any],
+    ) -> None:
+        self.nodes = tuple(nodes)
+        self.run_id = run_id
+        self.scenario = scenario
+        self._capabilities = capabilities
+        self._info = dict(info)
+        self.clients = _clients(nodes)
+        self._node_by_id: dict[str, Node] = {}
+        for node in self.nodes:
+            node_id = self.clients[node.name].info()["Swarm"]["NodeID"]
+            self._node_by_id[node_id] = node
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    def platform_info(self) -> dict[str, Any]:
+        return dict(self._info)
+
+    @property
+    def manager(self) -> Any:
+        return self.clients[self.nodes[0].name]
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            with contextlib.suppress(Exception):
+                client.close()
+
+    # --- discovery -------------------------------------------------------------------
+    def network_id(self, key: str) -> str:
+        return str(self.manager.networks.get(network_name(self.run_id, key)).id)
+
+    def service(self, key: str) -> Any:
+        return self.manager.services.get(service_name(self.run_id, key))
+
+    def tasks(self, key: str, network: str | None = None) -> list[Endpoint]:
+        """Running tasks of a service with their address on `network` (default: its own)."""
+        svc = self.service(key)
+        net_name = network_name(self.run_id, network) if network else None
+        found = []
+        for task in svc.tasks(filters={"desired-state": "running"}):
+            status = task.get("Status", {})
+            if status.get("State") != "running":
+                continue
+            node = self._node_by_id.get(task.get("NodeID", ""))
+            container = status.get("ContainerStatus", {}).get("ContainerID", "")
+            for att in task.get("NetworksAttachments", []):
+                name = att["Network"]["Spec"]["Name"]
+                if net_name is not None and name != net_name:
+                    continue
+                for addr in att.get("Addresses", []):
+                    found.append(
+                        Endpoint(
+                            name=f"{key}.{task.get('Slot', '')}@{node.name if node else '?'}",
+                            service=key,
+                            node=node.name if node else "?",
+                            ip=addr.split("/")[0],
+                            container_id=container,
+                            network=name.removeprefix(f"{swarm_deploy.PREFIX}{self.run_id}-"),
+                        )
+                    )
+        return sorted(found, key=lambda e: (e.node, e.name))
+
+    def peers(self) -> list[Endpoint]:
+        """The standalone containers, one per node, on the main overlay."""
+        found = []
+        main = network_name(self.run_id, "main")
+        for node in self.nodes:
+            flt = {"label": f"{LABEL}={self.run_id}", "name": f"-peer-{node.name}"}
+            for c in self.clients[node.name].containers.list(filters=flt):
+                net = c.attrs["NetworkSettings"]["Networks"].get(main, {})
+                found.append(Endpoint(c.name, "peer", node.name, net.get("IPAddress", ""), c.id, "main"))
+        return found
+
+    def vip(self, key: str, network: str) -> str | None:
+        svc = self.service(key)
+        net_id = self.network_id(network)
+        for vip in svc.attrs.get("Endpoint", {}).get("VirtualIPs", []):
+            if vip.get("NetworkID") == net_id:
+                return str(vip["Addr"]).split("/")[0]
+        return None
+
+    # --- probing -----------------------------------------------------------------------
+    def executor(self, endpoint: Endpoint) -> DockerExecExecutor:
+        container = self.clients[endpoint.node].containers.get(endpoint.container_id)
+        return DockerExecExecutor(container)
+
+    def host_executor(self, node: str) -> NetnsExecutor | None:
+        for n in self.nodes:
+            if n.name == node and n.netns:
+                return NetnsExecutor(n.netns)
+        return None
+
+    def run(self, source: Endpoint, probes: Sequence[Probe]) -> list[ProbeResult]:
+        return self.executor(source).run_batch(probes)
+
+    def run_many(
+        self, batches: Mapping[Endpoint, Sequence[Probe]]
+    ) -> dict[Endpoint, list[ProbeResult]]:
+        """One exec per source endpoint, all sources at once."""
+        items = list(batches.items())
+        if not items:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(items)) as pool:
+            results = list(pool.map(lambda kv: self.run(kv[0], kv[1]), items))
+        return {src: res for (src, _), res in zip(items, results, strict=True)}
+
+    def probe(self, kind: ProbeKind, target: str, **kw: Any) -> Probe:
+        """A probe with the scenario's timeout; ids are unique within any batch."""
+        port = kw.pop("port", None)
+        timeout = kw.pop("timeout_s", self.scenario.probe_timeout_s)
+        return Probe(f"{kind}-{target}-{port}-{uuid.uuid4().hex[:6]}", kind, target, port, timeout, kw)
+
+    # --- operations --------------------------------------------------------------------
+    def scale(self, key: str, replicas: int) -> None:
+        self.service(key).scale(replicas)
+
+    def wait_ready(self, deadline_s: float = 120) -> None:
+        """Until every planned task runs and answers on its port."""
+        expected = {
+            p.key: (len(self.nodes) if p.mode == "global" else p.replicas)
+            for p in swarm_deploy.plan_services(self.scenario, self._capabilities.available)
+        }
+        end = time.monotonic() + deadline_s
+        while True:
+            counts = {k: len(self.tasks(k)) for k in expected}
+            peers = self.peers()
+            if counts == expected and len(peers) == len(self.nodes) and self._answering():
+                return
+            if time.monotonic() > end:
+                raise EnvironmentUnfit(
+                    f"probe services not ready after {deadline_s:.0f}s: running {counts}, "
+                    f"expected {expected}"
+                )
+            time.sleep(1)
+
+    def _answering(self) -> bool:
+        """Every main-network endpoint's server answers itself (agent + server alive)."""
+        endpoints = [*self.tasks("probe"), *self.peers()]
+        batches = {e: [self.probe(ProbeKind.TCP, e.ip, port=SERVER_TCP_PORT)] for e in endpoints}
+        return all(r.ok for res in self.run_many(batches).values() for r in res)
+
+
+def _swarm_info(ctx_clients: Mapping[str, Any], nodes: Sequence[Node]) -> dict[str, Any]:
+    first = ctx_clients[nodes[0].name].info()
+    return {
+        "engine": first.get("ServerVersion"),
+        "kernel": first.get("KernelVersion"),
+        "os": first.get("OperatingSystem"),
+        "nodes": [{"name": n.name, "address": n.address} for n in nodes],
+    }
+
+
+class SwarmLabPlatform:
+    """Our own lab: N namespaces, one dockerd each, a real VXLAN overlay between them."""
+
+    name = "swarm-lab"
+    family = "swarm"
+
+    def __init__(
+        self,
+        scenario: SwarmScenario | None = None,
+        keep: bool = False,
+        hosts: int = 3,
+        underlay_mtu: int = 1500,
+        lab_name: str = "default",
+        progress: Progress | None = None,
+    ) -> None:
+        self.scenario = scenario or load_swarm_scenario()
+        self.keep = keep
+        self.config = lablib.LabConfig(name=lab_name, hosts=hosts, underlay_mtu=underlay_mtu)
+        self.progress = progress or NoProgress()
+        self._created_lab = False
+        self._run_id = uuid.uuid4().hex[:6]
+        self._nodes: list[Node] = []
+
+    def preflight(self) -> None:
+        self.config.validate()
+        from netconform.lab import setup
+
+        setup.ensure_host_ready(install=True)
+
+    def provision(self) -> Handle:
+        existing = labstate.load(self.config.name)
+        if existing is not None and existing.phase == "ready" and self.keep:
+            self.progress.step(f"reusing lab {self.config.name} (--keep)")
+            lab = existing
+        elif existing is not None:
+            raise InputError(
+                f"lab {self.config.name!r} is already up: reuse it with --keep, "
+                f"or remove it with `netconform lab down --name {self.config.name}`"
+            )
+        else:
+            lab = lablib.up(self.config, self.progress)
+            self._created_lab = True
+        try:
+            return self._deploy(lab)
+        except BaseException:
+            self.teardown()
+            raise
+
+    def _deploy(self, lab: labstate.LabState) -> Handle:
+        nodes = [Node(h.name, h.docker_socket, h.address, h.netns) for h in lab.hosts]
+        self._nodes = nodes
+        features = KernelFeatures.from_json(lab.kernel_features)
+        info = {
+            "lab": lab.name,
+            "underlay_mtu": lab.underlay_mtu,
+            "underlay_subnet": lab.subnet,
+            "kernel_features": features.to_json(),
+            "image": lab.image,
+        }
+        data = {
+            "nodes": [n.__dict__ for n in nodes],
+            "run_id": self._run_id,
+            "image": lab.image,
+            # host-access: the harness can probe from each host's own namespace
+            "capabilities": sorted(features.available | {"host-access"}),
+            "missing": features.missing,
+            "info": info,
+        }
+        handle = Handle(self.name, data)
+        self.progress.step(f"deploying probe services (run {self._run_id})")
+        clients = _clients(nodes)
+        try:
+            info.update(_swarm_info(clients, nodes))
+            swarm_deploy.deploy(
+                clients, nodes, lab.image, self._run_id, self.scenario, features.available
+            )
+        finally:
+            for c in clients.values():
+                c.close()
+        ctx = context_from_handle(handle, self.scenario)
+        try:
+            self.progress.step("waiting for every probe task to run and answer")
+            ctx.wait_ready()
+        finally:
+            ctx.close()
+        return handle
+
+    def teardown(self) -> None:
+        if self._created_lab and not self.keep:
+            self.progress.step("tearing the lab down")
+            lablib.down(self.config.name)
+            return
+        if self._nodes:
+            clients = _clients(self._nodes)
+            try:
+                swarm_deploy.remove(clients, self._nodes, self._run_id)
+            finally:
+                for c in clients.values():
+                    c.close()
+
+
+class SwarmPlatform:
+    """Daemons the user already has: NETCONFORM_DOCKER_HOSTS=unix:///..,tcp://..,
+    one per node, the first a manager. Only what this run labels is ever removed."""
+
+    name = "swarm"
+    family = "swarm"
+
+    def __init__(self, scenario: SwarmScenario | None = None, image: str = "",
+                 progress: Progress | None = None) -> None:  # fmt: skip
+        self.scenario = scenario or load_swarm_scenario()
+        self.image = image or os.environ.get("NETCONFORM_PROBE_IMAGE", "")
+        self.hosts = [h for h in os.environ.get("NETCONFORM_DOCKER_HOSTS", "").split(",") if h]
+        self.progress = progress or NoProgress()
+        self._run_id = uuid.uuid4().hex[:6]
+        self._nodes: list[Node] = []
+
+    def preflight(self) -> None:
+        if len(self.hosts) < 2:
+            raise EnvironmentUnfit(
+                "platform swarm needs NETCONFORM_DOCKER_HOSTS with 2+ daemon URLs, one per node"
+            )
+        if not self.image:
+            raise EnvironmentUnfit(
+                "platform swarm needs NETCONFORM_PROBE_IMAGE: an image with python3, "
+                "python3-dnspython and iputils ping present on every node"
+            )
+
+    def provision(self) -> Handle:
+        import docker
+
+        nodes = []
+        for i, url in enumerate(self.hosts, start=1):
+            try:
+                client = docker.DockerClient(base_url=url, timeout=30)
+                swarm = client.info()["Swarm"]
+                client.close()
+            except docker.errors.DockerException as exc:
+                raise EnvironmentUnfit(f"cannot reach docker at {url}: {exc}") from None
+            if swarm.get("LocalNodeState") != "active":
+                raise EnvironmentUnfit(f"docker at {url} is not part of an active swarm")
+            nodes.append(Node(f"node{i}", url, swarm.get("NodeAddr", ""), None, swarm["NodeID"]))
+        self._nodes = nodes
+        caps = {"vxlan", "ipvs", "esp"}  # a real swarm normally has them; the data path tells
+        data = {"nodes": [n.__dict__ for n in nodes], "run_id": self._run_id, "image": self.image,
+                "capabilities": sorted(caps), "missing": {}, "info": {}}  # fmt: skip
+        clients = _clients(nodes)
+        try:
+            data["info"] = _swarm_info(clients, nodes)
+            swarm_deploy.deploy(clients, nodes, self.image, self._run_id, self.scenario,
+                                frozenset(caps))  # fmt: skip
+        except BaseException:
+            swarm_deploy.remove(clients, nodes, self._run_id)
+            raise
+        finally:
+            for c in clients.values():
+                c.close()
+        handle = Handle(self.name, data)
+        ctx = context_from_handle(handle, self.scenario)
+        try:
+            ctx.wait_ready()
+        except BaseException:
+            self.teardown()
+            raise
+        finally:
+            ctx.close()
+        return handle
+
+    def teardown(self) -> None:
+        if self._nodes:
+            clients = _clients(self._nodes)
+            try:
+                swarm_deploy.remove(clients, self._nodes, self._run_id)
+            finally:
+                for c in clients.values():
+                    c.close()
+
+
+def context_from_handle(handle: Handle, scenario: SwarmScenario) -> SwarmContext:
+    data = handle.data
+    nodes = [Node(**n) for n in data["nodes"]]
+    caps = Capabilities(frozenset(data["capabilities"]), dict(data.get("missing", {})))
+    return SwarmContext(nodes, data["run_id"], scenario, caps, data.get("info", {}))
+
+
+def in_subnet(ip: str, subnet: str) -> bool:
+    return ipaddress.IPv4Address(ip) in ipaddress.IPv4Network(subnet, strict=False)

@@ -1,0 +1,181 @@
+"""What a Swarm run deploys: overlays and probe services, all labelled with the run id so
+they can be found by workers (attach) and removed (also after a crash)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from netconform.catalog.scenario import SwarmScenario
+from netconform.errors import EnvironmentUnfit
+from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
+from netconform.probes.executors import serve_command
+
+LABEL = "io.netconform.run"
+PREFIX = "nc"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One Swarm node as the harness reaches it."""
+
+    name: str  # h1, h2, ... (lab) or node-1... (existing daemons)
+    docker_host: str
+    address: str  # underlay / advertise address
+    netns: str | None = None  # lab only: the host's namespace, for probes from the host
+    node_id: str = ""
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    key: str  # main, other, mtu, internal, encrypted
+    options: Mapping[str, str]
+    internal: bool = False
+    requires: str = ""  # capability needed to create it
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    key: str
+    network: str  # NetworkPlan.key
+    mode: str  # global | replicated
+    replicas: int = 0
+    endpoint_mode: str = "vip"
+    aliases: tuple[str, ...] = ()
+    publish: bool = False
+
+
+def network_name(run_id: str, key: str) -> str:
+    return f"{PREFIX}{run_id}-{key}"
+
+
+def service_name(run_id: str, key: str) -> str:
+    return f"{PREFIX}{run_id}-{key}"
+
+
+def plan_networks(scenario: SwarmScenario, capabilities: frozenset[str]) -> list[NetworkPlan]:
+    plans = [
+        NetworkPlan("main", {}),
+        NetworkPlan("other", {}),
+        NetworkPlan("mtu", {"com.docker.network.driver.mtu": str(scenario.networks.mtu_option)}),
+        NetworkPlan("internal", {}, internal=True),
+        NetworkPlan("encrypted", {"encrypted": ""}, requires="esp"),
+    ]
+    return [p for p in plans if not p.requires or p.requires in capabilities]
+
+
+def plan_services(scenario: SwarmScenario, capabilities: frozenset[str]) -> list[ServicePlan]:
+    plans = [
+        ServicePlan("probe", "main", "global", aliases=("probe-alias",)),
+        ServicePlan("other", "other", "global"),
+        ServicePlan("mtu", "mtu", "global"),
+        ServicePlan("internal", "internal", "global"),
+        ServicePlan("vip", "main", "replicated", replicas=scenario.vip.replicas,
+                    publish="ipvs" in capabilities),
+        ServicePlan("dnsrr", "main", "replicated", replicas=2, endpoint_mode="dnsrr"),
+        ServicePlan("scale", "main", "replicated", replicas=scenario.scale.high),
+    ]  # fmt: skip
+    if "esp" in capabilities:
+        plans.append(ServicePlan("encrypted", "encrypted", "global"))
+    return plans
+
+
+PUBLISHED_PORT = 18080
+
+
+def deploy(
+    clients: Mapping[str, Any],
+    nodes: Sequence[Node],
+    image: str,
+    run_id: str,
+    scenario: SwarmScenario,
+    capabilities: frozenset[str],
+) -> None:
+    """Create networks, services and one standalone peer container per node."""
+    import docker.types
+
+    manager = clients[nodes[0].name]
+    labels = {LABEL: run_id}
+    for net in plan_networks(scenario, capabilities):
+        manager.networks.create(
+            network_name(run_id, net.key),
+            driver="overlay",
+            attachable=True,
+            internal=net.internal,
+            options=dict(net.options),
+            labels=labels,
+            scope="swarm",
+        )
+    serve = serve_command(SERVER_TCP_PORT, SERVER_UDP_PORT)
+    for svc in plan_services(scenario, capabilities):
+        mode = (
+            docker.types.ServiceMode("global")
+            if svc.mode == "global"
+            else docker.types.ServiceMode("replicated", replicas=svc.replicas)
+        )
+        endpoint = docker.types.EndpointSpec(
+            mode=svc.endpoint_mode,
+            ports={PUBLISHED_PORT: SERVER_TCP_PORT} if svc.publish else None,
+        )
+        manager.services.create(
+            image,
+            command=serve,
+            name=service_name(run_id, svc.key),
+            mode=mode,
+            endpoint_spec=endpoint,
+            networks=[
+                docker.types.NetworkAttachmentConfig(
+                    network_name(run_id, svc.network), aliases=list(svc.aliases)
+                )
+            ],
+            labels=labels,
+            container_labels=labels,
+            stop_grace_period=1_000_000_000,
+        )
+    # Standalone containers on attachable overlays: same-host peers and container-name DNS.
+    main = network_name(run_id, "main")
+    deadline = time.monotonic() + 60
+    for node in nodes:
+        while True:
+            try:
+                clients[node.name].containers.run(
+                    image,
+                    command=serve,
+                    name=f"{PREFIX}{run_id}-peer-{node.name}",
+                    network=main,
+                    labels=labels,
+                    detach=True,
+                )
+                break
+            except docker.errors.NotFound:
+                # A worker learns of a new overlay only once a task there needs it.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+
+def remove(clients: Mapping[str, Any], nodes: Sequence[Node], run_id: str) -> None:
+    """Remove everything labelled with the run id, on every node; never anything else."""
+    flt = {"label": f"{LABEL}={run_id}"}
+    manager = clients[nodes[0].name]
+    for service in manager.services.list(filters=flt):
+        with contextlib.suppress(Exception):
+            service.remove()
+    for node in nodes:
+        for container in clients[node.name].containers.list(all=True, filters=flt):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+    # Networks go once their tasks are gone; give the managers a moment.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        left = manager.networks.list(filters=flt)
+        if not left:
+            return
+        for net in left:
+            with contextlib.suppress(Exception):
+                net.remove()
+        time.sleep(0.5)
+    raise EnvironmentUnfit(f"could not remove networks of run {run_id}")

@@ -1,0 +1,299 @@
+"""The in-endpoint probe agent. Runs inside a container (or a host namespace) as
+`python3 -c <this file> batch <json>` or `... serve <tcp_port> <udp_port>`.
+
+Self-contained on purpose: standard library only, plus dnspython when present (DNS probes),
+so it runs unchanged in any image that has python3. It is shipped as source with each exec,
+so changing it never forces a probe image rebuild.
+
+batch: runs every probe concurrently, each with its own short timeout, and prints one JSON
+line per probe as it completes: {"id", "kind", "target", "ok", "error", "latency_ms", "values"}.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+SERVER_TCP_PORT = 8080
+SERVER_UDP_PORT = 8081
+BULK_CHUNK = 65536
+
+
+def _hostname():
+    return socket.gethostname()
+
+
+def _classify(exc):
+    if isinstance(exc, socket.timeout):
+        return "timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, OSError) and exc.errno in (101, 113):
+        return "unreachable"
+    if isinstance(exc, OSError) and exc.errno == 90:
+        return "emsgsize"
+    return "error: %s" % (exc,)
+
+
+def probe_tcp(p):
+    with socket.create_connection((p["target"], p["port"]), timeout=p["timeout_s"]) as s:
+        s.sendall(b"hostname\n")
+        reply = s.recv(256).decode(errors="replace").strip()
+    if not reply:
+        raise OSError("connected but no reply")
+    return {"peer": reply}
+
+
+def probe_udp(p):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(p["timeout_s"])
+        s.sendto(b"hostname", (p["target"], p["port"]))
+        data, _ = s.recvfrom(2048)
+    return {"peer": data.decode(errors="replace").strip()}
+
+
+PING_MTU = re.compile(r"mtu\s*=\s*(\d+)")
+
+
+def probe_icmp(p):
+    size = int(p.get("size", 56))
+    argv = ["ping", "-n", "-c", "1", "-W", str(max(1, int(round(p["timeout_s"])))), "-s", str(size)]
+    if p.get("df"):
+        argv += ["-M", "do"]
+    proc = subprocess.run(argv + [p["target"]], capture_output=True, text=True, check=False,
+                          timeout=p["timeout_s"] + 2)
+    text = (proc.stdout + proc.stderr).strip()
+    values = {"size": size, "df": bool(p.get("df")), "output": text[-300:]}
+    found = PING_MTU.search(text)
+    if found:
+        values["local_mtu"] = int(found.group(1))
+    if proc.returncode == 0:
+        return values
+    lowered = text.lower()
+    if "message too long" in lowered or "local error" in lowered:
+        raise ProbeFailure("emsgsize", values)
+    if "unreachable" in lowered:
+        raise ProbeFailure("unreachable", values)
+    raise ProbeFailure("timeout" if proc.returncode == 1 else "error: rc=%d" % proc.returncode,
+                       values)
+
+
+def _nameserver():
+    with open("/etc/resolv.conf") as conf:
+        for line in conf:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "nameserver":
+                return parts[1]
+    raise OSError("no nameserver in /etc/resolv.conf")
+
+
+def probe_dns(p):
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.query
+    import dns.rcode
+    import dns.rdatatype
+    import dns.resolver
+
+    qtype = p.get("qtype", "A")
+    transport = p.get("transport", "udp")
+    server = p.get("server") or _nameserver()
+    name = p["target"]
+    if p.get("search"):
+        # Through the stub resolver's search path and ndots, as an application would.
+        resolver = dns.resolver.Resolver()
+        resolver.nameservers = [server]
+        resolver.lifetime = p["timeout_s"]
+        try:
+            answer = resolver.resolve(name, qtype, tcp=(transport == "tcp"), search=True)
+        except dns.resolver.NXDOMAIN:
+            raise ProbeFailure("nxdomain", {"rcode": "NXDOMAIN", "answers": []})
+        except dns.resolver.NoAnswer:
+            return {"rcode": "NOERROR", "answers": [], "server": server}
+        except dns.exception.Timeout:
+            raise ProbeFailure("timeout", {"server": server})
+        return {"rcode": "NOERROR", "answers": sorted(r.to_text() for r in answer),
+                "qname": answer.qname.to_text(), "server": server}
+    query = dns.message.make_query(name, qtype)
+    try:
+        if transport == "tcp":
+            response = dns.query.tcp(query, server, timeout=p["timeout_s"])
+        else:
+            response = dns.query.udp(query, server, timeout=p["timeout_s"])
+    except dns.exception.Timeout:
+        raise ProbeFailure("timeout", {"server": server})
+    rcode = dns.rcode.to_text(response.rcode())
+    answers = []
+    for rrset in response.answer:
+        for rdata in rrset:
+            answers.append({"type": dns.rdatatype.to_text(rrset.rdtype), "value": rdata.to_text(),
+                            "ttl": rrset.ttl})
+    values = {"rcode": rcode, "answers": answers, "server": server,
+              "truncated": bool(response.flags & dns.flags.TC)}
+    if rcode != "NOERROR":
+        raise ProbeFailure(rcode.lower(), values)
+    return values
+
+
+def probe_transfer(p):
+    want = int(p["bytes"])
+    got = 0
+    start = time.monotonic()
+    with socket.create_connection((p["target"], p["port"]), timeout=p["timeout_s"]) as s:
+        s.sendall(b"bulk %d\n" % want)
+        while got < want:
+            chunk = s.recv(BULK_CHUNK)
+            if not chunk:
+                break
+            got += len(chunk)
+    seconds = time.monotonic() - start
+    values = {"bytes": got, "requested": want, "seconds": round(seconds, 4),
+              "mbit_s": round(got * 8 / seconds / 1e6, 2) if seconds > 0 else None}
+    if got < want:
+        raise ProbeFailure("short transfer", values)
+    return values
+
+
+def probe_read(p):
+    with open(p["target"]) as f:
+        return {"content": f.read()}
+
+
+def probe_interfaces(p):
+    result = {}
+    for name in sorted(os.listdir("/sys/class/net")):
+        with open("/sys/class/net/%s/mtu" % name) as f:
+            result[name] = {"mtu": int(f.read())}
+    return {"interfaces": result}
+
+
+def probe_routes(p):
+    routes = []
+    with open("/proc/net/route") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            dest = socket.inet_ntoa(bytes.fromhex(fields[1])[::-1])
+            mask = socket.inet_ntoa(bytes.fromhex(fields[7])[::-1])
+            gateway = socket.inet_ntoa(bytes.fromhex(fields[2])[::-1])
+            routes.append({"iface": fields[0], "dst": dest, "mask": mask, "gateway": gateway})
+    default = [r for r in routes if r["dst"] == "0.0.0.0" and r["mask"] == "0.0.0.0"]
+    return {"routes": routes, "has_default": bool(default)}
+
+
+class ProbeFailure(Exception):
+    def __init__(self, error, values):
+        Exception.__init__(self, error)
+        self.error = error
+        self.values = values
+
+
+PROBES = {
+    "tcp": probe_tcp,
+    "udp": probe_udp,
+    "icmp": probe_icmp,
+    "dns": probe_dns,
+    "transfer": probe_transfer,
+    "read": probe_read,
+    "interfaces": probe_interfaces,
+    "routes": probe_routes,
+}
+
+_print_lock = threading.Lock()
+
+
+def run_one(p):
+    start = time.monotonic()
+    result = {"id": p["id"], "kind": p["kind"], "target": p.get("target"), "ok": False,
+              "error": None, "values": {}}
+    try:
+        result["values"] = PROBES[p["kind"]](p)
+        result["ok"] = True
+    except ProbeFailure as failure:
+        result["error"] = failure.error
+        result["values"] = failure.values
+    except ImportError as exc:
+        result["error"] = "agent: missing module in endpoint image: %s" % exc
+    except KeyError as exc:
+        result["error"] = "agent: bad probe, missing %s" % exc
+    except Exception as exc:  # every failure is data for the check, never a crash
+        result["error"] = _classify(exc)
+    result["latency_ms"] = round((time.monotonic() - start) * 1000, 3)
+    line = json.dumps(result, sort_keys=True)
+    with _print_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def batch(spec):
+    probes = json.loads(spec)
+    if not probes:
+        return
+    # The agent can never outlive its probes: a hard deadline kills it.
+    deadline = max(p["timeout_s"] for p in probes) + 5
+    signal.alarm(int(deadline) + 1)
+    with ThreadPoolExecutor(max_workers=min(64, len(probes))) as pool:
+        list(pool.map(run_one, probes))
+
+
+class _TCPHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        line = self.rfile.readline(256).decode(errors="replace").strip()
+        if line.startswith("bulk "):
+            remaining = int(line.split()[1])
+            block = b"\0" * BULK_CHUNK
+            while remaining > 0:
+                n = min(remaining, BULK_CHUNK)
+                self.wfile.write(block[:n])
+                remaining -= n
+        else:
+            self.wfile.write((_hostname() + "\n").encode())
+
+
+class _UDPHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        data, sock = self.request
+        reply = _hostname().encode() if data.strip() == b"hostname" else data
+        sock.sendto(reply, self.client_address)
+
+
+class _ThreadingTCP(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+class _ThreadingUDP(socketserver.ThreadingMixIn, socketserver.UDPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+def serve(tcp_port, udp_port):
+    tcp = _ThreadingTCP(("0.0.0.0", tcp_port), _TCPHandler)
+    udp = _ThreadingUDP(("0.0.0.0", udp_port), _UDPHandler)
+    threading.Thread(target=udp.serve_forever, daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    tcp.serve_forever()
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "batch":
+        batch(argv[1])
+    elif argv and argv[0] == "serve":
+        tcp_port = int(argv[1]) if len(argv) > 1 else SERVER_TCP_PORT
+        udp_port = int(argv[2]) if len(argv) > 2 else SERVER_UDP_PORT
+        serve(tcp_port, udp_port)
+    else:
+        sys.stderr.write("usage: agent batch JSON | agent serve [TCP_PORT UDP_PORT]\n")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,70 @@
+"""Where a batch runs: inside a container (docker exec) or in a host's network namespace.
+
+Every executor runs the same agent source with one exec per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any, Protocol
+
+from netconform.probes.model import Probe, ProbeResult, parse_agent_output
+
+
+def agent_source() -> str:
+    return resources.files("netconform.probes").joinpath("agent.py").read_text()
+
+
+def agent_command(probes: Sequence[Probe], python: str = "python3") -> list[str]:
+    return [python, "-c", agent_source(), "batch", json.dumps([p.to_wire() for p in probes])]
+
+
+def serve_command(tcp_port: int, udp_port: int, python: str = "python3") -> list[str]:
+    return [python, "-c", agent_source(), "serve", str(tcp_port), str(udp_port)]
+
+
+class BatchExecutor(Protocol):
+    """Runs one batch of probes from one source, with one exec."""
+
+    def run_batch(self, probes: Sequence[Probe]) -> list[ProbeResult]: ...
+
+
+class DockerExecExecutor:
+    """One `docker exec` in a running container (docker SDK container object)."""
+
+    def __init__(self, container: Any) -> None:
+        self._container = container
+
+    def run_batch(self, probes: Sequence[Probe]) -> list[ProbeResult]:
+        if not probes:
+            return []
+        exit_code, (out, err) = self._container.exec_run(agent_command(probes), demux=True)
+        stdout = (out or b"").decode(errors="replace")
+        stderr = (err or b"").decode(errors="replace")
+        if exit_code not in (0, None) and not stdout:
+            stderr = stderr or f"exec exited {exit_code}"
+        return parse_agent_output(probes, stdout, stderr)
+
+
+class NetnsExecutor:
+    """The agent run by the harness's own python3 inside a lab host's network namespace
+    (probes "from the host", e.g. to a published port on the underlay)."""
+
+    def __init__(self, netns: str, python: str = "python3") -> None:
+        self._netns = netns
+        self._python = python
+
+    def run_batch(self, probes: Sequence[Probe]) -> list[ProbeResult]:
+        if not probes:
+            return []
+        argv = ["nsenter", f"--net=/run/netns/{self._netns}", *agent_command(probes, self._python)]
+        deadline = max(p.timeout_s for p in probes) + 10
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=deadline, check=False)
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            return parse_agent_output(probes, out, "exec timed out")
+        return parse_agent_output(probes, proc.stdout, proc.stderr)
