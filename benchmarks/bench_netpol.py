@@ -37,9 +37,13 @@ def small_policies() -> list[NetworkPolicy]:
         for step in case.resolve().steps:
             for pol in step.policies:
                 renamed = NetworkPolicy(
-                    pol.namespace, f"p{len(policies)}", pol.pod_selector,
-                    pol.ingress, pol.egress, pol.policy_types,
-                )  # fmt: skip
+                    pol.namespace,
+                    f"p{len(policies)}",
+                    pol.pod_selector,
+                    pol.ingress,
+                    pol.egress,
+                    pol.policy_types,
+                )
                 policies[renamed.name] = renamed
                 if len(policies) == 20:
                     return list(policies.values())
@@ -69,13 +73,22 @@ def large_model(rng: random.Random) -> tuple[Cluster, list[NetworkPolicy]]:
         elif peer_kind == 2:
             peer = {
                 "namespaceSelector": {},
-                "podSelector": {"matchExpressions": [
-                    {"key": "app", "operator": "In", "values": [f"app{rng.randrange(50)}", f"app{rng.randrange(50)}"]}
-                ]},
-            }  # fmt: skip
+                "podSelector": {
+                    "matchExpressions": [
+                        {
+                            "key": "app",
+                            "operator": "In",
+                            "values": [f"app{rng.randrange(50)}", f"app{rng.randrange(50)}"],
+                        }
+                    ]
+                },
+            }
         else:
             peer = {"ipBlock": {"cidr": f"10.{rng.randrange(4)}.0.0/16"}}
-        rule = {"from" if p % 2 == 0 else "to": [peer], "ports": [{"port": rng.choice([80, "http", 443])}]}
+        rule = {
+            "from" if p % 2 == 0 else "to": [peer],
+            "ports": [{"port": rng.choice([80, "http", 443])}],
+        }
         direction = "ingress" if p % 2 == 0 else "egress"
         manifest = {
             "metadata": {"name": f"p{p}", "namespace": ns},

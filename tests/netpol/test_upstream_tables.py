@@ -35,9 +35,7 @@ def _oracle_table(case: Case, step_index: int, probe: str) -> dict[tuple[str, st
     }
 
 
-@pytest.mark.parametrize(
-    ("case_id", "step_index", "probe"), sorted(EXPECTATIONS), ids=lambda v: str(v)
-)
+@pytest.mark.parametrize(("case_id", "step_index", "probe"), sorted(EXPECTATIONS), ids=str)
 def test_oracle_matches_upstream_table(case_id: str, step_index: int, probe: str) -> None:
     case = UPSTREAM[case_id]
     expected = EXPECTATIONS[(case_id, step_index, probe)](Reachability(case.pods)).cells

@@ -113,17 +113,15 @@ EXPECTATIONS: dict[tuple[str, int, str], Builder] = {
     ("upstream.tcp.pod-selector-or-namespace-selector", 0, "80/TCP"): lambda r: r.expect(
         "x/a", "x/a", False
     ).expect("x/c", "x/a", False),
-    ("upstream.tcp.pod-selector-and-namespace-selector", 0, "80/TCP"): lambda r: r.expect_all_ingress(
-        "x/a", False
-    )
-    .expect("y/b", "x/a", True)
-    .expect("z/b", "x/a", True),
+    ("upstream.tcp.pod-selector-and-namespace-selector", 0, "80/TCP"): lambda r: (
+        r.expect_all_ingress("x/a", False).expect("y/b", "x/a", True).expect("z/b", "x/a", True)
+    ),
     ("upstream.tcp.multiple-pod-and-namespace-selectors", 0, "80/TCP"): lambda r: r.expect_peer(
         ns("x"), pod("x/a"), False
     ).expect("y/a", "x/a", False),
-    ("upstream.tcp.any-pod-selectors", 0, "80/TCP"): lambda r: r.expect_all_ingress("x/a", False)
-    .expect("x/b", "x/a", True)
-    .expect("x/c", "x/a", True),
+    ("upstream.tcp.any-pod-selectors", 0, "80/TCP"): lambda r: (
+        r.expect_all_ingress("x/a", False).expect("x/b", "x/a", True).expect("x/c", "x/a", True)
+    ),
     ("upstream.tcp.pod-in-other-namespace", 0, "80/TCP"): y_a_only_to_x_a,
     ("upstream.tcp.ports", 0, "81/TCP"): y_to_x_a_on_81,
     ("upstream.tcp.stacked-policies", 0, "81/TCP"): y_to_x_a_on_81,
@@ -155,17 +153,17 @@ EXPECTATIONS: dict[tuple[str, int, str], Builder] = {
     ),
     ("upstream.tcp.deny-egress-namespace", 0, "80/TCP"): deny_all_from_x,
     ("upstream.tcp.ingress-and-egress-together", 0, "80/TCP"): x_b_only_to_x_a,
-    ("upstream.tcp.ingress-and-egress-together", 0, "81/TCP"): lambda r: r.expect_all_ingress(
-        "x/a", False
-    )
-    .expect_all_egress("x/a", False)
-    .expect("x/b", "x/a", True),
-    ("upstream.tcp.deny-egress-client-side", 0, "80/TCP"): lambda r: r.expect_peer(
-        pod("x/a"), ANY, False
-    )
-    .expect_peer(ANY, pod("y/a"), False)
-    .expect_peer(pod("x/a"), pod("y/a"), True)
-    .expect_peer(ANY, pod("y/b"), False),
+    ("upstream.tcp.ingress-and-egress-together", 0, "81/TCP"): lambda r: (
+        r.expect_all_ingress("x/a", False)
+        .expect_all_egress("x/a", False)
+        .expect("x/b", "x/a", True)
+    ),
+    ("upstream.tcp.deny-egress-client-side", 0, "80/TCP"): lambda r: (
+        r.expect_peer(pod("x/a"), ANY, False)
+        .expect_peer(ANY, pod("y/a"), False)
+        .expect_peer(pod("x/a"), pod("y/a"), True)
+        .expect_peer(ANY, pod("y/b"), False)
+    ),
     ("upstream.tcp.egress-to-pod-in-other-namespace", 0, "80/TCP"): lambda r: r.expect_all_egress(
         "x/a", False
     ).expect("x/a", "y/a", True),
@@ -197,8 +195,8 @@ EXPECTATIONS: dict[tuple[str, int, str], Builder] = {
     ("upstream.tcp.sctp-rule-isolates", 0, "81/TCP"): deny_all_to_x_a,
     ("upstream.tcp.udp-is-not-tcp", 0, "81/TCP"): deny_all_to_x_a,
     ("upstream.tcp.default-namespace-label-match-labels", 0, "80/TCP"): only_y_to_x_a,
-    ("upstream.tcp.default-namespace-label-match-expressions", 0, "80/TCP"): lambda r: r.expect_peer(
-        pod("x/a"), ns("y"), False
+    ("upstream.tcp.default-namespace-label-match-expressions", 0, "80/TCP"): lambda r: (
+        r.expect_peer(pod("x/a"), ns("y"), False)
     ),
     ("upstream.udp.default-deny-ingress", 0, "80/UDP"): deny_ingress_to_namespace_x,
     ("upstream.udp.ports", 0, "81/UDP"): only_y_to_x_a,

@@ -1,1 +1,81 @@
-"""NetworkPolicy model, validation and oracle (expected matrix with explanations)."""
+"""NetworkPolicy model, validation, oracle (expected matrix with explanations) and catalogue.
+
+Everything here is a frozen dataclass or a pure function; nothing talks to a cluster.
+
+Model (`netconform.netpol.model`)
+    `Cluster(namespaces, pods)`, `Namespace(name, labels)` (the automatic
+    `kubernetes.io/metadata.name` label is always set), `Pod(namespace, name, labels, ip,
+    ports, host_network)` with `ContainerPort(port, protocol, name)` and `Protocol`
+    (TCP, UDP, SCTP). `Pod.key` is `namespace/name`.
+
+Policies (`netconform.netpol.validation`, `netconform.netpol.policy`)
+    `parse_policy(manifest) -> NetworkPolicy` validates like the API server and raises
+    `InvalidPolicy` (with `.errors`, each a `FieldError(field, problem)`) otherwise.
+    `NetworkPolicy` holds the defaulted `policy_types`, `ingress`/`egress` `Rule`s of `Peer`s
+    and `PolicyPort`s; absent and empty lists both become empty tuples (= everything).
+
+Oracle (`netconform.netpol.oracle`)
+    `Oracle(cluster, policies, profile)` compiles once; `.verdict(Probe(src, dst, port,
+    protocol)) -> ProbeVerdict`, `.verdicts(probes)`, `.matrix(port, protocol, pods)`.
+    `evaluate(cluster, policies, probes=None, profile=None)` does all at once (default
+    probes: every ordered pod pair x every served port/protocol). A `ProbeVerdict` has
+    `allowed`, `served`, `ignored` ("loopback", "hostNetwork" or ""), `reason`, and an
+    `egress` and an `ingress` `DirectionVerdict` (`allowed`, `isolated_by`, `allowed_by`
+    rule refs, `closest` `RuleMiss` naming the failed part, `reason`).
+    `Profile(ipblock_matches_pods=True, ignore_loopback=True, host_network=IGNORE)`.
+
+Catalogue (`netconform.netpol.catalogue`)
+    `load_catalogue(dir=None) -> list[Case]` reads scenarios/netpol/*.yaml; `select(cases,
+    tags)`. A `Case` has `id`, `title`, `tags`, `pods`, `ports`, `protocols` and `steps`
+    (`Step(name, actions, probes)`; actions are `CreatePolicy`, `UpdatePolicy`,
+    `DeletePolicy`, `DeleteAllPolicies`, `SetPodLabels`, `SetNamespaceLabels`).
+    `case.model()` is its share of the standard x/y/z x a/b/c model; `case.resolve(cluster)`
+    fills `${ip:ns/pod}` placeholders with the cluster's IPs and returns, per step, the
+    cluster state, the parsed policies, the manifests to apply and `expected(profile)`.
+
+Rendering and CLI: `netconform.netpol.render` (JSON, truth tables) and
+`netconform.netpol.cli.add_netpol_subcommands` (`expect`, `cases`, `show`).
+"""
+
+from netconform.netpol.catalogue import Case, ResolvedCase, ResolvedStep, Step, load_catalogue
+from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
+from netconform.netpol.oracle import (
+    DirectionVerdict,
+    HostNetworkMode,
+    Oracle,
+    Probe,
+    ProbeVerdict,
+    Profile,
+    RuleMiss,
+    RuleRef,
+    evaluate,
+)
+from netconform.netpol.policy import Direction, NetworkPolicy
+from netconform.netpol.validation import FieldError, InvalidPolicy, parse_policy
+
+__all__ = [
+    "Case",
+    "Cluster",
+    "ContainerPort",
+    "Direction",
+    "DirectionVerdict",
+    "FieldError",
+    "HostNetworkMode",
+    "InvalidPolicy",
+    "Namespace",
+    "NetworkPolicy",
+    "Oracle",
+    "Pod",
+    "Probe",
+    "ProbeVerdict",
+    "Profile",
+    "Protocol",
+    "ResolvedCase",
+    "ResolvedStep",
+    "RuleMiss",
+    "RuleRef",
+    "Step",
+    "evaluate",
+    "load_catalogue",
+    "parse_policy",
+]

@@ -32,9 +32,19 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _PORT_NAME = re.compile(r"^[-a-z0-9]+$")
 _METADATA_FIELDS = {
-    "name", "namespace", "labels", "annotations", "uid", "resourceVersion", "generation",
-    "creationTimestamp", "managedFields", "selfLink", "finalizers", "ownerReferences",
-}  # fmt: skip
+    "name",
+    "namespace",
+    "labels",
+    "annotations",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "finalizers",
+    "ownerReferences",
+}
 
 
 @dataclass(frozen=True)
