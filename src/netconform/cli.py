@@ -28,24 +28,39 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
     family_of(args.platform)
     out = Path(args.out or f"reports/{args.platform}")
-    options = PlatformOptions(keep=args.keep, scenario=args.scenario, hosts=args.hosts,
-                              underlay_mtu=args.underlay_mtu, lab_name=args.lab_name)  # fmt: skip
+    options = PlatformOptions(
+        keep=args.keep,
+        scenario=args.scenario,
+        hosts=args.hosts,
+        underlay_mtu=args.underlay_mtu,
+        lab_name=args.lab_name,
+    )
     # Fail fast, before pytest starts: bad scenario (2), missing tools or not root (3).
     make_platform(args.platform, options, NoProgress()).preflight()
     argv = [
         str(conformance_dir()),
-        "--rootdir", str(conformance_dir()),
-        "-p", "no:cacheprovider",
-        "--platform", args.platform,
-        "--netconform-out", str(out),
-        "--alluredir", str(out / "allure-results"),
+        "--rootdir",
+        str(conformance_dir()),
+        "-p",
+        "no:cacheprovider",
+        "--platform",
+        args.platform,
+        "--netconform-out",
+        str(out),
+        "--alluredir",
+        str(out / "allure-results"),
         "--clean-alluredir",
-        "--junitxml", str(out / "junit.xml"),
-        "--lab-hosts", str(args.hosts),
-        "--underlay-mtu", str(args.underlay_mtu),
-        "--lab-name", args.lab_name,
-        "-o", "junit_family=xunit2",
-    ]  # fmt: skip
+        "--junitxml",
+        str(out / "junit.xml"),
+        "--lab-hosts",
+        str(args.hosts),
+        "--underlay-mtu",
+        str(args.underlay_mtu),
+        "--lab-name",
+        args.lab_name,
+        "-o",
+        "junit_family=xunit2",
+    ]
     if args.scenario:
         argv += ["--scenario", str(args.scenario)]
     if args.keep:
@@ -76,8 +91,10 @@ def cmd_lab(args: argparse.Namespace) -> int:
         if report is None:
             print(f"no lab {args.name!r} is up")
         else:
-            print(f"lab {args.name} down: {report.killed} processes stopped, "
-                  f"{len(report.namespaces)} namespaces and {report.unmounted} mounts removed")  # fmt: skip
+            print(
+                f"lab {args.name} down: {report.killed} processes stopped, "
+                f"{len(report.namespaces)} namespaces and {report.unmounted} mounts removed"
+            )
         return 0
     status = lab.status(args.name)
     if status is None:
@@ -110,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", help="pytest -k expression selecting checks")
     run.add_argument("-n", help="pytest-xdist workers")
     run.add_argument("--keep", action="store_true", help="keep (and reuse) the platform")
-    run.add_argument("--scenario", type=Path, help="scenario file (default scenarios/<family>.yaml)")
+    run.add_argument(
+        "--scenario", type=Path, help="scenario file (default scenarios/<family>.yaml)"
+    )
     run.add_argument("--hosts", type=int, default=3, help="swarm-lab: hosts")
     run.add_argument("--underlay-mtu", type=int, default=1500, help="swarm-lab: underlay MTU")
     run.add_argument("--lab-name", default="default", help="swarm-lab: lab name")
@@ -167,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "plan":
             from netconform.k8s.cli import run_plan
 
-            return run_plan(args)
+            return int(run_plan(args))
         func = getattr(args, "func", None)
         if func is None:
             parser.error("missing subcommand")

@@ -60,9 +60,13 @@ def _now() -> str:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("netconform", "netconform conformance run")
     group.addoption("--platform", default=None, help="platform to run the conformance suite on")
-    group.addoption("--netconform-out", default=None, help="results directory (default reports/<platform>)")
+    group.addoption(
+        "--netconform-out", default=None, help="results directory (default reports/<platform>)"
+    )
     group.addoption("--keep", action="store_true", help="keep the platform up after the run")
-    group.addoption("--scenario", default=None, help="scenario file overriding scenarios/<family>.yaml")
+    group.addoption(
+        "--scenario", default=None, help="scenario file overriding scenarios/<family>.yaml"
+    )
     group.addoption("--lab-hosts", type=int, default=3, help="swarm-lab: number of hosts")
     group.addoption("--underlay-mtu", type=int, default=1500, help="swarm-lab: underlay MTU")
     group.addoption("--lab-name", default="default", help="swarm-lab: lab name")
@@ -162,8 +166,9 @@ def checks_for(area: Area, config: pytest.Config) -> list[Check[Any]]:
     if state is None:
         return []
     family = family_of(state.platform_name)
-    return sorted((c for c in CATALOGUE.for_family(family) if c.spec.area == area),
-                  key=lambda c: c.spec.id)  # fmt: skip
+    return sorted(
+        (c for c in CATALOGUE.for_family(family) if c.spec.area == area), key=lambda c: c.spec.id
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -171,11 +176,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     area = getattr(metafunc.module, "AREA", None)
     if area is None:
-        raise pytest.UsageError(f"{metafunc.module.__name__} needs AREA = netconform.results.Area.X")
+        raise pytest.UsageError(
+            f"{metafunc.module.__name__} needs AREA = netconform.results.Area.X"
+        )
     found = checks_for(area, metafunc.config)
-    if not found and STATE not in metafunc.config.stash:
-        metafunc.parametrize("netconform_check", [pytest.param(None, marks=pytest.mark.skip(
-            reason="no --platform given"))], ids=["no-platform"])  # fmt: skip
+    state = metafunc.config.stash.get(STATE, None)
+    if not found:
+        why = (
+            f"no {area} checks for platform {state.platform_name}"
+            if state is not None
+            else "no --platform given"
+        )
+        metafunc.parametrize(
+            "netconform_check",
+            [pytest.param(None, marks=pytest.mark.skip(reason=why))],
+            ids=[f"no-{area}-checks"],
+        )
         return
     metafunc.parametrize("netconform_check", found, ids=[c.spec.id for c in found])
 
@@ -199,7 +215,9 @@ def run_check(platform_context: Any, request: pytest.FixtureRequest) -> Any:
 
     def run(check: Check[Any]) -> CheckResult:
         result = execute(check, platform_context)
-        request.node.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_json(), default=str)))
+        request.node.user_properties.append(
+            (RESULT_PROPERTY, json.dumps(result.to_json(), default=str))
+        )
         label_result(state.platform_name, result)
         if result.verdict == Verdict.SKIP:
             pytest.skip(result.reason)

@@ -72,7 +72,9 @@ def load_swarm_scenario(path: Path | None = None) -> SwarmScenario:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "yaml"
-        raise file_field_error(path, where, f"malformed YAML: {getattr(exc, 'problem', exc)}") from None
+        raise file_field_error(
+            path, where, f"malformed YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
     if not isinstance(raw, dict):
         raise file_field_error(path, "", "top level must be a mapping")
     try:

@@ -57,7 +57,9 @@ class Catalogue:
     def __init__(self) -> None:
         self._checks: dict[str, Check[Any]] = {}
 
-    def register(self, spec: CheckSpec) -> Callable[[Callable[[Ctx], Outcome]], Callable[[Ctx], Outcome]]:
+    def register(
+        self, spec: CheckSpec
+    ) -> Callable[[Callable[[Ctx], Outcome]], Callable[[Ctx], Outcome]]:
         def decorate(fn: Callable[[Ctx], Outcome]) -> Callable[[Ctx], Outcome]:
             if spec.id in self._checks:
                 raise ValueError(f"duplicate check id {spec.id}")

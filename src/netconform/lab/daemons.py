@@ -38,7 +38,9 @@ def _spawn(
             stdout=log_handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C of the harness must not hit the daemons first
-            preexec_fn=lambda: cgroups.join(cgroup),
+            # Joining before exec leaves no window in which a daemon runs untracked; the
+            # child only writes one file, which is safe even with threads in the parent.
+            preexec_fn=lambda: cgroups.join(cgroup),  # noqa: PLW1509
         )
     finally:
         log_handle.close()

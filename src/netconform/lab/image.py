@@ -66,10 +66,7 @@ def ensure_built(recipe: ImageRecipe) -> Path:
         "mmdebstrap",
         f"--variant={recipe.variant}",
         f"--include={','.join(recipe.packages)}",
-        *(
-            f"--dpkgopt=path-exclude=/usr/share/{d}/*"
-            for d in ("doc", "man", "locale", "info")
-        ),
+        *(f"--dpkgopt=path-exclude=/usr/share/{d}/*" for d in ("doc", "man", "locale", "info")),
         recipe.suite,
         str(partial),
     ]

@@ -33,8 +33,11 @@ class KernelFeatures:
     def from_json(cls, data: dict[str, object]) -> KernelFeatures:
         available = data.get("available", [])
         missing = data.get("missing", {})
-        assert isinstance(available, list) and isinstance(missing, dict)
-        return cls(frozenset(str(a) for a in available), {str(k): str(v) for k, v in missing.items()})
+        assert isinstance(available, list)
+        assert isinstance(missing, dict)
+        return cls(
+            frozenset(str(a) for a in available), {str(k): str(v) for k, v in missing.items()}
+        )
 
 
 def _run_in(ns: str, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -71,10 +74,26 @@ def _ipvs(ns: str) -> str | None:
 def _esp(ns: str) -> str | None:
     _modprobe("esp4")
     proc = _run_in(
-        ns, "ip", "xfrm", "state", "add", "src", "10.0.0.1", "dst", "10.0.0.2",
-        "proto", "esp", "spi", "0x100", "mode", "transport",
-        "aead", "rfc4106(gcm(aes))", "0x" + "11" * 20, "128",
-    )  # fmt: skip
+        ns,
+        "ip",
+        "xfrm",
+        "state",
+        "add",
+        "src",
+        "10.0.0.1",
+        "dst",
+        "10.0.0.2",
+        "proto",
+        "esp",
+        "spi",
+        "0x100",
+        "mode",
+        "transport",
+        "aead",
+        "rfc4106(gcm(aes))",
+        "0x" + "11" * 20,
+        "128",
+    )
     if proc.returncode == 0:
         return None
     return f"kernel lacks ESP/IPsec (CONFIG_INET_ESP): {proc.stderr.strip() or proc.returncode}"

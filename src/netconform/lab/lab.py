@@ -98,7 +98,9 @@ def _build(lab: LabState, progress: Progress) -> LabState:
         if not recipe.tarball.exists():
             progress.step(f"building probe image {recipe.tag} (once, cached)")
         tarball = builder.submit(image.ensure_built, recipe)
-        progress.step(f"creating {len(lab.hosts)} hosts on underlay {lab.subnet} mtu {lab.underlay_mtu}")
+        progress.step(
+            f"creating {len(lab.hosts)} hosts on underlay {lab.subnet} mtu {lab.underlay_mtu}"
+        )
         _make_network(lab)
         progress.step("starting containerd and dockerd on every host")
         lab = _start_daemons(lab)

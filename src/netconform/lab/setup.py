@@ -28,7 +28,9 @@ def missing_packages() -> dict[str, str]:
 
 def ensure_host_ready(install: bool = True) -> None:
     if os.geteuid() != 0:
-        raise EnvironmentUnfit("the swarm lab needs root (network namespaces, dockerd): run as root")
+        raise EnvironmentUnfit(
+            "the swarm lab needs root (network namespaces, dockerd): run as root"
+        )
     missing = missing_packages()
     if not missing:
         return

@@ -39,9 +39,14 @@ def make_platform(name: str, options: PlatformOptions, progress: Progress) -> Pl
 
         scenario = load_swarm_scenario(options.scenario)
         if name == "swarm-lab":
-            return SwarmLabPlatform(scenario, keep=options.keep, hosts=options.hosts,
-                                    underlay_mtu=options.underlay_mtu, lab_name=options.lab_name,
-                                    progress=progress)  # fmt: skip
+            return SwarmLabPlatform(
+                scenario,
+                keep=options.keep,
+                hosts=options.hosts,
+                underlay_mtu=options.underlay_mtu,
+                lab_name=options.lab_name,
+                progress=progress,
+            )
         return SwarmPlatform(scenario, progress=progress)
     from netconform.k8s.cli import make_platform as make_k8s_platform
 

@@ -128,7 +128,9 @@ class SwarmContext:
             flt = {"label": f"{LABEL}={self.run_id}", "name": f"-peer-{node.name}"}
             for c in self.clients[node.name].containers.list(filters=flt):
                 net = c.attrs["NetworkSettings"]["Networks"].get(main, {})
-                found.append(Endpoint(c.name, "peer", node.name, net.get("IPAddress", ""), c.id, "main"))
+                found.append(
+                    Endpoint(c.name, "peer", node.name, net.get("IPAddress", ""), c.id, "main")
+                )
         return found
 
     def vip(self, key: str, network: str) -> str | None:
@@ -168,7 +170,9 @@ class SwarmContext:
         """A probe with the scenario's timeout; ids are unique within any batch."""
         port = kw.pop("port", None)
         timeout = kw.pop("timeout_s", self.scenario.probe_timeout_s)
-        return Probe(f"{kind}-{target}-{port}-{uuid.uuid4().hex[:6]}", kind, target, port, timeout, kw)
+        return Probe(
+            f"{kind}-{target}-{port}-{uuid.uuid4().hex[:6]}", kind, target, port, timeout, kw
+        )
 
     # --- operations --------------------------------------------------------------------
     def scale(self, key: str, replicas: int) -> None:
@@ -318,8 +322,12 @@ class SwarmPlatform:
     name = "swarm"
     family = "swarm"
 
-    def __init__(self, scenario: SwarmScenario | None = None, image: str = "",
-                 progress: Progress | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        scenario: SwarmScenario | None = None,
+        image: str = "",
+        progress: Progress | None = None,
+    ) -> None:
         self.scenario = scenario or load_swarm_scenario()
         self.image = image or os.environ.get("NETCONFORM_PROBE_IMAGE", "")
         self.hosts = [h for h in os.environ.get("NETCONFORM_DOCKER_HOSTS", "").split(",") if h]
@@ -354,13 +362,20 @@ class SwarmPlatform:
             nodes.append(Node(f"node{i}", url, swarm.get("NodeAddr", ""), None, swarm["NodeID"]))
         self._nodes = nodes
         caps = {"vxlan", "ipvs", "esp"}  # a real swarm normally has them; the data path tells
-        data = {"nodes": [n.__dict__ for n in nodes], "run_id": self._run_id, "image": self.image,
-                "capabilities": sorted(caps), "missing": {}, "info": {}}  # fmt: skip
+        data = {
+            "nodes": [n.__dict__ for n in nodes],
+            "run_id": self._run_id,
+            "image": self.image,
+            "capabilities": sorted(caps),
+            "missing": {},
+            "info": {},
+        }
         clients = _clients(nodes)
         try:
             data["info"] = _swarm_info(clients, nodes)
-            swarm_deploy.deploy(clients, nodes, self.image, self._run_id, self.scenario,
-                                frozenset(caps))  # fmt: skip
+            swarm_deploy.deploy(
+                clients, nodes, self.image, self._run_id, self.scenario, frozenset(caps)
+            )
         except BaseException:
             swarm_deploy.remove(clients, nodes, self._run_id)
             raise

@@ -73,11 +73,16 @@ def plan_services(scenario: SwarmScenario, capabilities: frozenset[str]) -> list
         ServicePlan("other", "other", "global"),
         ServicePlan("mtu", "mtu", "global"),
         ServicePlan("internal", "internal", "global"),
-        ServicePlan("vip", "main", "replicated", replicas=scenario.vip.replicas,
-                    publish="ipvs" in capabilities),
+        ServicePlan(
+            "vip",
+            "main",
+            "replicated",
+            replicas=scenario.vip.replicas,
+            publish="ipvs" in capabilities,
+        ),
         ServicePlan("dnsrr", "main", "replicated", replicas=2, endpoint_mode="dnsrr"),
         ServicePlan("scale", "main", "replicated", replicas=scenario.scale.high),
-    ]  # fmt: skip
+    ]
     if "esp" in capabilities:
         plans.append(ServicePlan("encrypted", "encrypted", "global"))
     return plans

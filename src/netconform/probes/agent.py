@@ -9,6 +9,8 @@ batch: runs every probe concurrently, each with its own short timeout, and print
 line per probe as it completes: {"id", "kind", "target", "ok", "error", "latency_ms", "values"}.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
@@ -20,17 +22,21 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+ProbeSpec = dict[str, Any]
+Values = dict[str, Any]
 
 SERVER_TCP_PORT = 8080
 SERVER_UDP_PORT = 8081
 BULK_CHUNK = 65536
 
 
-def _hostname():
+def _hostname() -> str:
     return socket.gethostname()
 
 
-def _classify(exc):
+def _classify(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout):
         return "timeout"
     if isinstance(exc, ConnectionRefusedError):
@@ -42,7 +48,7 @@ def _classify(exc):
     return "error: %s" % (exc,)
 
 
-def probe_tcp(p):
+def probe_tcp(p: ProbeSpec) -> Values:
     with socket.create_connection((p["target"], p["port"]), timeout=p["timeout_s"]) as s:
         s.sendall(b"hostname\n")
         reply = s.recv(256).decode(errors="replace").strip()
@@ -51,7 +57,7 @@ def probe_tcp(p):
     return {"peer": reply}
 
 
-def probe_udp(p):
+def probe_udp(p: ProbeSpec) -> Values:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(p["timeout_s"])
         s.sendto(b"hostname", (p["target"], p["port"]))
@@ -62,13 +68,18 @@ def probe_udp(p):
 PING_MTU = re.compile(r"mtu\s*=\s*(\d+)")
 
 
-def probe_icmp(p):
+def probe_icmp(p: ProbeSpec) -> Values:
     size = int(p.get("size", 56))
     argv = ["ping", "-n", "-c", "1", "-W", str(max(1, int(round(p["timeout_s"])))), "-s", str(size)]
     if p.get("df"):
         argv += ["-M", "do"]
-    proc = subprocess.run(argv + [p["target"]], capture_output=True, text=True, check=False,
-                          timeout=p["timeout_s"] + 2)
+    proc = subprocess.run(
+        argv + [p["target"]],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=p["timeout_s"] + 2,
+    )
     text = (proc.stdout + proc.stderr).strip()
     values = {"size": size, "df": bool(p.get("df")), "output": text[-300:]}
     found = PING_MTU.search(text)
@@ -81,11 +92,12 @@ def probe_icmp(p):
         raise ProbeFailure("emsgsize", values)
     if "unreachable" in lowered:
         raise ProbeFailure("unreachable", values)
-    raise ProbeFailure("timeout" if proc.returncode == 1 else "error: rc=%d" % proc.returncode,
-                       values)
+    raise ProbeFailure(
+        "timeout" if proc.returncode == 1 else "error: rc=%d" % proc.returncode, values
+    )
 
 
-def _nameserver():
+def _nameserver() -> str:
     with open("/etc/resolv.conf") as conf:
         for line in conf:
             parts = line.split()
@@ -94,7 +106,7 @@ def _nameserver():
     raise OSError("no nameserver in /etc/resolv.conf")
 
 
-def probe_dns(p):
+def probe_dns(p: ProbeSpec) -> Values:
     import dns.exception
     import dns.flags
     import dns.message
@@ -120,8 +132,12 @@ def probe_dns(p):
             return {"rcode": "NOERROR", "answers": [], "server": server}
         except dns.exception.Timeout:
             raise ProbeFailure("timeout", {"server": server})
-        return {"rcode": "NOERROR", "answers": sorted(r.to_text() for r in answer),
-                "qname": answer.qname.to_text(), "server": server}
+        return {
+            "rcode": "NOERROR",
+            "answers": sorted(r.to_text() for r in answer),
+            "qname": answer.qname.to_text(),
+            "server": server,
+        }
     query = dns.message.make_query(name, qtype)
     try:
         if transport == "tcp":
@@ -134,16 +150,25 @@ def probe_dns(p):
     answers = []
     for rrset in response.answer:
         for rdata in rrset:
-            answers.append({"type": dns.rdatatype.to_text(rrset.rdtype), "value": rdata.to_text(),
-                            "ttl": rrset.ttl})
-    values = {"rcode": rcode, "answers": answers, "server": server,
-              "truncated": bool(response.flags & dns.flags.TC)}
+            answers.append(
+                {
+                    "type": dns.rdatatype.to_text(rrset.rdtype),
+                    "value": rdata.to_text(),
+                    "ttl": rrset.ttl,
+                }
+            )
+    values = {
+        "rcode": rcode,
+        "answers": answers,
+        "server": server,
+        "truncated": bool(response.flags & dns.flags.TC),
+    }
     if rcode != "NOERROR":
         raise ProbeFailure(rcode.lower(), values)
     return values
 
 
-def probe_transfer(p):
+def probe_transfer(p: ProbeSpec) -> Values:
     want = int(p["bytes"])
     got = 0
     start = time.monotonic()
@@ -155,27 +180,31 @@ def probe_transfer(p):
                 break
             got += len(chunk)
     seconds = time.monotonic() - start
-    values = {"bytes": got, "requested": want, "seconds": round(seconds, 4),
-              "mbit_s": round(got * 8 / seconds / 1e6, 2) if seconds > 0 else None}
+    values = {
+        "bytes": got,
+        "requested": want,
+        "seconds": round(seconds, 4),
+        "mbit_s": round(got * 8 / seconds / 1e6, 2) if seconds > 0 else None,
+    }
     if got < want:
         raise ProbeFailure("short transfer", values)
     return values
 
 
-def probe_read(p):
+def probe_read(p: ProbeSpec) -> Values:
     with open(p["target"]) as f:
         return {"content": f.read()}
 
 
-def probe_interfaces(p):
-    result = {}
+def probe_interfaces(p: ProbeSpec) -> Values:
+    result: Values = {}
     for name in sorted(os.listdir("/sys/class/net")):
         with open("/sys/class/net/%s/mtu" % name) as f:
             result[name] = {"mtu": int(f.read())}
     return {"interfaces": result}
 
 
-def probe_routes(p):
+def probe_routes(p: ProbeSpec) -> Values:
     routes = []
     with open("/proc/net/route") as f:
         next(f)
@@ -190,13 +219,13 @@ def probe_routes(p):
 
 
 class ProbeFailure(Exception):
-    def __init__(self, error, values):
+    def __init__(self, error: str, values: Values) -> None:
         Exception.__init__(self, error)
         self.error = error
         self.values = values
 
 
-PROBES = {
+PROBES: dict[str, Any] = {
     "tcp": probe_tcp,
     "udp": probe_udp,
     "icmp": probe_icmp,
@@ -210,10 +239,16 @@ PROBES = {
 _print_lock = threading.Lock()
 
 
-def run_one(p):
+def run_one(p: ProbeSpec) -> None:
     start = time.monotonic()
-    result = {"id": p["id"], "kind": p["kind"], "target": p.get("target"), "ok": False,
-              "error": None, "values": {}}
+    result = {
+        "id": p["id"],
+        "kind": p["kind"],
+        "target": p.get("target"),
+        "ok": False,
+        "error": None,
+        "values": {},
+    }
     try:
         result["values"] = PROBES[p["kind"]](p)
         result["ok"] = True
@@ -233,7 +268,7 @@ def run_one(p):
         sys.stdout.flush()
 
 
-def batch(spec):
+def batch(spec: str) -> None:
     probes = json.loads(spec)
     if not probes:
         return
@@ -245,7 +280,7 @@ def batch(spec):
 
 
 class _TCPHandler(socketserver.StreamRequestHandler):
-    def handle(self):
+    def handle(self) -> None:
         line = self.rfile.readline(256).decode(errors="replace").strip()
         if line.startswith("bulk "):
             remaining = int(line.split()[1])
@@ -259,7 +294,7 @@ class _TCPHandler(socketserver.StreamRequestHandler):
 
 
 class _UDPHandler(socketserver.BaseRequestHandler):
-    def handle(self):
+    def handle(self) -> None:
         data, sock = self.request
         reply = _hostname().encode() if data.strip() == b"hostname" else data
         sock.sendto(reply, self.client_address)
@@ -275,7 +310,7 @@ class _ThreadingUDP(socketserver.ThreadingMixIn, socketserver.UDPServer):
     daemon_threads = True
 
 
-def serve(tcp_port, udp_port):
+def serve(tcp_port: int, udp_port: int) -> None:
     tcp = _ThreadingTCP(("0.0.0.0", tcp_port), _TCPHandler)
     udp = _ThreadingUDP(("0.0.0.0", udp_port), _UDPHandler)
     threading.Thread(target=udp.serve_forever, daemon=True).start()
@@ -283,7 +318,7 @@ def serve(tcp_port, udp_port):
     tcp.serve_forever()
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     if len(argv) >= 2 and argv[0] == "batch":
         batch(argv[1])
     elif argv and argv[0] == "serve":

@@ -63,7 +63,9 @@ class NetnsExecutor:
         argv = ["nsenter", f"--net=/run/netns/{self._netns}", *agent_command(probes, self._python)]
         deadline = max(p.timeout_s for p in probes) + 10
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=deadline, check=False)
+            proc = subprocess.run(
+                argv, capture_output=True, text=True, timeout=deadline, check=False
+            )
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
             return parse_agent_output(probes, out, "exec timed out")

@@ -70,8 +70,8 @@ def parse_agent_output(probes: Sequence[Probe], stdout: str, stderr: str = "") -
     """One ProbeResult per probe, in the order asked. A probe the agent never reported
     (crash, killed exec, garbled line) becomes an error naming what was seen instead."""
     seen: dict[str, ProbeResult] = {}
-    for line in stdout.splitlines():
-        line = line.strip()
+    for raw_line in stdout.splitlines():
+        line = raw_line.strip()
         if not line.startswith("{"):
             continue
         try:

@@ -14,14 +14,28 @@ from typing import Any
 from netconform.results import CheckResult
 
 CATEGORIES = [
-    {"name": "Provisioning failed", "matchedStatuses": ["broken"],
-     "messageRegex": ".*(provision|not ready|EnvironmentUnfit).*"},
-    {"name": "NetworkPolicy not enforced", "matchedStatuses": ["failed", "skipped"],
-     "messageRegex": ".*not enforc.*"},
-    {"name": "PMTU blackhole", "matchedStatuses": ["failed"], "messageRegex": ".*(DF payload|PMTU|blackhole|stalled).*"},
-    {"name": "DNS timeout", "matchedStatuses": ["failed"], "messageRegex": ".*(timeout|unresolved).*"},
+    {
+        "name": "Provisioning failed",
+        "matchedStatuses": ["broken"],
+        "messageRegex": ".*(provision|not ready|EnvironmentUnfit).*",
+    },
+    {
+        "name": "NetworkPolicy not enforced",
+        "matchedStatuses": ["failed", "skipped"],
+        "messageRegex": ".*not enforc.*",
+    },
+    {
+        "name": "PMTU blackhole",
+        "matchedStatuses": ["failed"],
+        "messageRegex": ".*(DF payload|PMTU|blackhole|stalled).*",
+    },
+    {
+        "name": "DNS timeout",
+        "matchedStatuses": ["failed"],
+        "messageRegex": ".*(timeout|unresolved).*",
+    },
     {"name": "Check crashed", "matchedStatuses": ["broken"]},
-]  # fmt: skip
+]
 
 
 def label_result(platform: str, result: CheckResult) -> None:
