@@ -1,0 +1,156 @@
+"""What a Kubernetes check runs against: the run's endpoints, batch probing and the
+NetworkPolicy operations. `KubeCheckContext` is the interface checks use (tests give a
+fake); `KubeContext` is the real one, built from a platform Handle."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from netconform.k8s.kube import KubeApi, PodEndpoint
+from netconform.k8s.params import KubeParams
+from netconform.k8s.workloads import (
+    NODE_INDEX_LABEL,
+    ROLE_LABEL,
+    SLOT_LABEL,
+    WorkloadSpec,
+)
+from netconform.platforms.base import Capabilities
+from netconform.probes.model import Probe, ProbeKind, ProbeResult
+
+
+class KubeCheckContext(Protocol):
+    params: KubeParams
+    spec: WorkloadSpec
+    findings: dict[str, Any]  # computed once per run and shared by checks (e.g. the canary)
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def platform_info(self) -> dict[str, Any]: ...
+
+    def pods(self, role: str) -> list[PodEndpoint]: ...
+
+    def pod(self, namespace: str, name: str) -> PodEndpoint: ...
+
+    def service_ip(self, namespace: str, name: str) -> str: ...
+
+    def node_port(self, namespace: str, name: str) -> int: ...
+
+    def node_addresses(self) -> dict[str, str]: ...
+
+    def run_many(
+        self, batches: Mapping[PodEndpoint, Sequence[Probe]]
+    ) -> dict[PodEndpoint, list[ProbeResult]]: ...
+
+    def probe(self, kind: ProbeKind, target: str, **kw: Any) -> Probe: ...
+
+    def apply_policy(self, manifest: Mapping[str, Any]) -> None: ...
+
+    def delete_policy(self, namespace: str, name: str) -> None: ...
+
+    def delete_all_policies(self, namespace: str) -> None: ...
+
+    def set_namespace_labels(self, name: str, labels: Mapping[str, str]) -> None: ...
+
+    def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None: ...
+
+
+def make_probe(kind: ProbeKind, target: str, default_timeout_s: float, **kw: Any) -> Probe:
+    """A probe with a batch-unique id."""
+    port = kw.pop("port", None)
+    timeout = kw.pop("timeout_s", default_timeout_s)
+    return Probe(f"{kind}-{target}-{port}-{uuid.uuid4().hex[:6]}", kind, target, port, timeout, kw)
+
+
+def probe_pods_by_node(ctx: KubeCheckContext) -> dict[int, dict[str, PodEndpoint]]:
+    """node index -> slot (a, b) -> probe pod."""
+    out: dict[int, dict[str, PodEndpoint]] = {}
+    for pod in ctx.pods("probe"):
+        out.setdefault(int(pod.label(NODE_INDEX_LABEL)), {})[pod.label(SLOT_LABEL)] = pod
+    return out
+
+
+class KubeContext:
+    family = "kubernetes"
+
+    def __init__(
+        self,
+        api: KubeApi,
+        spec: WorkloadSpec,
+        capabilities: Capabilities,
+        info: Mapping[str, Any],
+        params: KubeParams | None = None,
+    ) -> None:
+        self.api = api
+        self.spec = spec
+        self.params = params or KubeParams()
+        self.findings: dict[str, Any] = {}
+        self._capabilities = capabilities
+        self._info = dict(info)
+        self._pods: list[PodEndpoint] | None = None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    def platform_info(self) -> dict[str, Any]:
+        return dict(self._info)
+
+    def _all_pods(self) -> list[PodEndpoint]:
+        if self._pods is None:
+            self._pods = self.api.run_pods(self.spec.run_id)
+        return self._pods
+
+    def pods(self, role: str) -> list[PodEndpoint]:
+        return [p for p in self._all_pods() if p.label(ROLE_LABEL) == role]
+
+    def pod(self, namespace: str, name: str) -> PodEndpoint:
+        for p in self._all_pods():
+            if p.namespace == namespace and p.name == name:
+                return p
+        raise KeyError(f"{namespace}/{name}")
+
+    def service_ip(self, namespace: str, name: str) -> str:
+        return str(self.api.service(namespace, name).spec.cluster_ip)
+
+    def node_port(self, namespace: str, name: str) -> int:
+        return int(self.api.service(namespace, name).spec.ports[0].node_port)
+
+    def node_addresses(self) -> dict[str, str]:
+        return self.api.node_addresses()
+
+    def run_many(
+        self, batches: Mapping[PodEndpoint, Sequence[Probe]]
+    ) -> dict[PodEndpoint, list[ProbeResult]]:
+        """One exec per source pod, all sources at once (each thread its own exec client)."""
+        items = list(batches.items())
+        if not items:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(16, len(items))) as pool:
+            results = list(pool.map(lambda kv: self.api.executor(kv[0]).run_batch(kv[1]), items))
+        return {src: res for (src, _), res in zip(items, results, strict=True)}
+
+    def probe(self, kind: ProbeKind, target: str, **kw: Any) -> Probe:
+        return make_probe(kind, target, self.params.probe_timeout_s, **kw)
+
+    def apply_policy(self, manifest: Mapping[str, Any]) -> None:
+        self.api.apply_policy(manifest)
+
+    def delete_policy(self, namespace: str, name: str) -> None:
+        self.api.delete_policy(namespace, name)
+
+    def delete_all_policies(self, namespace: str) -> None:
+        self.api.delete_all_policies(namespace)
+
+    def set_namespace_labels(self, name: str, labels: Mapping[str, str]) -> None:
+        self.api.set_namespace_labels(name, labels)
+
+    def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None:
+        self.api.set_pod_labels(namespace, name, labels)
+        self._pods = None  # labels are part of the endpoint value
+
+    def close(self) -> None:
+        self.api.close()

@@ -1,0 +1,63 @@
+"""Binding the NetworkPolicy catalogue (logical namespaces x, y, z) to one run's real
+namespaces: policies are rewritten to the real names, and the oracle's model is built from
+the real pods' IPs and labels, so expected and observed describe the same cluster."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from netconform.netpol.catalogue import Case, standard_cluster
+from netconform.netpol.model import NAMESPACE_NAME_LABEL, Cluster, Namespace
+
+
+@dataclass(frozen=True)
+class NetpolBinding:
+    namespaces: Mapping[str, str]  # logical (x, y, z) -> real namespace name
+    namespace_labels: Mapping[str, str]  # labels the run puts on every model namespace
+    pod_labels: Mapping[str, str]  # labels the run puts on every model pod (besides pod=)
+
+    def real(self, logical: str) -> str:
+        return self.namespaces.get(logical, logical)
+
+    def policy(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """The manifest with its namespace and every namespace-name selector made real."""
+        out = copy.deepcopy(dict(manifest))
+        metadata = out.setdefault("metadata", {})
+        metadata["namespace"] = self.real(metadata.get("namespace", "default"))
+        out.setdefault("apiVersion", "networking.k8s.io/v1")
+        out.setdefault("kind", "NetworkPolicy")
+        spec = out.get("spec", {})
+        for direction, peers_field in (("ingress", "from"), ("egress", "to")):
+            for rule in spec.get(direction) or []:
+                for peer in rule.get(peers_field) or []:
+                    selector = peer.get("namespaceSelector")
+                    if selector:
+                        self._bind_selector(selector)
+        return out
+
+    def _bind_selector(self, selector: dict[str, Any]) -> None:
+        labels = selector.get("matchLabels") or {}
+        if NAMESPACE_NAME_LABEL in labels:
+            labels[NAMESPACE_NAME_LABEL] = self.real(labels[NAMESPACE_NAME_LABEL])
+        for expression in selector.get("matchExpressions") or []:
+            if expression.get("key") == NAMESPACE_NAME_LABEL:
+                expression["values"] = [self.real(v) for v in expression.get("values") or []]
+
+    def model(self, case: Case, pod_ips: Mapping[str, str]) -> Cluster:
+        """The case's model with the run's labels and real IPs (keyed `x/a`)."""
+        base = standard_cluster(case.ports, case.protocols).subset(case.pods)
+        pods = tuple(
+            replace(p, ip=pod_ips[p.key], labels={**self.pod_labels, **p.labels}) for p in base.pods
+        )
+        namespaces = tuple(
+            Namespace(ns.name, dict(self.namespace_labels)) for ns in base.namespaces
+        )
+        return Cluster(namespaces, pods)
+
+    def real_namespace_labels(self, model: Namespace) -> dict[str, str]:
+        """What the real namespace's labels must be for the model namespace (the API server
+        owns the name label)."""
+        return {k: v for k, v in model.labels.items() if k != NAMESPACE_NAME_LABEL}

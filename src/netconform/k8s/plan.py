@@ -1,0 +1,332 @@
+"""Everything a Kubernetes platform would create and run, rendered to a directory without
+running anything: kind config, verified and patched CNI manifests or helm values, the run's
+workloads, the NetworkPolicy of every catalogue case bound to the run's namespaces, and the
+ordered commands (steps.sh, plan.json). Provisioning renders the same files and runs the
+same steps, so the plan is what happens."""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import json
+import tarfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netconform.k8s import manifests, patches
+from netconform.k8s.download import Fetch, fetch_url, fetch_verified, verify
+from netconform.k8s.install import (
+    CILIUM_VALUES_FILE,
+    PROBE_IMAGE_DIR,
+    Phase,
+    Step,
+    Workdir,
+    cni_files,
+    create_steps,
+    delete_steps,
+    deploy_steps,
+    install_steps,
+    kubectl,
+    mark_ready_step,
+    probe_image_steps,
+    profile_key,
+)
+from netconform.k8s.kindcluster import CLUSTER_PREFIX
+from netconform.k8s.netpol_binding import NetpolBinding
+from netconform.k8s.profiles import (
+    CniProfile,
+    KindConfig,
+    fixtures_dir,
+    kind_config_path,
+    load_kind_config,
+)
+from netconform.k8s.workloads import MANAGED_BY, ROLE_LABEL, RUN_LABEL, WorkloadSpec, all_objects
+from netconform.netpol.catalogue import Case, CreatePolicy, UpdatePolicy, load_catalogue
+
+Artifacts = Callable[[str, str], bytes]  # (url, sha256) -> verified bytes
+
+
+def cluster_name(platform: str) -> str:
+    """netconform-<cni>: one name per platform, so --keep reuses it and a crashed run's
+    cluster is found by the next run."""
+    return CLUSTER_PREFIX + platform.removeprefix("kind-")
+
+
+def probe_image_tag() -> str:
+    """netconform/kube-probe:<hash of the recipe>: rebuilt only when the recipe changes."""
+    import hashlib
+
+    recipe = (fixtures_dir() / "kind" / PROBE_IMAGE_DIR / "Dockerfile").read_bytes()
+    return f"netconform/kube-probe:{hashlib.sha256(recipe).hexdigest()[:12]}"
+
+
+def cluster_dns_ip(service_subnet: str) -> str:
+    """kubeadm gives kube-dns the tenth address of the service subnet."""
+    return str(ipaddress.ip_network(service_subnet)[10])
+
+
+def artifact_source(fetch: Fetch = fetch_url, cache: Path | None = None) -> Artifacts:
+    return lambda url, sha256: fetch_verified(url, sha256, fetch, cache)
+
+
+def directory_source(directory: Path, reference_copies: dict[str, str]) -> Artifacts:
+    """Artifacts from a local directory (e.g. a mirror of the pinned files), still verified:
+    looked up by their reference_copy path, then by the URL's file name."""
+
+    def read(url: str, sha256: str) -> bytes:
+        for candidate in (reference_copies.get(url, ""), url.rsplit("/", 1)[-1]):
+            path = directory / candidate
+            if candidate and path.is_file():
+                return verify(path.read_bytes(), sha256, str(path))
+        raise FileNotFoundError(f"{url}: not in {directory}")
+
+    return read
+
+
+def extract_plugins(archive: bytes, plugins: Sequence[str], target: Path) -> list[Path]:
+    """Only the named binaries, from the release tarball's top level."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        for name in plugins:
+            member = (
+                tar.getmember(f"./{name}") if f"./{name}" in tar.getnames() else tar.getmember(name)
+            )
+            source = tar.extractfile(member)
+            if source is None:
+                raise FileNotFoundError(f"{name} is not a file in the plugins archive")
+            path = target / name
+            path.write_bytes(source.read())
+            path.chmod(0o755)
+            written.append(path)
+    return written
+
+
+@dataclass(frozen=True)
+class RenderedPlan:
+    platform: str
+    cluster: str | None
+    run_id: str
+    files: tuple[Path, ...]
+    cluster_steps: tuple[Step, ...]  # create the cluster and install the CNI (skipped on reuse)
+    run_steps: tuple[Step, ...]  # the probe image and this run's workloads
+    teardown: tuple[Step, ...]
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return (*self.cluster_steps, *self.run_steps)
+
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def netpol_binding(spec: WorkloadSpec) -> NetpolBinding:
+    return NetpolBinding(
+        namespaces=spec.netpol_namespaces(),
+        namespace_labels={MANAGED_BY: "netconform", RUN_LABEL: spec.run_id},
+        pod_labels={MANAGED_BY: "netconform", RUN_LABEL: spec.run_id, ROLE_LABEL: "netpol"},
+    )
+
+
+def render_policies(out: Path, binding: NetpolBinding, cases: Sequence[Case]) -> list[Path]:
+    """netpol/<case>/<n>-<step>.yaml: the policies each step creates or updates, bound to
+    the run (IP placeholders resolved against the stand-in model IPs)."""
+    written = []
+    for case in cases:
+        for n, step in enumerate(case.resolve().steps):
+            raw = [
+                a.manifest for a in step.step.actions if isinstance(a, CreatePolicy | UpdatePolicy)
+            ]
+            if not raw:
+                continue
+            from netconform.netpol.catalogue import substitute_ips
+
+            docs = [binding.policy(substitute_ips(m, step.cluster)) for m in raw]
+            slug = "".join(c if c.isalnum() or c == "-" else "-" for c in step.step.name)[:40]
+            path = out / "netpol" / case.id / f"{n:02d}-{slug}.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(manifests.dump_all(docs))
+            written.append(path)
+    return written
+
+
+def _write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def render_cni(
+    profile: CniProfile,
+    config: KindConfig,
+    cluster: str,
+    work: Workdir,
+    artifacts: Artifacts,
+    include_binaries: bool,
+) -> list[Path]:
+    """The verified upstream files, patched, under cni/ (and node plugins when asked)."""
+    written = []
+    names = cni_files(profile)
+    pod_cidr = config.networking.podSubnet
+    if profile.cni == "flannel":
+        art = profile.artifact("kube-flannel")
+        docs = manifests.load_all(artifacts(art.url, art.sha256))
+        patched = patches.flannel(docs, pod_cidr, profile.mtu)
+        written.append(_write(work.cni / names["kube-flannel"], manifests.dump_all(patched)))
+    elif profile.cni == "calico":
+        for name in ("operator-crds", "tigera-operator"):
+            art = profile.artifact(name)
+            written.append(_write(work.cni / names[name], artifacts(art.url, art.sha256)))
+        art = profile.artifact("custom-resources")
+        docs = manifests.load_all(artifacts(art.url, art.sha256))
+        patched = patches.calico_custom_resources(docs, pod_cidr, profile.mtu)
+        written.append(_write(work.cni / names["custom-resources"], manifests.dump_all(patched)))
+    else:
+        assert profile.helm is not None
+        values = patches.cilium_values(profile.helm.values, cluster, profile.mtu)
+        written.append(_write(work.cni / CILIUM_VALUES_FILE, manifests.dump(values)))
+        if include_binaries:
+            art = profile.artifact("cilium-chart")
+            written.append(_write(work.cni / names["cilium-chart"], artifacts(art.url, art.sha256)))
+    if include_binaries and profile.node_plugins is not None:
+        import platform as host
+
+        arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+            host.machine(), "amd64"
+        )
+        ref = profile.node_plugins.archives[arch]  # type: ignore[index]
+        written += extract_plugins(
+            artifacts(ref.url, ref.sha256), profile.node_plugins.plugins, work.node_plugins
+        )
+    return written
+
+
+def render_kind(
+    platform: str,
+    profile: CniProfile,
+    run_id: str,
+    out: Path,
+    artifacts: Artifacts,
+    include_binaries: bool = False,
+    cases: Sequence[Case] | None = None,
+    probe_image: str | None = None,
+) -> RenderedPlan:
+    work = Workdir(out)
+    cluster = cluster_name(platform)
+    config, raw = load_kind_config(kind_config_path(profile))
+    nodes = tuple(config.node_names(cluster))
+    files = [_write(work.kind_config, manifests.dump(raw))]
+    files += render_cni(profile, config, cluster, work, artifacts, include_binaries)
+    image = probe_image or probe_image_tag()
+    spec = WorkloadSpec(run_id, nodes, image, cluster_dns_ip(config.networking.serviceSubnet))
+    files.append(_write(work.workloads, manifests.dump_all(all_objects(spec))))
+    binding = netpol_binding(spec)
+    files += render_policies(out, binding, load_catalogue() if cases is None else cases)
+    recipe = fixtures_dir() / "kind" / PROBE_IMAGE_DIR
+    cluster_steps = [
+        *create_steps(cluster, work),
+        *install_steps(profile, cluster, nodes, work),
+        mark_ready_step(work, profile_key(profile.cni, profile.version)),
+    ]
+    run_steps = [*probe_image_steps(image, recipe, cluster), *deploy_steps(work, run_id)]
+    info = {
+        "cni": profile.cni,
+        "cni_version": profile.version,
+        "pod_subnet": config.networking.podSubnet,
+        "service_subnet": config.networking.serviceSubnet,
+        "kube_proxy_mode": config.networking.kubeProxyMode,
+        "node_image": config.nodes[0].image,
+        "nodes": list(nodes),
+        "probe_image": image,
+        "encapsulation": profile.encapsulation,
+        "overhead_bytes": profile.overhead_bytes,
+    }
+    plan = RenderedPlan(
+        platform,
+        cluster,
+        run_id,
+        tuple(files),
+        tuple(cluster_steps),
+        tuple(run_steps),
+        tuple(delete_steps(cluster)),
+        info,
+    )
+    write_steps(out, plan)
+    return plan
+
+
+def render_cluster(
+    run_id: str,
+    out: Path,
+    nodes: Sequence[str],
+    image: str,
+    dns_ip: str,
+    cluster_domain: str = "cluster.local",
+    cases: Sequence[Case] | None = None,
+) -> RenderedPlan:
+    """An existing cluster: only the run's workloads and policies, in labelled namespaces."""
+    work = Workdir(out)
+    spec = WorkloadSpec(run_id, tuple(nodes), image, dns_ip, cluster_domain)
+    files = [_write(work.workloads, manifests.dump_all(all_objects(spec)))]
+    files += render_policies(
+        out, netpol_binding(spec), load_catalogue() if cases is None else cases
+    )
+    teardown = [
+        Step(
+            Phase.DELETE,
+            kubectl(
+                work,
+                "delete",
+                "namespace",
+                *spec.namespaces(),
+                "--ignore-not-found",
+                "--wait=false",
+            ),
+            "delete the run's namespaces",
+        )
+    ]
+    plan = RenderedPlan(
+        "cluster",
+        None,
+        run_id,
+        tuple(files),
+        (),
+        tuple(deploy_steps(work, run_id)),
+        tuple(teardown),
+        {"nodes": list(nodes), "probe_image": image},
+    )
+    write_steps(out, plan)
+    return plan
+
+
+def write_steps(out: Path, plan: RenderedPlan) -> None:
+    lines = [
+        "#!/bin/sh",
+        f"# netconform plan: platform {plan.platform}, run {plan.run_id}",
+        "# The commands provisioning runs, in order; teardown last.",
+        "set -e",
+    ]
+    for step in (*plan.steps, *plan.teardown):
+        retry = f" (retried up to {step.retry_s:.0f}s)" if step.retry_s else ""
+        lines += [f"# [{step.phase}] {step.why}{retry}", step.shell()]
+    _write(out / "steps.sh", "\n".join(lines) + "\n")
+    summary = {
+        "platform": plan.platform,
+        "cluster": plan.cluster,
+        "run_id": plan.run_id,
+        "info": plan.info,
+        "files": sorted(str(f.relative_to(out)) for f in plan.files),
+        "steps": [
+            {"phase": str(s.phase), "why": s.why, "argv": list(s.argv), "retry_s": s.retry_s}
+            for s in (*plan.steps, *plan.teardown)
+        ],
+    }
+    _write(out / "plan.json", json.dumps(summary, indent=2) + "\n")
+
+
+def reference_copies(profile: CniProfile) -> dict[str, str]:
+    return {a.url: a.reference_copy for a in profile.artifacts if a.reference_copy}

@@ -1,0 +1,181 @@
+"""Pinned data from fixtures/: CNI profiles (fixtures/cni/*.yaml) and kind configs
+(fixtures/kind/*.yaml), validated so that a wrong field is exit 2 naming file and field."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from netconform.errors import InputError, file_field_error
+
+CNIS = ("flannel", "calico", "cilium")
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Artifact(_Strict):
+    """One file downloaded at run time, used only if its sha256 matches."""
+
+    name: str = Field(pattern=r"^[a-z0-9-]+$")
+    url: str = Field(pattern=r"^https://")
+    sha256: str = Field(pattern=SHA256_PATTERN)
+    reference_copy: str = ""  # the same bytes under shared/cni/, for offline tests
+
+
+class ArchiveRef(_Strict):
+    url: str = Field(pattern=r"^https://")
+    sha256: str = Field(pattern=SHA256_PATTERN)
+
+
+class NodePlugins(_Strict):
+    """Standard CNI plugin binaries copied onto every kind node before the CNI starts."""
+
+    plugins: tuple[str, ...]
+    archives: Mapping[Literal["amd64", "arm64"], ArchiveRef]
+
+
+class HelmRelease(_Strict):
+    release: str
+    namespace: str
+    values: Mapping[str, Any] = Field(default_factory=dict)
+
+
+class ProfileCapabilities(_Strict):
+    available: tuple[str, ...]
+    missing: Mapping[str, str] = Field(default_factory=dict)
+
+
+class CniProfile(_Strict):
+    schema_: Literal["netconform/cni-profile/v1"] = Field(alias="schema")
+    cni: Literal["flannel", "calico", "cilium"]
+    version: str
+    kind_config: str
+    encapsulation: Literal["vxlan", "geneve", "ipip", "none"]
+    overhead_bytes: int = Field(ge=0, le=200)
+    mtu: int | None = Field(None, ge=1280, le=9000)
+    artifacts: tuple[Artifact, ...]
+    node_plugins: NodePlugins | None = None
+    helm: HelmRelease | None = None
+    preload_images: tuple[str, ...] = ()
+    capabilities: ProfileCapabilities
+
+    def artifact(self, name: str) -> Artifact:
+        for artifact in self.artifacts:
+            if artifact.name == name:
+                return artifact
+        raise KeyError(name)
+
+
+# --- kind config (kind.x-k8s.io/v1alpha4): the fields we use, validated as kind does ---
+
+
+class KindNetworking(_Strict):
+    ipFamily: Literal["ipv4", "ipv6", "dual"] = "ipv4"
+    apiServerAddress: str | None = None
+    apiServerPort: int | None = None
+    podSubnet: str = "10.244.0.0/16"
+    serviceSubnet: str = "10.96.0.0/16"
+    disableDefaultCNI: bool = False
+    kubeProxyMode: Literal["iptables", "ipvs", "nftables", "none"] = "iptables"
+    dnsSearch: tuple[str, ...] | None = None
+
+    @field_validator("podSubnet", "serviceSubnet")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        ipaddress.ip_network(value, strict=True)  # single-stack: exactly one CIDR
+        return value
+
+
+class KindNode(_Strict):
+    role: Literal["control-plane", "worker"] = "control-plane"
+    image: str | None = Field(None, pattern=r"^[^@]+:[^@]+@sha256:[0-9a-f]{64}$")
+    labels: Mapping[str, str] | None = None
+    extraMounts: tuple[Mapping[str, Any], ...] | None = None
+    extraPortMappings: tuple[Mapping[str, Any], ...] | None = None
+    kubeadmConfigPatches: tuple[str, ...] | None = None
+
+
+class KindConfig(_Strict):
+    kind: Literal["Cluster"]
+    apiVersion: Literal["kind.x-k8s.io/v1alpha4"]
+    name: str | None = Field(None, pattern=r"^[a-z0-9.-]+$")
+    networking: KindNetworking = KindNetworking()
+    nodes: tuple[KindNode, ...] = (KindNode(role="control-plane", image=None),)
+    featureGates: Mapping[str, bool] | None = None
+    runtimeConfig: Mapping[str, str] | None = None
+    kubeadmConfigPatches: tuple[str, ...] | None = None
+    containerdConfigPatches: tuple[str, ...] | None = None
+
+    @field_validator("nodes")
+    @classmethod
+    def _one_control_plane(cls, nodes: tuple[KindNode, ...]) -> tuple[KindNode, ...]:
+        if not any(n.role == "control-plane" for n in nodes):
+            raise ValueError("at least one control-plane node is required")
+        return nodes
+
+    def node_names(self, cluster: str) -> list[str]:
+        """kind's container (and node) names: <cluster>-control-plane, -worker, -worker2."""
+        names = []
+        counts = {"control-plane": 0, "worker": 0}
+        for node in self.nodes:
+            counts[node.role] += 1
+            suffix = "" if counts[node.role] == 1 else str(counts[node.role])
+            names.append(f"{cluster}-{node.role}{suffix}")
+        return names
+
+
+def fixtures_dir() -> Path:
+    """fixtures/ in a source checkout, the packaged copy in an installed wheel."""
+    checkout = Path(__file__).resolve().parents[3] / "fixtures"
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("netconform").joinpath("fixtures")))
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise file_field_error(path, "", f"malformed YAML: {exc}") from None
+
+
+def _field_error(path: Path, exc: ValidationError) -> InputError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return file_field_error(path, where, first["msg"])
+
+
+def load_profile(cni: str, directory: Path | None = None) -> CniProfile:
+    if cni not in CNIS:
+        raise InputError(f"unknown CNI {cni!r}: expected one of {', '.join(CNIS)}")
+    path = (directory or fixtures_dir() / "cni") / f"{cni}.yaml"
+    try:
+        return CniProfile.model_validate(_load_yaml(path))
+    except ValidationError as exc:
+        raise _field_error(path, exc) from None
+
+
+def kind_config_path(profile: CniProfile, directory: Path | None = None) -> Path:
+    return (directory or fixtures_dir() / "kind") / profile.kind_config
+
+
+def load_kind_config(path: Path) -> tuple[KindConfig, dict[str, Any]]:
+    """The validated config and the raw mapping (what is written for `kind --config`)."""
+    raw = _load_yaml(path)
+    if not isinstance(raw, dict):
+        raise file_field_error(path, "", "top level must be a mapping")
+    try:
+        return KindConfig.model_validate(raw), raw
+    except ValidationError as exc:
+        raise _field_error(path, exc) from None

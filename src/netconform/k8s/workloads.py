@@ -1,0 +1,335 @@
+"""Every object a run creates in a cluster, rendered as plain manifests: the probe pods
+spread over the nodes with their Services, hostNetwork clients, the NetworkPolicy model
+(namespaces x, y, z x pods a, b, c) and the DNS model. All of it lives in namespaces named
+and labelled with the run id, so a run removes exactly what it made."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from netconform.k8s.manifests import Manifest
+from netconform.netpol.catalogue import NAMESPACES, POD_NAMES, port_name
+from netconform.netpol.model import Protocol
+from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
+from netconform.probes.executors import serve_command
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+RUN_LABEL = "netconform.io/run"
+ROLE_LABEL = "netconform.io/role"
+ENDPOINT_LABEL = "netconform.io/endpoint"
+NODE_INDEX_LABEL = "netconform.io/node-index"
+SLOT_LABEL = "netconform.io/slot"
+NETPOL_PORTS = (80, 81)
+NETPOL_PROTOCOLS = (Protocol.TCP, Protocol.UDP)  # SCTP: the agent has no SCTP probe yet
+PROBE_SLOTS = ("a", "b")  # two probe pods per node: same-node pairs and local backends
+DNS_BACKENDS = 2
+DNS_EXTERNAL_NAME = "dns-target.example.com"
+DNS_CUSTOM_SEARCH = "custom.netconform.test"
+CONTROL_PLANE_TOLERATION = {
+    "key": "node-role.kubernetes.io/control-plane",
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """What the workloads depend on; everything else is fixed by this module."""
+
+    run_id: str
+    nodes: tuple[str, ...]  # the kubernetes.io/hostname of each node used, in order
+    image: str
+    cluster_dns_ip: str
+    cluster_domain: str = "cluster.local"
+    image_pull_policy: str = "IfNotPresent"
+
+    def labels(self, **extra: str) -> dict[str, str]:
+        return {MANAGED_BY: "netconform", RUN_LABEL: self.run_id, **extra}
+
+    @property
+    def probe_namespace(self) -> str:
+        return f"nc-{self.run_id}-probe"
+
+    @property
+    def dns_namespace(self) -> str:
+        return f"nc-{self.run_id}-dns"
+
+    def netpol_namespace(self, logical: str) -> str:
+        return f"nc-{self.run_id}-{logical}"
+
+    def netpol_namespaces(self) -> dict[str, str]:
+        """Logical name (x, y, z) -> the run's real namespace name."""
+        return {ns: self.netpol_namespace(ns) for ns in NAMESPACES}
+
+    def namespaces(self) -> list[str]:
+        return [self.probe_namespace, self.dns_namespace, *self.netpol_namespaces().values()]
+
+    def netpol_pod_node(self, logical_ns: str, pod: str) -> str:
+        """Round-robin over the nodes, so every policy case crosses nodes."""
+        index = NAMESPACES.index(logical_ns) * len(POD_NAMES) + POD_NAMES.index(pod)
+        return self.nodes[index % len(self.nodes)]
+
+
+def probe_pod_name(node_index: int, slot: str) -> str:
+    return f"probe-{node_index}-{slot}"
+
+
+def probe_service_name(node_index: int, slot: str) -> str:
+    return f"svc-{node_index}-{slot}"
+
+
+def host_pod_name(node_index: int) -> str:
+    return f"host-{node_index}"
+
+
+def _namespace(spec: WorkloadSpec, name: str, **extra: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": spec.labels(**extra)},
+    }
+
+
+def _port(number: int, protocol: str, name: str = "") -> dict[str, Any]:
+    port: dict[str, Any] = {"containerPort": number, "protocol": protocol}
+    if name:
+        port["name"] = name
+    return port
+
+
+def _container(
+    spec: WorkloadSpec, name: str, command: Sequence[str], ports: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": name,
+        "image": spec.image,
+        "imagePullPolicy": spec.image_pull_policy,
+        "command": list(command),
+    }
+    if ports:
+        container["ports"] = list(ports)
+        tcp = next(p["containerPort"] for p in ports if p["protocol"] == "TCP")
+        container["readinessProbe"] = {
+            "tcpSocket": {"port": tcp},
+            "periodSeconds": 2,
+            "timeoutSeconds": 1,
+        }
+    return container
+
+
+def _pod(
+    spec: WorkloadSpec,
+    namespace: str,
+    name: str,
+    labels: dict[str, str],
+    node: str,
+    containers: list[dict[str, Any]],
+    **pod_spec: Any,
+) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": node},
+            "tolerations": [CONTROL_PLANE_TOLERATION],
+            "terminationGracePeriodSeconds": 1,
+            "containers": containers,
+            **pod_spec,
+        },
+    }
+
+
+def _server(spec: WorkloadSpec, name: str, tcp: int, udp: int, named: bool = False) -> Any:
+    ports = [
+        _port(tcp, "TCP", port_name(tcp, Protocol.TCP) if named else "tcp"),
+        _port(udp, "UDP", port_name(udp, Protocol.UDP) if named else "udp"),
+    ]
+    return _container(spec, name, serve_command(tcp, udp), ports)
+
+
+def _service(
+    spec: WorkloadSpec,
+    namespace: str,
+    name: str,
+    selector: dict[str, str],
+    ports: list[dict[str, Any]],
+    **service_spec: Any,
+) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "labels": spec.labels()},
+        "spec": {"selector": selector, "ports": ports, **service_spec},
+    }
+
+
+def _service_port(name: str, port: int, target: int, protocol: str) -> dict[str, Any]:
+    return {"name": name, "port": port, "targetPort": target, "protocol": protocol}
+
+
+def probe_objects(spec: WorkloadSpec) -> list[Manifest]:
+    """Two probe pods per node, a ClusterIP Service per probe pod, a NodePort Service over
+    the `a` pods, and a hostNetwork client per node."""
+    ns = spec.probe_namespace
+    # hostNetwork pods need the privileged Pod Security level where it is enforced.
+    objects = [_namespace(spec, ns, **{"pod-security.kubernetes.io/enforce": "privileged"})]
+    service_ports = [
+        _service_port("tcp", SERVER_TCP_PORT, SERVER_TCP_PORT, "TCP"),
+        _service_port("udp", SERVER_UDP_PORT, SERVER_UDP_PORT, "UDP"),
+    ]
+    for i, node in enumerate(spec.nodes):
+        for slot in PROBE_SLOTS:
+            name = probe_pod_name(i, slot)
+            labels = spec.labels(
+                **{
+                    ROLE_LABEL: "probe",
+                    ENDPOINT_LABEL: name,
+                    NODE_INDEX_LABEL: str(i),
+                    SLOT_LABEL: slot,
+                }
+            )
+            server = _server(spec, "agent", SERVER_TCP_PORT, SERVER_UDP_PORT)
+            objects.append(_pod(spec, ns, name, labels, node, [server]))
+            objects.append(
+                _service(
+                    spec, ns, probe_service_name(i, slot), {ENDPOINT_LABEL: name}, service_ports
+                )
+            )
+        host_labels = spec.labels(**{ROLE_LABEL: "host", NODE_INDEX_LABEL: str(i)})
+        idle = ["python3", "-c", "import time\nwhile True: time.sleep(3600)"]
+        objects.append(
+            _pod(
+                spec,
+                ns,
+                host_pod_name(i),
+                host_labels,
+                node,
+                [_container(spec, "agent", idle, [])],
+                hostNetwork=True,
+                dnsPolicy="ClusterFirstWithHostNet",
+            )
+        )
+    objects.append(
+        _service(
+            spec,
+            ns,
+            "nodeport",
+            {ROLE_LABEL: "probe", SLOT_LABEL: "a"},
+            [_service_port("tcp", SERVER_TCP_PORT, SERVER_TCP_PORT, "TCP")],
+            type="NodePort",
+        )
+    )
+    return objects
+
+
+def netpol_objects(spec: WorkloadSpec) -> list[Manifest]:
+    """The upstream e2e model: pods a, b, c in x, y, z (labelled pod=<name>), each serving
+    80 and 81 over TCP and UDP on named ports, and a Service s-<pod> per pod."""
+    objects: list[Manifest] = []
+    service_ports = [
+        _service_port(port_name(p, proto), p, p, str(proto))
+        for p in NETPOL_PORTS
+        for proto in NETPOL_PROTOCOLS
+    ]
+    for logical, real in spec.netpol_namespaces().items():
+        objects.append(_namespace(spec, real))
+        for pod in POD_NAMES:
+            labels = spec.labels(**{"pod": pod, ROLE_LABEL: "netpol"})
+            containers = [
+                _server(spec, f"serve-{port}", port, port, named=True) for port in NETPOL_PORTS
+            ]
+            node = spec.netpol_pod_node(logical, pod)
+            objects.append(_pod(spec, real, pod, labels, node, containers))
+            objects.append(
+                _service(
+                    spec, real, f"s-{pod}", {"pod": pod, RUN_LABEL: spec.run_id}, service_ports
+                )
+            )
+    return objects
+
+
+def dns_objects(spec: WorkloadSpec) -> list[Manifest]:
+    """The DNS specification's objects: a ClusterIP and a headless Service with named ports
+    over two backends that set hostname + subdomain, an ExternalName Service, a client with
+    the default ClusterFirst policy and one with dnsPolicy None + dnsConfig."""
+    ns = spec.dns_namespace
+    objects = [_namespace(spec, ns)]
+    backend = {"app": "dns-backend"}
+    for i in range(DNS_BACKENDS):
+        name = f"dns-backend-{i}"
+        labels = spec.labels(**backend, **{ROLE_LABEL: "dns-backend"})
+        server = _server(spec, "agent", SERVER_TCP_PORT, SERVER_UDP_PORT)
+        objects.append(
+            _pod(
+                spec,
+                ns,
+                name,
+                labels,
+                spec.nodes[i % len(spec.nodes)],
+                [server],
+                hostname=name,
+                subdomain="dns-headless",
+            )
+        )
+    named_ports = [
+        _service_port("http", 80, SERVER_TCP_PORT, "TCP"),
+        _service_port("echo", 81, SERVER_UDP_PORT, "UDP"),
+    ]
+    objects.append(_service(spec, ns, "dns-svc", backend, named_ports))
+    objects.append(
+        _service(
+            spec,
+            ns,
+            "dns-headless",
+            backend,
+            named_ports,
+            clusterIP="None",
+            publishNotReadyAddresses=False,
+        )
+    )
+    objects.append(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "dns-external", "namespace": ns, "labels": spec.labels()},
+            "spec": {"type": "ExternalName", "externalName": DNS_EXTERNAL_NAME},
+        }
+    )
+    client = _server(spec, "agent", SERVER_TCP_PORT, SERVER_UDP_PORT)
+    objects.append(
+        _pod(
+            spec,
+            ns,
+            "dns-client",
+            spec.labels(**{ROLE_LABEL: "dns-client"}),
+            spec.nodes[-1],
+            [client],
+        )
+    )
+    custom = _server(spec, "agent", SERVER_TCP_PORT, SERVER_UDP_PORT)
+    objects.append(
+        _pod(
+            spec,
+            ns,
+            "dns-custom",
+            spec.labels(**{ROLE_LABEL: "dns-custom"}),
+            spec.nodes[0],
+            [custom],
+            dnsPolicy="None",
+            dnsConfig={
+                "nameservers": [spec.cluster_dns_ip],
+                "searches": [DNS_CUSTOM_SEARCH, f"{ns}.svc.{spec.cluster_domain}"],
+                "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}],
+            },
+        )
+    )
+    return objects
+
+
+def all_objects(spec: WorkloadSpec) -> list[Manifest]:
+    """Namespaces first, so one `kubectl apply` of the list succeeds in order."""
+    objects = probe_objects(spec) + dns_objects(spec) + netpol_objects(spec)
+    return sorted(objects, key=lambda o: o["kind"] != "Namespace")
