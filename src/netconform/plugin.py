@@ -9,11 +9,13 @@ run files once.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import allure
 import pytest
 
 from netconform.checks.base import CATALOGUE, Check, execute
@@ -131,6 +133,13 @@ def pytest_configure_node(node: Any) -> None:
         )
 
 
+@dataclass(frozen=True)
+class NoChecks:
+    """Stands for an area without checks on this platform."""
+
+    reason: str
+
+
 class ControllerHooks:
     """Hooks only the controlling process runs: collect results as they come (also from
     xdist workers), write results.json, tear the platform down."""
@@ -187,11 +196,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             if state is not None
             else "no --platform given"
         )
-        metafunc.parametrize(
-            "netconform_check",
-            [pytest.param(None, marks=pytest.mark.skip(reason=why))],
-            ids=[f"no-{area}-checks"],
-        )
+        # Skipped when run (not at collection), so it still carries its platform in Allure.
+        metafunc.parametrize("netconform_check", [NoChecks(why)], ids=[f"no-{area}-checks"])
         return
     metafunc.parametrize("netconform_check", found, ids=[c.spec.id for c in found])
 
@@ -213,7 +219,10 @@ def run_check(platform_context: Any, request: pytest.FixtureRequest) -> Any:
     into the pytest outcome (fail -> assertion, skip -> skip with the reason)."""
     state = request.config.stash[STATE]
 
-    def run(check: Check[Any]) -> CheckResult:
+    def run(check: Check[Any] | NoChecks) -> CheckResult | None:
+        if isinstance(check, NoChecks):
+            allure.dynamic.parameter("platform", state.platform_name)
+            pytest.skip(check.reason)
         result = execute(check, platform_context)
         request.node.user_properties.append(
             (RESULT_PROPERTY, json.dumps(result.to_json(), default=str))

@@ -39,6 +39,12 @@ class Endpoint:
     network: str  # plan key
 
 
+def _task_name(service: str, slot: int | None, node: Node | None) -> str:
+    """probe@h1 for a global task, vip.2@h3 for a replicated one."""
+    where = node.name if node else "?"
+    return f"{service}.{slot}@{where}" if slot else f"{service}@{where}"
+
+
 def _clients(nodes: Sequence[Node]) -> dict[str, Any]:
     import docker
 
@@ -110,7 +116,7 @@ class SwarmContext:
                 for addr in att.get("Addresses", []):
                     found.append(
                         Endpoint(
-                            name=f"{key}.{task.get('Slot', '')}@{node.name if node else '?'}",
+                            name=_task_name(key, task.get("Slot"), node),
                             service=key,
                             node=node.name if node else "?",
                             ip=addr.split("/")[0],

@@ -1,0 +1,143 @@
+"""The README's main job for real: lab up, checks across hosts, results, teardown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from netconform.lab import lab, state
+
+from labtools import assert_no_residue, netconform
+
+FAST = """schema: netconform/scenario/v1
+family: swarm
+probe_timeout_s: 1.0
+converge_deadline_s: 4.0
+"""
+
+
+def _results(out: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads((out / "results.json").read_text())
+
+
+def _verdicts(out: Path) -> dict[str, str]:
+    return {c["id"]: c["verdict"] for c in _results(out)["checks"]}
+
+
+def test_full_run_passes_records_and_leaves_nothing(tmp_path: Path, lab_name: str) -> None:
+    out = tmp_path / "run"
+    proc = netconform("run", "--platform", "swarm-lab", "--lab-name", lab_name, "--out", str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    data = _results(out)
+    assert data["schema"] == "netconform/results/v1" and data["complete"] is True
+    assert data["summary"]["fail"] == 0 and data["summary"]["error"] == 0
+    assert data["summary"]["pass"] >= 20
+    verdicts = _verdicts(out)
+    for must_pass in ("reachability.cross-host.tcp", "reachability.cross-host.udp",
+                      "reachability.cross-host.icmp", "dns.tasks.ips", "dns.tasks.follows-scale",
+                      "mtu.pmtu.default.df-at-limit", "mtu.pmtu.default.df-over-limit",
+                      "mtu.transfer.cross-host", "isolation.overlays.cross-network"):  # fmt: skip
+        assert verdicts[must_pass] == "pass", must_pass
+    features = data["platform_info"]["kernel_features"]
+    for check in data["checks"]:
+        if check["verdict"] == "skip":
+            # every skip quotes the missing kernel feature, detected on this machine
+            assert any(why in check["reason"] for why in features["missing"].values()), check
+    by_id = {c["id"]: c for c in data["checks"]}
+    assert by_id["mtu.interface.default"]["measurements"]["effective_mtu"] == 1450
+    assert by_id["dns.latency"]["measurements"]["dns_latency_p99_ms"] > 0
+    # Allure: every result carries the non-excluded platform parameter
+    allure = [json.loads(p.read_text()) for p in (out / "allure-results").glob("*-result.json")]
+    assert len(allure) == len(data["checks"]) + 1  # + the empty netpol area's skip
+    for result in allure:
+        params = {p["name"]: p for p in result.get("parameters", [])}
+        assert params["platform"]["value"] == "'swarm-lab'" or params["platform"]["value"] == "swarm-lab"
+        assert not params["platform"].get("excluded", False)
+    assert (out / "allure-results" / "environment.properties").read_text().startswith("platform=")
+    assert (out / "junit.xml").exists()
+    assert state.load(lab_name) is None  # torn down by the run itself
+    assert_no_residue(lab_name)
+
+
+def test_blocked_vxlan_on_one_host_fails_cross_host_checks(tmp_path: Path, lab_name: str) -> None:
+    """A check that cannot fail is a defect: break the data path to h2 and watch."""
+    scenario = tmp_path / "fast.yaml"
+    scenario.write_text(FAST)
+    lab.up(lab.LabConfig(name=lab_name, hosts=3))
+    healthy = tmp_path / "healthy"
+    args = ["run", "--platform", "swarm-lab", "--lab-name", lab_name, "--keep",
+            "--scenario", str(scenario), "-k", "cross-host"]  # fmt: skip
+    proc = netconform(*args, "--out", str(healthy))
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    h2 = state.load(lab_name).host("h2")  # type: ignore[union-attr]
+    nft = "add table inet f; add chain inet f in { type filter hook input priority 0; }; " \
+          "add rule inet f in udp dport 4789 drop"  # fmt: skip
+    subprocess.run(["nsenter", f"--net=/run/netns/{h2.netns}", "nft", nft], check=True)
+    broken = tmp_path / "broken"
+    proc = netconform(*args, "--out", str(broken))
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    for check in _results(broken)["checks"]:
+        if check["id"] in ("reachability.cross-host.tcp", "reachability.cross-host.icmp"):
+            assert check["verdict"] == "fail"
+            wrong = [k for k, v in check["observed"].items() if v != "ok"]
+            # only pairs towards h2 break (ingress drop on h2), and all of them do
+            assert wrong and all(k.split("->")[1].endswith("@h2") for k in wrong), wrong
+
+
+def test_second_underlay_mtu_keeps_the_overlay_rule(tmp_path: Path, lab_name: str) -> None:
+    """The overlay MTU follows the network option (default 1500) - 50, not the underlay."""
+    out = tmp_path / "mtu"
+    proc = netconform("run", "--platform", "swarm-lab", "--lab-name", lab_name, "--hosts", "2",
+                      "--underlay-mtu", "1400", "-k", "mtu", "--out", str(out))  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    data = _results(out)
+    assert data["platform_info"]["underlay_mtu"] == 1400
+    by_id = {c["id"]: c for c in data["checks"]}
+    assert by_id["mtu.interface.default"]["verdict"] == "pass"
+    assert by_id["mtu.interface.default"]["measurements"]["effective_mtu"] == 1450
+    assert by_id["mtu.interface.option"]["measurements"]["effective_mtu"] == 1350
+    assert by_id["mtu.pmtu.default.df-over-limit"]["verdict"] == "pass"
+
+
+def test_sigkill_mid_run_then_lab_down_leaves_nothing(tmp_path: Path, lab_name: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netconform.cli", "run", "--platform", "swarm-lab",
+         "--lab-name", lab_name, "--hosts", "2", "--out", str(tmp_path / "k")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # kill once the swarm runs services
+            st = state.load(lab_name)
+            if st is not None and st.phase == "ready":
+                time.sleep(3)
+                break
+            assert proc.poll() is None, "run ended before the lab was up"
+            time.sleep(0.2)
+        assert state.load(lab_name) is not None
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    # daemons survive their parent's SIGKILL (own session): only recorded state finds them
+    st = state.load(lab_name)
+    assert st is not None and any(Path(f"/proc/{h.dockerd_pid}").exists() for h in st.hosts)
+    down = netconform("lab", "down", "--name", lab_name)
+    assert down.returncode == 0, down.stderr
+    assert "processes stopped" in down.stdout
+    assert_no_residue(lab_name)
+
+
+def test_lab_up_twice_refuses_with_exit_2(lab_name: str) -> None:
+    first = netconform("lab", "up", "--name", lab_name, "--hosts", "2")
+    assert first.returncode == 0, first.stderr
+    second = netconform("lab", "up", "--name", lab_name, "--hosts", "2")
+    assert second.returncode == 2
+    assert "already up" in second.stderr and second.stderr.count("\n") == 1
+    status = netconform("lab", "status", "--name", lab_name)
+    info = json.loads(status.stdout)
+    assert info["phase"] == "ready" and all(h["dockerd_running"] for h in info["hosts"])

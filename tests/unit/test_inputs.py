@@ -1,0 +1,89 @@
+"""Bad input is one line naming the file and field, with exit 2; never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netconform.catalog.scenario import load_swarm_scenario
+from netconform.cli import main
+from netconform.errors import InputError
+from netconform.results import Area, CheckResult, RunResults, Verdict, read_results, write_results
+
+
+def _scenario(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_default_scenario_loads() -> None:
+    scenario = load_swarm_scenario()
+    assert scenario.mtu.transfer_bytes == 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("schema: netconform/scenario/v1\nfamily: swarm\ndns: {latency_samples: many}\n",
+         "dns.latency_samples"),
+        ("schema: netconform/scenario/v1\nfamily: swarm\nnetworks: {mtu_optoin: 1400}\n",
+         "networks.mtu_optoin"),
+        ("schema: netconform/scenario/v9\nfamily: swarm\n", "schema"),
+        ("schema: netconform/scenario/v1\nfamily: swarm\nmtu: [unclosed\n", "line"),
+    ],
+)  # fmt: skip
+def test_malformed_scenario_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:
+    path = _scenario(tmp_path, text)
+    with pytest.raises(InputError) as err:
+        load_swarm_scenario(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: {field}")
+    assert "\n" not in message
+
+
+def test_cli_malformed_scenario_exits_2_with_one_line(tmp_path: Path) -> None:
+    path = _scenario(tmp_path, "schema: netconform/scenario/v1\nfamily: swarm\nprobe_timeout_s: -1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "netconform.cli", "run", "--platform", "swarm-lab",
+         "--scenario", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "probe_timeout_s" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_unknown_platform_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--platform", "weave"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown platform 'weave'" in err and "swarm-lab" in err
+
+
+def test_cli_lab_up_not_root_exits_3(monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert main(["lab", "up", "--name", "nonroot"]) == 3
+    assert "needs root" in capsys.readouterr().err
+
+
+def test_cli_lab_up_bad_values_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lab", "up", "--name", "bad", "--underlay-mtu", "100"]) == 2
+    assert "--underlay-mtu 100" in capsys.readouterr().err
+
+
+def test_results_roundtrip_and_truncated_file(tmp_path: Path) -> None:
+    check = CheckResult("dns.x", Area.DNS, "t", Verdict.FAIL, "why", 1.5, 1, 2, {"m": 3}, "spec")
+    run = RunResults("swarm-lab", {"k": 1}, "2026-01-01T00:00:00+00:00", None, (check,), False)
+    path = tmp_path / "results.json"
+    write_results(path, run)
+    back = read_results(path)
+    assert back == run
+    assert json.loads(path.read_text())["summary"] == {"pass": 0, "fail": 1, "skip": 0, "error": 0}
+    path.write_text(path.read_text()[:40])
+    with pytest.raises(InputError, match="not valid JSON"):
+        read_results(path)
