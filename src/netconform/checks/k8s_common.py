@@ -1,0 +1,70 @@
+"""Helpers shared by the Kubernetes checks: batches polled until they hold, and the
+one-line summaries a failed cell list becomes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from netconform.checks.base import Polled, poll
+from netconform.k8s.context import KubeCheckContext
+from netconform.k8s.kube import PodEndpoint
+from netconform.probes.model import Probe, ProbeResult
+
+NOT_CATCHABLE = "no fault injection on Kubernetes platforms: verified by unit fakes only"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One probe from one source, with what it should show."""
+
+    source: PodEndpoint
+    probe: Probe
+    label: str  # e.g. "probe-0-a -> probe-1-a tcp/8080"
+
+
+def observe(ctx: KubeCheckContext, cells: Sequence[Cell]) -> dict[str, ProbeResult]:
+    """Every cell's result, one exec per source (probe ids are unique per batch)."""
+    batches: dict[PodEndpoint, list[Probe]] = {}
+    for cell in cells:
+        batches.setdefault(cell.source, []).append(cell.probe)
+    results = ctx.run_many(batches)
+    by_id = {r.id: r for rs in results.values() for r in rs}
+    return {cell.label: by_id[cell.probe.id] for cell in cells}
+
+
+def poll_cells(
+    ctx: KubeCheckContext,
+    cells: Sequence[Cell],
+    good: Callable[[Cell, ProbeResult], bool],
+    deadline_s: float | None = None,
+) -> tuple[Polled[dict[str, ProbeResult]], list[str]]:
+    """Poll until every cell is good; returns the last observation and the bad labels."""
+    by_label = {c.label: c for c in cells}
+
+    def bad(seen: dict[str, ProbeResult]) -> list[str]:
+        return [label for label, r in seen.items() if not good(by_label[label], r)]
+
+    polled = poll(
+        lambda: observe(ctx, cells),
+        lambda seen: not bad(seen),
+        deadline_s if deadline_s is not None else ctx.params.converge_deadline_s,
+        ctx.params.poll_interval_s,
+    )
+    return polled, bad(polled.value)
+
+
+def describe(results: dict[str, ProbeResult], labels: Sequence[str]) -> dict[str, Any]:
+    return {
+        label: {
+            "ok": results[label].ok,
+            "error": results[label].error,
+            **dict(results[label].values),
+        }
+        for label in labels
+    }
+
+
+def ok(_: Cell, result: ProbeResult) -> bool:
+    return result.ok

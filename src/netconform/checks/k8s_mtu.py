@@ -1,0 +1,210 @@
+"""MTU on Kubernetes: the pod's effective MTU against the node's minus the CNI's
+encapsulation overhead, DF pings across nodes at the limit (pass) and one byte over (fails
+locally: EMSGSIZE, never silence), and 4 MiB transfers across nodes by pod IP and ClusterIP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netconform.checks.base import CATALOGUE, CheckSpec, Outcome
+from netconform.checks.k8s_common import NOT_CATCHABLE, Cell, describe, observe, ok, poll_cells
+from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
+from netconform.k8s.kube import PodEndpoint
+from netconform.k8s.workloads import probe_service_name
+from netconform.probes.agent import SERVER_TCP_PORT
+from netconform.probes.model import ProbeKind
+from netconform.results import Area
+
+PMTU = "https://www.rfc-editor.org/rfc/rfc1191"
+CNI_MTU = "https://www.cni.dev/plugins/current/main/bridge/#network-configuration-reference"
+IP_ICMP_HEADERS = 28  # IPv4 20 + ICMP 8: ping -s payload = MTU - 28
+PROBE_SIZE = 65000  # a DF ping this large always fails locally and reports the path MTU
+
+
+def _spec(id_: str, title: str, ref: str) -> CheckSpec:
+    return CheckSpec(id_, Area.MTU, title, ref, "kubernetes", not_catchable=NOT_CATCHABLE)
+
+
+def _pair(ctx: KubeCheckContext) -> tuple[PodEndpoint, PodEndpoint] | None:
+    by_node = probe_pods_by_node(ctx)
+    nodes = sorted(by_node)
+    if len(nodes) < 2:
+        return None
+    return by_node[nodes[0]]["a"], by_node[nodes[1]]["a"]
+
+
+def _default_iface_mtu(values: dict[str, Any], routes: dict[str, Any]) -> tuple[str, int]:
+    iface = next((r["iface"] for r in routes.get("routes", []) if r["dst"] == "0.0.0.0"), "eth0")
+    return iface, int(values["interfaces"][iface]["mtu"])
+
+
+def measure(ctx: KubeCheckContext) -> dict[str, Any]:
+    """Node MTU (a hostNetwork pod's default-route interface) and the pod's effective MTU
+    (its interface, lowered by a route MTU when the CNI sets one), measured once per run."""
+    if "mtu" in ctx.findings:
+        return dict(ctx.findings["mtu"])
+    pair = _pair(ctx)
+    hosts = ctx.pods("host")
+    if pair is None or not hosts:
+        raise RuntimeError("MTU checks need probe pods on 2+ nodes and a hostNetwork pod")
+    src, dst = pair
+    host = next((h for h in hosts if h.node == src.node), hosts[0])
+    cells = [
+        Cell(host, ctx.probe(ProbeKind.INTERFACES, ""), "node interfaces"),
+        Cell(host, ctx.probe(ProbeKind.ROUTES, ""), "node routes"),
+        Cell(src, ctx.probe(ProbeKind.INTERFACES, ""), "pod interfaces"),
+        Cell(src, ctx.probe(ProbeKind.ROUTES, ""), "pod routes"),
+        Cell(
+            src, ctx.probe(ProbeKind.ICMP, dst.ip, size=PROBE_SIZE, df=True), "pod oversize DF ping"
+        ),
+    ]
+    seen = observe(ctx, cells)
+    for label in ("node interfaces", "node routes", "pod interfaces", "pod routes"):
+        if not seen[label].ok:
+            raise RuntimeError(f"{label}: {seen[label].error}")
+    node_iface, node_mtu = _default_iface_mtu(
+        dict(seen["node interfaces"].values), dict(seen["node routes"].values)
+    )
+    pod_iface, iface_mtu = _default_iface_mtu(
+        dict(seen["pod interfaces"].values), dict(seen["pod routes"].values)
+    )
+    route_mtu = seen["pod oversize DF ping"].values.get("local_mtu")
+    effective = min(iface_mtu, int(route_mtu)) if route_mtu else iface_mtu
+    found = {
+        "node": host.node,
+        "node_iface": node_iface,
+        "node_mtu": node_mtu,
+        "pod_iface": pod_iface,
+        "pod_iface_mtu": iface_mtu,
+        "pod_route_mtu": route_mtu,
+        "pod_mtu": effective,
+    }
+    ctx.findings["mtu"] = found
+    return dict(found)
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.mtu.pod-interface",
+        "Pod MTU = node MTU minus the CNI's encapsulation overhead",
+        CNI_MTU,
+    )
+)
+def pod_interface(ctx: KubeCheckContext) -> Outcome:
+    found = measure(ctx)
+    overhead = ctx.platform_info().get("overhead_bytes")
+    if overhead is None:
+        # An unknown CNI: only "not above the node's" can be asserted.
+        if found["pod_mtu"] <= found["node_mtu"]:
+            return Outcome.passed(
+                f"pod MTU {found['pod_mtu']} <= node MTU {found['node_mtu']}",
+                observed=found,
+                measurements=found,
+            )
+        return Outcome.failed(
+            f"pod MTU {found['pod_mtu']} exceeds node MTU {found['node_mtu']}",
+            observed=found,
+            measurements=found,
+        )
+    expected = found["node_mtu"] - int(overhead)
+    if found["pod_mtu"] == expected:
+        return Outcome.passed(
+            f"pod MTU {expected} = {found['node_mtu']} - {overhead}",
+            expected=expected,
+            observed=found,
+            measurements=found,
+        )
+    return Outcome.failed(
+        f"pod MTU {found['pod_mtu']}, expected {found['node_mtu']} - {overhead} = {expected}",
+        expected=expected,
+        observed=found,
+        measurements=found,
+    )
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.mtu.pmtu.df-at-limit",
+        "DF ping across nodes: at the MTU passes, one byte over fails locally",
+        PMTU,
+    )
+)
+def df_at_limit(ctx: KubeCheckContext) -> Outcome:
+    found = measure(ctx)
+    pair = _pair(ctx)
+    assert pair is not None
+    src, dst = pair
+    limit = found["pod_mtu"] - IP_ICMP_HEADERS
+    at = Cell(
+        src, ctx.probe(ProbeKind.ICMP, dst.ip, size=limit, df=True), f"DF ping {limit}+28 bytes"
+    )
+    over = Cell(
+        src,
+        ctx.probe(ProbeKind.ICMP, dst.ip, size=limit + 1, df=True),
+        f"DF ping {limit + 1}+28 bytes",
+    )
+    polled, bad = poll_cells(
+        ctx, [at, over], lambda c, r: r.ok if c is at else r.error == "emsgsize"
+    )
+    observed = describe(polled.value, [at.label, over.label])
+    if bad:
+        why = {
+            at.label: "at the MTU the ping must pass (a drop here is a PMTU blackhole)",
+            over.label: "one byte over must fail locally with EMSGSIZE, not be lost silently",
+        }
+        return Outcome.failed(
+            "; ".join(why[b] for b in bad),
+            expected={at.label: "ok", over.label: "emsgsize"},
+            observed=observed,
+            measurements={"pod_mtu": found["pod_mtu"]},
+        )
+    return Outcome.passed(
+        f"{src.node} -> {dst.node}: MTU {found['pod_mtu']} passes, one byte more fails locally",
+        observed=observed,
+        measurements={"pod_mtu": found["pod_mtu"]},
+    )
+
+
+def _transfer(ctx: KubeCheckContext, by_service: bool) -> Outcome:
+    pair = _pair(ctx)
+    if pair is None:
+        return Outcome.skipped("needs probe pods on 2+ nodes")
+    src, dst = pair
+    target = dst.ip
+    if by_service:
+        index = next(i for i, s in probe_pods_by_node(ctx).items() if s["a"] == dst)
+        target = ctx.service_ip(ctx.spec.probe_namespace, probe_service_name(index, "a"))
+    size = ctx.params.transfer_bytes
+    timeout = max(10.0, ctx.params.converge_deadline_s)
+    cell = Cell(
+        src,
+        ctx.probe(ProbeKind.TRANSFER, target, port=SERVER_TCP_PORT, bytes=size, timeout_s=timeout),
+        f"{src.name} <- {dst.name} via {target} {size} bytes",
+    )
+    polled, bad = poll_cells(ctx, [cell], ok)
+    result = polled.value[cell.label]
+    measurements = {k: result.values.get(k) for k in ("bytes", "seconds", "mbit_s")}
+    if bad:
+        return Outcome.failed(
+            f"transfer failed: {result.error} (a PMTU or MSS problem stalls bulk data)",
+            observed=describe(polled.value, bad),
+            measurements=measurements,
+        )
+    return Outcome.passed(
+        f"{size} bytes across nodes at {result.values.get('mbit_s')} Mbit/s",
+        measurements=measurements,
+    )
+
+
+@CATALOGUE.register(
+    _spec("k8s.mtu.transfer.pod-ip", "4 MiB TCP transfer across nodes by pod IP", PMTU)
+)
+def transfer_pod_ip(ctx: KubeCheckContext) -> Outcome:
+    return _transfer(ctx, by_service=False)
+
+
+@CATALOGUE.register(
+    _spec("k8s.mtu.transfer.clusterip", "4 MiB TCP transfer across nodes by ClusterIP", PMTU)
+)
+def transfer_clusterip(ctx: KubeCheckContext) -> Outcome:
+    return _transfer(ctx, by_service=True)

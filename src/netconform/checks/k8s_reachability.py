@@ -1,0 +1,233 @@
+"""Reachability on Kubernetes: pod to pod on one node and across nodes (TCP, UDP, ICMP), pod
+to ClusterIP with a local and a remote backend, NodePort on the pod's own and another node,
+hostNetwork to pod, pod to kubernetes.default, and hairpin (a profile fact, not a verdict)."""
+
+from __future__ import annotations
+
+from netconform.checks.base import CATALOGUE, CheckSpec, Outcome
+from netconform.checks.k8s_common import NOT_CATCHABLE, Cell, describe, ok, poll_cells
+from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
+from netconform.k8s.workloads import NODE_INDEX_LABEL, probe_service_name
+from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
+from netconform.probes.model import ProbeKind, ProbeResult
+from netconform.results import Area
+
+MODEL = "https://kubernetes.io/docs/concepts/services-networking/#the-kubernetes-network-model"
+SERVICE = "https://kubernetes.io/docs/concepts/services-networking/service/"
+
+
+def _spec(id_: str, title: str, ref: str, requires: frozenset[str] = frozenset()) -> CheckSpec:
+    return CheckSpec(
+        id_, Area.REACHABILITY, title, ref, "kubernetes", requires, not_catchable=NOT_CATCHABLE
+    )
+
+
+def _pod_cells(ctx: KubeCheckContext, same_node: bool) -> list[Cell]:
+    by_node = probe_pods_by_node(ctx)
+    cells = []
+    for i, slots in sorted(by_node.items()):
+        src = slots["a"]
+        targets = (
+            [slots["b"]] if same_node else [s["a"] for j, s in sorted(by_node.items()) if j != i]
+        )
+        for dst in targets:
+            for kind, port in (
+                (ProbeKind.TCP, SERVER_TCP_PORT),
+                (ProbeKind.UDP, SERVER_UDP_PORT),
+                (ProbeKind.ICMP, None),
+            ):
+                label = f"{src.name} -> {dst.name} {kind}" + (f"/{port}" if port else "")
+                cells.append(Cell(src, ctx.probe(kind, dst.ip, port=port), label))
+    return cells
+
+
+def _verdict(ctx: KubeCheckContext, cells: list[Cell], what: str, good: object = ok) -> Outcome:
+    if not cells:
+        return Outcome.skipped(f"{what}: no probe pods to pair (needs 2+ nodes)")
+    polled, bad = poll_cells(ctx, cells, good)  # type: ignore[arg-type]
+    measurements = {
+        "cells": len(cells),
+        "attempts": polled.attempts,
+        "converged_s": round(polled.elapsed_s, 3),
+    }
+    if bad:
+        return Outcome.failed(
+            f"{what}: {len(bad)} of {len(cells)} probes failed, e.g. {bad[0]}",
+            expected="every probe connects",
+            observed=describe(polled.value, bad),
+            measurements=measurements,
+        )
+    return Outcome.passed(f"{what}: {len(cells)} probes connected", measurements=measurements)
+
+
+@CATALOGUE.register(
+    _spec("k8s.reach.pod-to-pod.same-node", "Pod to pod on the same node (TCP, UDP, ICMP)", MODEL)
+)
+def same_node(ctx: KubeCheckContext) -> Outcome:
+    return _verdict(ctx, _pod_cells(ctx, same_node=True), "same-node pod to pod")
+
+
+@CATALOGUE.register(
+    _spec("k8s.reach.pod-to-pod.cross-node", "Pod to pod across nodes (TCP, UDP, ICMP)", MODEL)
+)
+def cross_node(ctx: KubeCheckContext) -> Outcome:
+    return _verdict(ctx, _pod_cells(ctx, same_node=False), "cross-node pod to pod")
+
+
+def _service_cells(ctx: KubeCheckContext, remote: bool) -> tuple[list[Cell], dict[str, str]]:
+    by_node = probe_pods_by_node(ctx)
+    nodes = sorted(by_node)
+    cells, backends = [], {}
+    ns = ctx.spec.probe_namespace
+    for n, i in enumerate(nodes):
+        src = by_node[i]["a"]
+        j, slot = (nodes[(n + 1) % len(nodes)], "a") if remote else (i, "b")
+        if remote and j == i:
+            continue
+        svc = probe_service_name(j, slot)
+        ip = ctx.service_ip(ns, svc)
+        for kind, port in ((ProbeKind.TCP, SERVER_TCP_PORT), (ProbeKind.UDP, SERVER_UDP_PORT)):
+            label = f"{src.name} -> {svc} ({ip}) {kind}/{port}"
+            cells.append(Cell(src, ctx.probe(kind, ip, port=port), label))
+            backends[label] = by_node[j][slot].name
+    return cells, backends
+
+
+def _via_service(ctx: KubeCheckContext, remote: bool) -> Outcome:
+    cells, backends = _service_cells(ctx, remote)
+
+    def good(cell: Cell, result: ProbeResult) -> bool:
+        return result.ok and result.values.get("peer") == backends[cell.label]
+
+    where = "remote" if remote else "local"
+    return _verdict(ctx, cells, f"ClusterIP with a {where} backend", good)
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.reach.clusterip.local-backend",
+        "Pod to ClusterIP whose backend is on the same node",
+        SERVICE,
+    )
+)
+def clusterip_local(ctx: KubeCheckContext) -> Outcome:
+    return _via_service(ctx, remote=False)
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.reach.clusterip.remote-backend",
+        "Pod to ClusterIP whose backend is on another node",
+        SERVICE,
+    )
+)
+def clusterip_remote(ctx: KubeCheckContext) -> Outcome:
+    return _via_service(ctx, remote=True)
+
+
+def _nodeport(ctx: KubeCheckContext, own: bool) -> Outcome:
+    by_node = probe_pods_by_node(ctx)
+    addresses = ctx.node_addresses()
+    port = ctx.node_port(ctx.spec.probe_namespace, "nodeport")
+    cells = []
+    for _, slots in sorted(by_node.items()):
+        src = slots["a"]
+        node = src.node if own else next((n for n in sorted(addresses) if n != src.node), "")
+        if not node:
+            continue
+        label = f"{src.name} -> {node} ({addresses[node]}):{port}"
+        cells.append(Cell(src, ctx.probe(ProbeKind.TCP, addresses[node], port=port), label))
+    return _verdict(ctx, cells, "NodePort on its own node" if own else "NodePort on another node")
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.reach.nodeport.own-node",
+        "Pod to NodePort on its own node",
+        SERVICE + "#type-nodeport",
+        frozenset({"nodeport"}),
+    )
+)
+def nodeport_own(ctx: KubeCheckContext) -> Outcome:
+    return _nodeport(ctx, own=True)
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.reach.nodeport.other-node",
+        "Pod to NodePort on another node",
+        SERVICE + "#type-nodeport",
+        frozenset({"nodeport"}),
+    )
+)
+def nodeport_other(ctx: KubeCheckContext) -> Outcome:
+    return _nodeport(ctx, own=False)
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.reach.hostnetwork-to-pod",
+        "hostNetwork pod to pods on every node (TCP)",
+        MODEL,
+        frozenset({"hostnetwork"}),
+    )
+)
+def hostnetwork_to_pod(ctx: KubeCheckContext) -> Outcome:
+    by_node = probe_pods_by_node(ctx)
+    cells = []
+    for host in ctx.pods("host"):
+        for _, slots in sorted(by_node.items()):
+            dst = slots["a"]
+            label = (
+                f"{host.name}@{host.label(NODE_INDEX_LABEL)} -> {dst.name} tcp/{SERVER_TCP_PORT}"
+            )
+            cells.append(Cell(host, ctx.probe(ProbeKind.TCP, dst.ip, port=SERVER_TCP_PORT), label))
+    return _verdict(ctx, cells, "hostNetwork to pod")
+
+
+def _connected(_: Cell, result: ProbeResult) -> bool:
+    # The agent's TCP probe sends a line and waits for a reply; the API server's TLS listener
+    # closes on a non-TLS first record, so "connected but no reply" means the path works.
+    return result.ok or "connected but no reply" in (result.error or "")
+
+
+@CATALOGUE.register(
+    _spec("k8s.reach.kubernetes-default", "Pod to kubernetes.default (TCP 443 by name)", SERVICE)
+)
+def kubernetes_default(ctx: KubeCheckContext) -> Outcome:
+    name = f"kubernetes.default.svc.{ctx.spec.cluster_domain}"
+    cells = [
+        Cell(
+            slots["a"], ctx.probe(ProbeKind.TCP, name, port=443), f"{slots['a'].name} -> {name}:443"
+        )
+        for _, slots in sorted(probe_pods_by_node(ctx).items())
+    ]
+    return _verdict(ctx, cells, "pod to kubernetes.default", _connected)
+
+
+@CATALOGUE.register(
+    _spec("k8s.reach.hairpin", "Pod to itself through its own Service (profile)", SERVICE)
+)
+def hairpin(ctx: KubeCheckContext) -> Outcome:
+    """Hairpin support legitimately differs by CNI: recorded in the profile, never a fail."""
+    by_node = probe_pods_by_node(ctx)
+    cells = []
+    for i, slots in sorted(by_node.items()):
+        ip = ctx.service_ip(ctx.spec.probe_namespace, probe_service_name(i, "a"))
+        src = slots["a"]
+        cells.append(
+            Cell(
+                src,
+                ctx.probe(ProbeKind.TCP, ip, port=SERVER_TCP_PORT),
+                f"{src.name} -> own Service {ip}",
+            )
+        )
+    if not cells:
+        return Outcome.skipped("no probe pods")
+    polled, bad = poll_cells(ctx, cells, ok, deadline_s=ctx.params.probe_timeout_s * 3)
+    works = not bad
+    return Outcome.passed(
+        f"hairpin {'works' if works else 'does not work'} (a profile fact, not a verdict)",
+        observed=describe(polled.value, [c.label for c in cells]),
+        measurements={"profile.hairpin": works},
+    )

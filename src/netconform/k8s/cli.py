@@ -1,0 +1,73 @@
+"""What the `netconform` CLI needs from the Kubernetes platforms: `plan` and the factory."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from pathlib import Path
+
+from netconform.errors import InputError
+from netconform.k8s import plan, profiles
+from netconform.platforms.base import Platform
+from netconform.progress import Progress
+
+PLATFORMS = ("kind-flannel", "kind-calico", "kind-cilium", "cluster")
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--platform", required=True, choices=PLATFORMS)
+    parser.add_argument("--out", required=True, type=Path, help="directory to render into")
+    parser.add_argument(
+        "--artifacts",
+        type=Path,
+        default=None,
+        help="read the pinned CNI files from this directory instead of downloading them "
+        "(still sha256-verified)",
+    )
+    parser.add_argument("--run-id", default=None, help="run id to render (default: random)")
+    parser.add_argument(
+        "--nodes",
+        default="node-1,node-2,node-3",
+        help="cluster platform: the node names to place pods on",
+    )
+    parser.add_argument("--image", default="", help="cluster platform: the probe image")
+    parser.add_argument("--dns-ip", default="10.96.0.10", help="cluster platform: kube-dns IP")
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    """Render every object and step of the platform into --out; runs nothing."""
+    run_id = args.run_id or uuid.uuid4().hex[:6]
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    if args.platform == "cluster":
+        nodes = [n for n in args.nodes.split(",") if n]
+        image = args.image or plan.probe_image_tag()
+        rendered = plan.render_cluster(run_id, out, nodes, image, args.dns_ip)
+    else:
+        profile = profiles.load_profile(args.platform.removeprefix("kind-"))
+        source = (
+            plan.directory_source(args.artifacts, plan.reference_copies(profile))
+            if args.artifacts
+            else plan.artifact_source()
+        )
+        try:
+            rendered = plan.render_kind(args.platform, profile, run_id, out, source)
+        except FileNotFoundError as exc:
+            raise InputError(f"--artifacts: {exc}") from None
+    steps = len(rendered.steps) + len(rendered.teardown)
+    print(f"{len(rendered.files)} files and {steps} steps in {out}")
+    return 0
+
+
+def make_platform(name: str, keep: bool, progress: Progress) -> Platform:
+    if name == "cluster":
+        from netconform.platforms.cluster import ClusterPlatform
+
+        return ClusterPlatform(keep=keep, progress=progress)
+    if name in PLATFORMS:
+        from netconform.platforms.kind import KindPlatform
+
+        return KindPlatform(name, keep=keep, progress=progress)
+    raise InputError(
+        f"unknown Kubernetes platform {name!r}: expected one of {', '.join(PLATFORMS)}"
+    )
