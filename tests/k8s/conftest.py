@@ -1,0 +1,57 @@
+"""Fixtures for the Kubernetes platform tests: the pinned upstream files in ../shared/cni
+(read in place, never copied), rendered plans, and fake kind/kubectl/helm/docker."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from netconform.k8s import plan, profiles
+from netconform.k8s.download import verify
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_CNI = REPO.parent / "shared" / "cni"
+
+
+@pytest.fixture(scope="session")
+def shared_cni() -> Path:
+    if not (SHARED_CNI / "README.md").is_file():
+        pytest.skip(f"the pinned upstream CNI files are not at {SHARED_CNI} (shared/ absent)")
+    return SHARED_CNI
+
+
+def fake_plugins_archive(names: tuple[str, ...] = ("bridge", "host-local", "ptp")) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name in names:
+            data = f"#!/bin/sh\necho fake {name}\n".encode()
+            info = tarfile.TarInfo(f"./{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def offline_artifacts(shared_cni: Path) -> Callable[[str], plan.Artifacts]:
+    """Artifacts for a CNI: the real pinned files from shared/cni (sha256-verified); the two
+    binaries shared/ does not hold (CNI plugins tgz, Cilium chart tgz) as stand-ins."""
+
+    def for_cni(cni: str) -> plan.Artifacts:
+        profile = profiles.load_profile(cni)
+        real = plan.directory_source(shared_cni, plan.reference_copies(profile))
+
+        def read(url: str, sha256: str) -> bytes:
+            if url.endswith(".tgz") and "cni-plugins" in url:
+                return fake_plugins_archive()
+            if url.endswith(".tgz"):
+                return b"stand-in chart"
+            data = real(url, sha256)
+            return verify(data, sha256, url)
+
+        return read
+
+    return for_cni

@@ -1,0 +1,54 @@
+"""A thin fake of kind, kubectl, helm and docker: records every call as one JSON line in
+$FAKE_STATE/calls.jsonl and keeps just enough state (which clusters exist, the install
+marker) for lifecycle decisions. $FAKE_FAIL: a call whose command line contains it fails."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+state = Path(os.environ["FAKE_STATE"])
+tool = Path(sys.argv[0]).name
+argv = [tool, *sys.argv[1:]]
+line = " ".join(argv)
+with (state / "calls.jsonl").open("a") as log:
+    log.write(json.dumps(argv) + "\n")
+
+fail = os.environ.get("FAKE_FAIL")
+if fail and fail in line:
+    sys.stderr.write(f"error: fake failure of {fail!r}\n")
+    sys.exit(1)
+
+clusters_file = state / "clusters"
+clusters = clusters_file.read_text().split() if clusters_file.exists() else []
+marker = state / "marker"
+
+
+def arg(flag: str) -> str:
+    return argv[argv.index(flag) + 1]
+
+
+if tool == "kind" and argv[1:3] == ["get", "clusters"]:
+    print("\n".join(clusters))
+elif tool == "kind" and argv[1:3] == ["create", "cluster"]:
+    clusters_file.write_text("\n".join([*clusters, arg("--name")]))
+elif tool == "kind" and argv[1:3] == ["delete", "cluster"]:
+    clusters_file.write_text("\n".join(c for c in clusters if c != arg("--name")))
+    marker.unlink(missing_ok=True)
+elif tool == "kubectl" and "configmap" in argv and "get" in argv:
+    if not marker.exists():
+        sys.stderr.write(
+            'Error from server (NotFound): configmaps "netconform-cluster" not found\n'
+        )
+        sys.exit(1)
+    print(marker.read_text(), end="")
+elif tool == "kubectl" and "configmap" in argv and "create" in argv:
+    marker.write_text(
+        next(a for a in argv if a.startswith("--from-literal=profile=")).split("=", 2)[2]
+    )
+elif tool == "kubectl" and "version" in argv:
+    print(json.dumps({"serverVersion": {"gitVersion": "v1.36.1"}}))
+elif tool == "docker" and argv[1:3] == ["network", "inspect"]:
+    print("1500")
+elif tool == "docker" and argv[1] == "info":
+    print("29.0.0")

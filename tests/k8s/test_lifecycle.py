@@ -1,0 +1,311 @@
+"""Lifecycle ordering with fake kind/kubectl/helm/docker on PATH that record their calls:
+create, install, wait, deploy, (checks), delete; also when a step fails, on Ctrl-C during
+provisioning and during the checks, with --keep, and when reusing or reclaiming a cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netconform.errors import EnvironmentUnfit
+from netconform.k8s import install
+from netconform.k8s.tools import Completed, SubprocessRunner
+from netconform.platforms.kind import KindPlatform, running
+
+TOOLS = ("kind", "kubectl", "helm", "docker")
+
+
+@pytest.fixture
+def fake_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A bin dir holding only the fakes, first on PATH; returns the state dir."""
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    source = (Path(__file__).parent / "fake_tool.py").read_text()
+    for tool in TOOLS:
+        path = bin_dir / tool
+        path.write_text(f"#!{sys.executable}\n{source}")
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_STATE", str(state))
+    monkeypatch.delenv("FAKE_FAIL", raising=False)
+    return state
+
+
+def calls(state: Path) -> list[list[str]]:
+    path = state / "calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def index(seen: list[list[str]], *needle: str) -> int:
+    """Position of the first call containing every word of `needle`, in order of the call."""
+    for i, call in enumerate(seen):
+        if all(n in call for n in needle):
+            return i
+    raise AssertionError(f"no call with {needle}: {[' '.join(c) for c in seen]}")
+
+
+def count(seen: list[list[str]], *needle: str) -> int:
+    return sum(all(n in c for n in needle) for c in seen)
+
+
+def platform(
+    name: str, tmp_path: Path, artifacts: Any, keep: bool = False, runner: Any = None
+) -> KindPlatform:
+    cni = name.removeprefix("kind-")
+    return KindPlatform(
+        name,
+        keep=keep,
+        runner=runner,
+        artifacts=artifacts(cni),
+        state_dir=tmp_path / "work",
+        run_id="r1",
+    )
+
+
+@pytest.mark.parametrize("name", ["kind-flannel", "kind-calico", "kind-cilium"])
+def test_create_install_wait_deploy_run_delete(
+    name: str, fake_path: Path, tmp_path: Path, offline_artifacts: Any
+) -> None:
+    p = platform(name, tmp_path, offline_artifacts)
+    with running(p) as handle:
+        ran_checks_at = len(calls(fake_path))
+        assert handle.data["run_id"] == "r1" and handle.data["info"]["kubernetes"] == "v1.36.1"
+        assert handle.data["kubeconfig"] == str(
+            tmp_path / "work" / f"netconform-{name[5:]}" / "kubeconfig"
+        )
+    seen = calls(fake_path)
+    create = index(seen, "kind", "create", "cluster")
+    ready = index(seen, "wait", "--for=condition=Ready", "nodes")
+    mark = index(seen, "create", "configmap", "netconform-cluster")
+    build = index(seen, "docker", "build")
+    load = index(seen, "kind", "load", "docker-image", handle.data["image"])
+    deploy = index(seen, "apply", "--server-side")
+    pods = index(seen, "wait", "--for=condition=Ready", "pods")
+    delete = index(seen, "kind", "delete", "cluster")
+    assert (
+        create
+        < ready
+        < mark
+        < build
+        < load
+        < deploy
+        < pods
+        < ran_checks_at
+        <= delete
+        == len(seen) - 1
+    )
+    if name == "kind-flannel":
+        # The bridge plugin lands on all three nodes before Flannel is applied.
+        apply = index(seen, "apply", "-f")
+        assert count(seen, "docker", "cp") == 3
+        assert max(i for i, c in enumerate(seen) if c[:2] == ["docker", "cp"]) < apply
+        assert apply < index(seen, "rollout", "status", "daemonset/kube-flannel-ds") < ready
+        assert (
+            tmp_path / "work" / "netconform-flannel" / "node-plugins" / "bridge"
+        ).stat().st_mode & stat.S_IEXEC
+    if name == "kind-calico":
+        order = [
+            index(
+                seen,
+                "create",
+                "-f",
+                str(tmp_path / "work/netconform-calico/cni/operator-crds.yaml"),
+            ),
+            index(seen, "--for=condition=Established"),
+            index(
+                seen,
+                "create",
+                "-f",
+                str(tmp_path / "work/netconform-calico/cni/tigera-operator.yaml"),
+            ),
+            index(seen, "rollout", "status", "deployment/tigera-operator"),
+            index(
+                seen,
+                "create",
+                "-f",
+                str(tmp_path / "work/netconform-calico/cni/custom-resources.yaml"),
+            ),
+            index(seen, "get", "tigerastatus", "calico"),
+            index(seen, "--for=condition=Available", "tigerastatus/calico"),
+            ready,
+        ]
+        assert order == sorted(order)
+        # Never client-side apply for Calico (the Installation CRD is too large for it).
+        assert [c for c in seen if "apply" in c and "--server-side" not in c] == []
+    if name == "kind-cilium":
+        helm = index(seen, "helm", "install")
+        assert (
+            max(
+                i
+                for i, c in enumerate(seen)
+                if c[:3] == ["kind", "load", "docker-image"]
+                and "quay.io/cilium/cilium:v1.20.0" in c
+            )
+            < helm
+        )
+        assert helm < index(seen, "rollout", "status", "daemonset/cilium") < ready
+        assert count(seen, "helm", "repo") == 0
+
+
+def test_a_failed_wait_deletes_the_cluster_and_deploys_nothing(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_FAIL", "daemonset/kube-flannel-ds")
+    p = platform("kind-flannel", tmp_path, offline_artifacts)
+    with pytest.raises(
+        install.StepFailed,
+        match=r"wait for kube-flannel/daemonset/kube-flannel-ds failed.*fake failure",
+    ) as err, running(p):
+        pytest.fail("checks must not run")
+    assert err.value.exit_code == 3
+    seen = calls(fake_path)
+    assert seen[-1][:3] == ["kind", "delete", "cluster"]
+    assert count(seen, "apply", "--server-side") == 0
+    assert count(seen, "create", "configmap") == 0  # never marked reusable
+
+
+class InterruptingRunner(SubprocessRunner):
+    """Ctrl-C arrives while one command runs."""
+
+    def __init__(self, when: str) -> None:
+        super().__init__()
+        self.when = when
+
+    def run(
+        self, argv: Sequence[str], *, timeout_s: float | None = None, stdin: str | None = None
+    ) -> Completed:
+        if self.when in " ".join(argv):
+            raise KeyboardInterrupt
+        return super().run(argv, timeout_s=timeout_s, stdin=stdin)
+
+
+def test_ctrl_c_during_provisioning_deletes_the_cluster(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any
+) -> None:
+    p = platform(
+        "kind-calico", tmp_path, offline_artifacts, runner=InterruptingRunner("tigerastatus/calico")
+    )
+    with pytest.raises(KeyboardInterrupt), running(p):
+        pytest.fail("checks must not run")
+    seen = calls(fake_path)
+    assert seen[-1][:3] == ["kind", "delete", "cluster"]
+    assert (fake_path / "clusters").read_text().split() == []
+
+
+def test_ctrl_c_during_checks_still_tears_down(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any
+) -> None:
+    p = platform("kind-cilium", tmp_path, offline_artifacts)
+    with pytest.raises(KeyboardInterrupt), running(p):
+        raise KeyboardInterrupt
+    assert calls(fake_path)[-1][:3] == ["kind", "delete", "cluster"]
+
+
+def test_keep_then_reuse_skips_create_and_install(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any
+) -> None:
+    with running(platform("kind-flannel", tmp_path, offline_artifacts, keep=True)):
+        pass
+    first = calls(fake_path)
+    assert count(first, "kind", "delete", "cluster") == 0
+    assert (fake_path / "clusters").read_text().split() == ["netconform-flannel"]
+    (fake_path / "calls.jsonl").unlink()
+    with running(platform("kind-flannel", tmp_path, offline_artifacts)):
+        pass
+    second = calls(fake_path)
+    assert count(second, "kind", "create") == 0
+    assert [c for c in second if "apply" in c and "--server-side" not in c] == []
+    stale = index(second, "delete", "namespace", "-l")
+    assert (
+        stale < index(second, "apply", "--server-side") < index(second, "kind", "delete", "cluster")
+    )
+
+
+def test_a_cluster_left_unfinished_is_removed_and_recreated(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any
+) -> None:
+    (fake_path / "clusters").write_text("netconform-calico\nsomeone-elses")
+    with running(platform("kind-calico", tmp_path, offline_artifacts)):
+        pass
+    seen = calls(fake_path)
+    assert index(seen, "kind", "delete", "cluster", "netconform-calico") < index(
+        seen, "kind", "create", "cluster"
+    )
+    assert count(seen, "someone-elses") == 0
+    assert (fake_path / "clusters").read_text().split() == ["someone-elses"]
+
+
+def test_a_marker_of_another_profile_is_not_reused(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any
+) -> None:
+    (fake_path / "clusters").write_text("netconform-flannel")
+    (fake_path / "marker").write_text("flannel:v0.27.0")
+    with running(platform("kind-flannel", tmp_path, offline_artifacts)):
+        pass
+    seen = calls(fake_path)
+    assert index(seen, "kind", "delete") < index(seen, "kind", "create")
+
+
+def test_preflight_names_every_missing_tool_and_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, offline_artifacts: Any
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("kind", "docker"):
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    p = platform("kind-cilium", tmp_path, offline_artifacts)
+    with pytest.raises(
+        EnvironmentUnfit, match=r"needs kubectl, helm on PATH.*helm: install helm"
+    ) as err:
+        p.preflight()
+    assert err.value.exit_code == 3
+
+
+def test_preflight_without_a_docker_daemon(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_FAIL", "docker info")
+    with pytest.raises(EnvironmentUnfit, match="running Docker daemon"):
+        platform("kind-flannel", tmp_path, offline_artifacts).preflight()
+    assert count(calls(fake_path), "kind") == 0  # preflight creates nothing
+
+
+class ScriptedRunner:
+    def __init__(self, codes: Iterator[int]) -> None:
+        self.codes = codes
+        self.seen: list[tuple[str, ...]] = []
+
+    def run(
+        self, argv: Sequence[str], *, timeout_s: float | None = None, stdin: str | None = None
+    ) -> Completed:
+        self.seen.append(tuple(argv))
+        return Completed(tuple(argv), next(self.codes), "", "not yet")
+
+
+def test_retry_steps_poll_until_success_or_deadline() -> None:
+    now = [0.0]
+    step = install.Step(
+        install.Phase.WAIT, ("kubectl", "get", "tigerastatus", "calico"), "exists", retry_s=10
+    )
+    runner = ScriptedRunner(iter([1, 1, 0]))
+    install.run_steps(
+        [step], runner, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
+    )
+    assert len(runner.seen) == 3
+    runner = ScriptedRunner(iter([1] * 100))
+    now[0] = 0.0
+    with pytest.raises(install.StepFailed, match="not yet"):
+        install.run_steps(
+            [step], runner, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
+        )
+    assert len(runner.seen) == 6  # t = 0, 2, ..., 10

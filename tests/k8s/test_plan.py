@@ -1,0 +1,167 @@
+"""`netconform plan` output: every Kubernetes object validates against the official schemas
+(strict), custom resources against the pinned CRDs, and the rendered files say what the
+install relies on (pod CIDR agreement, node placement, policies bound to the run)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from netconform.k8s import manifests, plan, profiles
+from netconform.netpol.catalogue import CreatePolicy, UpdatePolicy, load_catalogue
+
+from . import schemas
+
+RUN = "t3st01"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory, offline_artifacts: Any) -> dict[str, Path]:
+    out = {}
+    for cni in profiles.CNIS:
+        d = tmp_path_factory.mktemp(cni)
+        plan.render_kind(f"kind-{cni}", profiles.load_profile(cni), RUN, d, offline_artifacts(cni))
+        out[cni] = d
+    d = tmp_path_factory.mktemp("cluster")
+    plan.render_cluster(RUN, d, ["n1", "n2", "n3"], "example/probe:1", "10.43.0.10")
+    out["cluster"] = d
+    return out
+
+
+def _docs(path: Path) -> list[dict[str, Any]]:
+    return manifests.load_all(path.read_bytes())
+
+
+@pytest.mark.parametrize("platform", [*profiles.CNIS, "cluster"])
+def test_workloads_validate_strictly(rendered: dict[str, Path], platform: str) -> None:
+    docs = _docs(rendered[platform] / "workloads.yaml")
+    assert schemas.validate_all(docs) == len(docs) > 30
+
+
+def test_a_schema_violation_is_caught(rendered: dict[str, Path]) -> None:
+    docs = _docs(rendered["flannel"] / "workloads.yaml")
+    pod = next(d for d in docs if d["kind"] == "Pod")
+    pod["spec"]["containers"][0]["portz"] = []
+    with pytest.raises(Exception, match="portz"):
+        schemas.validate_builtin(pod)
+
+
+@pytest.mark.parametrize("platform", [*profiles.CNIS, "cluster"])
+def test_every_case_policy_validates_and_is_bound_to_the_run(
+    rendered: dict[str, Path], platform: str
+) -> None:
+    files = sorted((rendered[platform] / "netpol").rglob("*.yaml"))
+    expected_files = sum(
+        1
+        for case in load_catalogue()
+        for step in case.steps
+        if any(isinstance(a, CreatePolicy | UpdatePolicy) for a in step.actions)
+    )
+    assert len(files) == expected_files > 100
+    real = {f"nc-{RUN}-{x}" for x in "xyz"}
+    for path in files:
+        for doc in _docs(path):
+            schemas.validate_builtin(doc)
+            assert doc["metadata"]["namespace"] in real
+            text = json.dumps(doc)
+            assert '"kubernetes.io/metadata.name": "y"' not in text, path
+
+
+def test_flannel_manifest_validates_and_matches_the_kind_pod_subnet(
+    rendered: dict[str, Path],
+) -> None:
+    docs = _docs(rendered["flannel"] / "cni" / "kube-flannel.yml")
+    assert schemas.validate_all(docs) == 6
+    kind = yaml.safe_load((rendered["flannel"] / "kind-config.yaml").read_text())
+    cfg = json.loads(manifests.find(docs, "ConfigMap", "kube-flannel-cfg")["data"]["net-conf.json"])
+    assert cfg["Network"] == kind["networking"]["podSubnet"]
+
+
+def test_calico_objects_validate_against_official_and_pinned_crd_schemas(
+    rendered: dict[str, Path], shared_cni: Path
+) -> None:
+    crds = shared_cni / "calico" / "v3.32.1" / "operator-crds.yaml"
+    cni = rendered["calico"] / "cni"
+    assert (cni / "operator-crds.yaml").read_bytes() == crds.read_bytes()  # applied unmodified
+    custom = _docs(cni / "custom-resources.yaml")
+    assert schemas.validate_all(custom, crds) == 2
+    assert schemas.validate_all(_docs(cni / "tigera-operator.yaml")) > 5
+    # The operator rejects pools outside kubeadm's podSubnet: the pool must lie inside it.
+    kind = yaml.safe_load((rendered["calico"] / "kind-config.yaml").read_text())
+    pool = ipaddress.ip_network(custom[0]["spec"]["calicoNetwork"]["ipPools"][0]["cidr"])
+    assert pool.subnet_of(ipaddress.ip_network(kind["networking"]["podSubnet"]))
+
+
+def test_the_crd_schema_catches_a_wrong_encapsulation(
+    rendered: dict[str, Path], shared_cni: Path
+) -> None:
+    crds = shared_cni / "calico" / "v3.32.1" / "operator-crds.yaml"
+    installation = _docs(rendered["calico"] / "cni" / "custom-resources.yaml")[0]
+    installation["spec"]["calicoNetwork"]["ipPools"][0]["encapsulation"] = "GRE"
+    with pytest.raises(jsonschema.ValidationError, match="GRE"):
+        schemas.validate_custom(installation, crds)
+    installation["spec"]["calicoNetwork"]["ipPools"][0]["encapsulation"] = "VXLAN"
+    installation["spec"]["calicoNetwork"]["mtuu"] = 1400
+    with pytest.raises(jsonschema.ValidationError, match="mtuu"):
+        schemas.validate_custom(installation, crds)
+
+
+def test_probe_pods_are_spread_over_every_kind_node(rendered: dict[str, Path]) -> None:
+    docs = _docs(rendered["cilium"] / "workloads.yaml")
+    nodes = json.loads((rendered["cilium"] / "plan.json").read_text())["info"]["nodes"]
+    placed: dict[str, list[str]] = {}
+    for d in docs:
+        if d["kind"] == "Pod":
+            placed.setdefault(d["spec"]["nodeSelector"]["kubernetes.io/hostname"], []).append(
+                d["metadata"]["name"]
+            )
+    assert sorted(placed) == sorted(nodes)
+    for node in nodes:
+        assert sum(p.startswith("probe-") for p in placed[node]) == 2
+        assert sum(p.startswith("host-") for p in placed[node]) == 1
+
+
+def test_plan_json_lists_steps_in_install_order(rendered: dict[str, Path]) -> None:
+    summary = json.loads((rendered["calico"] / "plan.json").read_text())
+    whys = [s["why"] for s in summary["steps"]]
+    assert whys[0] == "create the kind cluster"
+    assert whys[-1] == "delete the kind cluster"
+    order = [
+        "create the operator and Calico CRDs",
+        "create the tigera-operator",
+        "create the Installation and APIServer",
+        "wait for tigerastatus/calico Available",
+        "wait for every node Ready",
+        "build the probe image",
+        "create the run's workloads",
+        "wait for every probe pod Ready",
+    ]
+    assert [whys.index(w) for w in order] == sorted(whys.index(w) for w in order)
+    assert (rendered["calico"] / "steps.sh").read_text().count("kubectl") >= 10
+
+
+def test_cilium_plan_writes_values_that_helm_reads(rendered: dict[str, Path]) -> None:
+    values = yaml.safe_load((rendered["cilium"] / "cni" / "cilium-values.yaml").read_text())
+    assert values["k8sServiceHost"] == "netconform-cilium-control-plane"
+    summary = json.loads((rendered["cilium"] / "plan.json").read_text())
+    helm = next(s["argv"] for s in summary["steps"] if s["argv"][0] == "helm")
+    assert helm[helm.index("--values") + 1].endswith("cni/cilium-values.yaml")
+    assert helm[3].endswith("cilium-1.20.0.tgz")  # the verified local chart, never a repo
+
+
+def test_cluster_plan_touches_only_its_namespaces(rendered: dict[str, Path]) -> None:
+    summary = json.loads((rendered["cluster"] / "plan.json").read_text())
+    delete = summary["steps"][-1]["argv"]
+    assert delete[3:5] == ["delete", "namespace"]
+    assert sorted(delete[5:10]) == sorted(f"nc-{RUN}-{s}" for s in ("probe", "dns", "x", "y", "z"))
+    assert not any(a.startswith("-l") or a == "--all" for a in delete)
+    docs = _docs(rendered["cluster"] / "workloads.yaml")
+    assert {d["metadata"].get("namespace", d["metadata"]["name"]) for d in docs} == set(
+        delete[5:10]
+    )
