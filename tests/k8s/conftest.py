@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import netconform.checks.k8s_catalogue  # noqa: F401 - registers the Kubernetes checks
 from netconform.k8s import plan, profiles
 from netconform.k8s.download import verify
 

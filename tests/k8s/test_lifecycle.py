@@ -17,6 +17,7 @@ import pytest
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s import install
 from netconform.k8s.tools import Completed, SubprocessRunner
+from netconform.platforms.cluster import ClusterPlatform
 from netconform.platforms.kind import KindPlatform, running
 
 TOOLS = ("kind", "kubectl", "helm", "docker")
@@ -160,10 +161,13 @@ def test_a_failed_wait_deletes_the_cluster_and_deploys_nothing(
 ) -> None:
     monkeypatch.setenv("FAKE_FAIL", "daemonset/kube-flannel-ds")
     p = platform("kind-flannel", tmp_path, offline_artifacts)
-    with pytest.raises(
-        install.StepFailed,
-        match=r"wait for kube-flannel/daemonset/kube-flannel-ds failed.*fake failure",
-    ) as err, running(p):
+    with (
+        pytest.raises(
+            install.StepFailed,
+            match=r"wait for kube-flannel/daemonset/kube-flannel-ds failed.*fake failure",
+        ) as err,
+        running(p),
+    ):
         pytest.fail("checks must not run")
     assert err.value.exit_code == 3
     seen = calls(fake_path)
@@ -309,3 +313,55 @@ def test_retry_steps_poll_until_success_or_deadline() -> None:
             [step], runner, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
         )
     assert len(runner.seen) == 6  # t = 0, 2, ..., 10
+
+
+class FakeApi:
+    def __init__(self, kubeconfig: str) -> None:
+        self.kubeconfig = kubeconfig
+
+    def schedulable_nodes(self) -> list[str]:
+        return ["w1", "w2", "w3", "w4"]
+
+    def cluster_dns_ip(self) -> str:
+        return "10.43.0.10"
+
+    def close(self) -> None:
+        pass
+
+
+def test_cluster_platform_deletes_exactly_its_namespaces(
+    fake_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text("apiVersion: v1\n")
+    monkeypatch.setenv("NETCONFORM_KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("NETCONFORM_PROBE_IMAGE", "example/probe:1")
+    p = ClusterPlatform(state_dir=tmp_path / "work", run_id="c1", api_factory=FakeApi)  # type: ignore[arg-type]
+    with running(p) as handle:
+        assert (
+            handle.data["nodes"] == ["w1", "w2", "w3"]
+            and handle.data["cluster_dns_ip"] == "10.43.0.10"
+        )
+    seen = calls(fake_path)
+    assert count(seen, "kind") == 0
+    assert (
+        index(seen, "config", "view")
+        < index(seen, "apply", "--server-side")
+        < index(seen, "delete", "namespace")
+    )
+    delete = seen[index(seen, "delete", "namespace")]
+    assert sorted(a for a in delete if a.startswith("nc-")) == sorted(
+        f"nc-c1-{s}" for s in ("probe", "dns", "x", "y", "z")
+    )
+    assert "-l" not in delete and "--all" not in delete
+
+
+def test_cluster_platform_preflight_needs_an_image(
+    fake_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text("apiVersion: v1\n")
+    monkeypatch.setenv("NETCONFORM_KUBECONFIG", str(kubeconfig))
+    monkeypatch.delenv("NETCONFORM_PROBE_IMAGE", raising=False)
+    with pytest.raises(EnvironmentUnfit, match="NETCONFORM_PROBE_IMAGE"):
+        ClusterPlatform().preflight()

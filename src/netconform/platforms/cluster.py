@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s import install, plan
+from netconform.k8s.kube import KubeApi
 from netconform.k8s.tools import Runner, SubprocessRunner, require_tools
 from netconform.k8s.workloads import WorkloadSpec
 from netconform.platforms.base import Handle
@@ -39,7 +41,7 @@ class ClusterPlatform:
         runner: Runner | None = None,
         state_dir: Path | None = None,
         run_id: str | None = None,
-        api_factory: object | None = None,
+        api_factory: Callable[[str], KubeApi] | None = None,
     ) -> None:
         self.keep = keep
         self.progress = progress or NoProgress()
@@ -51,6 +53,7 @@ class ClusterPlatform:
         self.run_id = run_id or uuid.uuid4().hex[:6]
         self.work = install.Workdir((state_dir or state_root().parent / "cluster") / self.run_id)
         self._teardown: tuple[install.Step, ...] = ()
+        self._api_factory = api_factory or KubeApi
 
     def preflight(self) -> None:
         require_tools(["kubectl"], self.name)
@@ -73,8 +76,6 @@ class ClusterPlatform:
             raise
 
     def _provision(self) -> Handle:
-        from netconform.k8s.kube import KubeApi
-
         # One self-contained kubeconfig for this run: every command names it, no context flag.
         self.work.root.mkdir(parents=True, exist_ok=True)
         argv = [
@@ -91,7 +92,7 @@ class ClusterPlatform:
         if view.returncode != 0:
             raise EnvironmentUnfit(f"cannot read kubeconfig {self.kubeconfig}: {view.tail()}")
         self.work.kubeconfig.write_text(view.stdout)
-        api = KubeApi(str(self.work.kubeconfig))
+        api = self._api_factory(str(self.work.kubeconfig))
         try:
             nodes = api.schedulable_nodes()[:NODES_USED]
             dns_ip = api.cluster_dns_ip()

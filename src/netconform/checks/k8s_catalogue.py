@@ -1,0 +1,7 @@
+"""Importing this registers every Kubernetes check (family "kubernetes") in CATALOGUE."""
+
+from __future__ import annotations
+
+from netconform.checks import k8s_dns, k8s_mtu, k8s_netpol, k8s_reachability
+
+MODULES = (k8s_reachability, k8s_dns, k8s_mtu, k8s_netpol)

@@ -1,0 +1,183 @@
+"""An in-memory stand-in for a cluster's data plane: the run's pods (rendered by the real
+workload code, with assigned IPs), the policies and labels the checks set through the API,
+and probes answered by the NetworkPolicy oracle evaluated on the REAL namespace names. A
+binding mistake (a policy left pointing at namespace `y` instead of the run's) therefore
+shows up as a wrong cell, exactly as it would on a cluster."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from netconform.k8s.context import make_probe
+from netconform.k8s.kube import PodEndpoint
+from netconform.k8s.params import KubeParams
+from netconform.k8s.workloads import WorkloadSpec, netpol_objects
+from netconform.netpol.catalogue import port_name
+from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
+from netconform.netpol.oracle import Oracle, Profile
+from netconform.netpol.oracle import Probe as NetpolProbe
+from netconform.netpol.validation import parse_policy
+from netconform.platforms.base import Capabilities
+from netconform.probes.model import Probe, ProbeKind, ProbeResult
+
+PORTS = tuple(
+    ContainerPort(p, proto, port_name(p, proto))
+    for p in (80, 81)
+    for proto in (Protocol.TCP, Protocol.UDP)
+)
+
+
+@dataclass
+class FakeDataPlane:
+    enforce: bool = True
+    profile: Profile = field(default_factory=Profile)
+    ignore_egress: bool = False
+    delay_observations: int = 0  # observations before a change takes effect
+
+
+class FakeNetpolContext:
+    def __init__(self, plane: FakeDataPlane | None = None) -> None:
+        self.plane = plane or FakeDataPlane()
+        self.spec = WorkloadSpec("r1", ("n0", "n1", "n2"), "probe:1", "10.96.0.10")
+        self.params = KubeParams(
+            netpol_deadline_s=0.3, poll_interval_s=0.01, converge_deadline_s=0.3
+        )
+        self.findings: dict[str, Any] = {}
+        self.ns_labels: dict[str, dict[str, str]] = {}
+        self.pod_labels: dict[str, dict[str, str]] = {}
+        self.endpoints: dict[str, PodEndpoint] = {}
+        self.policies: dict[tuple[str, str], dict[str, Any]] = {}
+        self.effective: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pending = 0
+        self.api_calls: list[str] = []
+        ips = (f"10.244.{a}.{b}" for a, b in itertools.product(range(1, 4), range(10, 20)))
+        for obj in netpol_objects(self.spec):
+            meta = obj["metadata"]
+            if obj["kind"] == "Namespace":
+                self.ns_labels[meta["name"]] = {
+                    **meta["labels"],
+                    "kubernetes.io/metadata.name": meta["name"],
+                }
+            elif obj["kind"] == "Pod":
+                key = f"{meta['namespace']}/{meta['name']}"
+                self.pod_labels[key] = dict(meta["labels"])
+                self.endpoints[key] = PodEndpoint(
+                    meta["namespace"],
+                    meta["name"],
+                    "serve-80",
+                    next(ips),
+                    obj["spec"]["nodeSelector"]["kubernetes.io/hostname"],
+                )
+
+    # --- KubeCheckContext -----------------------------------------------------------
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(frozenset({"networkpolicy"}))
+
+    def platform_info(self) -> dict[str, Any]:
+        return {}
+
+    def pods(self, role: str) -> list[PodEndpoint]:
+        return list(self.endpoints.values()) if role == "netpol" else []
+
+    def pod(self, namespace: str, name: str) -> PodEndpoint:
+        return self.endpoints[f"{namespace}/{name}"]
+
+    def probe(self, kind: ProbeKind, target: str, **kw: Any) -> Probe:
+        return make_probe(kind, target, 0.1, **kw)
+
+    def _changed(self) -> None:
+        self.pending = self.plane.delay_observations
+
+    def apply_policy(self, manifest: Mapping[str, Any]) -> None:
+        parse_policy(manifest)  # what the API server would reject, the fake rejects
+        self.api_calls.append(
+            f"apply {manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
+        )
+        self.policies[(manifest["metadata"]["namespace"], manifest["metadata"]["name"])] = (
+            copy.deepcopy(dict(manifest))
+        )
+        self._changed()
+
+    def delete_policy(self, namespace: str, name: str) -> None:
+        self.api_calls.append(f"delete {namespace}/{name}")
+        self.policies.pop((namespace, name), None)
+        self._changed()
+
+    def delete_all_policies(self, namespace: str) -> None:
+        self.api_calls.append(f"delete-all {namespace}")
+        for key in [k for k in self.policies if k[0] == namespace]:
+            del self.policies[key]
+        self._changed()
+
+    def set_namespace_labels(self, name: str, labels: Mapping[str, str]) -> None:
+        self.ns_labels[name] = {**labels, "kubernetes.io/metadata.name": name}
+        self._changed()
+
+    def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None:
+        self.pod_labels[f"{namespace}/{name}"] = dict(labels)
+        self._changed()
+
+    def run_many(
+        self, batches: Mapping[PodEndpoint, Sequence[Probe]]
+    ) -> dict[PodEndpoint, list[ProbeResult]]:
+        if self.pending > 0:
+            self.pending -= 1
+        else:
+            self.effective = copy.deepcopy(self.policies)
+        cluster = Cluster(
+            tuple(Namespace(n, labels) for n, labels in self.ns_labels.items()),
+            tuple(
+                Pod(e.namespace, e.name, self.pod_labels[k], e.ip, PORTS)
+                for k, e in self.endpoints.items()
+            ),
+        )
+        docs = list(self.effective.values()) if self.plane.enforce else []
+        if self.plane.ignore_egress:
+            docs = [self._without_egress(d) for d in docs]
+        oracle = Oracle(cluster, [parse_policy(d) for d in docs], self.plane.profile)
+        by_ip = {e.ip: e for e in self.endpoints.values()}
+        out = {}
+        for src, probes in batches.items():
+            results = []
+            for p in probes:
+                dst = by_ip[p.target]
+                verdict = oracle.verdict(
+                    NetpolProbe(src.key, dst.key, p.port or 0, Protocol(str(p.kind).upper()))
+                )
+                ok = verdict.allowed
+                results.append(
+                    ProbeResult(
+                        p.id,
+                        str(p.kind),
+                        p.target,
+                        ok,
+                        None if ok else "timeout",
+                        1.0,
+                        {"peer": dst.name} if ok else {},
+                    )
+                )
+            out[src] = results
+        return out
+
+    @staticmethod
+    def _without_egress(doc: Mapping[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(dict(doc))
+        types = [t for t in out["spec"].get("policyTypes", []) if t != "Egress"] or ["Ingress"]
+        out["spec"]["policyTypes"] = types
+        out["spec"].pop("egress", None)
+        return out
+
+    # unused by netpol checks
+    def service_ip(self, namespace: str, name: str) -> str:
+        raise NotImplementedError
+
+    def node_port(self, namespace: str, name: str) -> int:
+        raise NotImplementedError
+
+    def node_addresses(self) -> dict[str, str]:
+        return {}
