@@ -37,8 +37,10 @@ def main() -> None:
             source = ctx.tasks("probe")[0]
             targets = [t for t in ctx.tasks("probe") if t.node != source.node] + ctx.peers()
             n = 60
-            probes = [ctx.probe(ProbeKind.TCP, targets[i % len(targets)].ip, port=SERVER_TCP_PORT)
-                      for i in range(n)]  # fmt: skip
+            probes = [
+                ctx.probe(ProbeKind.TCP, targets[i % len(targets)].ip, port=SERVER_TCP_PORT)
+                for i in range(n)
+            ]
             t0 = time.monotonic()
             batched = ctx.run(source, probes)
             batched_s = time.monotonic() - t0
@@ -46,36 +48,67 @@ def main() -> None:
             t0 = time.monotonic()
             single = [ctx.run(source, [p])[0] for p in singles]
             single_s = time.monotonic() - t0
-            assert all(r.ok for r in batched) and all(r.ok for r in single)
+            assert all(r.ok for r in batched)
+            assert all(r.ok for r in single)
             figures["batched_probes_per_s"] = round(n / batched_s, 1)
             figures["one_exec_per_probe_per_s"] = round(len(singles) / single_s, 1)
-            figures["batch_speedup_x"] = round(figures["batched_probes_per_s"]
-                                               / figures["one_exec_per_probe_per_s"], 1)  # fmt: skip
+            figures["batch_speedup_x"] = round(
+                figures["batched_probes_per_s"] / figures["one_exec_per_probe_per_s"], 1
+            )
         finally:
             ctx.close()
             platform.teardown()
         with tempfile.TemporaryDirectory() as out:
             t0 = time.monotonic()
             proc = subprocess.run(
-                [sys.executable, "-m", "netconform.cli", "run", "--platform", "swarm-lab",
-                 "--lab-name", NAME, "--keep", "--out", out],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "netconform.cli",
+                    "run",
+                    "--platform",
+                    "swarm-lab",
+                    "--lab-name",
+                    NAME,
+                    "--keep",
+                    "--out",
+                    out,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             figures["full_run_reused_lab_s"] = round(time.monotonic() - t0, 1)
             summary = json.loads((Path(out) / "results.json").read_text())["summary"]
             figures["run_exit_code"] = proc.returncode
             figures.update({f"checks_{k}": v for k, v in summary.items()})
         figures["child_peak_rss_mib"] = round(
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)  # fmt: skip
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        )
         figures["bench_peak_rss_mib"] = round(
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # fmt: skip
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        )
     finally:
         lab.down(NAME)
     lab.down(NAME)
     with tempfile.TemporaryDirectory() as out:
         t0 = time.monotonic()
-        subprocess.run([sys.executable, "-m", "netconform.cli", "run", "--platform", "swarm-lab",
-                        "--lab-name", NAME, "--out", out], capture_output=True, check=False)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "netconform.cli",
+                "run",
+                "--platform",
+                "swarm-lab",
+                "--lab-name",
+                NAME,
+                "--out",
+                out,
+            ],
+            capture_output=True,
+            check=False,
+        )
         figures["full_run_with_lab_up_and_down_s"] = round(time.monotonic() - t0, 1)
     print(json.dumps(figures, indent=2))
 

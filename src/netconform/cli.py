@@ -68,7 +68,8 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     if args.k:
         argv += ["-k", args.k]
     if args.n:
-        argv += ["-n", str(args.n)]
+        # loadfile: the NetworkPolicy cases share namespaces and must stay in one worker
+        argv += ["-n", str(args.n), "--dist", "loadfile"]
     code = int(pytest.main(argv + extra))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("netconform: no check matched the selection", file=sys.stderr)

@@ -9,9 +9,9 @@ run files once.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

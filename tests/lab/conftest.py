@@ -7,7 +7,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
 from labtools import assert_no_residue
 
 from netconform.lab import lab

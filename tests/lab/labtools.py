@@ -33,5 +33,3 @@ def assert_no_residue(name: str) -> None:
             except OSError:
                 continue
             assert str(directory).encode() not in cmdline, f"process {pid} of lab {name} alive"
-
-

@@ -43,7 +43,7 @@ def policy(namespace: str, name: str, spec: Mapping[str, Any]) -> Any:
     return parse_policy({"metadata": {"name": name, "namespace": namespace}, "spec": dict(spec)})
 
 
-def verdict(  # noqa: PLR0917 - mirrors Probe's fields
+def verdict(
     c: Cluster,
     policies: Iterable[Any],
     src: str,
@@ -55,7 +55,7 @@ def verdict(  # noqa: PLR0917 - mirrors Probe's fields
     return Oracle(c, list(policies), profile).verdict(Probe(src, dst, port, protocol))
 
 
-def allowed(  # noqa: PLR0917 - mirrors Probe's fields
+def allowed(
     c: Cluster,
     policies: Iterable[Any],
     src: str,

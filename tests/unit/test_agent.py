@@ -91,7 +91,9 @@ def test_read_interfaces_and_routes_report_values() -> None:
 
 def test_missing_results_become_errors_naming_what_was_seen() -> None:
     probes = [Probe("a", ProbeKind.TCP, "x", 1), Probe("b", ProbeKind.TCP, "y", 1)]
-    stdout = '{"id": "a", "kind": "tcp", "ok": true, "error": null, "latency_ms": 1, "values": {}}\n'
+    stdout = (
+        '{"id": "a", "kind": "tcp", "ok": true, "error": null, "latency_ms": 1, "values": {}}\n'
+    )
     stdout += "garbage line\n{not json\n"
     a, b = parse_agent_output(probes, stdout, "Traceback: boom")
     assert a.ok

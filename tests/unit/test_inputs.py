@@ -47,7 +47,9 @@ def test_malformed_scenario_names_file_and_field(tmp_path: Path, text: str, fiel
 
 
 def test_cli_malformed_scenario_exits_2_with_one_line(tmp_path: Path) -> None:
-    path = _scenario(tmp_path, "schema: netconform/scenario/v1\nfamily: swarm\nprobe_timeout_s: -1\n")
+    path = _scenario(
+        tmp_path, "schema: netconform/scenario/v1\nfamily: swarm\nprobe_timeout_s: -1\n"
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "netconform.cli", "run", "--platform", "swarm-lab",
          "--scenario", str(path)],

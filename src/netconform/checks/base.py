@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -77,7 +77,7 @@ class Catalogue:
         except KeyError:
             raise InputError(f"unknown check id {check_id!r}") from None
 
-    def __iter__(self) -> Iterable[Check[Any]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Check[Any]]:
         return iter(self._checks.values())
 
 

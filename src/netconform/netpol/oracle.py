@@ -296,7 +296,7 @@ class Oracle:
         )
         return self._intern(key, direction, False, entry, (), miss, probe)
 
-    def _intern(  # noqa: PLR0917 - hot path, positional on purpose
+    def _intern(
         self,
         key: tuple[object, ...],
         direction: Direction,

@@ -42,16 +42,18 @@ def label_result(platform: str, result: CheckResult) -> None:
     """Attach identity, labels and measurements of one check to the current Allure test."""
     import allure
 
-    allure.dynamic.parameter("platform", platform)
-    allure.dynamic.title(f"{result.id}: {result.title}")
-    allure.dynamic.label("platform", platform)
-    allure.dynamic.parent_suite(platform)
-    allure.dynamic.suite(str(result.area))
-    allure.dynamic.feature(str(result.area))
-    allure.dynamic.story(result.id)
-    allure.dynamic.description(f"{result.reason}\n\nSpec: {result.spec}")
+    # allure-pytest ships untyped; one Any keeps the rest of this module strictly typed
+    dynamic: Any = allure.dynamic
+    dynamic.parameter("platform", platform)
+    dynamic.title(f"{result.id}: {result.title}")
+    dynamic.label("platform", platform)
+    dynamic.parent_suite(platform)
+    dynamic.suite(str(result.area))
+    dynamic.feature(str(result.area))
+    dynamic.story(result.id)
+    dynamic.description(f"{result.reason}\n\nSpec: {result.spec}")
     if result.spec.startswith("http"):
-        allure.dynamic.link(result.spec.split()[0], name="spec")
+        dynamic.link(result.spec.split()[0], name="spec")
     allure.attach(
         json.dumps(result.to_json(), indent=2, default=str),
         name="result",
