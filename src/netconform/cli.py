@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from netconform.errors import NetconformError
+from netconform.errors import InputError, NetconformError
 from netconform.platforms.registry import PLATFORMS, PlatformOptions, family_of
 
 
@@ -87,6 +87,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
         for host in state.hosts:
             print(f"  {host.name} {host.address} DOCKER_HOST={host.docker_socket}")
         return 0
+    if args.lab_cmd == "fault":
+        return cmd_fault(args)
     if args.lab_cmd == "down":
         report = lab.down(args.name, StreamProgress())
         if report is None:
@@ -103,6 +105,41 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return 0
     print(json.dumps(status, indent=2))
     return 0
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    from netconform.lab import faults
+
+    if args.fault_cmd == "add":
+        record = faults.add(args.name, args.kind, args.host, args.mtu)
+        print(f"fault {record['kind']} applied on {record['host']}")
+    elif args.fault_cmd == "clear":
+        cleared = faults.clear(args.name)
+        print(f"{len(cleared)} faults cleared")
+    else:
+        for record in faults.listed(args.name):
+            print(json.dumps(record, sort_keys=True))
+    return 0
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from netconform.progress import StreamProgress
+    from netconform.selftest import run_selftest
+
+    if args.platform != "swarm-lab":
+        raise InputError(f"--platform {args.platform}: faults can be injected only in swarm-lab")
+    report = run_selftest(
+        Path(args.out), lab_name=args.lab_name, keep=args.keep, progress=StreamProgress()
+    )
+    problems = report.problems()
+    print(
+        f"self-test {'passed' if not problems else 'FAILED'}: "
+        f"{sum(not r.skipped for r in report.rounds)} faults applied, "
+        f"{len(report.uncatchable)} checks no fault can reach; {args.out}/selftest.md"
+    )
+    for problem in problems:
+        print(f"  {problem}")
+    return 0 if not problems else 1
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
@@ -143,6 +180,26 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "up":
             p.add_argument("--hosts", type=int, default=3)
             p.add_argument("--underlay-mtu", type=int, default=1500)
+    fault = lab_sub.add_parser("fault", help="inject, list and clear faults in a running lab")
+    fault_sub = fault.add_subparsers(dest="fault_cmd", required=True)
+    add = fault_sub.add_parser("add")
+    add.add_argument(
+        "kind",
+        help="mtu-mismatch, vxlan-blocked, dns-broken, isolation-breach, lossy-underlay, host-loss",
+    )
+    add.add_argument("--host", type=int, default=2, help="host number (1-based)")
+    add.add_argument("--mtu", type=int, help="mtu-mismatch: the lowered MTU")
+    for name in ("clear", "list"):
+        fault_sub.add_parser(name)
+    for p in (add, *fault_sub.choices.values()):
+        if not any(a.dest == "name" for a in p._actions):
+            p.add_argument("--name", default="default")
+
+    selftest = sub.add_parser("selftest", help="prove every check can fail: fault x check matrix")
+    selftest.add_argument("--platform", default="swarm-lab")
+    selftest.add_argument("--out", required=True)
+    selftest.add_argument("--lab-name", default="selftest")
+    selftest.add_argument("--keep", action="store_true", help="keep the lab for another round")
 
     checks = sub.add_parser("checks", help="list the checks of a platform's family")
     checks.add_argument("--platform", default="swarm-lab")
@@ -180,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_lab(args)
         if args.cmd == "checks":
             return cmd_checks(args)
+        if args.cmd == "selftest":
+            return cmd_selftest(args)
         if args.cmd == "report":
             from netconform.report.cli import run_report
 

@@ -65,6 +65,16 @@ def test_full_run_passes_records_and_leaves_nothing(tmp_path: Path, lab_name: st
     assert (out / "junit.xml").exists()
     assert state.load(lab_name) is None  # torn down by the run itself
     assert_no_residue(lab_name)
+    # the comparison report on these real results, beside a hand-written Kubernetes run
+    calico = Path(__file__).parents[1] / "report" / "data" / "kind-calico"
+    report = netconform(
+        "report", str(out), str(calico), "--out", str(tmp_path / "cmp"), "--no-allure"
+    )
+    assert report.returncode == 0, report.stderr
+    merged = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert "swarm-lab" in json.dumps(merged)
+    html = (tmp_path / "cmp" / "comparison.html").read_text()
+    assert "mtu.pmtu.default.df-at-limit" in html and "kind-calico" in html
 
 
 def test_blocked_vxlan_on_one_host_fails_cross_host_checks(tmp_path: Path, lab_name: str) -> None:

@@ -92,6 +92,11 @@ def _pairs_matrix(
     )
 
 
+def _nodes_without_task(ctx: SwarmContext, service: str) -> list[str]:
+    present = {t.node for t in ctx.tasks(service)}
+    return [n.name for n in ctx.nodes if n.name not in present]
+
+
 def _cross_host_pairs(ctx: SwarmContext, service: str = "probe") -> list[Pair]:
     tasks = ctx.tasks(service)
     return [(a, b) for a, b in itertools.permutations(tasks, 2) if a.node != b.node]
@@ -113,11 +118,23 @@ def _register_matrix(
     pairs: Callable[[SwarmContext], list[Pair]],
     title: str,
     catches: tuple[str, ...],
+    not_catchable: str = "",
 ) -> None:
     @CATALOGUE.register(
-        spec(f"reachability.{scope}.{kind}", Area.REACHABILITY, title, DOCS, catches=catches)
+        spec(
+            f"reachability.{scope}.{kind}",
+            Area.REACHABILITY,
+            title,
+            DOCS,
+            catches=catches,
+            not_catchable=not_catchable,
+        )
     )
     def check(ctx: SwarmContext) -> Outcome:
+        missing = _nodes_without_task(ctx, "probe")
+        if missing:
+            # a global service runs one task per node: a node without one is a finding
+            return Outcome.failed(f"no running probe task on {', '.join(missing)}")
         return _pairs_matrix(ctx, pairs(ctx), kind, expect_ok=True)
 
 
@@ -134,7 +151,9 @@ for _kind in (ProbeKind.ICMP, ProbeKind.TCP, ProbeKind.UDP):
         _kind,
         _same_host_pairs,
         f"Task to a container on the same host, both directions ({_kind})",
-        ("host-loss",),
+        (),
+        not_catchable="traffic stays on the host's own overlay bridge; every lab fault is on "
+        "the underlay or the resolver",
     )
 
 
@@ -482,7 +501,7 @@ def dns_aaaa(ctx: SwarmContext) -> Outcome:
         Area.DNS,
         "A service on another overlay does not resolve",
         SWARM_NET,
-        catches=("isolation-breach",),
+        catches=("isolation-breach", "dns-broken"),
     )
 )
 def dns_other_network(ctx: SwarmContext) -> Outcome:
@@ -494,10 +513,13 @@ def dns_other_network(ctx: SwarmContext) -> Outcome:
             f"control failed: {name} does not resolve on its own network",
             observed={t: r.error for t, r in control.items()},
         )
-    probe_task = ctx.tasks("probe")[0]
-    got = _dns_both(ctx, probe_task, name)
-    observed = {t: (_a_records(r) if r.ok else r.error) for t, r in got.items()}
-    if any(r.ok and _a_records(r) for r in got.values()):
+    observed: dict[str, Any] = {}
+    for source in [ctx.tasks("probe")[0], *ctx.peers()[:1]]:
+        got = _dns_both(ctx, source, name)
+        observed.update(
+            {f"{source.name}/{t}": (_a_records(r) if r.ok else r.error) for t, r in got.items()}
+        )
+    if any(isinstance(v, list) and v for v in observed.values()):
         return Outcome.failed(
             f"{name} resolved from another overlay: {observed}", observed=observed
         )
@@ -777,7 +799,7 @@ def overlays_isolated(ctx: SwarmContext) -> Outcome:
         return Outcome.failed(
             f"control failed (the other overlay is broken itself): {control.reason}"
         )
-    pairs = [(a, b) for a in ctx.tasks("probe") for b in others]
+    pairs = [(a, b) for a in [*ctx.tasks("probe"), *ctx.peers()] for b in others]
     outcome = _pairs_matrix(ctx, pairs, ProbeKind.TCP, expect_ok=False)
     return Outcome(
         outcome.verdict,
@@ -825,7 +847,7 @@ def internal_routes(ctx: SwarmContext) -> Outcome:
         Area.ISOLATION,
         "An --internal overlay has no egress, yet works inside across hosts",
         "https://docs.docker.com/reference/cli/docker/network/create/#internal",
-        catches=("isolation-breach",),
+        catches=("vxlan-blocked",),
     )
 )
 def internal_egress(ctx: SwarmContext) -> Outcome:

@@ -1,0 +1,217 @@
+"""Faults injected into a running lab, the way real networks break, to prove checks fail.
+
+Each fault is recorded in the lab state *before* it is applied, with what is needed to undo
+it, so `lab fault clear` and `lab down` remove it even after a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from dataclasses import replace
+from typing import Any
+
+from netconform.errors import EnvironmentUnfit, InputError
+from netconform.lab import netns, state
+from netconform.lab.state import HostRecord, LabState
+
+# kind -> (area whose checks must catch it, what it models)
+FAULT_KINDS: dict[str, tuple[str, str]] = {
+    "mtu-mismatch": ("mtu", "one host's underlay link MTU below what the overlay assumes"),
+    "vxlan-blocked": ("reachability", "UDP 4789 dropped on one host"),
+    "dns-broken": ("dns", "the embedded resolver unreachable in one host's containers"),
+    "isolation-breach": ("isolation", "a container bridged into a second overlay"),
+    "lossy-underlay": ("reachability", "packet loss and delay on one host's underlay link"),
+    "host-loss": ("reachability", "one host's underlay link down"),
+}
+NFT_TABLE = "netconform_fault"
+LABEL = "io.netconform.run"
+
+
+def _nft(netns_path: str, script: str) -> None:
+    proc = subprocess.run(
+        ["nsenter", f"--net={netns_path}", "nft", script],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise EnvironmentUnfit(f"nft failed in {netns_path}: {proc.stderr.strip()}")
+
+
+def _lab(name: str) -> LabState:
+    lab = state.load(name)
+    if lab is None or lab.phase != "ready":
+        raise InputError(f"lab {name!r} is not up (netconform lab up --name {name})")
+    return lab
+
+
+def _host(lab: LabState, index: int) -> HostRecord:
+    try:
+        return lab.host(f"h{index}")
+    except KeyError:
+        raise InputError(f"--host {index}: lab {lab.name} has hosts 1..{len(lab.hosts)}") from None
+
+
+def _containers(host: HostRecord) -> list[Any]:
+    import docker
+
+    client = docker.DockerClient(base_url=host.docker_socket, timeout=30)
+    try:
+        return list(client.containers.list(filters={"label": LABEL}))
+    finally:
+        client.close()
+
+
+def add(name: str, kind: str, host_index: int, mtu: int | None = None) -> dict[str, Any]:
+    """Apply one fault; returns its record (also saved in the lab state)."""
+    if kind not in FAULT_KINDS:
+        raise InputError(f"unknown fault {kind!r}: choose one of {', '.join(FAULT_KINDS)}")
+    lab = _lab(name)
+    host = _host(lab, host_index)
+    record: dict[str, Any] = {"kind": kind, "host": host.name}
+    if kind == "lossy-underlay" and "netem" not in lab.kernel_features.get("available", []):
+        why = lab.kernel_features.get("missing", {}).get("netem", "kernel lacks tc netem")
+        raise EnvironmentUnfit(f"fault lossy-underlay unavailable: {why}")
+    if kind == "mtu-mismatch":
+        record["restore_mtu"] = netns.link_mtu(host.netns, "eth0")
+        record["mtu"] = mtu or lab.underlay_mtu - 120
+    if kind == "dns-broken":
+        record["containers"] = [c.id for c in _containers(host)]
+    if kind == "isolation-breach":
+        record.update(_breach_plan(lab, host))
+    state.save(replace(lab, faults=(*lab.faults, record)))  # recorded before applied
+    _apply(lab, host, record)
+    return record
+
+
+def _breach_plan(lab: LabState, host: HostRecord) -> dict[str, Any]:
+    import docker
+
+    client = docker.DockerClient(base_url=lab.hosts[0].docker_socket, timeout=30)
+    try:
+        others = [
+            n.name
+            for n in client.networks.list(filters={"label": LABEL})
+            if n.name.endswith("-other")
+        ]
+    finally:
+        client.close()
+    peers = [c.name for c in _containers(host) if "-peer-" in c.name]
+    if not others or not peers:
+        raise InputError("fault isolation-breach needs a deployed run (netconform run --keep)")
+    return {"network": others[0], "container": peers[0]}
+
+
+def _apply(lab: LabState, host: HostRecord, record: dict[str, Any]) -> None:
+    kind = record["kind"]
+    ns_path = f"/run/netns/{host.netns}"
+    if kind == "mtu-mismatch":
+        # Only the host side: frames bigger than this MTU arriving at the host are dropped
+        # (the veth checks the peer's MTU), the way a smaller hop drops them silently.
+        netns.set_link_mtu(host.netns, "eth0", int(record["mtu"]))
+    elif kind == "vxlan-blocked":
+        _nft(
+            ns_path,
+            f"add table inet {NFT_TABLE}; add chain inet {NFT_TABLE} in "
+            "{ type filter hook input priority 0; }; "
+            f"add rule inet {NFT_TABLE} in udp dport 4789 drop",
+        )
+    elif kind == "dns-broken":
+        for pid in _container_pids(host, record["containers"]):
+            _nft(
+                f"/proc/{pid}/ns/net",
+                f"add table ip {NFT_TABLE}; add chain ip {NFT_TABLE} "
+                "out { type filter hook output priority 0; }; "
+                f"add rule ip {NFT_TABLE} out ip daddr 127.0.0.11 drop",
+            )
+    elif kind == "isolation-breach":
+        _docker(host).networks.get(record["network"]).connect(record["container"])
+    elif kind == "lossy-underlay":
+        subprocess.run(
+            [
+                "nsenter",
+                f"--net={ns_path}",
+                "tc",
+                "qdisc",
+                "add",
+                "dev",
+                "eth0",
+                "root",
+                "netem",
+                "loss",
+                "20%",
+                "delay",
+                "50ms",
+            ],
+            check=True,
+        )
+    elif kind == "host-loss":
+        netns.set_link_state(host.netns, "eth0", up=False)
+
+
+def _docker(host: HostRecord) -> Any:
+    import docker
+
+    return docker.DockerClient(base_url=host.docker_socket, timeout=30)
+
+
+def _container_pids(host: HostRecord, ids: list[str]) -> list[int]:
+    client = _docker(host)
+    try:
+        pids = []
+        for cid in ids:
+            with contextlib.suppress(Exception):  # a container may be gone: nothing to undo
+                pid = int(client.containers.get(cid).attrs["State"]["Pid"])
+                if pid:
+                    pids.append(pid)
+        return pids
+    finally:
+        client.close()
+
+
+def _undo(lab: LabState, record: dict[str, Any]) -> None:
+    host = lab.host(record["host"])
+    if not netns.exists(host.netns):
+        return
+    kind = record["kind"]
+    ns_path = f"/run/netns/{host.netns}"
+    if kind == "mtu-mismatch":
+        netns.set_link_mtu(host.netns, "eth0", int(record["restore_mtu"]))
+    elif kind == "vxlan-blocked":
+        with contextlib.suppress(EnvironmentUnfit):
+            _nft(ns_path, f"delete table inet {NFT_TABLE}")
+    elif kind == "dns-broken":
+        for pid in _container_pids(host, record["containers"]):
+            with contextlib.suppress(EnvironmentUnfit):
+                _nft(f"/proc/{pid}/ns/net", f"delete table ip {NFT_TABLE}")
+    elif kind == "isolation-breach":
+        with contextlib.suppress(Exception):
+            _docker(host).networks.get(record["network"]).disconnect(record["container"])
+    elif kind == "lossy-underlay":
+        subprocess.run(
+            ["nsenter", f"--net={ns_path}", "tc", "qdisc", "del", "dev", "eth0", "root"],
+            capture_output=True,
+            check=False,
+        )
+    elif kind == "host-loss":
+        netns.set_link_state(host.netns, "eth0", up=True)
+
+
+def clear(name: str) -> list[dict[str, Any]]:
+    """Undo every recorded fault, newest first; the record goes only once undone."""
+    lab = state.load(name)
+    if lab is None:
+        return []
+    cleared = []
+    for record in reversed(lab.faults):
+        _undo(lab, record)
+        cleared.append(record)
+        lab = replace(lab, faults=lab.faults[:-1])
+        state.save(lab)
+    return cleared
+
+
+def listed(name: str) -> list[dict[str, Any]]:
+    lab = state.load(name)
+    return list(lab.faults) if lab is not None else []
