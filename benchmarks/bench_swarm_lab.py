@@ -23,6 +23,19 @@ from netconform.probes.model import ProbeKind
 NAME = "bench"
 
 
+def timed_run(*extra: str) -> tuple[float, int, dict[str, int]]:
+    """`netconform run` on the bench lab: seconds, exit code, verdict counts."""
+    with tempfile.TemporaryDirectory() as out:
+        argv = [sys.executable, "-m", "netconform.cli", "run", "--platform", "swarm-lab"]
+        t0 = time.monotonic()
+        proc = subprocess.run(
+            [*argv, "--lab-name", NAME, "--out", out, *extra], capture_output=True, check=False
+        )
+        seconds = round(time.monotonic() - t0, 1)
+        summary = json.loads((Path(out) / "results.json").read_text())["summary"]
+    return seconds, proc.returncode, summary
+
+
 def main() -> None:
     lab.down(NAME)
     figures: dict[str, float | int] = {}
@@ -58,30 +71,10 @@ def main() -> None:
         finally:
             ctx.close()
             platform.teardown()
-        with tempfile.TemporaryDirectory() as out:
-            t0 = time.monotonic()
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "netconform.cli",
-                    "run",
-                    "--platform",
-                    "swarm-lab",
-                    "--lab-name",
-                    NAME,
-                    "--keep",
-                    "--out",
-                    out,
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            figures["full_run_reused_lab_s"] = round(time.monotonic() - t0, 1)
-            summary = json.loads((Path(out) / "results.json").read_text())["summary"]
-            figures["run_exit_code"] = proc.returncode
-            figures.update({f"checks_{k}": v for k, v in summary.items()})
+        seconds, code, summary = timed_run("--keep")
+        figures["full_run_reused_lab_s"] = seconds
+        figures["run_exit_code"] = code
+        figures.update({f"checks_{k}": v for k, v in summary.items()})
         figures["child_peak_rss_mib"] = round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
         )
@@ -91,25 +84,7 @@ def main() -> None:
     finally:
         lab.down(NAME)
     lab.down(NAME)
-    with tempfile.TemporaryDirectory() as out:
-        t0 = time.monotonic()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "netconform.cli",
-                "run",
-                "--platform",
-                "swarm-lab",
-                "--lab-name",
-                NAME,
-                "--out",
-                out,
-            ],
-            capture_output=True,
-            check=False,
-        )
-        figures["full_run_with_lab_up_and_down_s"] = round(time.monotonic() - t0, 1)
+    figures["full_run_with_lab_up_and_down_s"] = timed_run()[0]
     print(json.dumps(figures, indent=2))
 
 

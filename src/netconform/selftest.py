@@ -33,6 +33,7 @@ class FaultRound:
     skipped: str  # why the fault could not be applied ("" when it was)
     declared: tuple[str, ...]  # checks that must fail
     failed: tuple[str, ...]  # checks that did fail (fail or error)
+    passed: tuple[str, ...]  # checks that passed despite the fault
     duration_s: float
     residue: tuple[str, ...] = ()  # what clearing left behind (must be empty)
 
@@ -42,7 +43,8 @@ class FaultRound:
 
     @property
     def missed(self) -> tuple[str, ...]:
-        return tuple(c for c in self.declared if c not in self.failed)
+        # a declared check skipped for a missing feature is not a miss: it never ran
+        return tuple(c for c in self.declared if c in self.passed)
 
     @property
     def unexpected(self) -> tuple[str, ...]:
@@ -117,8 +119,9 @@ def _residue(lab_name: str, record: dict[str, Any]) -> list[str]:
     )
     if "netem" in qdisc.stdout:
         left.append(f"netem qdisc on {host.netns} eth0")
-    if netns.link_mtu(host.netns, "eth0") != lab.underlay_mtu:
-        left.append(f"eth0 MTU of {host.netns} not back to {lab.underlay_mtu}")
+    for ns_name, link in ((host.netns, "eth0"), (lab.underlay_netns, f"{host.name}-port")):
+        if netns.link_mtu(ns_name, link) != lab.underlay_mtu:
+            left.append(f"MTU of {link} in {ns_name} not back to {lab.underlay_mtu}")
     if lab.faults:
         left.append(f"{len(lab.faults)} fault records")
     return left
@@ -155,7 +158,7 @@ def run_selftest(
             try:
                 record = faults.add(lab_name, kind, host)
             except EnvironmentUnfit as exc:
-                rounds.append(FaultRound(kind, area, f"h{host}", str(exc), declared, (), 0.0))
+                rounds.append(FaultRound(kind, area, f"h{host}", str(exc), declared, (), (), 0.0))
                 progress.step(f"fault {kind}: skipped ({exc})")
                 continue
             try:
@@ -166,9 +169,18 @@ def run_selftest(
             residue = tuple(_residue(lab_name, record))
             ctx.wait_ready()  # the lab heals before the next round
             failed = tuple(r.id for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR))
+            passed = tuple(r.id for r in results if r.verdict == Verdict.PASS)
             rounds.append(
                 FaultRound(
-                    kind, area, f"h{host}", "", declared, failed, time.monotonic() - t0, residue
+                    kind,
+                    area,
+                    f"h{host}",
+                    "",
+                    declared,
+                    failed,
+                    passed,
+                    time.monotonic() - t0,
+                    residue,
                 )
             )
         uncatchable = {c.spec.id: c.spec.not_catchable for c in checks if not c.spec.catches}

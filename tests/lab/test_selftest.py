@@ -66,9 +66,12 @@ def test_fault_cli_add_list_clear_restores_the_host(lab_name: str) -> None:
     h2 = state.load(lab_name).host("h2")  # type: ignore[union-attr]
     from netconform.lab import netns
 
-    assert netns.link_mtu(h2.netns, "eth0") == 1300
+    lab_state = state.load(lab_name)
+    assert lab_state is not None
+    assert netns.link_mtu(lab_state.underlay_netns, "h2-port") == 1300
     bad = netconform("lab", "fault", "add", "no-such-fault", "--name", lab_name)
     assert bad.returncode == 2 and "unknown fault" in bad.stderr
     assert netconform("lab", "fault", "clear", "--name", lab_name).returncode == 0
+    assert netns.link_mtu(lab_state.underlay_netns, "h2-port") == 1500
     assert netns.link_mtu(h2.netns, "eth0") == 1500
     assert faults.listed(lab_name) == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from netconform.k8s.kube import KubeApi, PodEndpoint
@@ -18,6 +17,7 @@ from netconform.k8s.workloads import (
     WorkloadSpec,
 )
 from netconform.platforms.base import Capabilities
+from netconform.probes.executors import run_batches
 from netconform.probes.model import Probe, ProbeKind, ProbeResult
 
 
@@ -126,12 +126,7 @@ class KubeContext:
         self, batches: Mapping[PodEndpoint, Sequence[Probe]]
     ) -> dict[PodEndpoint, list[ProbeResult]]:
         """One exec per source pod, all sources at once (each thread its own exec client)."""
-        items = list(batches.items())
-        if not items:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(16, len(items))) as pool:
-            results = list(pool.map(lambda kv: self.api.executor(kv[0]).run_batch(kv[1]), items))
-        return {src: res for (src, _), res in zip(items, results, strict=True)}
+        return run_batches(batches, self.api.executor)
 
     def probe(self, kind: ProbeKind, target: str, **kw: Any) -> Probe:
         return make_probe(kind, target, self.params.probe_timeout_s, **kw)

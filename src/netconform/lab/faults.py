@@ -74,7 +74,7 @@ def add(name: str, kind: str, host_index: int, mtu: int | None = None) -> dict[s
         why = lab.kernel_features.get("missing", {}).get("netem", "kernel lacks tc netem")
         raise EnvironmentUnfit(f"fault lossy-underlay unavailable: {why}")
     if kind == "mtu-mismatch":
-        record["restore_mtu"] = netns.link_mtu(host.netns, "eth0")
+        record["restore_mtu"] = netns.link_mtu(lab.underlay_netns, f"{host.name}-port")
         record["mtu"] = mtu or lab.underlay_mtu - 120
     if kind == "dns-broken":
         record["containers"] = [c.id for c in _containers(host)]
@@ -107,9 +107,10 @@ def _apply(lab: LabState, host: HostRecord, record: dict[str, Any]) -> None:
     kind = record["kind"]
     ns_path = f"/run/netns/{host.netns}"
     if kind == "mtu-mismatch":
-        # Only the host side: frames bigger than this MTU arriving at the host are dropped
-        # (the veth checks the peer's MTU), the way a smaller hop drops them silently.
-        netns.set_link_mtu(host.netns, "eth0", int(record["mtu"]))
+        # The switch side of the host's link: frames bigger than this are dropped in both
+        # directions with no ICMP (an L2 hop), and the host itself learns nothing: the
+        # classic PMTU blackhole, where handshakes work and bulk transfers stall.
+        netns.set_link_mtu(lab.underlay_netns, f"{host.name}-port", int(record["mtu"]))
     elif kind == "vxlan-blocked":
         _nft(
             ns_path,
@@ -177,7 +178,7 @@ def _undo(lab: LabState, record: dict[str, Any]) -> None:
     kind = record["kind"]
     ns_path = f"/run/netns/{host.netns}"
     if kind == "mtu-mismatch":
-        netns.set_link_mtu(host.netns, "eth0", int(record["restore_mtu"]))
+        netns.set_link_mtu(lab.underlay_netns, f"{host.name}-port", int(record["restore_mtu"]))
     elif kind == "vxlan-blocked":
         with contextlib.suppress(EnvironmentUnfit):
             _nft(ns_path, f"delete table inet {NFT_TABLE}")

@@ -9,7 +9,6 @@ import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from netconform.platforms import swarm_deploy
 from netconform.platforms.base import Capabilities, Handle
 from netconform.platforms.swarm_deploy import LABEL, Node, network_name, service_name
 from netconform.probes.agent import SERVER_TCP_PORT
-from netconform.probes.executors import DockerExecExecutor, NetnsExecutor
+from netconform.probes.executors import DockerExecExecutor, NetnsExecutor, run_batches
 from netconform.probes.model import Probe, ProbeKind, ProbeResult
 from netconform.progress import NoProgress, Progress
 
@@ -165,12 +164,7 @@ class SwarmContext:
         self, batches: Mapping[Endpoint, Sequence[Probe]]
     ) -> dict[Endpoint, list[ProbeResult]]:
         """One exec per source endpoint, all sources at once."""
-        items = list(batches.items())
-        if not items:
-            return {}
-        with ThreadPoolExecutor(max_workers=len(items)) as pool:
-            results = list(pool.map(lambda kv: self.run(kv[0], kv[1]), items))
-        return {src: res for (src, _), res in zip(items, results, strict=True)}
+        return run_batches(batches, self.executor, max_workers=32)
 
     def probe(self, kind: ProbeKind, target: str, **kw: Any) -> Probe:
         """A probe with the scenario's timeout; ids are unique within any batch."""
@@ -190,6 +184,11 @@ class SwarmContext:
             p.key: (len(self.nodes) if p.mode == "global" else p.replicas)
             for p in swarm_deploy.plan_services(self.scenario, self._capabilities.available)
         }
+        for plan in swarm_deploy.plan_services(self.scenario, self._capabilities.available):
+            if plan.mode == "replicated":  # a check that scales may have been interrupted
+                svc = self.service(plan.key)
+                if svc.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] != plan.replicas:
+                    svc.scale(plan.replicas)
         end = time.monotonic() + deadline_s
         while True:
             counts = {k: len(self.tasks(k)) for k in expected}
@@ -208,6 +207,15 @@ class SwarmContext:
         endpoints = [*self.tasks("probe"), *self.peers()]
         batches = {e: [self.probe(ProbeKind.TCP, e.ip, port=SERVER_TCP_PORT)] for e in endpoints}
         return all(r.ok for res in self.run_many(batches).values() for r in res)
+
+
+def _remove_run(nodes: Sequence[Node], run_id: str) -> None:
+    clients = _clients(nodes)
+    try:
+        swarm_deploy.remove(clients, nodes, run_id)
+    finally:
+        for client in clients.values():
+            client.close()
 
 
 def _swarm_info(ctx_clients: Mapping[str, Any], nodes: Sequence[Node]) -> dict[str, Any]:
@@ -313,12 +321,7 @@ class SwarmLabPlatform:
             lablib.down(self.config.name)
             return
         if self._nodes:
-            clients = _clients(self._nodes)
-            try:
-                swarm_deploy.remove(clients, self._nodes, self._run_id)
-            finally:
-                for c in clients.values():
-                    c.close()
+            _remove_run(self._nodes, self._run_id)
 
 
 class SwarmPlatform:
@@ -401,12 +404,7 @@ class SwarmPlatform:
 
     def teardown(self) -> None:
         if self._nodes:
-            clients = _clients(self._nodes)
-            try:
-                swarm_deploy.remove(clients, self._nodes, self._run_id)
-            finally:
-                for c in clients.values():
-                    c.close()
+            _remove_run(self._nodes, self._run_id)
 
 
 def context_from_handle(handle: Handle, scenario: SwarmScenario) -> SwarmContext:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from netconform.probes.model import Probe, ProbeResult, parse_agent_output
 
@@ -30,6 +31,23 @@ class BatchExecutor(Protocol):
     """Runs one batch of probes from one source, with one exec."""
 
     def run_batch(self, probes: Sequence[Probe]) -> list[ProbeResult]: ...
+
+
+Source = TypeVar("Source", bound=Hashable)
+
+
+def run_batches(
+    batches: Mapping[Source, Sequence[Probe]],
+    executor_for: Callable[[Source], BatchExecutor],
+    max_workers: int = 16,
+) -> dict[Source, list[ProbeResult]]:
+    """One exec per source, all sources at once: a round costs its slowest source."""
+    items = list(batches.items())
+    if not items:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(items))) as pool:
+        results = list(pool.map(lambda kv: executor_for(kv[0]).run_batch(kv[1]), items))
+    return {src: res for (src, _), res in zip(items, results, strict=True)}
 
 
 class DockerExecExecutor:
