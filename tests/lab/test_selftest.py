@@ -40,6 +40,14 @@ def test_selftest_catches_every_applicable_fault_twice_the_same(
     }
     assert "reachability.same-host.tcp" in one["uncatchable"]
     assert (tmp_path / "1" / "selftest.md").read_text().startswith("# netconform self-test: pass")
+    # the matrix as a section of the comparison report
+    calico = Path(__file__).parents[1] / "report" / "data" / "kind-calico"
+    report = netconform(
+        "report", str(calico), str(tmp_path / "1"), "--out", str(tmp_path / "cmp"), "--no-allure"
+    )
+    assert report.returncode == 0, report.stderr
+    html = (tmp_path / "cmp" / "comparison.html").read_text()
+    assert "Self-test: which check catches which fault" in html and "vxlan-blocked" in html
 
 
 def test_fault_cli_add_list_clear_restores_the_host(lab_name: str) -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from netconform.errors import NetconformError
+from netconform.report import selftest_section
 from netconform.report.allure_report import generate_allure_report
 from netconform.report.compare import comparison_to_json, load_runs, merge_runs
 from netconform.report.html import render_html
@@ -24,7 +25,8 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RUN_DIR",
         nargs="+",
         type=Path,
-        help="a run directory holding results.json (or the results.json itself)",
+        help="a run directory holding results.json (or the results.json itself), or a "
+        "`netconform selftest` output directory (selftest.json)",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
     parser.add_argument(
@@ -37,14 +39,16 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    comparison = merge_runs(load_runs(args.run_dirs))
+    selftest_dirs = [d for d in args.run_dirs if selftest_section.is_selftest_dir(d)]
+    selftests = [selftest_section.load_selftest(d) for d in selftest_dirs]
+    comparison = merge_runs(load_runs([d for d in args.run_dirs if d not in selftest_dirs]))
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    (out / HTML_FILE).write_text(render_html(comparison), encoding="utf-8")
-    (out / MARKDOWN_FILE).write_text(render_markdown(comparison), encoding="utf-8")
-    (out / JSON_FILE).write_text(
-        json.dumps(comparison_to_json(comparison), indent=1) + "\n", encoding="utf-8"
-    )
+    (out / HTML_FILE).write_text(render_html(comparison, selftests=selftests), encoding="utf-8")
+    markdown = render_markdown(comparison) + selftest_section.render_markdown(selftests)
+    (out / MARKDOWN_FILE).write_text(markdown, encoding="utf-8")
+    merged = comparison_to_json(comparison) | {"selftests": selftests}
+    (out / JSON_FILE).write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
     for name in (HTML_FILE, MARKDOWN_FILE, JSON_FILE):
         print(f"wrote {out / name}")
     crashed = [c.label for c in comparison.columns if c.crashed]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from html import escape
+from typing import Any
 
+from netconform.report import selftest_section
 from netconform.report.compare import Column, Comparison, Row
 from netconform.report.key_measurements import key_measurement_rows
 from netconform.report.presentation import (
@@ -94,7 +96,11 @@ apply();
 """
 
 
-def render_html(comparison: Comparison, generated: datetime | None = None) -> str:
+def render_html(
+    comparison: Comparison,
+    generated: datetime | None = None,
+    selftests: Sequence[dict[str, Any]] = (),
+) -> str:
     when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     platforms = ", ".join(col.label for col in comparison.columns)
     parts = [
@@ -111,6 +117,7 @@ def render_html(comparison: Comparison, generated: datetime | None = None) -> st
         *_matrix(comparison),
         *_netpol_failures(comparison),
         *_profile(comparison),
+        *selftest_section.render_html(selftests),
         *_platform_info(comparison),
         f"<script>{_SCRIPT}</script>",
         "</body></html>",
