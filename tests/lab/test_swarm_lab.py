@@ -38,10 +38,17 @@ def test_full_run_passes_records_and_leaves_nothing(tmp_path: Path, lab_name: st
     assert data["summary"]["fail"] == 0 and data["summary"]["error"] == 0
     assert data["summary"]["pass"] >= 20
     verdicts = _verdicts(out)
-    for must_pass in ("reachability.cross-host.tcp", "reachability.cross-host.udp",
-                      "reachability.cross-host.icmp", "dns.tasks.ips", "dns.tasks.follows-scale",
-                      "mtu.pmtu.default.df-at-limit", "mtu.pmtu.default.df-over-limit",
-                      "mtu.transfer.cross-host", "isolation.overlays.cross-network"):  # fmt: skip
+    for must_pass in (
+        "reachability.cross-host.tcp",
+        "reachability.cross-host.udp",
+        "reachability.cross-host.icmp",
+        "dns.tasks.ips",
+        "dns.tasks.follows-scale",
+        "mtu.pmtu.default.df-at-limit",
+        "mtu.pmtu.default.df-over-limit",
+        "mtu.transfer.cross-host",
+        "isolation.overlays.cross-network",
+    ):
         assert verdicts[must_pass] == "pass", must_pass
     features = data["platform_info"]["kernel_features"]
     for check in data["checks"]:
@@ -83,8 +90,18 @@ def test_blocked_vxlan_on_one_host_fails_cross_host_checks(tmp_path: Path, lab_n
     scenario.write_text(FAST)
     lab.up(lab.LabConfig(name=lab_name, hosts=3))
     healthy = tmp_path / "healthy"
-    args = ["run", "--platform", "swarm-lab", "--lab-name", lab_name, "--keep",
-            "--scenario", str(scenario), "-k", "cross-host"]  # fmt: skip
+    args = [
+        "run",
+        "--platform",
+        "swarm-lab",
+        "--lab-name",
+        lab_name,
+        "--keep",
+        "--scenario",
+        str(scenario),
+        "-k",
+        "cross-host",
+    ]
     proc = netconform(*args, "--out", str(healthy))
     assert proc.returncode == 0, proc.stdout[-2000:]
     h2 = state.load(lab_name).host("h2")  # type: ignore[union-attr]
@@ -107,8 +124,23 @@ def test_blocked_vxlan_on_one_host_fails_cross_host_checks(tmp_path: Path, lab_n
 def test_second_underlay_mtu_keeps_the_overlay_rule(tmp_path: Path, lab_name: str) -> None:
     """The overlay MTU follows the network option (default 1500) - 50, not the underlay."""
     out = tmp_path / "mtu"
-    proc = netconform("run", "--platform", "swarm-lab", "--lab-name", lab_name, "--hosts", "2",
-                      "--underlay-mtu", "1400", "-k", "mtu", "--out", str(out))  # fmt: skip
+    proc = netconform(
+        "run",
+        "--platform",
+        "swarm-lab",
+        "--lab-name",
+        lab_name,
+        "--hosts",
+        "2",
+        "--underlay-mtu",
+        "1400",
+        "-k",
+        "mtu",
+        "-n",
+        "2",  # pytest-xdist: the controller owns the lab, the workers attach
+        "--out",
+        str(out),
+    )
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     data = _results(out)
     assert data["platform_info"]["underlay_mtu"] == 1400
@@ -121,10 +153,24 @@ def test_second_underlay_mtu_keeps_the_overlay_rule(tmp_path: Path, lab_name: st
 
 def test_sigkill_mid_run_then_lab_down_leaves_nothing(tmp_path: Path, lab_name: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netconform.cli", "run", "--platform", "swarm-lab",
-         "--lab-name", lab_name, "--hosts", "2", "--out", str(tmp_path / "k")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "netconform.cli",
+            "run",
+            "--platform",
+            "swarm-lab",
+            "--lab-name",
+            lab_name,
+            "--hosts",
+            "2",
+            "--out",
+            str(tmp_path / "k"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:  # kill once the swarm runs services
@@ -156,3 +202,50 @@ def test_lab_up_twice_refuses_with_exit_2(lab_name: str) -> None:
     status = netconform("lab", "status", "--name", lab_name)
     info = json.loads(status.stdout)
     assert info["phase"] == "ready" and all(h["dockerd_running"] for h in info["hosts"])
+
+
+def test_platform_swarm_runs_on_daemons_it_did_not_create(tmp_path: Path, lab_name: str) -> None:
+    """`swarm` targets existing daemons (here: a lab's), removes only what it labelled."""
+    lab_state = lab.up(lab.LabConfig(name=lab_name, hosts=2))
+    hosts = ",".join(h.docker_socket for h in lab_state.hosts)
+    out = tmp_path / "swarm"
+    env = {
+        "NETCONFORM_DOCKER_HOSTS": hosts,
+        "NETCONFORM_PROBE_IMAGE": lab_state.image,
+        "NETCONFORM_SWARM_CAPABILITIES": "vxlan",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netconform.cli",
+            "run",
+            "--platform",
+            "swarm",
+            "--out",
+            str(out),
+            "-k",
+            "cross-host or dns.tasks or internal",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    verdicts = _verdicts(out)
+    assert verdicts["reachability.cross-host.tcp"] == "pass"
+    assert verdicts["dns.tasks.ips"] == "pass"
+    assert _results(out)["platform"] == "swarm"
+    # the daemons stay up, and nothing of the run is left on them
+    import docker
+
+    for host in lab_state.hosts:
+        client = docker.DockerClient(base_url=host.docker_socket)
+        try:
+            assert client.ping()
+            assert not client.containers.list(all=True, filters={"label": "io.netconform.run"})
+            assert not client.networks.list(filters={"label": "io.netconform.run"})
+        finally:
+            client.close()

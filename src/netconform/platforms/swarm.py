@@ -324,9 +324,13 @@ class SwarmLabPlatform:
             _remove_run(self._nodes, self._run_id)
 
 
+SWARM_DEFAULT_CAPS = ("vxlan", "ipvs", "esp")
+
+
 class SwarmPlatform:
     """Daemons the user already has: NETCONFORM_DOCKER_HOSTS=unix:///..,tcp://..,
-    one per node, the first a manager. Only what this run labels is ever removed."""
+    one per node, the first a manager; NETCONFORM_PROBE_IMAGE present on every node.
+    Only what this run labels is ever removed."""
 
     name = "swarm"
     family = "swarm"
@@ -370,13 +374,21 @@ class SwarmPlatform:
                 raise EnvironmentUnfit(f"docker at {url} is not part of an active swarm")
             nodes.append(Node(f"node{i}", url, swarm.get("NodeAddr", ""), None, swarm["NodeID"]))
         self._nodes = nodes
-        caps = {"vxlan", "ipvs", "esp"}  # a real swarm normally has them; the data path tells
+        # The harness cannot look into the kernels of someone else's nodes: it assumes what a
+        # normal Swarm host has, and the user declares less when their kernels lack it.
+        declared = os.environ.get("NETCONFORM_SWARM_CAPABILITIES", ",".join(SWARM_DEFAULT_CAPS))
+        caps = {c.strip() for c in declared.split(",") if c.strip()}
+        missing = {
+            c: f"{c} not declared in NETCONFORM_SWARM_CAPABILITIES={declared}"
+            for c in SWARM_DEFAULT_CAPS
+            if c not in caps
+        }
         data = {
             "nodes": [n.__dict__ for n in nodes],
             "run_id": self._run_id,
             "image": self.image,
             "capabilities": sorted(caps),
-            "missing": {},
+            "missing": missing,
             "info": {},
         }
         clients = _clients(nodes)
