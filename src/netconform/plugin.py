@@ -117,6 +117,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         state.platform = platform
         state.handle = platform.provision()
     except NetconformError as exc:
+        # An incomplete results.json says why, so a nightly report shows the platform as
+        # not provisioned instead of silently missing.
+        state.info = {"platform": state.platform_name, "provisioning_error": str(exc)}
+        state.write(complete=False)
         pytest.exit(f"netconform: {exc}", returncode=exc.exit_code)
     state.info = dict(state.handle.data.get("info", {}))
     state.info["platform"] = state.platform_name

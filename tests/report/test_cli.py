@@ -103,14 +103,4 @@ def test_usage_error_is_exit_2(tmp_path: Path) -> None:
     assert "RUN_DIR" in done.stderr
 
 
-def test_real_lab_results_render(tmp_path: Path) -> None:
-    """Results of the swarm lab, once it has run on this machine (reports/ is git-ignored)."""
-    reports = Path(__file__).resolve().parents[2] / "reports"
-    runs = sorted(p.parent for p in reports.glob("*/results.json"))
-    if not runs:
-        pytest.skip("no lab results under reports/ yet (run `netconform run --platform swarm-lab`)")
-    out = tmp_path / "out"
-    assert main([*map(str, runs), "--out", str(out), "--no-allure"]) == 0
-    merged = json.loads((out / "comparison.json").read_text())
-    assert len(merged["columns"]) == len(runs)
-    assert merged["checks"], "a lab run with no checks"
+# Real swarm-lab results are rendered in tests/lab/test_swarm_lab.py, which produces them.

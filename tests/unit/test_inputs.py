@@ -89,3 +89,33 @@ def test_results_roundtrip_and_truncated_file(tmp_path: Path) -> None:
     path.write_text(path.read_text()[:40])
     with pytest.raises(InputError, match="not valid JSON"):
         read_results(path)
+
+
+def test_unreachable_daemons_exit_3_and_say_so_in_results(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    env = {
+        "NETCONFORM_DOCKER_HOSTS": f"unix://{tmp_path}/no1.sock,unix://{tmp_path}/no2.sock",
+        "NETCONFORM_PROBE_IMAGE": "probe:1",
+        "PATH": "/usr/bin:/bin",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "netconform.cli", "run", "--platform", "swarm", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "cannot reach docker at unix://" in proc.stdout + proc.stderr
+    data = json.loads((out / "results.json").read_text())
+    assert data["complete"] is False and data["finished"] is None
+    assert "cannot reach docker" in data["platform_info"]["provisioning_error"]
+
+
+def test_platform_swarm_without_hosts_is_exit_3(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NETCONFORM_DOCKER_HOSTS", raising=False)
+    assert main(["run", "--platform", "swarm"]) == 3
+    assert "NETCONFORM_DOCKER_HOSTS" in capsys.readouterr().err
