@@ -104,3 +104,18 @@ def test_bad_probe_is_reported_not_crashing_the_batch() -> None:
     good, bad = _run([Probe("g", ProbeKind.INTERFACES), Probe("b", ProbeKind.TCP, "127.0.0.1")])
     assert good.ok
     assert not bad.ok and "missing" in str(bad.error)
+
+
+def test_connect_only_observes_the_handshake_of_a_silent_service() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        silent, replying = _run(
+            [
+                Probe("c", ProbeKind.TCP, "127.0.0.1", port, 1.0, {"connect_only": True}),
+                Probe("r", ProbeKind.TCP, "127.0.0.1", port, 0.5),
+            ]
+        )
+    assert silent.ok and silent.values == {"connected": True}
+    assert not replying.ok  # connected, but the service never answers

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import docker.errors
+
 from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
 from netconform.errors import EnvironmentUnfit, InputError
 from netconform.lab import lab as lablib
@@ -304,6 +306,10 @@ class SwarmLabPlatform:
             swarm_deploy.deploy(
                 clients, nodes, lab.image, self._run_id, self.scenario, features.available
             )
+        except docker.errors.APIError as exc:
+            raise EnvironmentUnfit(
+                f"deploying the probe services failed: {exc.explanation}"
+            ) from exc
         finally:
             for c in clients.values():
                 c.close()
@@ -397,8 +403,12 @@ class SwarmPlatform:
             swarm_deploy.deploy(
                 clients, nodes, self.image, self._run_id, self.scenario, frozenset(caps)
             )
-        except BaseException:
+        except BaseException as exc:
             swarm_deploy.remove(clients, nodes, self._run_id)
+            if isinstance(exc, docker.errors.APIError):
+                raise EnvironmentUnfit(
+                    f"deploying the probe services failed: {exc.explanation}"
+                ) from exc
             raise
         finally:
             for c in clients.values():

@@ -142,24 +142,40 @@ def deploy(
         )
     # Standalone containers on attachable overlays: same-host peers and container-name DNS.
     main = network_name(run_id, "main")
-    deadline = time.monotonic() + 60
     for node in nodes:
-        while True:
-            try:
-                clients[node.name].containers.run(
-                    image,
-                    command=serve,
-                    name=f"{PREFIX}{run_id}-peer-{node.name}",
-                    network=main,
-                    labels=labels,
-                    detach=True,
-                )
-                break
-            except docker.errors.NotFound:
-                # A worker learns of a new overlay only once a task there needs it.
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        _start_peer(
+            clients[node.name], image, serve, f"{PREFIX}{run_id}-peer-{node.name}", main, labels
+        )
+
+
+def _start_peer(
+    client: Any,
+    image: str,
+    command: list[str],
+    name: str,
+    network: str,
+    labels: Mapping[str, str],
+    deadline_s: float = 90,
+) -> None:
+    """Start one standalone container on an overlay, retrying what a busy swarm answers
+    while the worker waits for the manager: the overlay not known yet (NotFound), or the
+    attachment timing out ("attaching to network failed")."""
+    import docker.errors
+
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            client.containers.run(
+                image, command=command, name=name, network=network, labels=dict(labels), detach=True
+            )
+            return
+        except docker.errors.APIError as exc:
+            retry = isinstance(exc, docker.errors.NotFound) or "attaching to network" in str(exc)
+            if not retry or time.monotonic() > deadline:
+                raise
+            with contextlib.suppress(docker.errors.APIError):
+                client.containers.get(name).remove(force=True)  # created but not started
+            time.sleep(1)
 
 
 def remove(clients: Mapping[str, Any], nodes: Sequence[Node], run_id: str) -> None:

@@ -50,6 +50,8 @@ def _classify(exc: BaseException) -> str:
 
 def probe_tcp(p: ProbeSpec) -> Values:
     with socket.create_connection((p["target"], p["port"]), timeout=p["timeout_s"]) as s:
+        if p.get("connect_only"):  # a foreign service: the handshake is the observation
+            return {"connected": True}
         s.sendall(b"hostname\n")
         reply = s.recv(256).decode(errors="replace").strip()
     if not reply:
