@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import ipaddress
 import os
 import shutil
@@ -218,6 +219,33 @@ def _unmount_all(directory: str) -> int:
     return count
 
 
+# containerd-shim v2 puts its socket here, named by a hash, whatever containerd's --state.
+SHIM_SOCKET_DIR = Path("/run/containerd/s")
+
+
+def _shim_sockets(pids: set[int], lab_dir: str) -> list[Path]:
+    """The socket of every shim serving this lab: sha256 of address/namespace/id, as
+    containerd's shim.SocketAddress computes it."""
+    found = []
+    for pid in pids:
+        try:
+            args = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+        except OSError:
+            continue
+        if not args or not args[0].endswith("containerd-shim-runc-v2") or "-address" not in args:
+            continue
+        try:
+            address, namespace, shim_id = (
+                args[args.index(f) + 1] for f in ("-address", "-namespace", "-id")
+            )
+        except (ValueError, IndexError):
+            continue
+        if address.startswith(lab_dir):
+            digest = hashlib.sha256(os.path.join(address, namespace, shim_id).encode()).hexdigest()
+            found.append(SHIM_SOCKET_DIR / digest)
+    return found
+
+
 def down(name: str, progress: Progress | None = None) -> DownReport | None:
     """Remove every namespace, process, mount, cgroup and directory the lab recorded."""
     progress = progress or NoProgress()
@@ -225,14 +253,26 @@ def down(name: str, progress: Progress | None = None) -> DownReport | None:
     if lab is None:
         return None
     progress.step(f"stopping every process of lab {name}")
+    sockets = _shim_sockets(cgroups.pids(lab.cgroup), lab.dir)
     killed = cgroups.kill_all(lab.cgroup) if cgroups.exists(lab.cgroup) else 0
+    for socket_file in sockets:  # a killed shim cannot remove its own socket
+        socket_file.unlink(missing_ok=True)
     unmounted = _unmount_all(lab.dir)
     present = tuple(n for n in lab.all_netns if netns.exists(n))
     netns.remove_all(present)
     cgroups.remove(lab.cgroup)
     shutil.rmtree(lab.dir, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        os.rmdir(state.state_root())
+    # Fixed paths the daemons create whatever their roots; removed only when empty, so a
+    # system docker or containerd using them is never touched.
+    for directory in (
+        state.state_root(),
+        SHIM_SOCKET_DIR,
+        SHIM_SOCKET_DIR.parent,
+        Path("/run/docker/plugins"),
+        Path("/run/docker"),
+    ):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
     progress.step(f"lab {name} removed")
     return DownReport(name=name, killed=killed, unmounted=unmounted, namespaces=present)
 
