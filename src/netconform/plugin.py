@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,7 +171,13 @@ class ControllerHooks:
         finally:
             if state.platform is not None:
                 StreamProgress().step("removing what the run created")
-                state.platform.teardown()
+                try:
+                    state.platform.teardown()
+                except NetconformError as exc:
+                    # Said, never swallowed; failed checks keep exit 1, a clean run becomes 3.
+                    sys.stderr.write(f"netconform: teardown: {exc}\n")
+                    if session.exitstatus == 0:
+                        session.exitstatus = exc.exit_code
 
 
 def checks_for(area: Area, config: pytest.Config) -> list[Check[Any]]:

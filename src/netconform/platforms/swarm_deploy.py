@@ -189,8 +189,8 @@ def remove(clients: Mapping[str, Any], nodes: Sequence[Node], run_id: str) -> No
         for container in clients[node.name].containers.list(all=True, filters=flt):
             with contextlib.suppress(Exception):
                 container.remove(force=True)
-    # Networks go once their tasks are gone; give the managers a moment.
-    deadline = time.monotonic() + 30
+    # A network goes once every node has let go of its tasks: slow with a broken data path.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         left = manager.networks.list(filters=flt)
         if not left:
