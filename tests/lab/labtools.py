@@ -26,9 +26,6 @@ def assert_no_residue(name: str) -> None:
     cgroup = f"netconform-{name}"
     assert not any((Path("/sys/fs/cgroup") / h / cgroup).exists()
                    for h in ["", *os.listdir("/sys/fs/cgroup")])  # fmt: skip
-    shims = Path("/run/containerd/s")
-    if shims.is_dir() and not _shims_running():
-        assert not list(shims.iterdir()), "shim sockets left behind"
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
@@ -36,13 +33,3 @@ def assert_no_residue(name: str) -> None:
             except OSError:
                 continue
             assert str(directory).encode() not in cmdline, f"process {pid} of lab {name} alive"
-
-
-def _shims_running() -> bool:
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if b"containerd-shim" in cmdline.read_bytes():
-                return True
-        except OSError:
-            continue  # the process ended while we looked
-    return False
