@@ -736,7 +736,9 @@ for _variant in NETWORK_VARIANTS:
         Area.MTU,
         "A 4 MiB TCP transfer completes across every host pair",
         DOCS,
-        catches=("mtu-mismatch", "vxlan-blocked"),
+        # Not mtu-mismatch: in the lab TCP sometimes gets through a switch-side MTU drop
+        # (seen on a reused lab), so it is not a reliable detector; the DF checks are.
+        catches=("vxlan-blocked",),
     )
 )
 def bulk_transfer(ctx: SwarmContext) -> Outcome:
