@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from netconform.errors import InputError, NetconformError
+from netconform.errors import EnvironmentUnfit, InputError, NetconformError
 from netconform.platforms.registry import PLATFORMS, PlatformOptions, family_of
 
 
@@ -261,6 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `netconform checks | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout must stay open until exit
         return 0
+    except OSError as exc:  # the machine refused something (a file, a socket, a cgroup)
+        print(f"netconform: {exc}", file=sys.stderr)
+        return EnvironmentUnfit.exit_code
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The two error kinds a user can be shown, each tied to the CLI exit code contract.
 
 Anything raised from the library that is one of these is printed as one line by the CLI;
-anything else is a bug and keeps its traceback.
+so is an OSError (the machine refused a file, socket or cgroup: exit 3); anything else is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations

@@ -49,9 +49,10 @@ def pids(name: str) -> set[int]:
         top = hierarchy / name
         if not top.is_dir():
             continue
-        for procs in top.rglob("cgroup.procs"):
+        # os.walk, not rglob: container cgroups vanish while we walk, and walk skips them
+        for dirpath, _dirs, _files in os.walk(top):
             with contextlib.suppress(OSError):
-                found.update(int(p) for p in procs.read_text().split())
+                found.update(int(p) for p in Path(dirpath, "cgroup.procs").read_text().split())
     return found
 
 
@@ -77,12 +78,10 @@ def remove(name: str) -> None:
         top = hierarchy / name
         if not top.is_dir():
             continue
-        # rmdir deepest first; a cgroup directory only goes once it has no children
-        for path in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        # bottom-up: a cgroup directory only goes once it has no children
+        for dirpath, _dirs, _files in os.walk(top, topdown=False):
             with contextlib.suppress(OSError):
-                path.rmdir()
-        with contextlib.suppress(OSError):
-            top.rmdir()
+                os.rmdir(dirpath)
 
 
 def exists(name: str) -> bool:
