@@ -114,6 +114,14 @@ def _residue(lab_name: str, record: dict[str, Any]) -> list[str]:
     )
     if faults.NFT_TABLE in tables.stdout:
         left.append(f"nft table {faults.NFT_TABLE} in {host.netns}")
+    switch = subprocess.run(
+        ["nsenter", f"--net=/run/netns/{lab.underlay_netns}", "nft", "list", "tables"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if faults.NFT_TABLE in switch.stdout:
+        left.append(f"nft table {faults.NFT_TABLE}* on the underlay switch")
     qdisc = subprocess.run(
         [*ns, "tc", "qdisc", "show", "dev", "eth0"], capture_output=True, text=True, check=False
     )

@@ -33,3 +33,12 @@ def assert_no_residue(name: str) -> None:
             except OSError:
                 continue
             assert str(directory).encode() not in cmdline, f"process {pid} of lab {name} alive"
+
+
+def nft_tables(name: str) -> list[str]:
+    """The nftables tables in lab `name`'s underlay namespace (`family name` each)."""
+    lab = state.load(name)
+    assert lab is not None
+    listing = subprocess.run(["nsenter", f"--net=/run/netns/{lab.underlay_netns}", "nft", "list",
+                              "tables"], capture_output=True, text=True, check=True)  # fmt: skip
+    return [line.removeprefix("table ").strip() for line in listing.stdout.splitlines()]

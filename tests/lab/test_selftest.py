@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labtools import netconform
+from labtools import netconform, nft_tables
 
 from netconform.lab import faults, lab, state
 
@@ -81,9 +81,12 @@ def test_fault_cli_add_list_clear_restores_the_host(lab_name: str) -> None:
     lab_state = state.load(lab_name)
     assert lab_state is not None
     assert netns.link_mtu(lab_state.underlay_netns, "h2-port") == 1300
+    # the switch also drops GSO super-packets over the MTU, which Linux would forward
+    assert "bridge netconform_fault_h2" in nft_tables(lab_name)
     bad = netconform("lab", "fault", "add", "no-such-fault", "--name", lab_name)
     assert bad.returncode == 2 and "unknown fault" in bad.stderr
     assert netconform("lab", "fault", "clear", "--name", lab_name).returncode == 0
     assert netns.link_mtu(lab_state.underlay_netns, "h2-port") == 1500
     assert netns.link_mtu(h2.netns, "eth0") == 1500
+    assert not [t for t in nft_tables(lab_name) if "netconform_fault" in t]
     assert faults.listed(lab_name) == []

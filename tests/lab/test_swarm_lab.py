@@ -10,13 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-from labtools import assert_no_residue, netconform
+from labtools import assert_no_residue, netconform, nft_tables
 
 from netconform.catalog.scenario import load_swarm_scenario
 from netconform.checks.base import CATALOGUE, execute
 from netconform.contexts import load_checks
-from netconform.lab import faults, lab, state
+from netconform.lab import capture, faults, lab, state
 from netconform.platforms.swarm import SwarmLabPlatform, context_from_handle
+from netconform.probes.model import ProbeKind
 
 
 def _results(out: Path) -> dict:  # type: ignore[type-arg]
@@ -46,6 +47,7 @@ def test_full_run_passes_records_and_leaves_nothing(tmp_path: Path, lab_name: st
         "mtu.pmtu.default.df-over-limit",
         "mtu.transfer.cross-host",
         "isolation.overlays.cross-network",
+        "reachability.underlay.vxlan",
     ):
         assert verdicts[must_pass] == "pass", must_pass
     features = data["platform_info"]["kernel_features"]
@@ -56,6 +58,8 @@ def test_full_run_passes_records_and_leaves_nothing(tmp_path: Path, lab_name: st
     by_id = {c["id"]: c for c in data["checks"]}
     assert by_id["mtu.interface.default"]["measurements"]["effective_mtu"] == 1450
     assert by_id["dns.latency"]["measurements"]["dns_latency_p99_ms"] > 0
+    wire = by_id["reachability.underlay.vxlan"]["measurements"]
+    assert wire["wire_packets"]["vxlan"] >= 2 * wire["pairs"] and wire["wire_packets"]["clear"] == 0
     # Allure: every result carries the non-excluded platform parameter
     allure = [json.loads(p.read_text()) for p in (out / "allure-results").glob("*-result.json")]
     assert len(allure) == len(data["checks"]) + 1  # + the empty netpol area's skip
@@ -88,6 +92,23 @@ def test_blocked_vxlan_on_one_host_fails_exactly_its_pairs(lab_name: str) -> Non
     platform = SwarmLabPlatform(scenario, lab_name=lab_name)
     ctx = context_from_handle(platform.provision(), scenario)
     try:
+        # the underlay watch tells networks apart by VNI: main traffic never counts as other's
+        (main_vni, main_subnet), (other_vni, _) = ctx.overlay("main"), ctx.overlay("other")
+        assert main_vni != other_vni
+        rules = {
+            "main": capture.vxlan_vni(main_vni),
+            "other": capture.vxlan_vni(other_vni),
+            "clear": capture.unencapsulated(main_subnet),
+        }
+        tasks = ctx.tasks("probe")
+        far = [t for t in tasks if t.node != tasks[0].node]
+        with ctx.watch_underlay(rules) as watch:
+            answers = ctx.run(tasks[0], [ctx.probe(ProbeKind.ICMP, t.ip) for t in far])
+            wire = watch.read().packets
+        assert all(a.ok for a in answers), answers
+        assert wire["main"] >= 2 * len(far) and wire["other"] == 0 and wire["clear"] == 0, wire
+        assert not [t for t in nft_tables(lab_name) if "watch" in t]  # the watch cleans up
+
         load_checks("swarm")
         ids = [f"reachability.cross-host.{k}" for k in ("tcp", "udp", "icmp")]
         healthy = [execute(CATALOGUE.get(i), ctx) for i in ids]

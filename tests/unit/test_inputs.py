@@ -12,6 +12,7 @@ import pytest
 from netconform.catalog.scenario import load_swarm_scenario
 from netconform.cli import main
 from netconform.errors import InputError
+from netconform.k8s.params import KubeParams
 from netconform.results import Area, CheckResult, RunResults, Verdict, read_results, write_results
 
 
@@ -26,6 +27,21 @@ def test_default_scenario_loads() -> None:
     assert scenario.mtu.transfer_bytes == 4 * 1024 * 1024
 
 
+def test_default_kubernetes_scenario_is_the_documented_defaults() -> None:
+    assert KubeParams.load() == KubeParams()
+
+
+def test_kubernetes_scenario_sets_the_check_parameters(tmp_path: Path) -> None:
+    path = _scenario(
+        tmp_path,
+        "schema: netconform/scenario/v1\nfamily: kubernetes\nnetpol_deadline_s: 45\n"
+        "mtu: {transfer_bytes: 1048576}\n",
+    )
+    params = KubeParams.load(path)
+    assert (params.netpol_deadline_s, params.transfer_bytes) == (45, 1048576)
+    assert params.probe_timeout_s == KubeParams().probe_timeout_s
+
+
 @pytest.mark.parametrize(
     ("text", "field"),
     [
@@ -35,24 +51,34 @@ def test_default_scenario_loads() -> None:
          "networks.mtu_optoin"),
         ("schema: netconform/scenario/v9\nfamily: swarm\n", "schema"),
         ("schema: netconform/scenario/v1\nfamily: swarm\nmtu: [unclosed\n", "line"),
+        ("schema: netconform/scenario/v1\nfamily: kubernetes\nnetpol_deadline_s: 0\n",
+         "netpol_deadline_s"),
+        ("schema: netconform/scenario/v1\nfamily: kubernetes\nvip: {replicas: 3}\n", "vip"),
+        ("schema: netconform/scenario/v1\nfamily: swarm\n", "family"),
     ],
 )  # fmt: skip
 def test_malformed_scenario_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:
     path = _scenario(tmp_path, text)
+    load = KubeParams.load if "kubernetes" in text or field == "family" else load_swarm_scenario
     with pytest.raises(InputError) as err:
-        load_swarm_scenario(path)
+        load(path)
     message = str(err.value)
     assert message.startswith(f"{path}: {field}")
     assert "\n" not in message
 
 
-def test_cli_malformed_scenario_exits_2_with_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("platform", "family"), [("swarm-lab", "swarm"),
+                                                 ("kind-calico", "kubernetes")])  # fmt: skip
+def test_cli_malformed_scenario_exits_2_with_one_line(
+    tmp_path: Path, platform: str, family: str
+) -> None:
+    # before anything is provisioned or even looked for (no kind here: that would be exit 3)
     path = _scenario(
-        tmp_path, "schema: netconform/scenario/v1\nfamily: swarm\nprobe_timeout_s: -1\n"
+        tmp_path, f"schema: netconform/scenario/v1\nfamily: {family}\nprobe_timeout_s: -1\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "netconform.cli", "run", "--platform", "swarm-lab",
-         "--scenario", str(path)],
+        [sys.executable, "-m", "netconform.cli", "run", "--platform", platform,
+         "--scenario", str(path), "--out", str(tmp_path / "out")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -63,8 +63,32 @@ def scenarios_dir() -> Path:
     return Path(str(resources.files("netconform").joinpath("scenarios")))
 
 
+class KubernetesMtu(_Strict):
+    transfer_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=1 << 30)
+
+
+class KubernetesScenario(_Strict):
+    schema_: Literal["netconform/scenario/v1"] = Field(alias="schema")
+    family: Literal["kubernetes"]
+    probe_timeout_s: float = Field(2.0, gt=0, le=30)
+    converge_deadline_s: float = Field(30.0, gt=0, le=600)
+    netpol_deadline_s: float = Field(10.0, gt=0, le=600)
+    poll_interval_s: float = Field(0.5, gt=0, le=10)
+    mtu: KubernetesMtu = KubernetesMtu()
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
 def load_swarm_scenario(path: Path | None = None) -> SwarmScenario:
-    path = path or scenarios_dir() / "swarm.yaml"
+    return _load(path or scenarios_dir() / "swarm.yaml", SwarmScenario)
+
+
+def load_kubernetes_scenario(path: Path | None = None) -> KubernetesScenario:
+    return _load(path or scenarios_dir() / "kubernetes.yaml", KubernetesScenario)
+
+
+def _load(path: Path, model: type[Model]) -> Model:
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -78,7 +102,7 @@ def load_swarm_scenario(path: Path | None = None) -> SwarmScenario:
     if not isinstance(raw, dict):
         raise file_field_error(path, "", "top level must be a mapping")
     try:
-        return SwarmScenario.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "(top)"

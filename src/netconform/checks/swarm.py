@@ -10,13 +10,15 @@ import itertools
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, poll
+from netconform.lab import capture
 from netconform.platforms.swarm import Endpoint, SwarmContext
 from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
 from netconform.probes.model import Probe, ProbeKind, ProbeResult
-from netconform.results import Area
+from netconform.results import Area, Verdict
 
 DOCS = "https://docs.docker.com/engine/network/drivers/overlay/"
 SWARM_NET = "https://docs.docker.com/engine/swarm/networking/"
@@ -226,6 +228,71 @@ def routing_mesh(ctx: SwarmContext) -> Outcome:
             f"published port answers on all {len(ctx.nodes)} hosts", observed=polled.value
         )
     return Outcome.failed(f"published port silent: {bad}", observed=polled.value)
+
+
+def _on_the_wire(
+    ctx: SwarmContext,
+    service: str,
+    rules: dict[str, str],
+    problems: Callable[[dict[str, int], int], list[str]],
+    carried_as: str,
+) -> Outcome:
+    """Probe every cross-host pair of `service` over TCP while the underlay switch counts
+    frames per rule; `problems` judges the counts against the number of exchanges."""
+    missing = _nodes_without_task(ctx, service)
+    if missing:  # a global service: a node without its task is a finding, not fewer pairs
+        return Outcome.failed(f"no running {service} task on {', '.join(missing)}")
+    with ctx.watch_underlay(rules) as watch:
+        traffic = _pairs_matrix(ctx, _cross_host_pairs(ctx, service), ProbeKind.TCP, True)
+        counts = dict(watch.read().packets)
+    measurements = {**traffic.measurements, "wire_packets": counts}
+    if traffic.verdict != Verdict.PASS:  # nothing to judge the wire by
+        return replace(traffic, measurements=measurements)
+    pairs = int(traffic.measurements["pairs"])
+    found = problems(counts, pairs)
+    if found:
+        return Outcome.failed(
+            "; ".join(found), expected=carried_as, observed=counts, measurements=measurements
+        )
+    return Outcome.passed(
+        f"{pairs} cross-host TCP exchanges seen on the underlay {carried_as}: {counts}",
+        expected=carried_as,
+        observed=counts,
+        measurements=measurements,
+    )
+
+
+# Every exchange crosses the switch at least twice (request and answer).
+FRAMES_PER_EXCHANGE = 2
+
+
+@CATALOGUE.register(
+    spec(
+        "reachability.underlay.vxlan",
+        Area.REACHABILITY,
+        "Cross-host overlay traffic is VXLAN on UDP 4789 with the network's VNI, never in the "
+        "clear",
+        DOCS + " (UDP port 4789 for overlay network traffic); RFC 7348 §5",
+        requires=frozenset({"underlay-capture"}),
+        catches=("vxlan-blocked", "host-loss"),
+    )
+)
+def underlay_vxlan(ctx: SwarmContext) -> Outcome:
+    vni, subnet = ctx.overlay("main")
+    rules = {"vxlan": capture.vxlan_vni(vni), "clear": capture.unencapsulated(subnet)}
+
+    def problems(counts: dict[str, int], pairs: int) -> list[str]:
+        found = []
+        if counts.get("vxlan", 0) < FRAMES_PER_EXCHANGE * pairs:
+            found.append(
+                f"{counts.get('vxlan', 0)} VXLAN frames with VNI {vni} on the wire for {pairs} "
+                f"exchanges (at least {FRAMES_PER_EXCHANGE * pairs} expected)"
+            )
+        if counts.get("clear", 0):
+            found.append(f"{counts['clear']} packets from {subnet} on the wire unencapsulated")
+        return found
+
+    return _on_the_wire(ctx, "probe", rules, problems, f"as VXLAN, VNI {vni}")
 
 
 # --- DNS -------------------------------------------------------------------------------
@@ -736,9 +803,7 @@ for _variant in NETWORK_VARIANTS:
         Area.MTU,
         "A 4 MiB TCP transfer completes across every host pair",
         DOCS,
-        # Not mtu-mismatch: in the lab TCP sometimes gets through a switch-side MTU drop
-        # (seen on a reused lab), so it is not a reliable detector; the DF checks are.
-        catches=("vxlan-blocked",),
+        catches=("vxlan-blocked", "mtu-mismatch"),
     )
 )
 def bulk_transfer(ctx: SwarmContext) -> Outcome:
@@ -909,3 +974,34 @@ def internal_egress(ctx: SwarmContext) -> Outcome:
 )
 def encrypted_works(ctx: SwarmContext) -> Outcome:
     return _pairs_matrix(ctx, _cross_host_pairs(ctx, "encrypted"), ProbeKind.TCP, expect_ok=True)
+
+
+@CATALOGUE.register(
+    spec(
+        "isolation.encrypted.esp-only",
+        Area.ISOLATION,
+        "An encrypted overlay's cross-host traffic is ESP on the underlay, no VXLAN in the clear",
+        DOCS + " (encrypt: IPsec ESP between nodes)",
+        requires=frozenset({"esp", "underlay-capture"}),
+        catches=("vxlan-blocked",),
+    )
+)
+def encrypted_esp_only(ctx: SwarmContext) -> Outcome:
+    vni, subnet = ctx.overlay("encrypted")
+    rules = {
+        "esp": capture.esp(),
+        "vxlan": capture.vxlan_vni(vni),
+        "clear": capture.unencapsulated(subnet),
+    }
+
+    def problems(counts: dict[str, int], pairs: int) -> list[str]:
+        found = []
+        if counts.get("esp", 0) < FRAMES_PER_EXCHANGE * pairs:
+            found.append(f"{counts.get('esp', 0)} ESP packets for {pairs} exchanges")
+        if counts.get("vxlan", 0):
+            found.append(f"{counts['vxlan']} VXLAN frames with VNI {vni} readable on the wire")
+        if counts.get("clear", 0):
+            found.append(f"{counts['clear']} packets from {subnet} on the wire unencapsulated")
+        return found
+
+    return _on_the_wire(ctx, "encrypted", rules, problems, "as ESP only")

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from netconform.errors import EnvironmentUnfit, InputError
-from netconform.lab import netns, state
+from netconform.lab import netns, nft, state
 from netconform.lab.state import HostRecord, LabState
 
 # kind -> (area whose checks must catch it, what it models)
@@ -26,17 +26,6 @@ FAULT_KINDS: dict[str, tuple[str, str]] = {
 }
 NFT_TABLE = "netconform_fault"
 LABEL = "io.netconform.run"
-
-
-def _nft(netns_path: str, script: str) -> None:
-    proc = subprocess.run(
-        ["nsenter", f"--net={netns_path}", "nft", script],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise EnvironmentUnfit(f"nft failed in {netns_path}: {proc.stderr.strip()}")
 
 
 def _lab(name: str) -> LabState:
@@ -110,9 +99,21 @@ def _apply(lab: LabState, host: HostRecord, record: dict[str, Any]) -> None:
         # The switch side of the host's link: frames bigger than this are dropped in both
         # directions with no ICMP (an L2 hop), and the host itself learns nothing: the
         # classic PMTU blackhole, where handshakes work and bulk transfers stall.
-        netns.set_link_mtu(lab.underlay_netns, f"{host.name}-port", int(record["mtu"]))
+        port, mtu = f"{host.name}-port", int(record["mtu"])
+        netns.set_link_mtu(lab.underlay_netns, port, mtu)
+        # Linux forwards GSO super-packets past a smaller MTU (is_skb_forwardable lets any GSO
+        # skb through), so bulk TCP could slip by what a real switch drops; a length match on
+        # the port drops them too, whatever the sender's offloads.
+        table = _switch_table(host)
+        nft.run(
+            f"/run/netns/{lab.underlay_netns}",
+            f"add table bridge {table}; add chain bridge {table} wire "
+            "{ type filter hook forward priority 0; }; "
+            f'add rule bridge {table} wire oifname "{port}" meta length > {mtu} drop; '
+            f'add rule bridge {table} wire iifname "{port}" meta length > {mtu} drop',
+        )
     elif kind == "vxlan-blocked":
-        _nft(
+        nft.run(
             ns_path,
             f"add table inet {NFT_TABLE}; add chain inet {NFT_TABLE} in "
             "{ type filter hook input priority 0; }; "
@@ -120,7 +121,7 @@ def _apply(lab: LabState, host: HostRecord, record: dict[str, Any]) -> None:
         )
     elif kind == "dns-broken":
         for pid in _container_pids(host, record["containers"]):
-            _nft(
+            nft.run(
                 f"/proc/{pid}/ns/net",
                 f"add table ip {NFT_TABLE}; add chain ip {NFT_TABLE} "
                 "out { type filter hook output priority 0; }; "
@@ -151,6 +152,11 @@ def _apply(lab: LabState, host: HostRecord, record: dict[str, Any]) -> None:
         netns.set_link_state(host.netns, "eth0", up=False)
 
 
+def _switch_table(host: HostRecord) -> str:
+    """The underlay switch's table for one host's port (faults on two hosts never share)."""
+    return f"{NFT_TABLE}_{host.name}"
+
+
 def _docker(host: HostRecord) -> Any:
     import docker
 
@@ -179,13 +185,16 @@ def _undo(lab: LabState, record: dict[str, Any]) -> None:
     ns_path = f"/run/netns/{host.netns}"
     if kind == "mtu-mismatch":
         netns.set_link_mtu(lab.underlay_netns, f"{host.name}-port", int(record["restore_mtu"]))
+        switch = f"/run/netns/{lab.underlay_netns}"
+        with contextlib.suppress(EnvironmentUnfit):
+            nft.run(switch, f"delete table bridge {_switch_table(host)}")
     elif kind == "vxlan-blocked":
         with contextlib.suppress(EnvironmentUnfit):
-            _nft(ns_path, f"delete table inet {NFT_TABLE}")
+            nft.run(ns_path, f"delete table inet {NFT_TABLE}")
     elif kind == "dns-broken":
         for pid in _container_pids(host, record["containers"]):
             with contextlib.suppress(EnvironmentUnfit):
-                _nft(f"/proc/{pid}/ns/net", f"delete table ip {NFT_TABLE}")
+                nft.run(f"/proc/{pid}/ns/net", f"delete table ip {NFT_TABLE}")
     elif kind == "isolation-breach":
         with contextlib.suppress(Exception):
             _docker(host).networks.get(record["network"]).disconnect(record["container"])

@@ -123,6 +123,20 @@ def _nftables(ns: str) -> str | None:
     return f"nftables unavailable: {proc.stderr.strip() or 'nft failed'}"
 
 
+def _nft_bridge(ns: str) -> str | None:
+    """The underlay watch: a bridge-family table matching raw transport-header bits."""
+    script = (
+        "add table bridge ncprobe; "
+        "add chain bridge ncprobe wire { type filter hook forward priority 0; }; "
+        "add rule bridge ncprobe wire udp dport 4789 @th,96,24 42 counter"
+    )
+    proc = _run_in(ns, "nft", script)
+    if proc.returncode == 0:
+        return None
+    why = proc.stderr.strip() or "nft failed"
+    return f"nftables bridge family unavailable (CONFIG_NF_TABLES_BRIDGE): {why}"
+
+
 PROBES: dict[str, Callable[[str], str | None]] = {
     "vxlan": _vxlan,
     "ipvs": _ipvs,
@@ -130,6 +144,7 @@ PROBES: dict[str, Callable[[str], str | None]] = {
     "sctp": _sctp,
     "netem": _netem,
     "nftables": _nftables,
+    "nft-bridge": _nft_bridge,
 }
 
 

@@ -49,6 +49,9 @@ def make_platform(name: str, options: PlatformOptions, progress: Progress) -> Pl
             )
         return SwarmPlatform(scenario, progress=progress)
     from netconform.k8s.cli import make_platform as make_k8s_platform
+    from netconform.k8s.params import KubeParams
+
+    KubeParams.load(options.scenario)  # a bad scenario is exit 2 before anything is created
 
     platform: Platform = make_k8s_platform(name, options.keep, progress)
     return platform

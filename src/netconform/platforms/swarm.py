@@ -9,6 +9,7 @@ import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,10 @@ import docker.errors
 
 from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
 from netconform.errors import EnvironmentUnfit, InputError
+from netconform.lab import capture
 from netconform.lab import lab as lablib
 from netconform.lab import state as labstate
+from netconform.lab.capture import UnderlayWatch
 from netconform.lab.kernel import KernelFeatures
 from netconform.platforms import swarm_deploy
 from netconform.platforms.base import Capabilities, Handle
@@ -52,6 +55,9 @@ def _clients(nodes: Sequence[Node]) -> dict[str, Any]:
     return {n.name: docker.DockerClient(base_url=n.docker_host, timeout=120) for n in nodes}
 
 
+VXLAN_ID_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
+
+
 class SwarmContext:
     """Everything a Swarm check may use: endpoints, batch probing, service operations."""
 
@@ -64,8 +70,10 @@ class SwarmContext:
         scenario: SwarmScenario,
         capabilities: Capabilities,
         info: Mapping[str, Any],
+        underlay_netns: str | None = None,
     ) -> None:
         self.nodes = tuple(nodes)
+        self.underlay_netns = underlay_netns  # only when the harness owns the underlay
         self.run_id = run_id
         self.scenario = scenario
         self._capabilities = capabilities
@@ -95,6 +103,18 @@ class SwarmContext:
     # --- discovery -------------------------------------------------------------------
     def network_id(self, key: str) -> str:
         return str(self.manager.networks.get(network_name(self.run_id, key)).id)
+
+    def overlay(self, key: str) -> tuple[int, str]:
+        """The VXLAN network id and the subnet of one of the run's overlays."""
+        attrs = self.manager.networks.get(network_name(self.run_id, key)).attrs
+        vni = int(str(attrs["Options"][VXLAN_ID_OPTION]).split(",")[0])
+        return vni, str(attrs["IPAM"]["Config"][0]["Subnet"])
+
+    def watch_underlay(self, rules: Mapping[str, str]) -> AbstractContextManager[UnderlayWatch]:
+        """Named packet counters on the underlay switch (capability underlay-capture)."""
+        if self.underlay_netns is None:
+            raise RuntimeError("the underlay of this platform cannot be watched")
+        return capture.watch_underlay(self.underlay_netns, rules)
 
     def service(self, key: str) -> Any:
         return self.manager.services.get(service_name(self.run_id, key))
@@ -289,13 +309,19 @@ class SwarmLabPlatform:
             "kernel_features": features.to_json(),
             "image": lab.image,
         }
+        caps = features.available | {"host-access"}  # probes from each host's own namespace
+        missing = dict(features.missing)
+        if "nft-bridge" in features.available:
+            caps |= {"underlay-capture"}  # the lab's switch is ours to watch
+        else:
+            missing["underlay-capture"] = features.missing["nft-bridge"]
         data = {
             "nodes": [n.__dict__ for n in nodes],
             "run_id": self._run_id,
             "image": lab.image,
-            # host-access: the harness can probe from each host's own namespace
-            "capabilities": sorted(features.available | {"host-access"}),
-            "missing": features.missing,
+            "capabilities": sorted(caps),
+            "missing": missing,
+            "underlay_netns": lab.underlay_netns,
             "info": info,
         }
         handle = Handle(self.name, data)
@@ -389,6 +415,10 @@ class SwarmPlatform:
             for c in SWARM_DEFAULT_CAPS
             if c not in caps
         }
+        missing["underlay-capture"] = (
+            "platform swarm: the wire between the user's nodes is not the harness's to watch "
+            "(swarm-lab watches its own underlay switch)"
+        )
         data = {
             "nodes": [n.__dict__ for n in nodes],
             "run_id": self._run_id,
@@ -433,7 +463,9 @@ def context_from_handle(handle: Handle, scenario: SwarmScenario) -> SwarmContext
     data = handle.data
     nodes = [Node(**n) for n in data["nodes"]]
     caps = Capabilities(frozenset(data["capabilities"]), dict(data.get("missing", {})))
-    return SwarmContext(nodes, data["run_id"], scenario, caps, data.get("info", {}))
+    return SwarmContext(
+        nodes, data["run_id"], scenario, caps, data.get("info", {}), data.get("underlay_netns")
+    )
 
 
 def in_subnet(ip: str, subnet: str) -> bool:
