@@ -234,3 +234,28 @@ def test_externalname_and_ptr() -> None:
     ctx = ScriptedContext(_dns(answers))
     assert run("k8s.dns.externalname.cname", ctx).verdict == Verdict.PASS
     assert run("k8s.dns.service.ptr", ctx).verdict == Verdict.PASS
+
+
+def test_aaaa_of_an_ipv4_service_is_nodata_and_a_missing_name_nxdomain() -> None:
+    def nodata_and_nxdomain(src: PodEndpoint, p: Probe) -> tuple[bool, str | None, dict[str, Any]]:
+        if "no-such-service" in p.target:
+            return False, "nxdomain", {"rcode": "NXDOMAIN", "answers": []}
+        return True, None, {"rcode": "NOERROR", "answers": []}
+
+    conformant = ScriptedContext(nodata_and_nxdomain)
+    assert run("k8s.dns.service.aaaa-nodata", conformant).verdict == Verdict.PASS
+    assert run("k8s.dns.service.nxdomain", conformant).verdict == Verdict.PASS
+
+    # a resolver answering NXDOMAIN for AAAA of an existing name breaks happy-eyeballs clients
+    def nxdomain_everywhere(src: PodEndpoint, p: Probe) -> tuple[bool, str | None, dict[str, Any]]:
+        return False, "nxdomain", {"rcode": "NXDOMAIN", "answers": []}
+
+    wrong = run("k8s.dns.service.aaaa-nodata", ScriptedContext(nxdomain_everywhere))
+    assert wrong.verdict == Verdict.FAIL and "AAAA" in wrong.reason
+
+    # a missing name that times out instead of NXDOMAIN is a finding, never a pass
+    def silent(src: PodEndpoint, p: Probe) -> tuple[bool, str | None, dict[str, Any]]:
+        return False, "timeout", {}
+
+    timed_out = run("k8s.dns.service.nxdomain", ScriptedContext(silent))
+    assert timed_out.verdict == Verdict.FAIL and "timeout" in str(timed_out.observed)

@@ -43,6 +43,13 @@ def _answers(result: ProbeResult, rtype: str) -> set[str]:
     return out
 
 
+def _rcode(result: ProbeResult) -> str:
+    """The DNS rcode of an answer; a probe that got none (timeout, refused) names its error."""
+    if result.values.get("rcode"):
+        return str(result.values["rcode"])
+    return "NOERROR" if result.ok else (result.error or "no answer").upper()
+
+
 def _query(
     ctx: KubeCheckContext,
     name: str,
@@ -51,13 +58,14 @@ def _query(
     expected: Any,
     source: PodEndpoint | None = None,
     search: bool = False,
+    rcode: str = "NOERROR",
 ) -> Outcome:
     src = source or _client(ctx)
     cells = []
     for transport in TRANSPORTS:
         probe = ctx.probe(ProbeKind.DNS, name, qtype=qtype, transport=transport, search=search)
         cells.append(Cell(src, probe, f"{qtype} {name} over {transport}"))
-    polled, bad = poll_cells(ctx, cells, lambda _, r: r.ok and want(r))
+    polled, bad = poll_cells(ctx, cells, lambda _, r: _rcode(r) == rcode and want(r))
     observed = describe(polled.value, [c.label for c in cells])
     latency = {c.label: polled.value[c.label].latency_ms for c in cells}
     measurements = {"latency_ms": latency, "attempts": polled.attempts}
@@ -278,3 +286,31 @@ def policy_none(ctx: KubeCheckContext) -> Outcome:
     return _query(
         ctx, "dns-svc", "A", lambda r: _answers(r, "A") == {ip}, [ip], source=pod, search=True
     )
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.dns.service.aaaa-nodata",
+        "AAAA of an IPv4 Service: NOERROR with no answer (NODATA), not NXDOMAIN",
+        SPEC + "#241---a--aaaa-records; https://www.rfc-editor.org/rfc/rfc2308#section-2.2",
+    )
+)
+def service_aaaa_nodata(ctx: KubeCheckContext) -> Outcome:
+    ip = ctx.service_ip(ctx.spec.dns_namespace, "dns-svc")
+    if ipaddress.ip_address(ip).version != 4:
+        return Outcome.skipped(f"the Service's ClusterIP {ip} is IPv6: no IPv4-only name to ask")
+    name = _fqdn(ctx, "dns-svc")
+    return _query(ctx, name, "AAAA", lambda r: not _answers(r, "AAAA"), "NOERROR, no records")
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.dns.service.nxdomain",
+        "A Service name that does not exist is NXDOMAIN (not a timeout, not SERVFAIL)",
+        SPEC + "#23---records-for-a-service-with-clusterip; "
+        "https://www.rfc-editor.org/rfc/rfc1035#section-4.1.1",
+    )
+)
+def service_nxdomain(ctx: KubeCheckContext) -> Outcome:
+    name = _fqdn(ctx, "netconform-no-such-service")
+    return _query(ctx, name, "A", lambda r: not _answers(r, "A"), "NXDOMAIN", rcode="NXDOMAIN")
