@@ -7,6 +7,10 @@ bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
+
 
 class NetconformError(Exception):
     """Base of the errors that end a command with a one-line message."""
@@ -30,3 +34,13 @@ def file_field_error(path: object, field: str, problem: str) -> InputError:
     """The one-line form every input error takes: `FILE: FIELD: PROBLEM`."""
     where = f"{path}: {field}" if field else f"{path}"
     return InputError(f"{where}: {problem}")
+
+
+@contextlib.contextmanager
+def said_not_raised(what: str) -> Iterator[None]:
+    """Cleanup on a failure path: its own error is printed as one line, never raised over
+    the error that is already on its way to the user."""
+    try:
+        yield
+    except (NetconformError, OSError) as exc:
+        sys.stderr.write(f"netconform: {what}: {exc}\n")

@@ -14,7 +14,7 @@ from typing import Any
 from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
 from netconform.checks.base import CATALOGUE, Check, execute
 from netconform.contexts import load_checks
-from netconform.errors import EnvironmentUnfit
+from netconform.errors import EnvironmentUnfit, said_not_raised
 from netconform.lab import faults, state
 from netconform.lab import lab as lablib
 from netconform.platforms.swarm import SwarmContext, SwarmLabPlatform, context_from_handle
@@ -193,17 +193,26 @@ def run_selftest(
             )
         uncatchable = {c.spec.id: c.spec.not_catchable for c in checks if not c.spec.catches}
         report = SelftestReport(healthy, tuple(rounds), uncatchable, time.monotonic() - start)
-    finally:
+    except BaseException:
         ctx.close()
-        if created and not keep:
-            progress.step("removing the self-test lab")
-            lablib.down(lab_name)
-        else:
-            platform.teardown()
+        with said_not_raised("self-test teardown"):  # never masks why the self-test stopped
+            _release(platform, lab_name, created and not keep, progress)
+        raise
+    ctx.close()
+    _release(platform, lab_name, created and not keep, progress)
     out.mkdir(parents=True, exist_ok=True)
     (out / "selftest.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     (out / "selftest.md").write_text(render_markdown(report))
     return report
+
+
+def _release(platform: SwarmLabPlatform, lab_name: str, down: bool, progress: Progress) -> None:
+    """Remove the self-test's run, and its lab when the self-test made it."""
+    if down:
+        progress.step("removing the self-test lab")
+        lablib.down(lab_name)
+    else:
+        platform.teardown()
 
 
 def render_markdown(report: SelftestReport) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from netconform.catalog.scenario import load_swarm_scenario
 from netconform.cli import main
-from netconform.errors import InputError
+from netconform.errors import EnvironmentUnfit, InputError, said_not_raised
 from netconform.k8s.params import KubeParams
 from netconform.results import Area, CheckResult, RunResults, Verdict, read_results, write_results
 
@@ -145,3 +145,24 @@ def test_platform_swarm_without_hosts_is_exit_3(
     monkeypatch.delenv("NETCONFORM_DOCKER_HOSTS", raising=False)
     assert main(["run", "--platform", "swarm"]) == 3
     assert "NETCONFORM_DOCKER_HOSTS" in capsys.readouterr().err
+
+
+def test_cleanup_on_a_failure_path_never_masks_the_first_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def teardown() -> None:
+        raise EnvironmentUnfit("could not remove networks of run abc")
+
+    def provision() -> None:
+        try:
+            raise InputError("the real cause")
+        except InputError:
+            with said_not_raised("teardown after the failed deployment"):
+                teardown()
+            raise
+
+    with pytest.raises(InputError, match="the real cause"):
+        provision()
+    assert capsys.readouterr().err == (
+        "netconform: teardown after the failed deployment: could not remove networks of run abc\n"
+    )

@@ -102,15 +102,18 @@ def _apply(lab: LabState, host: HostRecord, record: dict[str, Any]) -> None:
         port, mtu = f"{host.name}-port", int(record["mtu"])
         netns.set_link_mtu(lab.underlay_netns, port, mtu)
         # Linux forwards GSO super-packets past a smaller MTU (is_skb_forwardable lets any GSO
-        # skb through), so bulk TCP could slip by what a real switch drops; a length match on
-        # the port drops them too, whatever the sender's offloads.
+        # skb through), so bulk TCP in VXLAN could slip by what a real switch drops; a length
+        # match drops those too, whatever the sender's offloads. Only VXLAN: the fault is on
+        # the overlay's data path, and Swarm's own TCP control plane keeping its GSO pass is
+        # what lets the lab heal when the fault is cleared.
         table = _switch_table(host)
+        oversize_vxlan = f"udp dport 4789 meta length > {mtu}"
         nft.run(
             f"/run/netns/{lab.underlay_netns}",
             f"add table bridge {table}; add chain bridge {table} wire "
             "{ type filter hook forward priority 0; }; "
-            f'add rule bridge {table} wire oifname "{port}" meta length > {mtu} drop; '
-            f'add rule bridge {table} wire iifname "{port}" meta length > {mtu} drop',
+            f'add rule bridge {table} wire oifname "{port}" {oversize_vxlan} drop; '
+            f'add rule bridge {table} wire iifname "{port}" {oversize_vxlan} drop',
         )
     elif kind == "vxlan-blocked":
         nft.run(

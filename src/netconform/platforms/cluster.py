@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from netconform.errors import EnvironmentUnfit
+from netconform.errors import EnvironmentUnfit, said_not_raised
 from netconform.k8s import install, plan
 from netconform.k8s.kube import KubeApi
 from netconform.k8s.tools import Runner, SubprocessRunner, require_tools
@@ -72,7 +72,8 @@ class ClusterPlatform:
         try:
             return self._provision()
         except BaseException:
-            self.teardown()
+            with said_not_raised("teardown after the failed provisioning"):
+                self.teardown()
             raise
 
     def _provision(self) -> Handle:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from netconform.errors import InputError
+from netconform.errors import InputError, said_not_raised
 from netconform.k8s import install, plan, profiles
 from netconform.k8s.context import KubeContext
 from netconform.k8s.kindcluster import KindClusters
@@ -72,7 +72,8 @@ class KindPlatform:
         try:
             return self._provision()
         except BaseException:  # failures and Ctrl-C alike: leave nothing half-made behind
-            self.teardown()
+            with said_not_raised("teardown after the failed provisioning"):
+                self.teardown()
             raise
 
     def _provision(self) -> Handle:

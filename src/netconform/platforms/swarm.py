@@ -16,7 +16,7 @@ from typing import Any
 import docker.errors
 
 from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
-from netconform.errors import EnvironmentUnfit, InputError
+from netconform.errors import EnvironmentUnfit, InputError, said_not_raised
 from netconform.lab import capture
 from netconform.lab import lab as lablib
 from netconform.lab import state as labstate
@@ -295,7 +295,8 @@ class SwarmLabPlatform:
         try:
             return self._deploy(lab)
         except BaseException:
-            self.teardown()
+            with said_not_raised("teardown after the failed deployment"):
+                self.teardown()
             raise
 
     def _deploy(self, lab: labstate.LabState) -> Handle:
@@ -434,7 +435,8 @@ class SwarmPlatform:
                 clients, nodes, self.image, self._run_id, self.scenario, frozenset(caps)
             )
         except BaseException as exc:
-            swarm_deploy.remove(clients, nodes, self._run_id)
+            with said_not_raised("removing the partly deployed run"):
+                swarm_deploy.remove(clients, nodes, self._run_id)
             if isinstance(exc, docker.errors.APIError):
                 raise EnvironmentUnfit(
                     f"deploying the probe services failed: {exc.explanation}"
@@ -448,7 +450,8 @@ class SwarmPlatform:
         try:
             ctx.wait_ready()
         except BaseException:
-            self.teardown()
+            with said_not_raised("teardown after the failed deployment"):
+                self.teardown()
             raise
         finally:
             ctx.close()
