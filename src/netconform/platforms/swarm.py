@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -234,10 +235,15 @@ class SwarmContext:
 def _remove_run(nodes: Sequence[Node], run_id: str) -> None:
     clients = _clients(nodes)
     try:
-        swarm_deploy.remove(clients, nodes, run_id)
+        pinned = swarm_deploy.remove(clients, nodes, run_id)
     finally:
         for client in clients.values():
             client.close()
+    if pinned:  # Docker's bug, not a failure of the run: say it, and what clears it
+        sys.stderr.write(
+            f"netconform: left {', '.join(pinned)}: Docker keeps a phantom attachment task "
+            "on it (moby/moby#31066); leaving the swarm (or `netconform lab down`) clears it\n"
+        )
 
 
 def _swarm_info(ctx_clients: Mapping[str, Any], nodes: Sequence[Node]) -> dict[str, Any]:

@@ -4,10 +4,13 @@ they can be found by workers (attach) and removed (also after a crash)."""
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import docker.errors
 
 from netconform.catalog.scenario import SwarmScenario
 from netconform.errors import EnvironmentUnfit
@@ -115,6 +118,14 @@ def deploy(
             scope="swarm",
         )
     serve = serve_command(SERVER_TCP_PORT, SERVER_UDP_PORT)
+    # Standalone containers on attachable overlays: same-host peers and container-name DNS.
+    # Attached before the services exist, while the manager is idle: an attachment that times
+    # out can leave a phantom task that pins the network for good (moby/moby#31066).
+    main = network_name(run_id, "main")
+    for node in nodes:
+        _start_peer(
+            clients[node.name], image, serve, f"{PREFIX}{run_id}-peer-{node.name}", main, labels
+        )
     for svc in plan_services(scenario, capabilities):
         mode = (
             docker.types.ServiceMode("global")
@@ -140,12 +151,6 @@ def deploy(
             container_labels=labels,
             stop_grace_period=1_000_000_000,
         )
-    # Standalone containers on attachable overlays: same-host peers and container-name DNS.
-    main = network_name(run_id, "main")
-    for node in nodes:
-        _start_peer(
-            clients[node.name], image, serve, f"{PREFIX}{run_id}-peer-{node.name}", main, labels
-        )
 
 
 def _start_peer(
@@ -160,8 +165,6 @@ def _start_peer(
     """Start one standalone container on an overlay, retrying what a busy swarm answers
     while the worker waits for the manager: the overlay not known yet (NotFound), or the
     attachment timing out ("attaching to network failed")."""
-    import docker.errors
-
     deadline = time.monotonic() + deadline_s
     while True:
         try:
@@ -178,8 +181,12 @@ def _start_peer(
             time.sleep(1)
 
 
-def remove(clients: Mapping[str, Any], nodes: Sequence[Node], run_id: str) -> None:
-    """Remove everything labelled with the run id, on every node; never anything else."""
+def remove(clients: Mapping[str, Any], nodes: Sequence[Node], run_id: str) -> list[str]:
+    """Remove everything labelled with the run id, on every node; never anything else.
+
+    Returns the networks Docker itself will not let go: pinned only by a phantom attachment
+    task whose container is gone (moby/moby#31066), which nothing but leaving the swarm
+    clears. Any other network left after the deadline is an error."""
     flt = {"label": f"{LABEL}={run_id}"}
     manager = clients[nodes[0].name]
     for service in manager.services.list(filters=flt):
@@ -190,13 +197,40 @@ def remove(clients: Mapping[str, Any], nodes: Sequence[Node], run_id: str) -> No
             with contextlib.suppress(Exception):
                 container.remove(force=True)
     # A network goes once every node has let go of its tasks: slow with a broken data path.
+    phantoms: dict[str, str] = {}
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        left = manager.networks.list(filters=flt)
+        left = [n for n in manager.networks.list(filters=flt) if n.name not in phantoms]
         if not left:
-            return
+            return sorted(phantoms)
         for net in left:
-            with contextlib.suppress(Exception):
+            try:
                 net.remove()
+            except docker.errors.APIError as exc:
+                task = _phantom_task(clients, manager, str(exc))
+                if task:
+                    phantoms[net.name] = task
+            except docker.errors.DockerException:  # gone meanwhile, or a busy manager: retry
+                pass
         time.sleep(0.5)
     raise EnvironmentUnfit(f"could not remove networks of run {run_id}")
+
+
+def _phantom_task(clients: Mapping[str, Any], manager: Any, error: str) -> str | None:
+    """The id of the attachment task named in `error` when its container exists nowhere."""
+    match = re.search(r"in use by task (\w+)", error)
+    if match is None:
+        return None
+    try:
+        task = manager.api.inspect_task(match.group(1))
+    except docker.errors.APIError:
+        return None
+    attachment = task.get("Spec", {}).get("NetworkAttachmentSpec")
+    if not attachment or task.get("ServiceID"):
+        return None  # a service's task: it goes with the service, so wait
+    container_id = attachment.get("ContainerID", "")
+    for client in clients.values():
+        with contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(container_id)
+            return None  # still there: a real attachment, wait for it to go
+    return str(task["ID"])
