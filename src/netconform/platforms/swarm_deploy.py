@@ -197,23 +197,32 @@ def remove(clients: Mapping[str, Any], nodes: Sequence[Node], run_id: str) -> li
             with contextlib.suppress(Exception):
                 container.remove(force=True)
     # A network goes once every node has let go of its tasks: slow with a broken data path.
-    phantoms: dict[str, str] = {}
+    suspects: dict[str, tuple[str, float]] = {}  # network -> (phantom task, first seen)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        left = [n for n in manager.networks.list(filters=flt) if n.name not in phantoms]
+        now = time.monotonic()
+        pinned = {n for n, (_, seen) in suspects.items() if now - seen >= PHANTOM_GRACE_S}
+        left = [n for n in manager.networks.list(filters=flt) if n.name not in pinned]
         if not left:
-            return sorted(phantoms)
+            return sorted(pinned)
         for net in left:
             try:
                 net.remove()
             except docker.errors.APIError as exc:
                 task = _phantom_task(clients, manager, str(exc))
-                if task:
-                    phantoms[net.name] = task
+                if task is None:
+                    suspects.pop(net.name, None)
+                elif suspects.get(net.name, ("", 0.0))[0] != task:
+                    suspects[net.name] = (task, now)
             except docker.errors.DockerException:  # gone meanwhile, or a busy manager: retry
                 pass
         time.sleep(0.5)
     raise EnvironmentUnfit(f"could not remove networks of run {run_id}")
+
+
+# A removed container's attachment task is released by the manager a moment later; one that
+# still pins the network after this long is a phantom.
+PHANTOM_GRACE_S = 15.0
 
 
 def _phantom_task(clients: Mapping[str, Any], manager: Any, error: str) -> str | None:
