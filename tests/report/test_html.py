@@ -12,8 +12,6 @@ from netconform.report.html import render_html
 from .dom import read_matrix
 from .support import chromium_argv
 
-SCREENSHOT = Path("/tmp/netconform-comparison.png")
-
 
 @pytest.fixture
 def page(tmp_path: Path, fixture_dirs: list[Path]) -> Path:
@@ -114,12 +112,12 @@ def test_details_netpol_profile_and_platforms(page: Path) -> None:
 
 
 def test_screenshot(chromium: str, page: Path, tmp_path: Path) -> None:
-    SCREENSHOT.unlink(missing_ok=True)
+    screenshot = tmp_path / "comparison.png"
     done = subprocess.run(
         [
             *chromium_argv(chromium, tmp_path / "profile"),
             "--window-size=1400,2200",
-            f"--screenshot={SCREENSHOT}",
+            f"--screenshot={screenshot}",
             page.as_uri(),
         ],
         capture_output=True,
@@ -128,5 +126,5 @@ def test_screenshot(chromium: str, page: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert SCREENSHOT.stat().st_size > 50_000  # a rendered page, not a blank one
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert screenshot.stat().st_size > 50_000  # a rendered page, not a blank one
