@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from netconform.errors import EnvironmentUnfit, InputError, NetconformError
+from netconform.errors import InputError, NetconformError, exit_code_of
 from netconform.platforms.registry import PLATFORMS, PlatformOptions, family_of
 
 
@@ -252,18 +252,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if func is None:
             parser.error("missing subcommand")
         return int(func(args))
-    except NetconformError as exc:
-        print(f"netconform: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("netconform: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `netconform checks | head`
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout must stay open until exit
         return 0
-    except OSError as exc:  # the machine refused something (a file, a socket, a cgroup)
+    # OSError: the machine refused something (a file, a socket, a cgroup)
+    except (NetconformError, OSError) as exc:
         print(f"netconform: {exc}", file=sys.stderr)
-        return EnvironmentUnfit.exit_code
+        return exit_code_of(exc)
 
 
 if __name__ == "__main__":

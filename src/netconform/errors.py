@@ -36,6 +36,11 @@ def file_field_error(path: object, field: str, problem: str) -> InputError:
     return InputError(f"{where}: {problem}")
 
 
+def exit_code_of(exc: NetconformError | OSError) -> int:
+    """A NetconformError carries its code; an OSError is the machine refusing something."""
+    return exc.exit_code if isinstance(exc, NetconformError) else EnvironmentUnfit.exit_code
+
+
 @contextlib.contextmanager
 def said_not_raised(what: str) -> Iterator[None]:
     """Cleanup on a failure path: its own error is printed as one line, never raised over

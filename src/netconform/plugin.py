@@ -21,7 +21,7 @@ import pytest
 
 from netconform.checks.base import CATALOGUE, Check, execute
 from netconform.contexts import context_from_handle, load_checks
-from netconform.errors import EnvironmentUnfit, NetconformError
+from netconform.errors import NetconformError, exit_code_of
 from netconform.platforms.base import Handle, Platform
 from netconform.platforms.registry import PlatformOptions, family_of, make_platform
 from netconform.progress import StreamProgress
@@ -102,11 +102,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(ControllerHooks(state), "netconform-controller")
 
 
-def _exit_code(exc: NetconformError | OSError) -> int:
-    """A NetconformError carries its code; an OSError is the machine refusing something."""
-    return exc.exit_code if isinstance(exc, NetconformError) else EnvironmentUnfit.exit_code
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if STATE not in config.stash:
@@ -127,7 +122,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         # not provisioned instead of silently missing.
         state.info = {"platform": state.platform_name, "provisioning_error": str(exc)}
         state.write(complete=False)
-        pytest.exit(f"netconform: {exc}", returncode=_exit_code(exc))
+        pytest.exit(f"netconform: {exc}", returncode=exit_code_of(exc))
     state.info = dict(state.handle.data.get("info", {}))
     state.info["platform"] = state.platform_name
     state.out.mkdir(parents=True, exist_ok=True)
@@ -182,7 +177,7 @@ class ControllerHooks:
                     # Said, never swallowed; failed checks keep exit 1, a clean run becomes 3.
                     sys.stderr.write(f"netconform: teardown: {exc}\n")
                     if session.exitstatus == 0:
-                        session.exitstatus = _exit_code(exc)
+                        session.exitstatus = exit_code_of(exc)
 
 
 def checks_for(area: Area, config: pytest.Config) -> list[Check[Any]]:

@@ -4,6 +4,7 @@ those declaring the fault), and a fault x check matrix says which checks caught 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterable
@@ -15,7 +16,7 @@ from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
 from netconform.checks.base import CATALOGUE, Check, execute
 from netconform.contexts import load_checks
 from netconform.errors import EnvironmentUnfit, said_not_raised
-from netconform.lab import faults, state
+from netconform.lab import faults, nft, state
 from netconform.lab import lab as lablib
 from netconform.platforms.swarm import SwarmContext, SwarmLabPlatform, context_from_handle
 from netconform.progress import NoProgress, Progress
@@ -98,6 +99,13 @@ def _run(ctx: SwarmContext, checks: Iterable[Check[Any]]) -> list[CheckResult]:
     return [execute(c, ctx) for c in sorted(checks, key=lambda c: c.spec.id)]
 
 
+def _nft_tables(netns_name: str) -> str:
+    """`nft list tables` in a namespace; nothing when nft cannot tell."""
+    with contextlib.suppress(EnvironmentUnfit):
+        return nft.run(f"/run/netns/{netns_name}", "list tables")
+    return ""
+
+
 def _residue(lab_name: str, record: dict[str, Any]) -> list[str]:
     """Check, after clearing, that the fault left nothing: nft tables, qdiscs, MTUs."""
     import subprocess
@@ -109,18 +117,9 @@ def _residue(lab_name: str, record: dict[str, Any]) -> list[str]:
     host = lab.host(record["host"])
     left = []
     ns = ["nsenter", f"--net=/run/netns/{host.netns}"]
-    tables = subprocess.run(
-        [*ns, "nft", "list", "tables"], capture_output=True, text=True, check=False
-    )
-    if faults.NFT_TABLE in tables.stdout:
+    if faults.NFT_TABLE in _nft_tables(host.netns):
         left.append(f"nft table {faults.NFT_TABLE} in {host.netns}")
-    switch = subprocess.run(
-        ["nsenter", f"--net=/run/netns/{lab.underlay_netns}", "nft", "list", "tables"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if faults.NFT_TABLE in switch.stdout:
+    if faults.NFT_TABLE in _nft_tables(lab.underlay_netns):
         left.append(f"nft table {faults.NFT_TABLE}* on the underlay switch")
     qdisc = subprocess.run(
         [*ns, "tc", "qdisc", "show", "dev", "eth0"], capture_output=True, text=True, check=False

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from netconform.lab import state
+from netconform.lab import nft, state
 
 
 def netconform(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -39,6 +39,5 @@ def nft_tables(name: str) -> list[str]:
     """The nftables tables in lab `name`'s underlay namespace (`family name` each)."""
     lab = state.load(name)
     assert lab is not None
-    listing = subprocess.run(["nsenter", f"--net=/run/netns/{lab.underlay_netns}", "nft", "list",
-                              "tables"], capture_output=True, text=True, check=True)  # fmt: skip
-    return [line.removeprefix("table ").strip() for line in listing.stdout.splitlines()]
+    listing = nft.run(f"/run/netns/{lab.underlay_netns}", "list tables")
+    return [line.removeprefix("table ").strip() for line in listing.splitlines()]

@@ -230,26 +230,40 @@ def routing_mesh(ctx: SwarmContext) -> Outcome:
     return Outcome.failed(f"published port silent: {bad}", observed=polled.value)
 
 
+# Every exchange crosses the switch at least twice (request and answer).
+FRAMES_PER_EXCHANGE = 2
+
+
 def _on_the_wire(
     ctx: SwarmContext,
     service: str,
-    rules: dict[str, str],
-    problems: Callable[[dict[str, int], int], list[str]],
+    carrier: tuple[str, str, str],
+    forbidden: dict[str, tuple[str, str]],
     carried_as: str,
 ) -> Outcome:
     """Probe every cross-host pair of `service` over TCP while the underlay switch counts
-    frames per rule; `problems` judges the counts against the number of exchanges."""
+    frames: `carrier` (name, match, what it is) must carry every exchange, at least twice
+    (request and answer); each of `forbidden` (name -> match, what it is) must stay at 0."""
     missing = _nodes_without_task(ctx, service)
     if missing:  # a global service: a node without its task is a finding, not fewer pairs
         return Outcome.failed(f"no running {service} task on {', '.join(missing)}")
+    carrier_name, carrier_match, carrier_what = carrier
+    rules = {carrier_name: carrier_match, **{n: m for n, (m, _) in forbidden.items()}}
     with ctx.watch_underlay(rules) as watch:
         traffic = _pairs_matrix(ctx, _cross_host_pairs(ctx, service), ProbeKind.TCP, True)
-        counts = dict(watch.read().packets)
+        counts = watch.read()
     measurements = {**traffic.measurements, "wire_packets": counts}
     if traffic.verdict != Verdict.PASS:  # nothing to judge the wire by
         return replace(traffic, measurements=measurements)
     pairs = int(traffic.measurements["pairs"])
-    found = problems(counts, pairs)
+    least = FRAMES_PER_EXCHANGE * pairs
+    found = []
+    if counts.get(carrier_name, 0) < least:
+        found.append(
+            f"{counts.get(carrier_name, 0)} {carrier_what} on the wire for {pairs} exchanges "
+            f"(at least {least} expected)"
+        )
+    found += [f"{counts[n]} {what}" for n, (_, what) in forbidden.items() if counts.get(n, 0)]
     if found:
         return Outcome.failed(
             "; ".join(found), expected=carried_as, observed=counts, measurements=measurements
@@ -260,10 +274,6 @@ def _on_the_wire(
         observed=counts,
         measurements=measurements,
     )
-
-
-# Every exchange crosses the switch at least twice (request and answer).
-FRAMES_PER_EXCHANGE = 2
 
 
 @CATALOGUE.register(
@@ -279,20 +289,17 @@ FRAMES_PER_EXCHANGE = 2
 )
 def underlay_vxlan(ctx: SwarmContext) -> Outcome:
     vni, subnet = ctx.overlay("main")
-    rules = {"vxlan": capture.vxlan_vni(vni), "clear": capture.unencapsulated(subnet)}
+    return _on_the_wire(
+        ctx,
+        "probe",
+        ("vxlan", capture.vxlan_vni(vni), f"VXLAN frames with VNI {vni}"),
+        {"clear": _in_the_clear(subnet)},
+        f"as VXLAN, VNI {vni}",
+    )
 
-    def problems(counts: dict[str, int], pairs: int) -> list[str]:
-        found = []
-        if counts.get("vxlan", 0) < FRAMES_PER_EXCHANGE * pairs:
-            found.append(
-                f"{counts.get('vxlan', 0)} VXLAN frames with VNI {vni} on the wire for {pairs} "
-                f"exchanges (at least {FRAMES_PER_EXCHANGE * pairs} expected)"
-            )
-        if counts.get("clear", 0):
-            found.append(f"{counts['clear']} packets from {subnet} on the wire unencapsulated")
-        return found
 
-    return _on_the_wire(ctx, "probe", rules, problems, f"as VXLAN, VNI {vni}")
+def _in_the_clear(subnet: str) -> tuple[str, str]:
+    return capture.unencapsulated(subnet), f"packets from {subnet} on the wire unencapsulated"
 
 
 # --- DNS -------------------------------------------------------------------------------
@@ -988,20 +995,11 @@ def encrypted_works(ctx: SwarmContext) -> Outcome:
 )
 def encrypted_esp_only(ctx: SwarmContext) -> Outcome:
     vni, subnet = ctx.overlay("encrypted")
-    rules = {
-        "esp": capture.esp(),
-        "vxlan": capture.vxlan_vni(vni),
-        "clear": capture.unencapsulated(subnet),
-    }
-
-    def problems(counts: dict[str, int], pairs: int) -> list[str]:
-        found = []
-        if counts.get("esp", 0) < FRAMES_PER_EXCHANGE * pairs:
-            found.append(f"{counts.get('esp', 0)} ESP packets for {pairs} exchanges")
-        if counts.get("vxlan", 0):
-            found.append(f"{counts['vxlan']} VXLAN frames with VNI {vni} readable on the wire")
-        if counts.get("clear", 0):
-            found.append(f"{counts['clear']} packets from {subnet} on the wire unencapsulated")
-        return found
-
-    return _on_the_wire(ctx, "encrypted", rules, problems, "as ESP only")
+    readable = f"VXLAN frames with VNI {vni} readable on the wire"
+    return _on_the_wire(
+        ctx,
+        "encrypted",
+        ("esp", capture.esp(), "ESP packets"),
+        {"vxlan": (capture.vxlan_vni(vni), readable), "clear": _in_the_clear(subnet)},
+        "as ESP only",
+    )

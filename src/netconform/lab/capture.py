@@ -11,7 +11,6 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 
 from netconform.lab import nft
 
@@ -34,12 +33,6 @@ def unencapsulated(subnet: str) -> str:
     return f"ip saddr {subnet}"
 
 
-@dataclass(frozen=True)
-class WireCounts:
-    packets: Mapping[str, int]
-    octets: Mapping[str, int]
-
-
 class UnderlayWatch:
     """Named counters on the underlay bridge; read them while the table exists."""
 
@@ -49,19 +42,14 @@ class UnderlayWatch:
         self._table = f"netconform_watch_{uuid.uuid4().hex[:8]}"
 
     def install(self) -> None:
-        script = [
-            f"add table bridge {self._table}",
-            f"add chain bridge {self._table} wire {{ type filter hook forward priority 0; }}",
-        ]
-        for name, match in self._rules.items():
-            script.append(f'add rule bridge {self._table} wire {match} counter comment "{name}"')
-        nft.run(self._netns_path, "; ".join(script))
+        rules = (f'{match} counter comment "{name}"' for name, match in self._rules.items())
+        nft.run(self._netns_path, nft.bridge_forward_table(self._table, rules))
 
-    def read(self) -> WireCounts:
+    def read(self) -> dict[str, int]:
+        """Packets counted so far, per rule name."""
         listing = nft.run(self._netns_path, f"list table bridge {self._table}", json_output=True)
         raw = json.loads(listing)
         packets: dict[str, int] = {}
-        octets: dict[str, int] = {}
         for item in raw.get("nftables", []):
             rule = item.get("rule")
             if not rule or rule.get("comment") not in self._rules:
@@ -69,8 +57,7 @@ class UnderlayWatch:
             for expr in rule.get("expr", []):
                 if "counter" in expr:
                     packets[rule["comment"]] = int(expr["counter"]["packets"])
-                    octets[rule["comment"]] = int(expr["counter"]["bytes"])
-        return WireCounts(packets, octets)
+        return packets
 
     def remove(self) -> None:
         with contextlib.suppress(Exception):  # gone with the namespace if the lab went first

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from netconform.errors import EnvironmentUnfit, InputError
-from netconform.lab import netns, nft, state
+from netconform.lab import capture, netns, nft, state
 from netconform.lab.state import HostRecord, LabState
 
 # kind -> (area whose checks must catch it, what it models)
@@ -106,14 +106,11 @@ def _apply(lab: LabState, host: HostRecord, record: dict[str, Any]) -> None:
         # match drops those too, whatever the sender's offloads. Only VXLAN: the fault is on
         # the overlay's data path, and Swarm's own TCP control plane keeping its GSO pass is
         # what lets the lab heal when the fault is cleared.
-        table = _switch_table(host)
-        oversize_vxlan = f"udp dport 4789 meta length > {mtu}"
+        oversize_vxlan = f"udp dport {capture.VXLAN_PORT} meta length > {mtu}"
+        rules = [f'{side} "{port}" {oversize_vxlan} drop' for side in ("oifname", "iifname")]
         nft.run(
             f"/run/netns/{lab.underlay_netns}",
-            f"add table bridge {table}; add chain bridge {table} wire "
-            "{ type filter hook forward priority 0; }; "
-            f'add rule bridge {table} wire oifname "{port}" {oversize_vxlan} drop; '
-            f'add rule bridge {table} wire iifname "{port}" {oversize_vxlan} drop',
+            nft.bridge_forward_table(_switch_table(host), rules),
         )
     elif kind == "vxlan-blocked":
         nft.run(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pyroute2 import NetNS
 
-from netconform.lab import netns
+from netconform.lab import capture, netns, nft
 
 IPPROTO_SCTP = 132
 
@@ -125,11 +125,7 @@ def _nftables(ns: str) -> str | None:
 
 def _nft_bridge(ns: str) -> str | None:
     """The underlay watch: a bridge-family table matching raw transport-header bits."""
-    script = (
-        "add table bridge ncprobe; "
-        "add chain bridge ncprobe wire { type filter hook forward priority 0; }; "
-        "add rule bridge ncprobe wire udp dport 4789 @th,96,24 42 counter"
-    )
+    script = nft.bridge_forward_table("ncprobe", [f"{capture.vxlan_vni(42)} counter"])
     proc = _run_in(ns, "nft", script)
     if proc.returncode == 0:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterable
 
 from netconform.errors import EnvironmentUnfit
 
@@ -14,3 +15,14 @@ def run(netns_path: str, script: str, *, json_output: bool = False) -> str:
     if proc.returncode != 0:
         raise EnvironmentUnfit(f"nft failed in {netns_path}: {proc.stderr.strip()}")
     return proc.stdout
+
+
+def bridge_forward_table(table: str, rules: Iterable[str]) -> str:
+    """A script making a bridge-family table whose `wire` chain sees every forwarded frame
+    (the underlay switch), with one rule per statement in `rules`."""
+    script = [
+        f"add table bridge {table}",
+        f"add chain bridge {table} wire {{ type filter hook forward priority 0; }}",
+        *(f"add rule bridge {table} wire {rule}" for rule in rules),
+    ]
+    return "; ".join(script)

@@ -14,8 +14,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-import docker.errors
-
 from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
 from netconform.errors import EnvironmentUnfit, InputError, said_not_raised
 from netconform.lab import capture
@@ -339,10 +337,6 @@ class SwarmLabPlatform:
             swarm_deploy.deploy(
                 clients, nodes, lab.image, self._run_id, self.scenario, features.available
             )
-        except docker.errors.APIError as exc:
-            raise EnvironmentUnfit(
-                f"deploying the probe services failed: {exc.explanation}"
-            ) from exc
         finally:
             for c in clients.values():
                 c.close()
@@ -440,13 +434,9 @@ class SwarmPlatform:
             swarm_deploy.deploy(
                 clients, nodes, self.image, self._run_id, self.scenario, frozenset(caps)
             )
-        except BaseException as exc:
+        except BaseException:
             with said_not_raised("removing the partly deployed run"):
                 swarm_deploy.remove(clients, nodes, self._run_id)
-            if isinstance(exc, docker.errors.APIError):
-                raise EnvironmentUnfit(
-                    f"deploying the probe services failed: {exc.explanation}"
-                ) from exc
             raise
         finally:
             for c in clients.values():

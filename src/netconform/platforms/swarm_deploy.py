@@ -102,7 +102,22 @@ def deploy(
     scenario: SwarmScenario,
     capabilities: frozenset[str],
 ) -> None:
-    """Create networks, services and one standalone peer container per node."""
+    """Create networks, services and one standalone peer container per node; a refusal of
+    the Docker API is exit 3 in one line."""
+    try:
+        _create(clients, nodes, image, run_id, scenario, capabilities)
+    except docker.errors.APIError as exc:
+        raise EnvironmentUnfit(f"deploying the probe services failed: {exc.explanation}") from exc
+
+
+def _create(
+    clients: Mapping[str, Any],
+    nodes: Sequence[Node],
+    image: str,
+    run_id: str,
+    scenario: SwarmScenario,
+    capabilities: frozenset[str],
+) -> None:
     import docker.types
 
     manager = clients[nodes[0].name]
