@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +94,16 @@ def plan_services(scenario: SwarmScenario, capabilities: frozenset[str]) -> list
 PUBLISHED_PORT = 18080
 
 
+@contextlib.contextmanager
+def _refusal_is_exit_3(doing: str) -> Iterator[None]:
+    """A refusal of the Docker API becomes one line and exit 3."""
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        raise EnvironmentUnfit(f"{doing} failed: {exc.explanation}") from exc
+
+
+@_refusal_is_exit_3("deploying the probe services")
 def deploy(
     clients: Mapping[str, Any],
     nodes: Sequence[Node],
@@ -102,22 +112,7 @@ def deploy(
     scenario: SwarmScenario,
     capabilities: frozenset[str],
 ) -> None:
-    """Create networks, services and one standalone peer container per node; a refusal of
-    the Docker API is exit 3 in one line."""
-    try:
-        _create(clients, nodes, image, run_id, scenario, capabilities)
-    except docker.errors.APIError as exc:
-        raise EnvironmentUnfit(f"deploying the probe services failed: {exc.explanation}") from exc
-
-
-def _create(
-    clients: Mapping[str, Any],
-    nodes: Sequence[Node],
-    image: str,
-    run_id: str,
-    scenario: SwarmScenario,
-    capabilities: frozenset[str],
-) -> None:
+    """Create networks, services and one standalone peer container per node."""
     import docker.types
 
     manager = clients[nodes[0].name]
