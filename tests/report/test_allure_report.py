@@ -70,6 +70,23 @@ def test_installs_once_then_generates(tmp_path: Path, comparison: Comparison) ->
     assert [c[1] for c in runner.calls] == ["generate"]  # no second install
 
 
+def test_a_relative_out_dir_reaches_allure_as_absolute_paths(
+    tmp_path: Path, comparison: Comparison, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `netconform report ... --out reports/comparison` as the README runs it; Allure runs in
+    # the out dir, where a relative path would point at reports/comparison/reports/...
+    monkeypatch.chdir(tmp_path)
+    runner = FakeRunner(tmp_path / "prefix")
+    outcome = generate_allure_report(
+        comparison, Path("reports/cmp"), prefix=tmp_path / "prefix", runner=runner, which=_which
+    )
+    assert outcome.generated
+    generate = runner.calls[-1]
+    paths = [a for a in generate[2:] if not a.startswith("--")]
+    assert paths and all(Path(a).is_absolute() for a in paths), generate
+    assert outcome.report_dir == tmp_path / "reports" / "cmp" / "allure-report"
+
+
 def test_config_has_one_environment_per_platform_and_categories(
     tmp_path: Path, comparison: Comparison
 ) -> None:

@@ -133,6 +133,8 @@ def generate_allure_report(
         )
         if done.returncode != 0 or not allure.exists():
             return AllureOutcome(False, f"allure: npm install failed: {_last_line(done)}")
+    # Allure runs with cwd=out_dir and resolves relative paths from there: pass absolute ones
+    out_dir = out_dir.resolve()
     staging = out_dir / ALLURE_RESULTS
     shutil.rmtree(staging, ignore_errors=True)
     result_dirs = stage_results(comparison, staging)
