@@ -50,5 +50,14 @@ elif tool == "kubectl" and "version" in argv:
     print(json.dumps({"serverVersion": {"gitVersion": "v1.36.1"}}))
 elif tool == "docker" and argv[1:3] == ["network", "inspect"]:
     print("1500")
+elif tool == "docker" and argv[1] == "info" and "{{.CgroupVersion}}" in argv:
+    print(os.environ.get("FAKE_CGROUP_VERSION", "2"))
 elif tool == "docker" and argv[1] == "info":
     print("29.0.0")
+elif tool == "docker" and argv[1:3] == ["image", "inspect"]:
+    image = argv[-1]
+    if image in os.environ.get("FAKE_ABSENT_IMAGES", "").split(","):
+        sys.stderr.write(f"Error: No such image: {image}\n")
+        sys.exit(1)
+    if "--format" in argv:
+        print(os.environ.get("FAKE_IMAGE_LABELS", "null"))

@@ -86,7 +86,6 @@ def test_create_install_wait_deploy_run_delete(
     create = index(seen, "kind", "create", "cluster")
     ready = index(seen, "wait", "--for=condition=Ready", "nodes")
     mark = index(seen, "create", "configmap", "netconform-cluster")
-    build = index(seen, "docker", "build")
     load = index(seen, "kind", "load", "docker-image", handle.data["image"])
     deploy = index(seen, "apply", "--server-side")
     pods = index(seen, "wait", "--for=condition=Ready", "pods")
@@ -95,7 +94,6 @@ def test_create_install_wait_deploy_run_delete(
         create
         < ready
         < mark
-        < build
         < load
         < deploy
         < pods

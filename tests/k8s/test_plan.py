@@ -138,7 +138,7 @@ def test_plan_json_lists_steps_in_install_order(rendered: dict[str, Path]) -> No
         "create the Installation and APIServer",
         "wait for tigerastatus/calico Available",
         "wait for every node Ready",
-        "build the probe image",
+        "import the probe image into the local Docker",
         "create the run's workloads",
         "wait for every probe pod Ready",
     ]

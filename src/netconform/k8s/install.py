@@ -155,22 +155,31 @@ def cni_files(profile: CniProfile) -> dict[str, str]:
 CILIUM_VALUES_FILE = "cilium-values.yaml"
 
 
-def install_steps(
-    profile: CniProfile, cluster: str, nodes: Sequence[str], work: Workdir
-) -> list[Step]:
-    """The CNI's install order and readiness waits, as upstream documents them."""
-    steps: list[Step] = []
-    files = {k: work.cni / v for k, v in cni_files(profile).items()}
-    for image in profile.preload_images:
-        steps.append(Step(Phase.PREPARE, ("docker", "pull", image), f"pull {image}"))
-        steps.append(
-            Step(
-                Phase.PREPARE,
-                ("kind", "load", "docker-image", image, "--name", cluster),
-                f"preload {image} into the nodes",
-            )
+def load_image_steps(images: Sequence[str], cluster: str) -> list[Step]:
+    """Images the local Docker has, copied into every node: the nodes never pull them."""
+    return [
+        Step(
+            Phase.PREPARE,
+            ("kind", "load", "docker-image", image, "--name", cluster),
+            f"load {image} into the nodes",
         )
-    if profile.node_plugins is not None:
+        for image in images
+    ]
+
+
+def install_steps(
+    profile: CniProfile,
+    cluster: str,
+    nodes: Sequence[str],
+    work: Workdir,
+    local_images: Sequence[str] = (),
+    copy_node_plugins: bool = True,
+) -> list[Step]:
+    """The CNI's install order and readiness waits, as upstream documents them, after the
+    images the local Docker has are loaded into the nodes."""
+    steps: list[Step] = load_image_steps(local_images, cluster)
+    files = {k: work.cni / v for k, v in cni_files(profile).items()}
+    if copy_node_plugins and profile.node_plugins is not None:
         for node in nodes:
             for plugin in profile.node_plugins.plugins:
                 steps.append(
@@ -273,26 +282,20 @@ def install_steps(
     return steps + _cluster_ready_steps(work)
 
 
-PROBE_IMAGE_DIR = "probe-image"
-
-
-def probe_image_steps(image: str, recipe_dir: Path, cluster: str | None) -> list[Step]:
-    """Build the probe image on the host (cached by docker) and preload it into kind."""
-    steps = [
-        Step(
-            Phase.PREPARE,
-            ("docker", "build", "--tag", image, str(recipe_dir)),
-            "build the probe image",
-        )
-    ]
-    if cluster is not None:
+def probe_image_steps(image: str, rootfs: Path, present: bool, cluster: str | None) -> list[Step]:
+    """The probe image (the same offline Debian recipe as the Swarm lab's) imported into the
+    local Docker unless it is there, then loaded into the nodes."""
+    steps = []
+    if not present:
         steps.append(
             Step(
                 Phase.PREPARE,
-                ("kind", "load", "docker-image", image, "--name", cluster),
-                "preload the probe image into the nodes",
+                ("docker", "import", "--change", 'CMD ["sleep", "infinity"]', str(rootfs), image),
+                "import the probe image into the local Docker",
             )
         )
+    if cluster is not None:
+        steps += load_image_steps([image], cluster)
     return steps
 
 

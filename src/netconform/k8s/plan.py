@@ -17,9 +17,9 @@ from typing import Any
 
 from netconform.k8s import manifests, patches
 from netconform.k8s.download import Fetch, fetch_url, fetch_verified, verify
+from netconform.k8s.images import manifest_images
 from netconform.k8s.install import (
     CILIUM_VALUES_FILE,
-    PROBE_IMAGE_DIR,
     Phase,
     Step,
     Workdir,
@@ -38,11 +38,11 @@ from netconform.k8s.netpol_binding import NetpolBinding
 from netconform.k8s.profiles import (
     CniProfile,
     KindConfig,
-    fixtures_dir,
     kind_config_path,
     load_kind_config,
 )
 from netconform.k8s.workloads import MANAGED_BY, ROLE_LABEL, RUN_LABEL, WorkloadSpec, all_objects
+from netconform.lab.image import ImageRecipe, host_suite
 from netconform.netpol.catalogue import Case, CreatePolicy, UpdatePolicy, load_catalogue
 
 Artifacts = Callable[[str, str], bytes]  # (url, sha256) -> verified bytes
@@ -54,12 +54,40 @@ def cluster_name(platform: str) -> str:
     return CLUSTER_PREFIX + platform.removeprefix("kind-")
 
 
-def probe_image_tag() -> str:
-    """netconform/kube-probe:<hash of the recipe>: rebuilt only when the recipe changes."""
-    import hashlib
+def probe_recipe() -> ImageRecipe:
+    """The one probe image of every platform: the Swarm lab's offline Debian recipe."""
+    return ImageRecipe(host_suite())
 
-    recipe = (fixtures_dir() / "kind" / PROBE_IMAGE_DIR / "Dockerfile").read_bytes()
-    return f"netconform/kube-probe:{hashlib.sha256(recipe).hexdigest()[:12]}"
+
+def probe_image_tag() -> str:
+    """netconform/probe:<hash of the recipe>: rebuilt only when the recipe changes."""
+    return probe_recipe().tag
+
+
+@dataclass(frozen=True)
+class KindHost:
+    """What provisioning found on the machine before rendering (plan assumes defaults):
+    the node image to run, the host's cgroup version, which images the local Docker has,
+    and whether the node image already carries the CNI plugins the profile needs."""
+
+    node_image: str | None = None  # None: the kind config's own
+    cgroup_v1: bool = False
+    local_images: frozenset[str] | None = None  # None: assume every image is local
+    node_plugins_present: bool = False
+    probe_image_present: bool = False
+
+
+def kind_config_for(raw: dict[str, Any], host: KindHost) -> dict[str, Any]:
+    """The fixture's kind config with the node image replaced and, on a cgroup v1 host,
+    the kubelet told not to refuse it (Kubernetes 1.35+ fails on cgroup v1 by default)."""
+    config: dict[str, Any] = json.loads(json.dumps(raw))
+    if host.node_image:
+        for node in config.get("nodes", []):
+            node["image"] = host.node_image
+    if host.cgroup_v1:
+        patch = "kind: KubeletConfiguration\nfailCgroupV1: false\n"
+        config.setdefault("kubeadmConfigPatches", []).append(patch)
+    return config
 
 
 def cluster_dns_ip(service_subnet: str) -> str:
@@ -205,6 +233,19 @@ def render_cni(
     return written
 
 
+def cni_images_of(profile: CniProfile, work: Workdir) -> list[str]:
+    """Every image the CNI runs: those its rendered manifests name, and those a chart
+    renders that the profile declares (preload_images)."""
+    images: list[str] = []
+    for path in sorted(work.cni.glob("*.y*ml")):
+        if path.name == CILIUM_VALUES_FILE:
+            continue
+        images += [
+            i for i in manifest_images(manifests.load_all(path.read_text())) if i not in images
+        ]
+    return images + [i for i in profile.preload_images if i not in images]
+
+
 def render_kind(
     platform: str,
     profile: CniProfile,
@@ -214,32 +255,47 @@ def render_kind(
     include_binaries: bool = False,
     cases: Sequence[Case] | None = None,
     probe_image: str | None = None,
+    host: KindHost | None = None,
 ) -> RenderedPlan:
+    host = host or KindHost()
     work = Workdir(out)
     cluster = cluster_name(platform)
-    config, raw = load_kind_config(kind_config_path(profile))
+    config, fixture = load_kind_config(kind_config_path(profile))
+    raw = kind_config_for(fixture, host)
     nodes = tuple(config.node_names(cluster))
     files = [_write(work.kind_config, manifests.dump(raw))]
-    files += render_cni(profile, config, cluster, work, artifacts, include_binaries)
+    copy_plugins = not host.node_plugins_present
+    files += render_cni(
+        profile, config, cluster, work, artifacts, include_binaries and copy_plugins
+    )
+    cni_images = cni_images_of(profile, work)
+    local = [i for i in cni_images if host.local_images is None or i in host.local_images]
     image = probe_image or probe_image_tag()
     spec = WorkloadSpec(run_id, nodes, image, cluster_dns_ip(config.networking.serviceSubnet))
     files.append(_write(work.workloads, manifests.dump_all(all_objects(spec))))
     binding = netpol_binding(spec)
     files += render_policies(out, binding, load_catalogue() if cases is None else cases)
-    recipe = fixtures_dir() / "kind" / PROBE_IMAGE_DIR
     cluster_steps = [
         *create_steps(cluster, work),
-        *install_steps(profile, cluster, nodes, work),
+        *install_steps(profile, cluster, nodes, work, local, copy_plugins),
         mark_ready_step(work, profile_key(profile.cni, profile.version)),
     ]
-    run_steps = [*probe_image_steps(image, recipe, cluster), *deploy_steps(work, run_id)]
+    probe_rootfs = probe_recipe().tarball
+    run_steps = [
+        *probe_image_steps(image, probe_rootfs, host.probe_image_present, cluster),
+        *deploy_steps(work, run_id),
+    ]
     info = {
         "cni": profile.cni,
         "cni_version": profile.version,
         "pod_subnet": config.networking.podSubnet,
         "service_subnet": config.networking.serviceSubnet,
         "kube_proxy_mode": config.networking.kubeProxyMode,
-        "node_image": config.nodes[0].image,
+        "node_image": raw["nodes"][0].get("image") if raw.get("nodes") else None,
+        "cgroup_v1_host": host.cgroup_v1,
+        "kubelet_fail_cgroup_v1": not host.cgroup_v1,
+        "cni_images": cni_images,
+        "cni_images_pulled_by_nodes": [i for i in cni_images if i not in local],
         "nodes": list(nodes),
         "probe_image": image,
         "encapsulation": profile.encapsulation,

@@ -66,6 +66,8 @@ class CniProfile(_Strict):
     node_plugins: NodePlugins | None = None
     helm: HelmRelease | None = None
     preload_images: tuple[str, ...] = ()
+    # where the CNI's pods run: their logs go into the diagnostics of a failed run
+    namespaces: tuple[str, ...] = ()
     capabilities: ProfileCapabilities
 
     def artifact(self, name: str) -> Artifact:

@@ -28,8 +28,8 @@ CLUSTER_MISSING = {
 
 class ClusterPlatform:
     """NETCONFORM_KUBECONFIG (else KUBECONFIG, else ~/.kube/config), NETCONFORM_KUBE_CONTEXT,
-    and NETCONFORM_PROBE_IMAGE: the probe image (fixtures/kind/probe-image) pushed where the
-    cluster can pull it."""
+    and NETCONFORM_PROBE_IMAGE: the probe image (netconform/probe, the Debian recipe of
+    lab/image.py) pushed where the cluster can pull it."""
 
     name = "cluster"
     family = "kubernetes"
@@ -65,7 +65,7 @@ class ClusterPlatform:
         if not self.image:
             raise EnvironmentUnfit(
                 "platform cluster needs NETCONFORM_PROBE_IMAGE: the probe image "
-                "(fixtures/kind/probe-image) in a registry the cluster can pull from"
+                "(netconform/probe, lab/image.py recipe) in a registry the cluster can pull from"
             )
 
     def provision(self) -> Handle:

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from netconform.errors import InputError, said_not_raised
-from netconform.k8s import install, plan, profiles
+from netconform.k8s import diagnostics, images, install, plan, profiles
 from netconform.k8s.context import KubeContext
 from netconform.k8s.kindcluster import KindClusters
 from netconform.k8s.kube import KubeApi
 from netconform.k8s.params import KubeParams
 from netconform.k8s.tools import Runner, SubprocessRunner, require_docker_daemon, require_tools
 from netconform.k8s.workloads import MANAGED_BY, WorkloadSpec
+from netconform.lab.image import ensure_built
 from netconform.platforms.base import Capabilities, Handle, Platform
 from netconform.progress import NoProgress, Progress
 
@@ -47,6 +48,9 @@ class KindPlatform:
         artifacts: plan.Artifacts | None = None,
         state_dir: Path | None = None,
         run_id: str | None = None,
+        node_image: str | None = None,
+        offline: bool = False,
+        diagnostics_dir: Path | None = None,
     ) -> None:
         if name not in KIND_PLATFORMS:
             raise InputError(
@@ -61,6 +65,9 @@ class KindPlatform:
         self.cluster = plan.cluster_name(name)
         self.work = install.Workdir((state_dir or state_root()) / self.cluster)
         self.run_id = run_id or uuid.uuid4().hex[:6]
+        self.node_image = node_image or os.environ.get("NETCONFORM_KIND_NODE_IMAGE") or None
+        self.offline = offline or os.environ.get("NETCONFORM_OFFLINE", "") not in ("", "0")
+        self.diagnostics_dir = diagnostics_dir
         self._owns_cluster = False  # this run created or took over the cluster
 
     def preflight(self) -> None:
@@ -71,12 +78,56 @@ class KindPlatform:
     def provision(self) -> Handle:
         try:
             return self._provision()
-        except BaseException:  # failures and Ctrl-C alike: leave nothing half-made behind
+        except BaseException as exc:  # failures and Ctrl-C alike: leave nothing half-made
+            if self._owns_cluster and not isinstance(exc, KeyboardInterrupt):
+                with said_not_raised("collecting diagnostics after the failed provisioning"):
+                    self.collect_diagnostics()
             with said_not_raised("teardown after the failed provisioning"):
                 self.teardown()
             raise
 
+    def collect_diagnostics(self, out: Path | None = None) -> list[Path]:
+        """Pods, events, node conditions and the CNI pods' logs, into the results directory
+        (diagnostics/), for a person debugging a failed provisioning or check."""
+        target = out or self.diagnostics_dir
+        if target is None or not self.work.kubeconfig.exists():
+            return []
+        self.progress.step(f"collecting cluster diagnostics into {target}")
+        return diagnostics.collect(
+            self.runner, str(self.work.kubeconfig), target, self.profile.namespaces
+        )
+
+    def inspect_host(self) -> plan.KindHost:
+        """What the machine has, found before anything is created: the Docker host's cgroup
+        version, the node image and which images are local. With --offline a missing image
+        is exit 3 here, naming it."""
+        info = self.runner.run(("docker", "info", "--format", "{{.CgroupVersion}}"), timeout_s=60)
+        cgroup_v1 = info.stdout.strip() == "1"
+        config, _ = profiles.load_kind_config(profiles.kind_config_path(self.profile))
+        node_image = self.node_image or (config.nodes[0].image if config.nodes else None)
+        probe_tag = plan.probe_image_tag()
+        wanted = [*([node_image] if node_image else []), probe_tag]
+        draft = plan.render_kind(
+            self.name, self.profile, self.run_id, self.work.root, self.artifacts,
+            include_binaries=False, host=plan.KindHost(node_image=node_image),
+        )  # fmt: skip
+        wanted += [i for i in draft.info["cni_images"] if i not in wanted]
+        local = images.plan_images(self.runner, wanted, self.offline, self.name).local
+        plugins = self.profile.node_plugins.plugins if self.profile.node_plugins else ()
+        return plan.KindHost(
+            node_image=node_image,
+            cgroup_v1=cgroup_v1,
+            local_images=frozenset(local) - {probe_tag},
+            node_plugins_present=bool(node_image)
+            and images.node_has_plugins(self.runner, str(node_image), plugins),
+            probe_image_present=probe_tag in local,
+        )
+
     def _provision(self) -> Handle:
+        host = self.inspect_host()  # exit 3 for a missing offline image, before anything
+        if not host.probe_image_present:
+            self.progress.step("building the probe image (offline Debian recipe, cached)")
+            ensure_built(plan.probe_recipe())
         clusters = KindClusters(self.runner)
         key = install.profile_key(self.profile.cni, self.profile.version)
         reuse = False
@@ -99,6 +150,7 @@ class KindPlatform:
             self.work.root,
             self.artifacts,
             include_binaries=not reuse,
+            host=host,
         )
         if reuse:
             stale = install.Step(

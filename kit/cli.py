@@ -1,0 +1,156 @@
+"""`bash .ci/kit up|down|status`: build what is missing, start the kit's dockerd, print the
+export lines that point netconform at it; stop and remove what `up` started; say what is
+built, cached and running."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from kit import components as c
+from kit import dockerd, pins
+from kit.core import BIN, CACHE, RUN_DIR, BuildFailed, say
+
+
+class Component(Protocol):
+    name: str
+
+    def built(self) -> bool: ...
+
+    def build(self) -> None: ...
+
+
+# Lanes run side by side: the Go builds are CPU bound, mmdebstrap mostly waits on apt.
+GO_LANE: tuple[Component, ...] = (*c.GO_TARGETS, c.PAUSE_BINARY, c.TOOLS)
+ROOTFS_LANE: tuple[Component, ...] = (c.NODE_ROOTFS, c.NET_ROOTFS)
+IMAGE_LANE: tuple[Component, ...] = (
+    *c.CONTROL_PLANE_IMAGES,
+    c.PRELOAD,
+    c.NODE_IMAGE,
+    *c.FLANNEL_IMAGES,
+)
+ALL: tuple[Component, ...] = (*GO_LANE, *ROOTFS_LANE, *IMAGE_LANE)
+TIMINGS = CACHE / "state" / "timings.json"
+
+
+def _label(component: Component) -> str:
+    name = component.name
+    return name if not hasattr(component, "tag") else f"{name} ({component.tag})"  # type: ignore[attr-defined]
+
+
+def _record(name: str, seconds: float) -> None:
+    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        timings = json.loads(TIMINGS.read_text())
+    except (OSError, ValueError):
+        timings = {}
+    timings[name] = round(seconds, 1)
+    TIMINGS.write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n")
+
+
+def build_lane(lane: Sequence[Component]) -> None:
+    for component in lane:
+        if component.built():
+            continue
+        say(f"building {_label(component)} (log: {CACHE / 'logs'})")
+        start = time.monotonic()
+        component.build()
+        took = time.monotonic() - start
+        _record(component.name, took)
+        say(f"built {component.name} in {took:.0f} s")
+
+
+def exports() -> list[str]:
+    return [
+        f"export DOCKER_HOST={dockerd.DOCKER_HOST}",
+        f'export PATH="{BIN}:$PATH"',
+        f"export NETCONFORM_KIND_NODE_IMAGE={pins.NODE_IMAGE}",
+        "export NETCONFORM_OFFLINE=1",
+    ]
+
+
+def up() -> None:
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        lanes = [pool.submit(build_lane, GO_LANE), pool.submit(build_lane, ROOTFS_LANE)]
+        for lane in lanes:
+            lane.result()
+    dockerd.start()
+    build_lane(IMAGE_LANE)
+    say(f"up in {time.monotonic() - start:.1f} s")
+    print("\n".join(exports()))
+
+
+def _kit_docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker", *args], env=dockerd.docker_env(), capture_output=True, text=True, check=False
+    )
+
+
+def down() -> None:
+    if dockerd.pid() is None:
+        say("dockerd not running: nothing to stop")
+        return
+    clusters = set(
+        _kit_docker(
+            "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster",
+            "--format", '{{.Label "io.x-k8s.kind.cluster"}}',
+        ).stdout.split()
+    )  # fmt: skip
+    for cluster in sorted(clusters):
+        say(f"deleting kind cluster {cluster}")
+        subprocess.run(
+            [str(BIN / "kind"), "delete", "cluster", "--name", cluster],
+            env=dockerd.docker_env(),
+            capture_output=True,
+            check=False,
+        )
+    containers = _kit_docker("ps", "-aq").stdout.split()
+    if containers:
+        _kit_docker("rm", "-f", *containers)
+    _kit_docker("network", "prune", "-f")
+    dockerd.stop()
+    for leftover in ("daemon.json", "docker.sock"):
+        (RUN_DIR / leftover).unlink(missing_ok=True)
+    say("down: images stay cached in " + str(dockerd.DATA_ROOT))
+
+
+def status() -> None:
+    for component in ALL:
+        state = "built" if component.built() else "missing"
+        print(f"{state:8} {_label(component)}")
+    running = dockerd.pid()
+    daemon = f"running, pid {running}" if running else "stopped"
+    print(f"dockerd  {daemon} ({dockerd.DOCKER_HOST})")
+    if running:
+        label = "label=io.x-k8s.kind.cluster"
+        nodes = _kit_docker("ps", "--filter", label, "--format", "{{.Names}}")
+        print("kind nodes: " + (", ".join(nodes.stdout.split()) or "none"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kit", description=__doc__)
+    parser.add_argument("command", choices=("up", "down", "status", "env"))
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            up()
+        elif args.command == "down":
+            down()
+        elif args.command == "env":
+            print("\n".join(exports()))
+        else:
+            status()
+    except BuildFailed as exc:
+        print(f"kit: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kit: interrupted", file=sys.stderr)
+        return 130
+    return 0
