@@ -15,7 +15,7 @@ from typing import Protocol
 
 from kit import components as c
 from kit import dockerd, pins
-from kit.core import BIN, CACHE, RUN_DIR, BuildFailed, say
+from kit.core import BIN, CACHE, KIT_DIR, RUN_DIR, BuildFailed, say
 
 
 class Component(Protocol):
@@ -67,12 +67,17 @@ def build_lane(lane: Sequence[Component]) -> None:
 
 
 def exports() -> list[str]:
-    return [
+    lines = [
         f"export DOCKER_HOST={dockerd.DOCKER_HOST}",
         f'export PATH="{BIN}:$PATH"',
         f"export NETCONFORM_KIND_NODE_IMAGE={pins.NODE_IMAGE}",
         "export NETCONFORM_OFFLINE=1",
     ]
+    # The pinned CNI manifests, for machines that cannot download them (verified by sha256).
+    shared = KIT_DIR.parent.parent / "shared" / "cni"
+    if shared.is_dir():
+        lines.append(f"export NETCONFORM_ARTIFACTS={shared}")
+    return lines
 
 
 def up() -> None:

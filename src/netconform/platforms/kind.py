@@ -61,7 +61,7 @@ class KindPlatform:
         self.profile = profiles.load_profile(KIND_PLATFORMS[name])
         self.progress = progress or NoProgress()
         self.runner = runner or SubprocessRunner()
-        self.artifacts = artifacts or plan.artifact_source()
+        self.artifacts = artifacts or self._artifacts_from_env()
         self.cluster = plan.cluster_name(name)
         self.work = install.Workdir((state_dir or state_root()) / self.cluster)
         self.run_id = run_id or uuid.uuid4().hex[:6]
@@ -69,6 +69,14 @@ class KindPlatform:
         self.offline = offline or os.environ.get("NETCONFORM_OFFLINE", "") not in ("", "0")
         self.diagnostics_dir = diagnostics_dir
         self._owns_cluster = False  # this run created or took over the cluster
+
+    def _artifacts_from_env(self) -> plan.Artifacts:
+        """NETCONFORM_ARTIFACTS: a directory holding the pinned files (verified by sha256
+        all the same), for machines that cannot download them; else they are downloaded."""
+        directory = os.environ.get("NETCONFORM_ARTIFACTS")
+        if directory:
+            return plan.directory_source(Path(directory), plan.reference_copies(self.profile))
+        return plan.artifact_source()
 
     def preflight(self) -> None:
         needed = ["docker", "kind", "kubectl"] + (["helm"] if self.profile.helm else [])
@@ -106,21 +114,23 @@ class KindPlatform:
         config, _ = profiles.load_kind_config(profiles.kind_config_path(self.profile))
         node_image = self.node_image or (config.nodes[0].image if config.nodes else None)
         probe_tag = plan.probe_image_tag()
-        wanted = [*([node_image] if node_image else []), probe_tag]
+        # the probe image is not looked for: netconform builds it offline when absent
+        wanted = [node_image] if node_image else []
         draft = plan.render_kind(
             self.name, self.profile, self.run_id, self.work.root, self.artifacts,
             include_binaries=False, host=plan.KindHost(node_image=node_image),
         )  # fmt: skip
         wanted += [i for i in draft.info["cni_images"] if i not in wanted]
         local = images.plan_images(self.runner, wanted, self.offline, self.name).local
+        probe_present = images.present_locally(self.runner, probe_tag)
         plugins = self.profile.node_plugins.plugins if self.profile.node_plugins else ()
         return plan.KindHost(
             node_image=node_image,
             cgroup_v1=cgroup_v1,
-            local_images=frozenset(local) - {probe_tag},
+            local_images=frozenset(local),
             node_plugins_present=bool(node_image)
             and images.node_has_plugins(self.runner, str(node_image), plugins),
-            probe_image_present=probe_tag in local,
+            probe_image_present=probe_present,
         )
 
     def _provision(self) -> Handle:
