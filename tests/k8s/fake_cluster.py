@@ -22,7 +22,7 @@ from netconform.netpol.oracle import Oracle, Profile
 from netconform.netpol.oracle import Probe as NetpolProbe
 from netconform.netpol.validation import parse_policy
 from netconform.platforms.base import Capabilities
-from netconform.probes.model import Probe, ProbeKind, ProbeResult
+from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult
 
 PORTS = tuple(
     ContainerPort(p, proto, port_name(p, proto))
@@ -159,6 +159,7 @@ class FakeNetpolContext:
                         None if ok else "timeout",
                         1.0,
                         {"peer": dst.name} if ok else {},
+                        outcome=Connectivity.CONNECTED if ok else Connectivity.TIMEOUT,
                     )
                 )
             out[src] = results
