@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
@@ -23,23 +23,12 @@ from netconform.lab.capture import UnderlayWatch
 from netconform.lab.kernel import KernelFeatures
 from netconform.platforms import swarm_deploy
 from netconform.platforms.base import Capabilities, Handle
-from netconform.platforms.swarm_deploy import LABEL, Node, network_name, service_name
+from netconform.platforms.swarm_deploy import LABEL, Node
+from netconform.platforms.swarm_plan import PEER, Endpoint, NetworkKey, ServiceKey, SwarmPlan
 from netconform.probes.agent import SERVER_TCP_PORT
 from netconform.probes.executors import DockerExecExecutor, NetnsExecutor, run_batches
 from netconform.probes.model import Probe, ProbeKind, ProbeResult
 from netconform.progress import NoProgress, Progress
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One task or container with an address on one overlay."""
-
-    name: str  # service.slot@node or container name
-    service: str  # plan key (probe, vip, ...) or "peer"
-    node: str
-    ip: str
-    container_id: str
-    network: str  # plan key
 
 
 def _task_name(service: str, slot: int | None, node: Node | None) -> str:
@@ -58,7 +47,9 @@ VXLAN_ID_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
 
 
 class SwarmContext:
-    """Everything a Swarm check may use: endpoints, batch probing, service operations."""
+    """The real `checks.swarm_context.SwarmCheckContext`: endpoints, batch probing and
+    service operations through each node's Docker API. The clients open on first use, so
+    building a context costs nothing and does no I/O."""
 
     family = "swarm"
 
@@ -74,14 +65,10 @@ class SwarmContext:
         self.nodes = tuple(nodes)
         self.underlay_netns = underlay_netns  # only when the harness owns the underlay
         self.run_id = run_id
+        self.plan = SwarmPlan(run_id)
         self.scenario = scenario
         self._capabilities = capabilities
         self._info = dict(info)
-        self.clients = _clients(nodes)
-        self._node_by_id: dict[str, Node] = {}
-        for node in self.nodes:
-            node_id = self.clients[node.name].info()["Swarm"]["NodeID"]
-            self._node_by_id[node_id] = node
 
     @property
     def capabilities(self) -> Capabilities:
@@ -90,22 +77,32 @@ class SwarmContext:
     def platform_info(self) -> dict[str, Any]:
         return dict(self._info)
 
+    @cached_property
+    def clients(self) -> dict[str, Any]:
+        """One Docker client per node name."""
+        return _clients(self.nodes)
+
+    @cached_property
+    def _node_by_id(self) -> dict[str, Node]:
+        return {self.clients[n.name].info()["Swarm"]["NodeID"]: n for n in self.nodes}
+
     @property
     def manager(self) -> Any:
         return self.clients[self.nodes[0].name]
 
     def close(self) -> None:
-        for client in self.clients.values():
+        opened = self.__dict__.pop("clients", {})  # never open clients just to close them
+        for client in opened.values():
             with contextlib.suppress(Exception):
                 client.close()
 
     # --- discovery -------------------------------------------------------------------
     def network_id(self, key: str) -> str:
-        return str(self.manager.networks.get(network_name(self.run_id, key)).id)
+        return str(self.manager.networks.get(self.plan.network_name(key)).id)
 
     def overlay(self, key: str) -> tuple[int, str]:
         """The VXLAN network id and the subnet of one of the run's overlays."""
-        attrs = self.manager.networks.get(network_name(self.run_id, key)).attrs
+        attrs = self.manager.networks.get(self.plan.network_name(key)).attrs
         vni = int(str(attrs["Options"][VXLAN_ID_OPTION]).split(",")[0])
         return vni, str(attrs["IPAM"]["Config"][0]["Subnet"])
 
@@ -116,12 +113,12 @@ class SwarmContext:
         return capture.watch_underlay(self.underlay_netns, rules)
 
     def service(self, key: str) -> Any:
-        return self.manager.services.get(service_name(self.run_id, key))
+        return self.manager.services.get(self.plan.service_name(key))
 
     def tasks(self, key: str, network: str | None = None) -> list[Endpoint]:
         """Running tasks of a service with their address on `network` (default: its own)."""
         svc = self.service(key)
-        net_name = network_name(self.run_id, network) if network else None
+        net_name = self.plan.network_name(network) if network else None
         found = []
         for task in svc.tasks(filters={"desired-state": "running"}):
             status = task.get("Status", {})
@@ -141,7 +138,7 @@ class SwarmContext:
                             node=node.name if node else "?",
                             ip=addr.split("/")[0],
                             container_id=container,
-                            network=name.removeprefix(f"{swarm_deploy.PREFIX}{self.run_id}-"),
+                            network=self.plan.network_key(name),
                         )
                     )
         return sorted(found, key=lambda e: (e.node, e.name))
@@ -149,13 +146,15 @@ class SwarmContext:
     def peers(self) -> list[Endpoint]:
         """The standalone containers, one per node, on the main overlay."""
         found = []
-        main = network_name(self.run_id, "main")
+        main = self.plan.network_name(NetworkKey.MAIN)
         for node in self.nodes:
-            flt = {"label": f"{LABEL}={self.run_id}", "name": f"-peer-{node.name}"}
+            flt = {"label": f"{LABEL}={self.run_id}", "name": self.plan.peer_name(node.name)}
             for c in self.clients[node.name].containers.list(filters=flt):
                 net = c.attrs["NetworkSettings"]["Networks"].get(main, {})
                 found.append(
-                    Endpoint(c.name, "peer", node.name, net.get("IPAddress", ""), c.id, "main")
+                    Endpoint(
+                        c.name, PEER, node.name, net.get("IPAddress", ""), c.id, NetworkKey.MAIN
+                    )
                 )
         return found
 
@@ -225,7 +224,7 @@ class SwarmContext:
 
     def _answering(self) -> bool:
         """Every main-network endpoint's server answers itself (agent + server alive)."""
-        endpoints = [*self.tasks("probe"), *self.peers()]
+        endpoints = [*self.tasks(ServiceKey.PROBE), *self.peers()]
         batches = {e: [self.probe(ProbeKind.TCP, e.ip, port=SERVER_TCP_PORT)] for e in endpoints}
         return all(r.ok for res in self.run_many(batches).values() for r in res)
 

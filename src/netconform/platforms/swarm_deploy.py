@@ -14,11 +14,17 @@ import docker.errors
 
 from netconform.catalog.scenario import SwarmScenario
 from netconform.errors import EnvironmentUnfit
+from netconform.platforms.swarm_plan import (
+    PROBE_ALIAS,
+    PUBLISHED_PORT,
+    SwarmPlan,
+    network_name,
+    service_name,
+)
 from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
 from netconform.probes.executors import serve_command
 
 LABEL = "io.netconform.run"
-PREFIX = "nc"
 
 
 @dataclass(frozen=True)
@@ -51,14 +57,6 @@ class ServicePlan:
     publish: bool = False
 
 
-def network_name(run_id: str, key: str) -> str:
-    return f"{PREFIX}{run_id}-{key}"
-
-
-def service_name(run_id: str, key: str) -> str:
-    return f"{PREFIX}{run_id}-{key}"
-
-
 def plan_networks(scenario: SwarmScenario, capabilities: frozenset[str]) -> list[NetworkPlan]:
     plans = [
         NetworkPlan("main", {}),
@@ -72,7 +70,7 @@ def plan_networks(scenario: SwarmScenario, capabilities: frozenset[str]) -> list
 
 def plan_services(scenario: SwarmScenario, capabilities: frozenset[str]) -> list[ServicePlan]:
     plans = [
-        ServicePlan("probe", "main", "global", aliases=("probe-alias",)),
+        ServicePlan("probe", "main", "global", aliases=(PROBE_ALIAS,)),
         ServicePlan("other", "other", "global"),
         ServicePlan("mtu", "mtu", "global"),
         ServicePlan("internal", "internal", "global"),
@@ -89,9 +87,6 @@ def plan_services(scenario: SwarmScenario, capabilities: frozenset[str]) -> list
     if "esp" in capabilities:
         plans.append(ServicePlan("encrypted", "encrypted", "global"))
     return plans
-
-
-PUBLISHED_PORT = 18080
 
 
 @contextlib.contextmanager
@@ -134,7 +129,7 @@ def deploy(
     main = network_name(run_id, "main")
     for node in nodes:
         _start_peer(
-            clients[node.name], image, serve, f"{PREFIX}{run_id}-peer-{node.name}", main, labels
+            clients[node.name], image, serve, SwarmPlan(run_id).peer_name(node.name), main, labels
         )
     for svc in plan_services(scenario, capabilities):
         mode = (
