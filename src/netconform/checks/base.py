@@ -9,7 +9,8 @@ from typing import Any, Generic, TypeVar
 
 from netconform.errors import InputError
 from netconform.platforms.base import CheckContext
-from netconform.polling import Polled, poll  # noqa: F401 - checks import them from here
+from netconform.polling import Polled as Polled  # noqa: PLC0414 - re-exported for the checks
+from netconform.polling import poll as poll  # noqa: PLC0414
 from netconform.results import Area, CheckResult, Verdict
 
 Ctx = TypeVar("Ctx", bound=CheckContext)
