@@ -11,7 +11,8 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from netconform.errors import InputError, file_field_error
+from netconform.errors import file_field_error
+from netconform.inputs import read_text
 
 SCHEMA = "netconform/scenario/v1"
 
@@ -89,10 +90,9 @@ def load_kubernetes_scenario(path: Path | None = None) -> KubernetesScenario:
 
 
 def _load(path: Path, model: type[Model]) -> Model:
+    text = read_text(path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: scenario file not found") from None
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "yaml"
