@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from netconform.catalog.scenario import KubernetesScenario
 from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
-from netconform.k8s.params import KubeParams
 from netconform.k8s.workloads import WorkloadSpec, netpol_objects
 from netconform.netpol.catalogue import port_name
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
@@ -43,7 +43,7 @@ class FakeNetpolContext:
     def __init__(self, plane: FakeDataPlane | None = None) -> None:
         self.plane = plane or FakeDataPlane()
         self.spec = WorkloadSpec("r1", ("n0", "n1", "n2"), "probe:1", "10.96.0.10")
-        self.params = KubeParams(
+        self.params = KubernetesScenario(
             netpol_deadline_s=0.3, poll_interval_s=0.01, converge_deadline_s=0.3
         )
         self.findings: dict[str, Any] = {}

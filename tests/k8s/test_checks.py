@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from netconform.catalog.scenario import KubernetesScenario
 from netconform.checks.base import CATALOGUE, execute
 from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
-from netconform.k8s.params import KubeParams
 from netconform.k8s.workloads import NODE_INDEX_LABEL, ROLE_LABEL, SLOT_LABEL, WorkloadSpec
 from netconform.platforms.base import Capabilities
 from netconform.probes.model import Connectivity, Probe, ProbeResult
@@ -27,7 +27,7 @@ class ScriptedContext:
     def __init__(self, answer: Answer, info: Mapping[str, Any] | None = None) -> None:
         self.answer = answer
         self.spec = SPEC
-        self.params = KubeParams(
+        self.params = KubernetesScenario(
             converge_deadline_s=0.05, poll_interval_s=0.01, probe_timeout_s=0.01
         )
         self.findings: dict[str, Any] = {}

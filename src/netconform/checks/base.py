@@ -9,6 +9,8 @@ from typing import Any, Generic, TypeVar
 
 from netconform.errors import InputError
 from netconform.platforms.base import CheckContext
+from netconform.polling import Polled as Polled  # noqa: PLC0414 - re-exported for the checks
+from netconform.polling import poll as poll  # noqa: PLC0414
 from netconform.results import Area, CheckResult, NetpolReport, Verdict
 from netconform.vocab import Family
 
@@ -121,36 +123,3 @@ def execute(check: Check[Ctx], ctx: Ctx) -> CheckResult:
         profile=outcome.profile,
         netpol=outcome.netpol,
     )
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Polled(Generic[T]):
-    value: T
-    held: bool
-    attempts: int
-    elapsed_s: float
-
-
-def poll(
-    observe: Callable[[], T],
-    holds: Callable[[T], bool],
-    deadline_s: float,
-    interval_s: float = 0.5,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Polled[T]:
-    """Observe until the expectation holds or the deadline passes; the last observation is
-    kept either way, so a failure reports what was really seen."""
-    start = clock()
-    attempts = 0
-    while True:
-        attempts += 1
-        value = observe()
-        if holds(value):
-            return Polled(value, True, attempts, clock() - start)
-        if clock() - start + interval_s > deadline_s:
-            return Polled(value, False, attempts, clock() - start)
-        sleep(interval_s)
