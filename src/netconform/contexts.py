@@ -25,7 +25,7 @@ def context_from_handle(handle: Handle, options: PlatformOptions) -> Any:
         from netconform.platforms.swarm import context_from_handle as swarm_context
 
         return swarm_context(handle, load_swarm_scenario(options.scenario))
-    from netconform.k8s.params import KubeParams
+    from netconform.catalog.scenario import load_kubernetes_scenario
     from netconform.platforms.kind import context_from_handle as k8s_context
 
-    return k8s_context(handle, KubeParams.load(options.scenario))
+    return k8s_context(handle, load_kubernetes_scenario(options.scenario))

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from netconform.catalog.scenario import KubernetesScenario
 from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
-from netconform.k8s.params import KubeParams
 from netconform.k8s.workloads import WorkloadSpec, netpol_objects
 from netconform.netpol.catalogue import port_name
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
@@ -22,7 +22,7 @@ from netconform.netpol.oracle import Oracle, Profile
 from netconform.netpol.oracle import Probe as NetpolProbe
 from netconform.netpol.validation import parse_policy
 from netconform.platforms.base import Capabilities
-from netconform.probes.model import Probe, ProbeKind, ProbeResult
+from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult
 
 PORTS = tuple(
     ContainerPort(p, proto, port_name(p, proto))
@@ -43,7 +43,7 @@ class FakeNetpolContext:
     def __init__(self, plane: FakeDataPlane | None = None) -> None:
         self.plane = plane or FakeDataPlane()
         self.spec = WorkloadSpec("r1", ("n0", "n1", "n2"), "probe:1", "10.96.0.10")
-        self.params = KubeParams(
+        self.params = KubernetesScenario(
             netpol_deadline_s=0.3, poll_interval_s=0.01, converge_deadline_s=0.3
         )
         self.findings: dict[str, Any] = {}
@@ -159,6 +159,7 @@ class FakeNetpolContext:
                         None if ok else "timeout",
                         1.0,
                         {"peer": dst.name} if ok else {},
+                        outcome=Connectivity.CONNECTED if ok else Connectivity.TIMEOUT,
                     )
                 )
             out[src] = results

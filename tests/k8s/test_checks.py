@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from netconform.catalog.scenario import KubernetesScenario
 from netconform.checks.base import CATALOGUE, execute
 from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
-from netconform.k8s.params import KubeParams
 from netconform.k8s.workloads import NODE_INDEX_LABEL, ROLE_LABEL, SLOT_LABEL, WorkloadSpec
 from netconform.platforms.base import Capabilities
-from netconform.probes.model import Probe, ProbeResult
+from netconform.probes.model import Connectivity, Probe, ProbeResult
 from netconform.results import Verdict
 
 Answer = Callable[[PodEndpoint, Probe], tuple[bool, str | None, dict[str, Any]]]
@@ -27,7 +27,7 @@ class ScriptedContext:
     def __init__(self, answer: Answer, info: Mapping[str, Any] | None = None) -> None:
         self.answer = answer
         self.spec = SPEC
-        self.params = KubeParams(
+        self.params = KubernetesScenario(
             converge_deadline_s=0.05, poll_interval_s=0.01, probe_timeout_s=0.01
         )
         self.findings: dict[str, Any] = {}
@@ -95,8 +95,29 @@ class ScriptedContext:
             out[src] = []
             for p in probes:
                 ok, error, values = self.answer(src, p)
-                out[src].append(ProbeResult(p.id, str(p.kind), p.target, ok, error, 1.0, values))
+                outcome = scripted_outcome(p, ok, error)
+                out[src].append(
+                    ProbeResult(
+                        p.id, str(p.kind), p.target, ok, error, 1.0, values, outcome=outcome
+                    )
+                )
         return out
+
+
+CONNECTION_KINDS = {"tcp", "udp", "icmp", "transfer"}
+
+
+def scripted_outcome(p: Probe, ok: bool, error: str | None) -> Connectivity:
+    """The outcome the agent would classify for a scripted answer: success by kind, else
+    the scripted error when it names an outcome (timeout, emsgsize, failed, ...)."""
+    if ok:
+        return Connectivity.CONNECTED if str(p.kind) in CONNECTION_KINDS else Connectivity.ANSWERED
+    if str(p.kind) == "dns" and error not in {"timeout", "failed"}:
+        return Connectivity.ANSWERED  # a negative answer (nxdomain, servfail)
+    try:
+        return Connectivity(error)
+    except ValueError:
+        return Connectivity.ERROR
 
 
 def run(check_id: str, ctx: ScriptedContext) -> Any:

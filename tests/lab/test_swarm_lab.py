@@ -18,6 +18,7 @@ from netconform.contexts import load_checks
 from netconform.lab import capture, faults, lab, state
 from netconform.platforms.swarm import SwarmLabPlatform, context_from_handle
 from netconform.probes.model import ProbeKind
+from netconform.results import SCHEMA
 
 
 def _results(out: Path) -> dict:  # type: ignore[type-arg]
@@ -33,7 +34,7 @@ def test_full_run_passes_records_and_leaves_nothing(tmp_path: Path, lab_name: st
     proc = netconform("run", "--platform", "swarm-lab", "--lab-name", lab_name, "--out", str(out))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     data = _results(out)
-    assert data["schema"] == "netconform/results/v1" and data["complete"] is True
+    assert data["schema"] == SCHEMA and data["complete"] is True
     assert data["summary"]["fail"] == 0 and data["summary"]["error"] == 0
     assert data["summary"]["pass"] >= 20
     verdicts = _verdicts(out)

@@ -9,7 +9,10 @@ from typing import Any, Generic, TypeVar
 
 from netconform.errors import InputError
 from netconform.platforms.base import CheckContext
-from netconform.results import Area, CheckResult, Verdict
+from netconform.polling import Polled as Polled  # noqa: PLC0414 - re-exported for the checks
+from netconform.polling import poll as poll  # noqa: PLC0414
+from netconform.results import Area, CheckResult, NetpolReport, Verdict
+from netconform.vocab import Family
 
 Ctx = TypeVar("Ctx", bound=CheckContext)
 
@@ -20,10 +23,11 @@ class CheckSpec:
     area: Area
     title: str
     spec: str  # the documentation the expectation comes from
-    family: str  # swarm | kubernetes
+    family: Family
     requires: frozenset[str] = frozenset()  # capabilities
     catches: tuple[str, ...] = ()  # lab fault kinds that must make it fail
     not_catchable: str = ""  # why no lab fault can reach it, when catches is empty
+    aspect: str = ""  # the aspects.py key of what it tests (shared across families)
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,9 @@ class Outcome:
     reason: str
     expected: Any = None
     observed: Any = None
-    measurements: Mapping[str, Any] = field(default_factory=dict)
+    measurements: Mapping[str, Any] = field(default_factory=dict)  # Measure keys
+    profile: bool = False  # a legitimate platform difference recorded, not a verdict
+    netpol: NetpolReport | None = None
 
     @classmethod
     def passed(cls, reason: str, **kw: Any) -> Outcome:
@@ -45,6 +51,11 @@ class Outcome:
     @classmethod
     def skipped(cls, reason: str, **kw: Any) -> Outcome:
         return cls(Verdict.SKIP, reason, **kw)
+
+    @classmethod
+    def errored(cls, reason: str, **kw: Any) -> Outcome:
+        """The check could not decide (e.g. a probe did not run): never a pass or a fail."""
+        return cls(Verdict.ERROR, reason, **kw)
 
 
 @dataclass(frozen=True)
@@ -105,39 +116,10 @@ def execute(check: Check[Ctx], ctx: Ctx) -> CheckResult:
         duration_s=time.monotonic() - start,
         expected=outcome.expected,
         observed=outcome.observed,
-        measurements=dict(outcome.measurements),
+        measurements={str(k): v for k, v in outcome.measurements.items()},
         spec=spec.spec,
+        aspect=spec.aspect or spec.id,
+        family=spec.family,
+        profile=outcome.profile,
+        netpol=outcome.netpol,
     )
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Polled(Generic[T]):
-    value: T
-    held: bool
-    attempts: int
-    elapsed_s: float
-
-
-def poll(
-    observe: Callable[[], T],
-    holds: Callable[[T], bool],
-    deadline_s: float,
-    interval_s: float = 0.5,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Polled[T]:
-    """Observe until the expectation holds or the deadline passes; the last observation is
-    kept either way, so a failure reports what was really seen."""
-    start = clock()
-    attempts = 0
-    while True:
-        attempts += 1
-        value = observe()
-        if holds(value):
-            return Polled(value, True, attempts, clock() - start)
-        if clock() - start + interval_s > deadline_s:
-            return Polled(value, False, attempts, clock() - start)
-        sleep(interval_s)

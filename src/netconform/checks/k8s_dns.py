@@ -14,6 +14,7 @@ from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import DNS_BACKENDS, DNS_CUSTOM_SEARCH, DNS_EXTERNAL_NAME
 from netconform.probes.model import ProbeKind, ProbeResult
 from netconform.results import Area
+from netconform.vocab import Family
 
 SPEC = "https://github.com/kubernetes/dns/blob/master/docs/specification.md"
 POD_DNS = "https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/"
@@ -21,7 +22,7 @@ TRANSPORTS = ("udp", "tcp")
 
 
 def _spec(id_: str, title: str, ref: str) -> CheckSpec:
-    return CheckSpec(id_, Area.DNS, title, ref, "kubernetes", not_catchable=NOT_CATCHABLE)
+    return CheckSpec(id_, Area.DNS, title, ref, Family.KUBERNETES, not_catchable=NOT_CATCHABLE)
 
 
 def _fqdn(ctx: KubeCheckContext, name: str) -> str:

@@ -14,6 +14,7 @@ from netconform.k8s.workloads import probe_service_name
 from netconform.probes.agent import SERVER_TCP_PORT
 from netconform.probes.model import ProbeKind
 from netconform.results import Area
+from netconform.vocab import Family
 
 PMTU = "https://www.rfc-editor.org/rfc/rfc1191"
 CNI_MTU = "https://www.cni.dev/plugins/current/main/bridge/#network-configuration-reference"
@@ -22,7 +23,7 @@ PROBE_SIZE = 65000  # a DF ping this large always fails locally and reports the 
 
 
 def _spec(id_: str, title: str, ref: str) -> CheckSpec:
-    return CheckSpec(id_, Area.MTU, title, ref, "kubernetes", not_catchable=NOT_CATCHABLE)
+    return CheckSpec(id_, Area.MTU, title, ref, Family.KUBERNETES, not_catchable=NOT_CATCHABLE)
 
 
 def _pair(ctx: KubeCheckContext) -> tuple[PodEndpoint, PodEndpoint] | None:

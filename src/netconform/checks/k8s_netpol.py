@@ -32,6 +32,7 @@ from netconform.netpol.oracle import ProbeVerdict, Profile
 from netconform.netpol.render import truth_tables, verdict_json
 from netconform.probes.model import ProbeKind
 from netconform.results import Area
+from netconform.vocab import Family
 
 SPEC = "https://kubernetes.io/docs/concepts/services-networking/network-policies/"
 CANARY_ID = "k8s.netpol.enforcement"
@@ -118,7 +119,7 @@ def check_enforcement(ctx: KubeCheckContext) -> Enforcement:
         Area.NETPOL,
         "Default-deny canary: the platform enforces NetworkPolicy",
         SPEC + "#default-deny-all-ingress-traffic",
-        "kubernetes",
+        Family.KUBERNETES,
         frozenset({"networkpolicy"}),
         not_catchable=NOT_CATCHABLE,
     )
@@ -258,7 +259,7 @@ def _register_case(case: Case) -> None:
         Area.NETPOL,
         case.title,
         SPEC,
-        "kubernetes",
+        Family.KUBERNETES,
         frozenset(requires),
         not_catchable=NOT_CATCHABLE,
     )

@@ -11,6 +11,7 @@ from netconform.k8s.workloads import NODE_INDEX_LABEL, probe_service_name
 from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
 from netconform.probes.model import ProbeKind, ProbeResult
 from netconform.results import Area
+from netconform.vocab import Family
 
 MODEL = "https://kubernetes.io/docs/concepts/services-networking/#the-kubernetes-network-model"
 SERVICE = "https://kubernetes.io/docs/concepts/services-networking/service/"
@@ -18,7 +19,7 @@ SERVICE = "https://kubernetes.io/docs/concepts/services-networking/service/"
 
 def _spec(id_: str, title: str, ref: str, requires: frozenset[str] = frozenset()) -> CheckSpec:
     return CheckSpec(
-        id_, Area.REACHABILITY, title, ref, "kubernetes", requires, not_catchable=NOT_CATCHABLE
+        id_, Area.REACHABILITY, title, ref, Family.KUBERNETES, requires, not_catchable=NOT_CATCHABLE
     )
 
 

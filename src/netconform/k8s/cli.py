@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 from netconform.errors import InputError
+from netconform.inputs import output_dir
 from netconform.k8s import plan, profiles
 from netconform.platforms.base import Platform
 from netconform.progress import Progress
@@ -37,8 +38,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 def run_plan(args: argparse.Namespace) -> int:
     """Render every object and step of the platform into --out; runs nothing."""
     run_id = args.run_id or uuid.uuid4().hex[:6]
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(args.out, "--out")
     if args.platform == "cluster":
         nodes = [n for n in args.nodes.split(",") if n]
         image = args.image or plan.probe_image_tag()

@@ -8,8 +8,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from netconform.catalog.scenario import KubernetesScenario
 from netconform.k8s.kube import KubeApi, PodEndpoint
-from netconform.k8s.params import KubeParams
 from netconform.k8s.workloads import (
     NODE_INDEX_LABEL,
     ROLE_LABEL,
@@ -22,7 +22,7 @@ from netconform.probes.model import Probe, ProbeKind, ProbeResult
 
 
 class KubeCheckContext(Protocol):
-    params: KubeParams
+    params: KubernetesScenario
     spec: WorkloadSpec
     findings: dict[str, Any]  # computed once per run and shared by checks (e.g. the canary)
 
@@ -82,11 +82,11 @@ class KubeContext:
         spec: WorkloadSpec,
         capabilities: Capabilities,
         info: Mapping[str, Any],
-        params: KubeParams | None = None,
+        params: KubernetesScenario,
     ) -> None:
         self.api = api
         self.spec = spec
-        self.params = params or KubeParams()
+        self.params = params
         self.findings: dict[str, Any] = {}
         self._capabilities = capabilities
         self._info = dict(info)

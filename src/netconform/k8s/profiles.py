@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from netconform.errors import InputError, file_field_error
+from netconform.inputs import read_text
 
 CNIS = ("flannel", "calico", "cilium")
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -142,10 +143,9 @@ def fixtures_dir() -> Path:
 
 
 def _load_yaml(path: Path) -> Any:
+    text = read_text(path)
     try:
-        return yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise file_field_error(path, "", f"malformed YAML: {exc}") from None
 

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from netconform.errors import InputError
-from netconform.netpol.catalogue import Case, default_catalogue_dir, load_catalogue, select
+from netconform.netpol.catalogue import (
+    Case,
+    case_dir,
+    default_catalogue_dir,
+    load_catalogue,
+    select,
+)
 from netconform.netpol.document import load_expect_input
 from netconform.netpol.oracle import Oracle, default_probes
 from netconform.netpol.render import results_json, truth_tables, verdict_json
@@ -32,7 +38,9 @@ def _expect(args: argparse.Namespace) -> int:
 
 
 def _catalogue(args: argparse.Namespace) -> list[Case]:
-    return load_catalogue(Path(args.catalogue) if args.catalogue else None)
+    if args.catalogue is None:
+        return load_catalogue()
+    return load_catalogue(case_dir(Path(args.catalogue), "--catalogue"))
 
 
 def _cases(args: argparse.Namespace) -> int:

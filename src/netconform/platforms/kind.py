@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from netconform.catalog.scenario import KubernetesScenario
 from netconform.errors import InputError, said_not_raised
 from netconform.k8s import install, plan, profiles
 from netconform.k8s.context import KubeContext
 from netconform.k8s.kindcluster import KindClusters
 from netconform.k8s.kube import KubeApi
-from netconform.k8s.params import KubeParams
 from netconform.k8s.tools import Runner, SubprocessRunner, require_docker_daemon, require_tools
 from netconform.k8s.workloads import MANAGED_BY, WorkloadSpec
 from netconform.platforms.base import Capabilities, Handle, Platform
@@ -177,7 +177,7 @@ def spec_from_handle(handle: Handle) -> WorkloadSpec:
     )
 
 
-def context_from_handle(handle: Handle, params: KubeParams | None = None) -> KubeContext:
+def context_from_handle(handle: Handle, params: KubernetesScenario) -> KubeContext:
     """The checks' context in any process (xdist workers attach with the Handle)."""
     data = handle.data
     caps = Capabilities(frozenset(data["capabilities"]), dict(data.get("missing", {})))

@@ -48,10 +48,12 @@ def make_platform(name: str, options: PlatformOptions, progress: Progress) -> Pl
                 progress=progress,
             )
         return SwarmPlatform(scenario, progress=progress)
+    from netconform.catalog.scenario import load_kubernetes_scenario
     from netconform.k8s.cli import make_platform as make_k8s_platform
-    from netconform.k8s.params import KubeParams
 
-    KubeParams.load(options.scenario)  # a bad scenario is exit 2 before anything is created
+    load_kubernetes_scenario(
+        options.scenario
+    )  # a bad scenario is exit 2 before anything is created
 
     platform: Platform = make_k8s_platform(name, options.keep, progress)
     return platform

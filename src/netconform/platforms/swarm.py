@@ -7,7 +7,6 @@ import contextlib
 import ipaddress
 import os
 import sys
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -25,6 +24,7 @@ from netconform.platforms import swarm_deploy
 from netconform.platforms.base import Capabilities, Handle
 from netconform.platforms.swarm_deploy import LABEL, Node
 from netconform.platforms.swarm_plan import PEER, Endpoint, NetworkKey, ServiceKey, SwarmPlan
+from netconform.polling import poll
 from netconform.probes.agent import SERVER_TCP_PORT
 from netconform.probes.executors import DockerExecExecutor, NetnsExecutor, run_batches
 from netconform.probes.model import Probe, ProbeKind, ProbeResult
@@ -209,18 +209,18 @@ class SwarmContext:
                 svc = self.service(plan.key)
                 if svc.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] != plan.replicas:
                     svc.scale(plan.replicas)
-        end = time.monotonic() + deadline_s
-        while True:
+
+        def running() -> tuple[dict[str, int], bool]:
             counts = {k: len(self.tasks(k)) for k in expected}
-            peers = self.peers()
-            if counts == expected and len(peers) == len(self.nodes) and self._answering():
-                return
-            if time.monotonic() > end:
-                raise EnvironmentUnfit(
-                    f"probe services not ready after {deadline_s:.0f}s: running {counts}, "
-                    f"expected {expected}"
-                )
-            time.sleep(1)
+            ready = counts == expected and len(self.peers()) == len(self.nodes)
+            return counts, ready and self._answering()
+
+        polled = poll(running, lambda seen: seen[1], deadline_s, 1.0)
+        if not polled.held:
+            raise EnvironmentUnfit(
+                f"probe services not ready after {deadline_s:.0f}s: running {polled.value[0]}, "
+                f"expected {expected}"
+            )
 
     def _answering(self) -> bool:
         """Every main-network endpoint's server answers itself (agent + server alive)."""
