@@ -29,7 +29,8 @@ from netconform.platforms.swarm_plan import (
     ServiceKey,
     SwarmPlan,
 )
-from netconform.probes.model import Probe, ProbeKind, ProbeResult
+from netconform.probes.executors import reproducer
+from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult
 from netconform.results import CheckResult
 
 NODES = ("h1", "h2", "h3")
@@ -84,17 +85,34 @@ class Answer:
     error: str | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
     latency_ms: float | None = 1.0
+    outcome: Connectivity | None = None  # None: the success of the probe's kind
+
+    def outcome_of(self, probe: Probe) -> Connectivity:
+        """As the agent classifies it: a success is CONNECTED for a path, ANSWERED for a
+        question (DNS, read, interfaces, routes)."""
+        if self.outcome is not None:
+            return self.outcome
+        return Connectivity.CONNECTED if probe.kind in PATH_KINDS else Connectivity.ANSWERED
+
+
+PATH_KINDS = {ProbeKind.TCP, ProbeKind.UDP, ProbeKind.ICMP, ProbeKind.TRANSFER}
 
 
 def answered(latency_ms: float | None = 1.0, **values: Any) -> Answer:
     return Answer(True, None, values, latency_ms)
 
 
-def failed(error: str, **values: Any) -> Answer:
-    return Answer(False, error, values, 1.0)
+def failed(error: str, outcome: Connectivity | None = None, **values: Any) -> Answer:
+    """A probe that ran and failed: `outcome` defaults to the one the error names (timeout,
+    refused, unreachable, emsgsize), else ERROR."""
+    known = {str(c) for c in Connectivity}
+    if outcome is None:
+        outcome = Connectivity(error) if error in known else Connectivity.ERROR
+    return Answer(False, error, values, 1.0, outcome)
 
 
-NOT_RUN = failed("no result: agent printed no result")  # the agent crashed, no answer
+# The agent crashed: no answer at all.
+NOT_RUN = Answer(False, "no result: agent printed no result", {}, None, Connectivity.FAILED)
 
 Override = Callable[[Endpoint, Probe], Answer | None]
 
@@ -154,7 +172,12 @@ def a_records(*ips: str) -> Answer:
 
 
 def nxdomain() -> Answer:
-    return failed("nxdomain", rcode="NXDOMAIN", answers=[])
+    """A negative answer is still an answer."""
+    return failed("nxdomain", Connectivity.ANSWERED, rcode="NXDOMAIN", answers=[])
+
+
+def servfail() -> Answer:
+    return failed("servfail", Connectivity.ANSWERED, rcode="SERVFAIL", answers=[])
 
 
 @dataclass(frozen=True)
@@ -331,7 +354,7 @@ class FakeSwarm:
 
     def run(self, source: Endpoint, probes: Sequence[Probe]) -> list[ProbeResult]:
         self.batches.append((source, list(probes)))
-        return [self._result(p, self.answer(source, p)) for p in probes]
+        return [self._result(source, p, self.answer(source, p)) for p in probes]
 
     def run_many(
         self, batches: Mapping[Endpoint, Sequence[Probe]]
@@ -339,7 +362,12 @@ class FakeSwarm:
         return {src: self.run(src, probes) for src, probes in batches.items()}
 
     @staticmethod
-    def _result(probe: Probe, answer: Answer) -> ProbeResult:
+    def _result(source: Endpoint, probe: Probe, answer: Answer) -> ProbeResult:
+        """The one place a scripted answer becomes a ProbeResult."""
+        if source.service == HOST:
+            prefix = ["nsenter", f"--net=/run/netns/{source.node}"]
+        else:
+            prefix = ["docker", "-H", f"unix:///{source.node}", "exec", source.name]
         return ProbeResult(
             probe.id,
             str(probe.kind),
@@ -348,6 +376,8 @@ class FakeSwarm:
             answer.error,
             answer.latency_ms,
             dict(answer.values),
+            outcome=answer.outcome_of(probe),
+            reproduce=reproducer(prefix)(probe),
         )
 
     def answer(self, source: Endpoint, probe: Probe) -> Answer:

@@ -12,7 +12,7 @@ from netconform.platforms.swarm_plan import ServiceKey
 from netconform.probes.model import ProbeKind
 
 from .cases import Case, fails, passes
-from .fake_swarm import FakeSwarm, a_records, answered, failed, nxdomain, once, when
+from .fake_swarm import FakeSwarm, a_records, answered, failed, nxdomain, once, servfail, when
 
 VIP = "10.10.0.7"  # ncr1-vip's VIP on the main overlay
 PROBE_VIP = "10.10.0.2"
@@ -193,7 +193,7 @@ CASES = [
         "dns.aaaa.v4-only",
         "SERVFAIL over TCP",
         "'tcp': {'ok': False, 'error': 'servfail'",
-        ctx=lambda: FakeSwarm(when(failed("servfail"), qtype="AAAA", transport="tcp")),
+        ctx=lambda: FakeSwarm(when(servfail(), qtype="AAAA", transport="tcp")),
     ),
     passes(
         "dns.isolation.other-network",

@@ -4,6 +4,7 @@ Docker's answers through the run's plan, opening its clients only when first use
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from netconform.platforms.base import Capabilities
 from netconform.platforms.swarm import SwarmContext
 from netconform.platforms.swarm_deploy import Node
 from netconform.platforms.swarm_plan import Endpoint
+from netconform.probes.model import Connectivity, ProbeKind
 from netconform.results import Verdict
 
 from .test_dns import CASES as DNS
@@ -95,6 +97,16 @@ def _task(node_id: str, address: str, network: str, state: str = "running") -> d
     }
 
 
+class _Container:
+    name = "ncr1-probe.abc"
+
+    def exec_run(self, argv: list[str], demux: bool) -> tuple[int, tuple[bytes, bytes]]:
+        (probe,) = json.loads(argv[-1])
+        line = {"id": probe["id"], "kind": "tcp", "target": probe["target"], "ok": True}
+        line |= {"outcome": "connected", "error": None, "latency_ms": 0.4, "values": {}}
+        return 0, (json.dumps(line).encode(), b"")
+
+
 class _Client:
     def __init__(self, node: str) -> None:
         self.node = node
@@ -121,7 +133,7 @@ class _Client:
         )
         self.services = _Collection({"ncr1-probe": probe})
         self.networks = _Collection({"ncr1-main": main})
-        self.containers = _Collection({f"ncr1-peer-{node}": peer})
+        self.containers = _Collection({f"ncr1-peer-{node}": peer, "c-id-h1": _Container()})
 
     def info(self) -> dict[str, Any]:
         return {"Swarm": {"NodeID": f"id-{self.node}"}}
@@ -177,3 +189,21 @@ def test_the_context_reads_tasks_peers_and_vips_by_the_plan_names(
     assert opened[0]["h1"].containers.listed == [
         {"label": "io.netconform.run=r1", "name": "ncr1-peer-h1"}
     ]
+
+
+def test_a_probe_from_a_task_runs_in_its_container_and_says_how_to_rerun_it(
+    opened: list[dict[str, _Client]],
+) -> None:
+    ctx = _context()
+    task = ctx.tasks("probe")[0]
+    (result,) = ctx.run(task, [ctx.probe(ProbeKind.TCP, "10.0.1.6", port=8080)])
+    assert (result.ok, result.outcome) == (True, Connectivity.CONNECTED)
+    # the daemon of the task's node, the container's name, then the agent
+    assert result.reproduce[:6] == (
+        "docker",
+        "-H",
+        "unix:///h1",
+        "exec",
+        "ncr1-probe.abc",
+        "python3",
+    )

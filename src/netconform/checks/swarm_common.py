@@ -20,6 +20,7 @@ from netconform.platforms.swarm_plan import Endpoint, ServiceKey
 from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
 from netconform.probes.model import Probe, ProbeKind, ProbeResult
 from netconform.results import Area, Verdict
+from netconform.vocab import Family
 
 DOCS = "https://docs.docker.com/engine/network/drivers/overlay/"
 SWARM_NET = "https://docs.docker.com/engine/swarm/networking/"
@@ -28,7 +29,7 @@ Pair = tuple[Endpoint, Endpoint]
 
 
 def spec(id: str, area: Area, title: str, ref: str, **kw: Any) -> CheckSpec:
-    return CheckSpec(id=id, area=area, title=title, spec=ref, family="swarm", **kw)
+    return CheckSpec(id=id, area=area, title=title, spec=ref, family=Family.SWARM, **kw)
 
 
 def probe_for(ctx: SwarmCheckContext, kind: ProbeKind, dst: Endpoint) -> Probe:
