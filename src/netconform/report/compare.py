@@ -233,53 +233,46 @@ def _cell_json(check: CheckResult) -> dict[str, JSONValue]:
     }
 
 
+def _platform_json(col: Column) -> dict[str, JSONValue]:
+    return {
+        "label": col.label,
+        "source": str(col.source),
+        "platform": col.run.platform,
+        "family": col.family,
+        "platform_info": dict(col.run.platform_info),
+        "started": col.run.started,
+        "finished": col.run.finished,
+        "complete": col.run.complete,
+        "run_time_s": col.run_time_s,
+        "summary": col.run.summary,
+    }
+
+
+def _row_json(columns: Sequence[Column], row: Row) -> dict[str, JSONValue]:
+    cells = list(zip(columns, row.cells, row.states, strict=True))
+    return {
+        "aspect": row.aspect,
+        "area": str(row.area),
+        "title": row.title,
+        "differs": row.differs,
+        "profile": row.profile,
+        "cells": {col.label: _cell_json(cell) if cell else None for col, cell, _ in cells},
+        "absent": {col.label: str(state) for col, cell, state in cells if cell is None},
+    }
+
+
 def comparison_to_json(comparison: Comparison) -> dict[str, JSONValue]:
     """comparison.json: every run's header, then one row per aspect with a cell per platform
     (null where the platform has no check of it; `absent` says why)."""
+    columns = comparison.columns
     return {
         "schema": COMPARISON_SCHEMA,
-        "platforms": [
-            {
-                "label": col.label,
-                "source": str(col.source),
-                "platform": col.run.platform,
-                "family": col.family,
-                "platform_info": dict(col.run.platform_info),
-                "started": col.run.started,
-                "finished": col.run.finished,
-                "complete": col.run.complete,
-                "run_time_s": col.run_time_s,
-                "summary": col.run.summary,
-            }
-            for col in comparison.columns
-        ],
-        "rows": [
-            {
-                "aspect": row.aspect,
-                "area": str(row.area),
-                "title": row.title,
-                "differs": row.differs,
-                "profile": row.profile,
-                "cells": {
-                    col.label: (_cell_json(cell) if cell is not None else None)
-                    for col, cell in zip(comparison.columns, row.cells, strict=True)
-                },
-                "absent": {
-                    col.label: str(state)
-                    for col, cell, state in zip(
-                        comparison.columns, row.cells, row.states, strict=True
-                    )
-                    if cell is None
-                },
-            }
-            for row in comparison.rows
-        ],
+        "platforms": [_platform_json(col) for col in columns],
+        "rows": [_row_json(columns, row) for row in comparison.rows],
         "areas": {
             str(area): {
                 col.label: dict(counts)
-                for col, counts in zip(
-                    comparison.columns, comparison.area_summary(area).counts, strict=True
-                )
+                for col, counts in zip(columns, comparison.area_summary(area).counts, strict=True)
             }
             for area in comparison.areas
         },

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from netconform.report import selftest_section
+from netconform.report import html_netpol, selftest_section
 from netconform.report.compare import CellState, Comparison, Row
 from netconform.report.key_measurements import key_measurement_rows
-from netconform.report.netpol_view import StepView, TableView, failed_steps
+from netconform.report.netpol_view import failed_steps
 from netconform.report.presentation import (
     EXPLAINED,
     SYMBOLS,
@@ -23,7 +22,7 @@ from netconform.report.presentation import (
     format_value,
 )
 from netconform.report.reproduce import SHOWN, failed_probes
-from netconform.results import CellValue, CheckResult, TruthTable, Verdict
+from netconform.results import CheckResult, Verdict
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1rem 1.5rem;color:#1f2328}
@@ -130,7 +129,7 @@ def render_html(
         *_crash_banner(comparison),
         *_key_measurements(comparison),
         *_matrix(comparison),
-        *_netpol_failures(comparison),
+        *html_netpol.render_section(comparison),
         *_profile(comparison),
         *selftest_section.render_html(selftests),
         *_platform_info(comparison),
@@ -265,130 +264,19 @@ def _cell_details(row: Row, index: int, cell: CheckResult) -> str:
     if cell.verdict in (Verdict.FAIL, Verdict.ERROR):
         parts.extend(_failed_probes(cell))
     if failed_steps(cell):
-        parts.append(f'<a href="#{_netpol_anchor(row, index)}">truth tables and explanation</a>')
+        parts.append(
+            f'<a href="#{html_netpol.anchor(row, index)}">truth tables and explanation</a>'
+        )
     return "".join(parts)
-
-
-def _command(argv: Sequence[str]) -> str:
-    """A command to copy: selectable text and a copy button (the page's one click handler)."""
-    return (
-        f'<div class="cmd"><code>{escape(shlex.join(argv))}</code>'
-        '<button type="button" class="copy">copy</button></div>'
-    )
 
 
 def _failed_probes(cell: CheckResult) -> Iterator[str]:
     probes = failed_probes(cell)
     for probe in probes[:SHOWN]:
         yield f"<p>{escape(probe.what)}: {escape(probe.reason or 'failed')}; re-run with</p>"
-        yield _command(probe.argv)
+        yield html_netpol.command(probe.argv)
     if len(probes) > SHOWN:
         yield f"<p class=t>and {len(probes) - SHOWN} more failed probes in comparison.json</p>"
-
-
-def _netpol_anchor(row: Row, index: int) -> str:
-    return f"np-{index}-{row.aspect}"
-
-
-def _netpol_failures(comparison: Comparison) -> Iterator[str]:
-    failures = [
-        (row, index, col, cell, steps)
-        for row in comparison.rows
-        for index, (col, cell) in enumerate(zip(comparison.columns, row.cells, strict=True))
-        if cell is not None and (steps := failed_steps(cell))
-    ]
-    yield '<h2 id="netpol">NetworkPolicy failures</h2>'
-    if not failures:
-        yield "<p>No NetworkPolicy case failed or errored.</p>"
-        return
-    yield (
-        "<p class=t>Truth tables: rows are sources, columns destinations; “.” allowed, "
-        "“X” denied, “!” the probe failed to run (an error, never a deny). In the difference "
-        "table “X” marks a cell whose observation differs from the expectation.</p>"
-    )
-    for row, index, col, cell, steps in failures:
-        yield f'<section class="np" id="{escape(_netpol_anchor(row, index))}">'
-        yield (
-            f"<h3><code>{escape(cell.id)}</code> on {escape(col.label)} "
-            f'<span class="t">{escape(row.aspect)}</span></h3>'
-        )
-        yield f"<p>{escape(cell.reason)}</p>"
-        for view in steps:
-            yield from _netpol_step(view)
-        yield "</section>"
-
-
-def _netpol_step(view: StepView) -> Iterator[str]:
-    step = view.step
-    held = (
-        f"held after {step.took_effect_s:g} s"
-        if step.held
-        else f"did not hold within {step.took_effect_s:g} s"
-    )
-    yield f"<h4>step {escape(step.name)}: {held}, {step.attempts} observations</h4>"
-    for table in view.tables:
-        yield f"<h5>port {escape(table.key)}</h5><div>"
-        yield _truth_table("expected", table.table, table.table.expected)
-        yield _truth_table("observed", table.table, table.table.observed)
-        yield _difference_table(table)
-        yield "</div>"
-        if table.mismatches:
-            yield '<table class="explain"><thead><tr><th>from</th><th>to</th><th>expected'
-            yield "</th><th>observed</th><th>explanation</th></tr></thead><tbody>"
-            for m in table.mismatches:
-                yield (
-                    f"<tr><td>{escape(m.source)}</td><td>{escape(m.destination)}</td>"
-                    f"<td>{m.expected}</td><td>{m.observed}</td>"
-                    f"<td>{escape(m.explanation or 'no explanation recorded')}</td></tr>"
-                )
-            yield "</tbody></table>"
-    if view.errors:
-        yield '<ul class="errors">'
-        for error in view.errors:
-            again = _command(error.reproduce) if error.reproduce else ""
-            yield (
-                f"<li><b>{SYMBOLS[CellState.ERROR]} error</b> {escape(error.cell)}: "
-                f"{escape(error.reason)}{again}</li>"
-            )
-        yield "</ul>"
-
-
-_TT_SYMBOL = {CellValue.ALLOW: ".", CellValue.DENY: "X", CellValue.ERROR: "!"}
-_TT_CLASS = {CellValue.ALLOW: "", CellValue.DENY: ' class="b"', CellValue.ERROR: ' class="e"'}
-
-
-def _table_frame(name: str, table: TruthTable, body: Iterator[str]) -> str:
-    head = "".join(f"<th>{escape(d)}</th>" for d in table.destinations)
-    return (
-        f'<table class="tt" data-table="{name}"><caption>{name}</caption>'
-        f"<thead><tr><th></th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    )
-
-
-def _truth_table(name: str, table: TruthTable, grid: Sequence[Sequence[CellValue]]) -> str:
-    return _table_frame(
-        name,
-        table,
-        (
-            f"<tr><th>{escape(src)}</th>"
-            + "".join(f"<td{_TT_CLASS[v]} title={v}>{_TT_SYMBOL[v]}</td>" for v in line)
-            + "</tr>"
-            for src, line in zip(table.sources, grid, strict=True)
-        ),
-    )
-
-
-def _difference_table(view: TableView) -> str:
-    return _table_frame(
-        "difference",
-        view.table,
-        (
-            f"<tr><th>{escape(src)}</th>"
-            + "".join('<td class="X">X</td>' if d else "<td>.</td>" for d in line)
-            + "</tr>"
-            for src, line in zip(view.table.sources, view.difference, strict=True)
-        ),
-    )
 
 
 def _profile(comparison: Comparison) -> Iterator[str]:
