@@ -10,8 +10,19 @@ import pytest
 
 from netconform.report.compare import load_runs, merge_runs
 from netconform.report.html import render_html
+from netconform.results import NetpolReport, NetpolStep
 
-from .built import CANARY, CROSS_HOST, DF_OVER, HAIRPIN, NAMED_PORT, REPRODUCE, SWARM_ONLY
+from .built import (
+    CANARY,
+    CROSS_HOST,
+    DF_OVER,
+    HAIRPIN,
+    NAMED_PORT,
+    REPRODUCE,
+    SWARM_ONLY,
+    k8s,
+    run,
+)
 from .dom import read_matrix
 from .support import chromium_argv
 
@@ -168,3 +179,14 @@ def test_screenshot(chromium: str, page: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 50_000  # a rendered page, not a blank one
+
+
+def test_profile_names_the_steps_a_platform_profile_matched(tmp_path: Path) -> None:
+    report = NetpolReport(
+        "upstream.ipblock",
+        (NetpolStep("step 1", False, 3.0, 4, (), profile="ipblock-matches-pods"),),
+    )
+    case = k8s("k8s.netpol.ipblock", "netpol.case.ipblock", profile=True, netpol=report)
+    html = render_html(merge_runs([(tmp_path, run("kind-cilium", [case]))]))
+    profile = _section(html, 'id="profile-table"', "</table>")
+    assert "step 1: profile ipblock-matches-pods" in profile

@@ -294,13 +294,20 @@ def _profile(comparison: Comparison) -> Iterator[str]:
     for row in rows:
         cells = []
         for cell, state in zip(row.cells, row.states, strict=True):
-            said = (
-                f"<small>{escape(cell.id)}</small>{escape(cell.reason)}" if cell is not None else ""
-            )
+            said = _profile_said(cell) if cell is not None else ""
             cells.append(f'<td class="v-{state}">{SYMBOLS[state]} {WORDS[state]}{said}</td>')
         title = f' <span class="t">{escape(row.title)}</span>' if row.title else ""
         yield f"<tr><th><code>{escape(row.aspect)}</code>{title}</th>{''.join(cells)}</tr>"
     yield "</tbody></table>"
+
+
+def _profile_said(cell: CheckResult) -> str:
+    """The check's reason, and which NetworkPolicy steps matched which platform profile."""
+    steps = cell.netpol.steps if cell.netpol is not None else ()
+    matched = "".join(
+        f"<br>{escape(step.name)}: profile {escape(step.profile)}" for step in steps if step.profile
+    )
+    return f"<small>{escape(cell.id)}</small>{escape(cell.reason)}{matched}"
 
 
 def _platform_info(comparison: Comparison) -> Iterator[str]:
