@@ -8,10 +8,10 @@ from typing import Any
 
 from netconform.catalog.scenario import KubernetesScenario
 from netconform.checks.base import CATALOGUE, execute
+from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import NODE_INDEX_LABEL, ROLE_LABEL, SLOT_LABEL, WorkloadSpec
-from netconform.platforms.base import Capabilities
 from netconform.probes.model import Connectivity, Probe, ProbeResult
 from netconform.results import Verdict
 

@@ -51,7 +51,7 @@ def test_netpol_case_dirs(
     assert "not a directory" in one_line([*argv, str(binary)], capsys)
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert "holds no *.yaml case files" in one_line([*argv, str(empty)], capsys)
+    assert "holds no *.yaml files" in one_line([*argv, str(empty)], capsys)
 
 
 @pytest.mark.parametrize("platform", ["swarm-lab", "kind-calico"])
