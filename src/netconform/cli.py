@@ -15,7 +15,7 @@ from netconform.inputs import output_dir
 from netconform.lab.config import LabConfig
 from netconform.options import OPTIONS, add_cli_options, normalise
 from netconform.platforms import registry
-from netconform.settings import Settings
+from netconform.settings import VARIABLES, Settings
 from netconform.vocab import Family
 
 
@@ -148,7 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netconform", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
 
-    run = sub.add_parser("run", help="provision a platform, run the checks, tear down")
+    run = sub.add_parser(
+        "run",
+        help="provision a platform, run the checks, tear down",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="environment:\n"
+        + "\n".join(f"  {name:30} {what}" for name, what in VARIABLES.items()),
+    )
     add_cli_options(run, registry.names())
     run.add_argument("-k", help="pytest -k expression selecting checks")
     run.add_argument("-n", help="pytest-xdist workers")

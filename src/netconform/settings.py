@@ -13,7 +13,7 @@ from pathlib import Path
 
 from netconform.errors import InputError
 
-# name -> what it sets (README "Environment" lists the same)
+# name -> what it sets (`netconform run --help` lists them)
 VARIABLES = {
     "NETCONFORM_PROBE_IMAGE": "platforms swarm and cluster: the probe image on every node",
     "NETCONFORM_DOCKER_HOSTS": "platform swarm: daemon URLs, one per node, the first a manager",
