@@ -118,9 +118,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
     if registry.entry(args.platform).name != "swarm-lab":
         raise InputError(f"--platform {args.platform}: faults can be injected only in swarm-lab")
-    report = run_selftest(
-        Path(args.out), lab_name=args.lab_name, keep=args.keep, progress=StreamProgress()
-    )
+    out = output_dir(Path(args.out), "--out")  # before a lab is made, not after the rounds
+    report = run_selftest(out, lab_name=args.lab_name, keep=args.keep, progress=StreamProgress())
     problems = report.problems()
     print(
         f"self-test {'passed' if not problems else 'FAILED'}: "

@@ -83,6 +83,20 @@ def test_plan_out_unwritable_names_out(
     assert err.startswith(f"netconform: --out {out}: ") and "Errno" not in err
 
 
+@pytest.mark.parametrize("command", ["run", "selftest"])
+def test_out_that_cannot_be_made_is_refused_before_anything_starts(
+    command: str, binary: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def must_not_start(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a lab was about to be made")
+
+    monkeypatch.setattr("netconform.selftest.run_selftest", must_not_start)
+    monkeypatch.setattr("netconform.platforms.registry.prepare_run", must_not_start)
+    argv = [command, *(["--platform", "swarm-lab"] if command == "run" else [])]
+    err = one_line([*argv, "--out", str(binary / "sub")], capsys)
+    assert err.startswith(f"netconform: --out {binary / 'sub'}: cannot create the directory")
+
+
 @pytest.mark.parametrize(
     "argv",
     [
