@@ -66,18 +66,22 @@ def test_pytest_with_the_plugin(workers: str | None, tmp_path: Path) -> None:
     }
 
 
-def test_the_cli_hands_its_prepared_run_to_the_plugin(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_the_cli_hands_its_prepared_run_to_the_plugin(workers: str | None, tmp_path: Path) -> None:
     out = tmp_path / "out"
     code = (
         "import sys, fake_platform\nfrom netconform.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     )
     argv = ["-c", code, "run", "--platform", "fake", "--out", str(out), "--keep",
-            "-p", "fake_platform"]  # fmt: skip
+            *(["-n", workers] if workers else []), "-p", "fake_platform"]  # fmt: skip
     proc, calls = _run(argv, tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     # built and preflighted once, by the CLI, before pytest; the plugin provisions it
     assert _lifecycle(calls) == ["build", "prepare_host", "preflight", "provision", "teardown"]
     assert calls[0]["keep"] is True
-    assert len({c["pid"] for c in calls}) == 1
+    lifecycle_pids = {c["pid"] for c in calls if c["event"] != "attach"}
+    attach_pids = {c["pid"] for c in calls if c["event"] == "attach"}
+    assert len(lifecycle_pids) == 1 and attach_pids
+    assert (attach_pids & lifecycle_pids) == (set() if workers else lifecycle_pids)
     assert (out / "junit.xml").is_file() and (out / "allure-results").is_dir()
     assert _results(out)["complete"] is True

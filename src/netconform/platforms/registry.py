@@ -37,20 +37,24 @@ class PlatformEntry:
 # --- factories: each imports its platform module only when that platform is used --------
 
 
-def _swarm_lab(options: RunOptions, scenario: SwarmScenario, _: Settings, p: Progress) -> Any:
+def _swarm_lab(options: RunOptions, scenario: SwarmScenario, _: Settings, p: Progress) -> Platform:
     from netconform.platforms.swarm import SwarmLabPlatform
 
     return SwarmLabPlatform(scenario, keep=options.keep, lab=options.lab, progress=p)
 
 
-def _swarm(options: RunOptions, scenario: SwarmScenario, settings: Settings, p: Progress) -> Any:
+def _swarm(
+    options: RunOptions, scenario: SwarmScenario, settings: Settings, p: Progress
+) -> Platform:
     from netconform.platforms.swarm import SwarmPlatform
 
     return SwarmPlatform(scenario, settings=settings, progress=p)
 
 
 def _kind(name: str) -> Factory:
-    def build(options: RunOptions, _: KubernetesScenario, settings: Settings, p: Progress) -> Any:
+    def build(
+        options: RunOptions, _: KubernetesScenario, settings: Settings, p: Progress
+    ) -> Platform:
         from netconform.platforms.kind import KindPlatform, state_root
 
         return KindPlatform(
@@ -65,19 +69,21 @@ def _kind(name: str) -> Factory:
     return build
 
 
-def _cluster(options: RunOptions, _: KubernetesScenario, settings: Settings, p: Progress) -> Any:
+def _cluster(
+    options: RunOptions, _: KubernetesScenario, settings: Settings, p: Progress
+) -> Platform:
     from netconform.platforms.cluster import ClusterPlatform
 
     return ClusterPlatform(keep=options.keep, progress=p, settings=settings)
 
 
-def _attach_swarm(handle: Any, scenario: SwarmScenario, _: RunOptions) -> Any:
+def _attach_swarm(handle: Any, scenario: SwarmScenario, _: RunOptions) -> CheckContext:
     from netconform.platforms.swarm import context_from_handle
 
     return context_from_handle(handle, scenario)
 
 
-def _attach_kube(handle: Any, scenario: KubernetesScenario, options: RunOptions) -> Any:
+def _attach_kube(handle: Any, scenario: KubernetesScenario, options: RunOptions) -> CheckContext:
     from netconform.k8s.context import attach
 
     return attach(handle, scenario, options.netpol_cases)
