@@ -94,7 +94,7 @@ registry.PLATFORMS["fake"] = registry.PlatformEntry(
 
 @CATALOGUE.register(
     CheckSpec("reachability.fake.token", Area.REACHABILITY, "token", "https://x", "swarm",
-              not_catchable="fake")
+              "reachability.pod-to-pod.cross-host.tcp", not_catchable="fake")
 )  # fmt: skip
 def token(ctx: FakeContext) -> Outcome:
     return Outcome.passed(f"attached with {ctx.handle.token}")
@@ -102,7 +102,8 @@ def token(ctx: FakeContext) -> Outcome:
 
 @CATALOGUE.register(
     CheckSpec("dns.fake.esp", Area.DNS, "esp", "https://x", "swarm",
-              requires=frozenset({Capability.ESP}), not_catchable="fake")
+              "dns.service.a", requires=frozenset({Capability.ESP}),
+              not_catchable="fake")
 )  # fmt: skip
 def esp(ctx: FakeContext) -> Outcome:
     raise AssertionError("skipped: the platform has no ESP")

@@ -145,9 +145,14 @@ def names(family: Family | None = None) -> tuple[str, ...]:
     return tuple(n for n, e in PLATFORMS.items() if family in (None, e.family))
 
 
-def load_checks(platform: str) -> None:
-    """Import the check modules of a platform, which registers them in the catalogue."""
-    for module in entry(platform).check_modules:
+def load_checks(which: str) -> None:
+    """Import the check modules of a platform, or of every platform of a family (`swarm` is
+    both, with the same modules); importing registers the checks in the catalogue."""
+    if which in PLATFORMS or which not in set(Family):
+        modules = entry(which).check_modules
+    else:
+        modules = tuple(m for e in PLATFORMS.values() if e.family == which for m in e.check_modules)
+    for module in dict.fromkeys(modules):
         importlib.import_module(module)
 
 
