@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netconform.catalog.scenario import KubernetesScenario
+from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import WorkloadSpec, netpol_objects
@@ -21,7 +22,6 @@ from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Prot
 from netconform.netpol.oracle import Oracle, Profile
 from netconform.netpol.oracle import Probe as NetpolProbe
 from netconform.netpol.validation import parse_policy
-from netconform.platforms.base import Capabilities
 from netconform.probes.executors import reproducer
 from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult, did_not_run
 

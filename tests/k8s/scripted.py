@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from netconform.catalog.scenario import KubernetesScenario
+from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import (
@@ -25,7 +26,6 @@ from netconform.k8s.workloads import (
     WorkloadSpec,
     probe_service_name,
 )
-from netconform.platforms.base import Capabilities
 from netconform.probes.agent import SERVER_TCP_PORT
 from netconform.probes.model import Connectivity, Probe, ProbeResult
 

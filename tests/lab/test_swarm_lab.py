@@ -14,8 +14,9 @@ from labtools import assert_no_residue, netconform, nft_tables
 
 from netconform.catalog.scenario import load_swarm_scenario
 from netconform.checks.base import CATALOGUE, execute
-from netconform.contexts import load_checks
 from netconform.lab import capture, faults, lab, state
+from netconform.lab.config import LabConfig
+from netconform.platforms.registry import load_checks
 from netconform.platforms.swarm import SwarmLabPlatform, context_from_handle
 from netconform.probes.model import ProbeKind
 from netconform.results import SCHEMA
@@ -90,7 +91,7 @@ def test_full_run_passes_records_and_leaves_nothing(tmp_path: Path, lab_name: st
 def test_blocked_vxlan_on_one_host_fails_exactly_its_pairs(lab_name: str) -> None:
     """A check that cannot fail is a defect: break the data path to h2 and watch."""
     scenario = load_swarm_scenario().model_copy(update={"converge_deadline_s": 4.0})
-    platform = SwarmLabPlatform(scenario, lab_name=lab_name)
+    platform = SwarmLabPlatform(scenario, lab=LabConfig(name=lab_name))
     ctx = context_from_handle(platform.provision(), scenario)
     try:
         # the underlay watch tells networks apart by VNI: main traffic never counts as other's
