@@ -12,7 +12,7 @@ import pytest
 
 from netconform import aspects
 from netconform.checks.base import CATALOGUE
-from netconform.contexts import load_checks
+from netconform.platforms.registry import load_checks
 from netconform.results import CellValue, Measure, RunResults, Verdict, read_results
 from netconform.vocab import Family
 

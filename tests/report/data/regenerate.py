@@ -49,10 +49,10 @@ from tests.swarm.fake_swarm import FakeSwarm, combine, failed, when  # noqa: E40
 
 from netconform import polling  # noqa: E402
 from netconform.checks.base import CATALOGUE, Check, execute  # noqa: E402
-from netconform.contexts import load_checks  # noqa: E402
+from netconform.core import Capabilities  # noqa: E402
 from netconform.k8s import profiles  # noqa: E402
 from netconform.netpol.oracle import Profile  # noqa: E402
-from netconform.platforms.base import Capabilities  # noqa: E402
+from netconform.platforms.registry import load_checks  # noqa: E402
 from netconform.probes.model import ProbeKind  # noqa: E402
 from netconform.results import CheckResult, RunResults, write_results  # noqa: E402
 from netconform.vocab import Family  # noqa: E402
