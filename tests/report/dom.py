@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 @dataclass
 class DomCell:
     classes: str
-    text: str = ""
+    text: str = ""  # the verdict as shown (symbol and word)
+    check_id: str = ""  # the platform's own check id, small under the verdict
 
 
 @dataclass
@@ -25,9 +26,14 @@ class DomRow:
     def verdicts(self) -> list[str]:
         return [c.classes.removeprefix("v-") for c in self.cells]
 
+    @property
+    def check_ids(self) -> list[str]:
+        return [c.check_id for c in self.cells]
+
 
 class MatrixReader(HTMLParser):
-    """Collects #matrix rows: id, visibility (row or its tbody hidden), cell class and text."""
+    """Collects #matrix rows: aspect, visibility (row or its tbody hidden), cell class, text and
+    check id."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -41,6 +47,7 @@ class MatrixReader(HTMLParser):
         self._in_head = False
         self._depth_details = 0
         self._summary = False
+        self._small = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -69,6 +76,8 @@ class MatrixReader(HTMLParser):
             self._depth_details += 1
         elif tag == "summary":
             self._summary = True
+        elif tag == "small":
+            self._small = True
 
     def handle_endtag(self, tag: str) -> None:
         if not self.in_matrix:
@@ -85,6 +94,8 @@ class MatrixReader(HTMLParser):
             self._depth_details -= 1
         elif tag == "summary":
             self._summary = False
+        elif tag == "small":
+            self._small = False
 
     def handle_data(self, data: str) -> None:
         if not self.in_matrix:
@@ -94,7 +105,10 @@ class MatrixReader(HTMLParser):
         elif self._in_th and self.rows:
             self.rows[-1].header += data
         elif self._cell is not None and (self._depth_details == 0 or self._summary):
-            self._cell.text += data
+            if self._small:
+                self._cell.check_id += data
+            else:
+                self._cell.text += data
 
 
 def read_matrix(dom: str) -> MatrixReader:

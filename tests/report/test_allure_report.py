@@ -22,8 +22,8 @@ from .support import cache_dir
 
 
 @pytest.fixture
-def comparison(fixture_dirs: list[Path]) -> Comparison:
-    return merge_runs(load_runs(fixture_dirs))
+def comparison(sample_dirs: list[Path]) -> Comparison:
+    return merge_runs(load_runs(sample_dirs))
 
 
 class FakeRunner:
@@ -140,11 +140,11 @@ def _texts(directory: Path) -> list[str]:
 
 
 def test_existing_allure_results_are_copied_and_relabelled(
-    tmp_path: Path, fixture_dirs: list[Path]
+    tmp_path: Path, sample_dirs: list[Path]
 ) -> None:
     run_dir = tmp_path / "swarm-run"
     (run_dir / "allure-results").mkdir(parents=True)
-    shutil.copy(fixture_dirs[0] / "results.json", run_dir / "results.json")
+    shutil.copy(sample_dirs[0] / "results.json", run_dir / "results.json")
     written = {
         "uuid": "1",
         "name": "t",

@@ -10,37 +10,30 @@ import pytest
 from netconform.report import allure_report
 from netconform.report.cli import main
 
-from .support import DATA
 
-
-def _copy_fixture(tmp_path: Path, name: str) -> Path:
-    run_dir = tmp_path / name
-    run_dir.mkdir()
-    (run_dir / "results.json").write_text((DATA / name / "results.json").read_text())
-    return run_dir
-
-
-def test_writes_the_three_files(tmp_path: Path, fixture_dirs: list[Path]) -> None:
+def test_writes_the_three_files(tmp_path: Path, sample_dirs: list[Path]) -> None:
     out = tmp_path / "out"
-    assert main([*map(str, fixture_dirs), "--out", str(out), "--no-allure"]) == 0
+    assert main([*map(str, sample_dirs), "--out", str(out), "--no-allure"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "comparison.html",
         "comparison.json",
         "comparison.md",
     ]
     merged = json.loads((out / "comparison.json").read_text())
-    assert [c["label"] for c in merged["columns"]] == [d.name for d in fixture_dirs]
+    assert [c["label"] for c in merged["platforms"]] == [d.name for d in sample_dirs]
+    assert merged["schema"] == "netconform/comparison/v2"
+    assert all("aspect" in row for row in merged["rows"])
 
 
 def test_without_node_says_so_in_one_line(
     tmp_path: Path,
-    fixture_dirs: list[Path],
+    sample_dirs: list[Path],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     out = tmp_path / "out"
-    assert main([str(fixture_dirs[0]), "--out", str(out)]) == 0
+    assert main([str(sample_dirs[0]), "--out", str(out)]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("allure")]
     assert lines == ["allure: skipped, Node.js and npm are not on PATH"]
     assert (out / "comparison.html").exists()
@@ -59,16 +52,16 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_missing_run_dir_exit_2_one_line(tmp_path: Path) -> None:
+def test_missing_run_dir_exit_2_one_line(tmp_path: Path, sample_dirs: list[Path]) -> None:
     missing = tmp_path / "no-such-run"
-    done = _run_cli(str(DATA / "swarm-lab"), str(missing), "--out", str(tmp_path / "out"))
+    done = _run_cli(str(sample_dirs[0]), str(missing), "--out", str(tmp_path / "out"))
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"netconform report: {missing}: no such run directory"]
     assert not (tmp_path / "out").exists()  # nothing half written
 
 
-def test_unknown_schema_exit_2_names_file(tmp_path: Path) -> None:
-    run_dir = _copy_fixture(tmp_path, "swarm-lab")
+def test_unknown_schema_exit_2_names_file(tmp_path: Path, sample_dirs: list[Path]) -> None:
+    run_dir = sample_dirs[0]
     data = json.loads((run_dir / "results.json").read_text())
     data["schema"] = "netconform/results/v9"
     (run_dir / "results.json").write_text(json.dumps(data))
@@ -79,8 +72,8 @@ def test_unknown_schema_exit_2_names_file(tmp_path: Path) -> None:
     assert "netconform/results/v9" in line
 
 
-def test_truncated_file_exit_2_names_file(tmp_path: Path) -> None:
-    run_dir = _copy_fixture(tmp_path, "kind-calico")
+def test_truncated_file_exit_2_names_file(tmp_path: Path, sample_dirs: list[Path]) -> None:
+    run_dir = sample_dirs[2]
     text = (run_dir / "results.json").read_text()
     (run_dir / "results.json").write_text(text[: len(text) // 2])
     done = _run_cli(str(run_dir), "--out", str(tmp_path / "out"))
@@ -89,9 +82,9 @@ def test_truncated_file_exit_2_names_file(tmp_path: Path) -> None:
     assert line.startswith(f"netconform report: {run_dir / 'results.json'}: not valid JSON")
 
 
-def test_crashed_run_reported_not_dropped(tmp_path: Path, fixture_dirs: list[Path]) -> None:
+def test_crashed_run_reported_not_dropped(tmp_path: Path, sample_dirs: list[Path]) -> None:
     out = tmp_path / "out"
-    done = _run_cli(str(fixture_dirs[3]), str(fixture_dirs[0]), "--out", str(out), "--no-allure")
+    done = _run_cli(str(sample_dirs[3]), str(sample_dirs[0]), "--out", str(out), "--no-allure")
     assert done.returncode == 0, done.stderr
     assert "incomplete (crashed) runs shown as such: kind-cilium" in done.stdout
     assert "**kind-cilium crashed**" in (out / "comparison.md").read_text()

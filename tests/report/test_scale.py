@@ -30,3 +30,7 @@ def test_html_under_two_megabytes_at_ten_by_five_hundred(tmp_path: Path) -> None
     html = render_html(comparison)
     assert len(html.encode()) < bench.HTML_BUDGET_BYTES
     assert html.count('<tr class="chk"') == 500
+    # every cell names its platform's check, and the Swarm and Kubernetes ids share rows
+    assert html.count("<small>") == 5000
+    assert all(row.shared for row in comparison.rows)
+    assert html.count('class="copy"') > 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from netconform.cli import main
+import pytest
 
-DATA = Path(__file__).parent / "data"
+from netconform.cli import main
 
 SELFTEST = {
     "schema": "netconform/selftest/v1",
@@ -41,14 +41,15 @@ SELFTEST = {
 }
 
 
-def test_selftest_section_in_html_markdown_and_json(tmp_path: Path) -> None:
+def test_selftest_section_in_html_markdown_and_json(
+    tmp_path: Path, sample_dirs: list[Path]
+) -> None:
     selftest = tmp_path / "selftest"
     selftest.mkdir()
     (selftest / "selftest.json").write_text(json.dumps(SELFTEST))
     out = tmp_path / "out"
     assert (
-        main(["report", str(DATA / "kind-calico"), str(selftest), "--out", str(out), "--no-allure"])
-        == 0
+        main(["report", str(sample_dirs[2]), str(selftest), "--out", str(out), "--no-allure"]) == 0
     )
     html = (out / "comparison.html").read_text()
     assert "kernel lacks tc netem" in html and "fault dns-broken caught by no dns check" in html
@@ -57,7 +58,9 @@ def test_selftest_section_in_html_markdown_and_json(tmp_path: Path) -> None:
     assert json.loads((out / "comparison.json").read_text())["selftests"][0]["verdict"] == "fail"
 
 
-def test_selftest_of_unknown_schema_is_exit_2(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_selftest_of_unknown_schema_is_exit_2(
+    tmp_path: Path, sample_dirs: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     selftest = tmp_path / "st"
     selftest.mkdir()
     (selftest / "selftest.json").write_text(json.dumps({"schema": "other/v9"}))
@@ -65,7 +68,7 @@ def test_selftest_of_unknown_schema_is_exit_2(tmp_path: Path, capsys) -> None:  
         main(
             [
                 "report",
-                str(DATA / "kind-calico"),
+                str(sample_dirs[2]),
                 str(selftest),
                 "--out",
                 str(tmp_path / "o"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -10,8 +11,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from netconform.probes.executors import agent_command, serve_command
-from netconform.probes.model import Probe, ProbeKind, parse_agent_output
+from netconform.probes import agent
+from netconform.probes.executors import (
+    AGENT_ELIDED,
+    agent_command,
+    agent_source,
+    reproducer,
+    runnable,
+    serve_command,
+)
+from netconform.probes.model import Connectivity, Probe, ProbeKind, parse_agent_output
 
 
 def _free_port(kind: int) -> int:
@@ -64,8 +73,8 @@ def test_closed_port_is_refused_and_silence_is_a_timeout() -> None:
         Probe("r", ProbeKind.TCP, "127.0.0.1", closed, 1.0),
         Probe("s", ProbeKind.UDP, "127.0.0.1", quiet, 0.3),
     ])  # fmt: skip
-    assert not refused.ok and refused.error == "refused"
-    assert not silent.ok and silent.error in {"timeout", "refused"}
+    assert not refused.ok and refused.outcome == Connectivity.REFUSED
+    assert not silent.ok and silent.outcome in {Connectivity.TIMEOUT, Connectivity.REFUSED}
 
 
 def test_probes_run_concurrently_not_one_after_another() -> None:
@@ -89,21 +98,43 @@ def test_read_interfaces_and_routes_report_values() -> None:
     assert routes.ok and isinstance(routes.values["has_default"], bool)
 
 
-def test_missing_results_become_errors_naming_what_was_seen() -> None:
+def test_missing_results_did_not_run_naming_what_was_seen() -> None:
     probes = [Probe("a", ProbeKind.TCP, "x", 1), Probe("b", ProbeKind.TCP, "y", 1)]
-    stdout = (
-        '{"id": "a", "kind": "tcp", "ok": true, "error": null, "latency_ms": 1, "values": {}}\n'
+    line = (
+        '{"id": "%s", "kind": "tcp", "ok": true, "error": null, "latency_ms": 1, "values": {}%s}\n'
     )
-    stdout += "garbage line\n{not json\n"
-    a, b = parse_agent_output(probes, stdout, "Traceback: boom")
-    assert a.ok
-    assert not b.ok and b.error == "no result: Traceback: boom"
+    stdout = line % ("a", ', "outcome": "connected"') + "garbage line\n{not json\n"
+    stdout += line % ("b", "")  # no outcome: not a line this agent writes
+    argv = reproducer(["docker", "exec", "c1"])
+    a, b = parse_agent_output(probes, stdout, "Traceback: boom", argv)
+    assert a.ok and a.outcome == Connectivity.CONNECTED and a.ran
+    assert not b.ok and b.outcome == Connectivity.FAILED and not b.ran
+    assert b.error == "no result: Traceback: boom"
+    # each result re-runs alone: the exec prefix, the elided agent, a batch of that one probe
+    assert b.reproduce[:6] == ("docker", "exec", "c1", "python3", "-c", AGENT_ELIDED)
+    assert json.loads(b.reproduce[-1]) == [probes[1].to_wire()]
+    assert runnable(b.reproduce)[5] == agent_source()
+
+
+def test_a_crashing_agent_fails_every_probe_it_did_not_report() -> None:
+    probes = [Probe("d", ProbeKind.TCP, "127.0.0.1", 9, 0.2), Probe("e", ProbeKind.ROUTES)]
+    argv = [sys.executable, "-c", "import sys; sys.exit('agent: killed')", "batch", "[]"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    results = parse_agent_output(probes, out.stdout, out.stderr)
+    assert [r.outcome for r in results] == [Connectivity.FAILED, Connectivity.FAILED]
+    assert all(r.error == "no result: agent: killed" for r in results)
+
+
+def test_the_agents_outcomes_are_the_model_connectivity_values() -> None:
+    names = ("CONNECTED", "NO_REPLY", "ANSWERED", "REFUSED", "TIMEOUT", "UNREACHABLE")
+    names += ("EMSGSIZE", "ERROR", "FAILED")
+    assert {getattr(agent, n) for n in names} == {str(c) for c in Connectivity}
 
 
 def test_bad_probe_is_reported_not_crashing_the_batch() -> None:
     good, bad = _run([Probe("g", ProbeKind.INTERFACES), Probe("b", ProbeKind.TCP, "127.0.0.1")])
-    assert good.ok
-    assert not bad.ok and "missing" in str(bad.error)
+    assert good.ok and good.outcome == Connectivity.ANSWERED
+    assert not bad.ok and "missing" in str(bad.error) and bad.outcome == Connectivity.FAILED
 
 
 def test_connect_only_observes_the_handshake_of_a_silent_service() -> None:
@@ -118,4 +149,6 @@ def test_connect_only_observes_the_handshake_of_a_silent_service() -> None:
             ]
         )
     assert silent.ok and silent.values == {"connected": True}
-    assert not replying.ok  # connected, but the service never answers
+    assert silent.outcome == Connectivity.CONNECTED
+    # connected, but the service never answers: its own outcome, not an error text to match
+    assert not replying.ok and replying.outcome in {Connectivity.NO_REPLY, Connectivity.TIMEOUT}

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from netconform.catalog.scenario import load_swarm_scenario
+from netconform.catalog.scenario import (
+    KubernetesScenario,
+    SwarmScenario,
+    load_kubernetes_scenario,
+    load_swarm_scenario,
+)
 from netconform.cli import main
 from netconform.errors import EnvironmentUnfit, InputError, said_not_raised
-from netconform.k8s.params import KubeParams
 from netconform.results import Area, CheckResult, RunResults, Verdict, read_results, write_results
 
 
@@ -27,8 +31,9 @@ def test_default_scenario_loads() -> None:
     assert scenario.mtu.transfer_bytes == 4 * 1024 * 1024
 
 
-def test_default_kubernetes_scenario_is_the_documented_defaults() -> None:
-    assert KubeParams.load() == KubeParams()
+def test_the_shipped_scenarios_spell_out_the_code_defaults() -> None:
+    assert load_kubernetes_scenario() == KubernetesScenario()
+    assert load_swarm_scenario() == SwarmScenario()
 
 
 def test_kubernetes_scenario_sets_the_check_parameters(tmp_path: Path) -> None:
@@ -37,9 +42,9 @@ def test_kubernetes_scenario_sets_the_check_parameters(tmp_path: Path) -> None:
         "schema: netconform/scenario/v1\nfamily: kubernetes\nnetpol_deadline_s: 45\n"
         "mtu: {transfer_bytes: 1048576}\n",
     )
-    params = KubeParams.load(path)
+    params = load_kubernetes_scenario(path)
     assert (params.netpol_deadline_s, params.transfer_bytes) == (45, 1048576)
-    assert params.probe_timeout_s == KubeParams().probe_timeout_s
+    assert params.probe_timeout_s == KubernetesScenario().probe_timeout_s
 
 
 @pytest.mark.parametrize(
@@ -55,11 +60,17 @@ def test_kubernetes_scenario_sets_the_check_parameters(tmp_path: Path) -> None:
          "netpol_deadline_s"),
         ("schema: netconform/scenario/v1\nfamily: kubernetes\nvip: {replicas: 3}\n", "vip"),
         ("schema: netconform/scenario/v1\nfamily: swarm\n", "family"),
+        ("family: kubernetes\nprobe_timeout_s: 1\n", "schema"),  # defaulted in code only
+        ("schema: netconform/scenario/v1\n", "family"),
     ],
 )  # fmt: skip
 def test_malformed_scenario_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:
     path = _scenario(tmp_path, text)
-    load = KubeParams.load if "kubernetes" in text or field == "family" else load_swarm_scenario
+    load = (
+        load_kubernetes_scenario
+        if "kubernetes" in text or field == "family"
+        else load_swarm_scenario
+    )
     with pytest.raises(InputError) as err:
         load(path)
     message = str(err.value)

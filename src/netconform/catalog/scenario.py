@@ -6,18 +6,33 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from netconform.errors import InputError, file_field_error
+from netconform.errors import file_field_error
+from netconform.inputs import read_text
 
-SCHEMA = "netconform/scenario/v1"
+SCHEMA: Final = "netconform/scenario/v1"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MtuParams(_Strict):
+    transfer_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=1 << 30)  # cross-host TCP transfer
+
+
+class _CommonScenario(_Strict):
+    """What the checks of every family read. The defaults here are the only ones: the files
+    in scenarios/ spell them out for the reader, and a test keeps the two equal."""
+
+    schema_: Literal["netconform/scenario/v1"] = Field(SCHEMA, alias="schema")
+    probe_timeout_s: float = Field(2.0, gt=0, le=30)  # a denied or broken path costs this
+    converge_deadline_s: float = Field(30.0, gt=0, le=600)  # a check polls until this
+    mtu: MtuParams = MtuParams()
 
 
 class SwarmNetworks(_Strict):
@@ -27,10 +42,6 @@ class SwarmNetworks(_Strict):
 class DnsParams(_Strict):
     latency_samples: int = Field(40, ge=5, le=1000)
     latency_p99_max_ms: float = Field(250, gt=0)
-
-
-class MtuParams(_Strict):
-    transfer_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=1 << 30)
 
 
 class VipParams(_Strict):
@@ -43,16 +54,27 @@ class ScaleParams(_Strict):
     high: int = Field(3, ge=1, le=20)
 
 
-class SwarmScenario(_Strict):
-    schema_: Literal["netconform/scenario/v1"] = Field(alias="schema")
-    family: Literal["swarm"]
-    probe_timeout_s: float = Field(2.0, gt=0, le=30)
-    converge_deadline_s: float = Field(30.0, gt=0, le=600)
+class SwarmScenario(_CommonScenario):
+    family: Literal["swarm"] = "swarm"
     networks: SwarmNetworks = SwarmNetworks()
     dns: DnsParams = DnsParams()
-    mtu: MtuParams = MtuParams()
     vip: VipParams = VipParams()
     scale: ScaleParams = ScaleParams()
+
+
+class KubernetesScenario(_CommonScenario):
+    """The Kubernetes checks' parameters (`ctx.params`)."""
+
+    family: Literal["kubernetes"] = "kubernetes"
+    netpol_deadline_s: float = Field(10.0, gt=0, le=600)  # per NetworkPolicy step
+    poll_interval_s: float = Field(0.5, gt=0, le=10)
+
+    @property
+    def transfer_bytes(self) -> int:
+        return self.mtu.transfer_bytes
+
+
+Scenario = SwarmScenario | KubernetesScenario
 
 
 def scenarios_dir() -> Path:
@@ -63,21 +85,23 @@ def scenarios_dir() -> Path:
     return Path(str(resources.files("netconform").joinpath("scenarios")))
 
 
-class KubernetesMtu(_Strict):
-    transfer_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=1 << 30)
-
-
-class KubernetesScenario(_Strict):
-    schema_: Literal["netconform/scenario/v1"] = Field(alias="schema")
-    family: Literal["kubernetes"]
-    probe_timeout_s: float = Field(2.0, gt=0, le=30)
-    converge_deadline_s: float = Field(30.0, gt=0, le=600)
-    netpol_deadline_s: float = Field(10.0, gt=0, le=600)
-    poll_interval_s: float = Field(0.5, gt=0, le=10)
-    mtu: KubernetesMtu = KubernetesMtu()
-
-
 Model = TypeVar("Model", bound=BaseModel)
+
+
+SCENARIO_TYPES: dict[str, type[SwarmScenario] | type[KubernetesScenario]] = {
+    "swarm": SwarmScenario,
+    "kubernetes": KubernetesScenario,
+}
+
+
+def load_scenario(family: str, path: Path | None = None) -> Scenario:
+    """A family's scenario file (default scenarios/<family>.yaml), validated."""
+    return _load(path or scenarios_dir() / f"{family}.yaml", SCENARIO_TYPES[family])
+
+
+def scenario_from_json(family: str, data: dict[str, Any]) -> Scenario:
+    """What `scenario.model_dump(by_alias=True)` gave, in another process."""
+    return SCENARIO_TYPES[family].model_validate(data)
 
 
 def load_swarm_scenario(path: Path | None = None) -> SwarmScenario:
@@ -89,10 +113,9 @@ def load_kubernetes_scenario(path: Path | None = None) -> KubernetesScenario:
 
 
 def _load(path: Path, model: type[Model]) -> Model:
+    text = read_text(path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: scenario file not found") from None
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "yaml"
@@ -101,6 +124,9 @@ def _load(path: Path, model: type[Model]) -> Model:
         ) from None
     if not isinstance(raw, dict):
         raise file_field_error(path, "", "top level must be a mapping")
+    for key in ("schema", "family"):  # defaulted in code, said in every file
+        if key not in raw:
+            raise file_field_error(path, key, "Field required")
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -4,9 +4,10 @@ exactly the commands provisioning runs."""
 
 from __future__ import annotations
 
+import functools
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -14,10 +15,12 @@ from pathlib import Path
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s.profiles import CniProfile
 from netconform.k8s.tools import Completed, Runner
+from netconform.polling import Clock, Sleep, poll
 from netconform.progress import NoProgress, Progress
 
 ROLLOUT_TIMEOUT = "300s"
 OPERATOR_TIMEOUT = "600s"
+STEP_RETRY_INTERVAL_S = 2.0
 
 
 class Phase(StrEnum):
@@ -369,18 +372,20 @@ def run_steps(
     steps: Sequence[Step],
     runner: Runner,
     progress: Progress | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = time.sleep,
 ) -> None:
     """Each step in order; the first that fails (after its retry window) stops the rest."""
     progress = progress or NoProgress()
     for step in steps:
         progress.step(step.why)
-        deadline = clock() + step.retry_s
-        while True:
-            result = runner.run(step.argv, timeout_s=step.timeout_s)
-            if result.returncode == 0:
-                break
-            if clock() >= deadline:
-                raise StepFailed(step, result)
-            sleep(2.0)
+        polled = poll(
+            functools.partial(runner.run, step.argv, timeout_s=step.timeout_s),
+            lambda result: result.returncode == 0,
+            step.retry_s,
+            STEP_RETRY_INTERVAL_S,
+            clock,
+            sleep,
+        )
+        if not polled.held:
+            raise StepFailed(step, polled.value)

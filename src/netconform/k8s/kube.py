@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netconform.k8s.workloads import RUN_LABEL
-from netconform.probes.executors import agent_command
+from netconform.probes.executors import agent_command, reproducer
 from netconform.probes.model import Probe, ProbeResult, parse_agent_output
 
 
@@ -48,6 +48,10 @@ class KubeExecExecutor:
     def __init__(self, ws_core: Any, endpoint: PodEndpoint) -> None:
         self._core = ws_core
         self._endpoint = endpoint
+        e = endpoint
+        self._reproduce = reproducer(
+            ["kubectl", "exec", "-n", e.namespace, e.name, "-c", e.container, "--"]
+        )
 
     def run_batch(self, probes: Sequence[Probe]) -> list[ProbeResult]:
         if not probes:
@@ -72,8 +76,9 @@ class KubeExecExecutor:
             stdout, stderr = resp.read_stdout() or "", resp.read_stderr() or ""
             resp.close()
         except Exception as exc:  # an exec that fails is every probe's error, not a crash
-            return parse_agent_output(probes, "", f"exec failed: {type(exc).__name__}: {exc}")
-        return parse_agent_output(probes, stdout, stderr)
+            why = f"exec failed: {type(exc).__name__}: {exc}"
+            return parse_agent_output(probes, "", why, self._reproduce)
+        return parse_agent_output(probes, stdout, stderr, self._reproduce)
 
 
 class KubeApi:

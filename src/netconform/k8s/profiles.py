@@ -13,6 +13,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from netconform.errors import InputError, file_field_error
+from netconform.inputs import read_text
+from netconform.vocab import Capability
 
 CNIS = ("flannel", "calico", "cilium")
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -50,8 +52,8 @@ class HelmRelease(_Strict):
 
 
 class ProfileCapabilities(_Strict):
-    available: tuple[str, ...]
-    missing: Mapping[str, str] = Field(default_factory=dict)
+    available: tuple[Capability, ...]
+    missing: Mapping[Capability, str] = Field(default_factory=dict)
 
 
 class CniProfile(_Strict):
@@ -144,10 +146,9 @@ def fixtures_dir() -> Path:
 
 
 def _load_yaml(path: Path) -> Any:
+    text = read_text(path)
     try:
-        return yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise file_field_error(path, "", f"malformed YAML: {exc}") from None
 
@@ -181,3 +182,9 @@ def load_kind_config(path: Path) -> tuple[KindConfig, dict[str, Any]]:
         return KindConfig.model_validate(raw), raw
     except ValidationError as exc:
         raise _field_error(path, exc) from None
+
+
+def kind_node_image(profile: CniProfile, directory: Path | None = None) -> str | None:
+    """The node image the profile's kind config pins (None: kind's own default)."""
+    config, _ = load_kind_config(kind_config_path(profile, directory))
+    return next((n.image for n in config.nodes if n.image), None)

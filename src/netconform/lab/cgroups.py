@@ -13,7 +13,10 @@ import signal
 import time
 from pathlib import Path
 
+from netconform.polling import Clock, Sleep, poll
+
 CGROUP_FS = Path("/sys/fs/cgroup")
+KILL_INTERVAL_S = 0.05
 
 
 def tracking_root() -> Path:
@@ -56,21 +59,24 @@ def pids(name: str) -> set[int]:
     return found
 
 
-def kill_all(name: str, timeout_s: float = 10.0) -> int:
+def kill_all(
+    name: str, timeout_s: float = 10.0, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+) -> int:
     """SIGKILL every process in the lab's cgroup until none is left. Returns how many."""
     killed: set[int] = set()
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def kill_alive() -> set[int]:
         alive = pids(name)
-        if not alive:
-            return len(killed)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"processes still alive in cgroup {name}: {sorted(alive)}")
         for pid in alive:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            killed.add(pid)
-        time.sleep(0.05)
+        killed.update(alive)
+        return alive
+
+    polled = poll(kill_alive, lambda alive: not alive, timeout_s, KILL_INTERVAL_S, clock, sleep)
+    if not polled.held:
+        raise TimeoutError(f"processes still alive in cgroup {name}: {sorted(polled.value)}")
+    return len(killed)
 
 
 def remove(name: str) -> None:

@@ -18,8 +18,10 @@ from pathlib import Path
 from netconform.errors import EnvironmentUnfit
 from netconform.lab import cgroups
 from netconform.lab.netns import NETNS_DIR
+from netconform.polling import Clock, Sleep, poll
 
 REQUIRED_BINARIES = ("dockerd", "containerd", "nsenter", "runc")
+START_INTERVAL_S = 0.05
 
 
 def missing_binaries() -> list[str]:
@@ -52,16 +54,22 @@ def wait_for(
     what: str,
     log: Path,
     timeout_s: float,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = time.sleep,
 ) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    """Until `ready()`; a daemon that exits meanwhile is an error quoting its log's tail."""
+
+    def state() -> str:
         if ready():
-            return
-        if proc.poll() is not None:
-            tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
-            raise EnvironmentUnfit(f"{what} exited with {proc.returncode}: {tail}")
-        time.sleep(0.05)
-    raise EnvironmentUnfit(f"{what} not ready after {timeout_s:.0f}s (log: {log})")
+            return "ready"
+        return "exited" if proc.poll() is not None else "starting"
+
+    polled = poll(state, lambda s: s != "starting", timeout_s, START_INTERVAL_S, clock, sleep)
+    if polled.value == "exited":
+        tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
+        raise EnvironmentUnfit(f"{what} exited with {proc.returncode}: {tail}")
+    if not polled.held:
+        raise EnvironmentUnfit(f"{what} not ready after {timeout_s:.0f}s (log: {log})")
 
 
 def start_containerd(netns: str, directory: Path, cgroup: str) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from netconform.errors import InputError
+from netconform.inputs import files_dir
 from netconform.netpol.catalogue import Case, default_catalogue_dir, load_catalogue, select
 from netconform.netpol.document import load_expect_input
 from netconform.netpol.oracle import Oracle, default_probes
@@ -32,7 +33,9 @@ def _expect(args: argparse.Namespace) -> int:
 
 
 def _catalogue(args: argparse.Namespace) -> list[Case]:
-    return load_catalogue(Path(args.catalogue) if args.catalogue else None)
+    if args.catalogue is None:
+        return load_catalogue()
+    return load_catalogue(files_dir(Path(args.catalogue), "--catalogue", "*.yaml"))
 
 
 def _cases(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from netconform.errors import file_field_error
+from netconform.inputs import read_text
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
 from netconform.netpol.oracle import HostNetworkMode, Probe, Profile
 from netconform.netpol.policy import NetworkPolicy
@@ -47,10 +48,7 @@ class _Problem(Exception):
 
 def read_structured(path: Path) -> Any:
     """YAML or JSON (JSON is YAML, but json gives better messages for .json files)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise file_field_error(path, "", f"cannot read: {exc.strerror or exc}") from None
+    text = read_text(path)
     try:
         if path.suffix == ".json":
             return json.loads(text)

@@ -14,11 +14,19 @@ import docker.errors
 
 from netconform.catalog.scenario import SwarmScenario
 from netconform.errors import EnvironmentUnfit
+from netconform.platforms.swarm_plan import (
+    PROBE_ALIAS,
+    PUBLISHED_PORT,
+    SwarmPlan,
+    network_name,
+    service_name,
+)
+from netconform.polling import Clock, Sleep, poll
 from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
 from netconform.probes.executors import serve_command
+from netconform.vocab import Capability
 
 LABEL = "io.netconform.run"
-PREFIX = "nc"
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class NetworkPlan:
     key: str  # main, other, mtu, internal, encrypted
     options: Mapping[str, str]
     internal: bool = False
-    requires: str = ""  # capability needed to create it
+    requires: Capability | None = None  # needed to create it
 
 
 @dataclass(frozen=True)
@@ -51,28 +59,24 @@ class ServicePlan:
     publish: bool = False
 
 
-def network_name(run_id: str, key: str) -> str:
-    return f"{PREFIX}{run_id}-{key}"
-
-
-def service_name(run_id: str, key: str) -> str:
-    return f"{PREFIX}{run_id}-{key}"
-
-
-def plan_networks(scenario: SwarmScenario, capabilities: frozenset[str]) -> list[NetworkPlan]:
+def plan_networks(
+    scenario: SwarmScenario, capabilities: frozenset[Capability]
+) -> list[NetworkPlan]:
     plans = [
         NetworkPlan("main", {}),
         NetworkPlan("other", {}),
         NetworkPlan("mtu", {"com.docker.network.driver.mtu": str(scenario.networks.mtu_option)}),
         NetworkPlan("internal", {}, internal=True),
-        NetworkPlan("encrypted", {"encrypted": ""}, requires="esp"),
+        NetworkPlan("encrypted", {"encrypted": ""}, requires=Capability.ESP),
     ]
-    return [p for p in plans if not p.requires or p.requires in capabilities]
+    return [p for p in plans if p.requires is None or p.requires in capabilities]
 
 
-def plan_services(scenario: SwarmScenario, capabilities: frozenset[str]) -> list[ServicePlan]:
+def plan_services(
+    scenario: SwarmScenario, capabilities: frozenset[Capability]
+) -> list[ServicePlan]:
     plans = [
-        ServicePlan("probe", "main", "global", aliases=("probe-alias",)),
+        ServicePlan("probe", "main", "global", aliases=(PROBE_ALIAS,)),
         ServicePlan("other", "other", "global"),
         ServicePlan("mtu", "mtu", "global"),
         ServicePlan("internal", "internal", "global"),
@@ -81,17 +85,14 @@ def plan_services(scenario: SwarmScenario, capabilities: frozenset[str]) -> list
             "main",
             "replicated",
             replicas=scenario.vip.replicas,
-            publish="ipvs" in capabilities,
+            publish=Capability.IPVS in capabilities,
         ),
         ServicePlan("dnsrr", "main", "replicated", replicas=2, endpoint_mode="dnsrr"),
         ServicePlan("scale", "main", "replicated", replicas=scenario.scale.high),
     ]
-    if "esp" in capabilities:
+    if Capability.ESP in capabilities:
         plans.append(ServicePlan("encrypted", "encrypted", "global"))
     return plans
-
-
-PUBLISHED_PORT = 18080
 
 
 @contextlib.contextmanager
@@ -110,7 +111,7 @@ def deploy(
     image: str,
     run_id: str,
     scenario: SwarmScenario,
-    capabilities: frozenset[str],
+    capabilities: frozenset[Capability],
 ) -> None:
     """Create networks, services and one standalone peer container per node."""
     import docker.types
@@ -134,7 +135,7 @@ def deploy(
     main = network_name(run_id, "main")
     for node in nodes:
         _start_peer(
-            clients[node.name], image, serve, f"{PREFIX}{run_id}-peer-{node.name}", main, labels
+            clients[node.name], image, serve, SwarmPlan(run_id).peer_name(node.name), main, labels
         )
     for svc in plan_services(scenario, capabilities):
         mode = (
@@ -171,27 +172,44 @@ def _start_peer(
     network: str,
     labels: Mapping[str, str],
     deadline_s: float = 90,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = time.sleep,
 ) -> None:
     """Start one standalone container on an overlay, retrying what a busy swarm answers
     while the worker waits for the manager: the overlay not known yet (NotFound), or the
     attachment timing out ("attaching to network failed")."""
-    deadline = time.monotonic() + deadline_s
-    while True:
+
+    def attempt() -> docker.errors.APIError | None:
         try:
             client.containers.run(
                 image, command=command, name=name, network=network, labels=dict(labels), detach=True
             )
-            return
         except docker.errors.APIError as exc:
-            retry = isinstance(exc, docker.errors.NotFound) or "attaching to network" in str(exc)
-            if not retry or time.monotonic() > deadline:
-                raise
-            with contextlib.suppress(docker.errors.APIError):
-                client.containers.get(name).remove(force=True)  # created but not started
-            time.sleep(1)
+            if _worth_retrying(exc):
+                with contextlib.suppress(docker.errors.APIError):
+                    client.containers.get(name).remove(force=True)  # created but not started
+            return exc
+        return None
+
+    polled = poll(
+        attempt, lambda exc: exc is None or not _worth_retrying(exc), deadline_s, 1.0, clock, sleep
+    )
+    if polled.value is not None:
+        raise polled.value
 
 
-def remove(clients: Mapping[str, Any], nodes: Sequence[Node], run_id: str) -> list[str]:
+def _worth_retrying(exc: docker.errors.APIError) -> bool:
+    return isinstance(exc, docker.errors.NotFound) or "attaching to network" in str(exc)
+
+
+def remove(
+    clients: Mapping[str, Any],
+    nodes: Sequence[Node],
+    run_id: str,
+    deadline_s: float = 120,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = time.sleep,
+) -> list[str]:
     """Remove everything labelled with the run id, on every node; never anything else.
 
     Returns the networks Docker itself will not let go: pinned only by a phantom attachment
@@ -208,13 +226,12 @@ def remove(clients: Mapping[str, Any], nodes: Sequence[Node], run_id: str) -> li
                 container.remove(force=True)
     # A network goes once every node has let go of its tasks: slow with a broken data path.
     suspects: dict[str, tuple[str, float]] = {}  # network -> (phantom task, first seen)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        now = time.monotonic()
+
+    def remove_networks() -> tuple[list[str], set[str]]:
+        """One round: the networks still there (tried once more) and the pinned ones."""
+        now = clock()
         pinned = {n for n, (_, seen) in suspects.items() if now - seen >= PHANTOM_GRACE_S}
         left = [n for n in manager.networks.list(filters=flt) if n.name not in pinned]
-        if not left:
-            return sorted(pinned)
         for net in left:
             try:
                 net.remove()
@@ -226,8 +243,12 @@ def remove(clients: Mapping[str, Any], nodes: Sequence[Node], run_id: str) -> li
                     suspects[net.name] = (task, now)
             except docker.errors.DockerException:  # gone meanwhile, or a busy manager: retry
                 pass
-        time.sleep(0.5)
-    raise EnvironmentUnfit(f"could not remove networks of run {run_id}")
+        return [n.name for n in left], pinned
+
+    polled = poll(remove_networks, lambda seen: not seen[0], deadline_s, 0.5, clock, sleep)
+    if not polled.held:
+        raise EnvironmentUnfit(f"could not remove networks of run {run_id}")
+    return sorted(polled.value[1])
 
 
 # A removed container's attachment task is released by the manager a moment later; one that

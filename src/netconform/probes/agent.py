@@ -6,7 +6,9 @@ so it runs unchanged in any image that has python3. It is shipped as source with
 so changing it never forces a probe image rebuild.
 
 batch: runs every probe concurrently, each with its own short timeout, and prints one JSON
-line per probe as it completes: {"id", "kind", "target", "ok", "error", "latency_ms", "values"}.
+line per probe as it completes:
+{"id", "kind", "target", "ok", "outcome", "error", "latency_ms", "values"}.
+`outcome` is how the probe ended (probes.model.Connectivity), classified here and only here.
 """
 
 from __future__ import annotations
@@ -36,16 +38,32 @@ def _hostname() -> str:
     return socket.gethostname()
 
 
-def _classify(exc: BaseException) -> str:
+# Outcomes (probes.model.Connectivity values; the agent imports nothing from netconform).
+CONNECTED = "connected"
+NO_REPLY = "no-reply"
+ANSWERED = "answered"
+REFUSED = "refused"
+TIMEOUT = "timeout"
+UNREACHABLE = "unreachable"
+EMSGSIZE = "emsgsize"
+ERROR = "error"
+FAILED = "failed"
+
+# Probes that test a path; the others (dns, read, interfaces, routes) answer a question.
+CONNECTION_KINDS = ("tcp", "udp", "icmp", "transfer")
+
+
+def _classify(exc: BaseException) -> tuple[str, str]:
+    """(outcome, error) of an exception a probe raised."""
     if isinstance(exc, socket.timeout):
-        return "timeout"
+        return TIMEOUT, "timeout"
     if isinstance(exc, ConnectionRefusedError):
-        return "refused"
+        return REFUSED, "refused"
     if isinstance(exc, OSError) and exc.errno in (101, 113):
-        return "unreachable"
+        return UNREACHABLE, "unreachable"
     if isinstance(exc, OSError) and exc.errno == 90:
-        return "emsgsize"
-    return "error: %s" % (exc,)
+        return EMSGSIZE, "emsgsize"
+    return ERROR, "error: %s" % (exc,)
 
 
 def probe_tcp(p: ProbeSpec) -> Values:
@@ -55,7 +73,7 @@ def probe_tcp(p: ProbeSpec) -> Values:
         s.sendall(b"hostname\n")
         reply = s.recv(256).decode(errors="replace").strip()
     if not reply:
-        raise OSError("connected but no reply")
+        raise ProbeFailure("connected but no reply", {"connected": True}, NO_REPLY)
     return {"peer": reply}
 
 
@@ -91,12 +109,12 @@ def probe_icmp(p: ProbeSpec) -> Values:
         return values
     lowered = text.lower()
     if "message too long" in lowered or "local error" in lowered:
-        raise ProbeFailure("emsgsize", values)
+        raise ProbeFailure("emsgsize", values, EMSGSIZE)
     if "unreachable" in lowered:
-        raise ProbeFailure("unreachable", values)
-    raise ProbeFailure(
-        "timeout" if proc.returncode == 1 else "error: rc=%d" % proc.returncode, values
-    )
+        raise ProbeFailure("unreachable", values, UNREACHABLE)
+    if proc.returncode == 1:
+        raise ProbeFailure("timeout", values, TIMEOUT)
+    raise ProbeFailure("error: rc=%d" % proc.returncode, values, ERROR)
 
 
 def _nameserver() -> str:
@@ -129,11 +147,11 @@ def probe_dns(p: ProbeSpec) -> Values:
         try:
             answer = resolver.resolve(name, qtype, tcp=(transport == "tcp"), search=True)
         except dns.resolver.NXDOMAIN:
-            raise ProbeFailure("nxdomain", {"rcode": "NXDOMAIN", "answers": []})
+            raise ProbeFailure("nxdomain", {"rcode": "NXDOMAIN", "answers": []}, ANSWERED)
         except dns.resolver.NoAnswer:
             return {"rcode": "NOERROR", "answers": [], "server": server}
         except dns.exception.Timeout:
-            raise ProbeFailure("timeout", {"server": server})
+            raise ProbeFailure("timeout", {"server": server}, TIMEOUT)
         return {
             "rcode": "NOERROR",
             "answers": sorted(r.to_text() for r in answer),
@@ -147,7 +165,7 @@ def probe_dns(p: ProbeSpec) -> Values:
         else:
             response = dns.query.udp(query, server, timeout=p["timeout_s"])
     except dns.exception.Timeout:
-        raise ProbeFailure("timeout", {"server": server})
+        raise ProbeFailure("timeout", {"server": server}, TIMEOUT)
     rcode = dns.rcode.to_text(response.rcode())
     answers = []
     for rrset in response.answer:
@@ -165,8 +183,8 @@ def probe_dns(p: ProbeSpec) -> Values:
         "server": server,
         "truncated": bool(response.flags & dns.flags.TC),
     }
-    if rcode != "NOERROR":
-        raise ProbeFailure(rcode.lower(), values)
+    if rcode != "NOERROR":  # a negative answer is still an answer: the rcode says which
+        raise ProbeFailure(rcode.lower(), values, ANSWERED)
     return values
 
 
@@ -189,7 +207,7 @@ def probe_transfer(p: ProbeSpec) -> Values:
         "mbit_s": round(got * 8 / seconds / 1e6, 2) if seconds > 0 else None,
     }
     if got < want:
-        raise ProbeFailure("short transfer", values)
+        raise ProbeFailure("short transfer", values, ERROR)
     return values
 
 
@@ -221,10 +239,13 @@ def probe_routes(p: ProbeSpec) -> Values:
 
 
 class ProbeFailure(Exception):
-    def __init__(self, error: str, values: Values) -> None:
+    """A probe that ran and observed a failure: its outcome, error text and values."""
+
+    def __init__(self, error: str, values: Values, outcome: str) -> None:
         Exception.__init__(self, error)
         self.error = error
         self.values = values
+        self.outcome = outcome
 
 
 PROBES: dict[str, Any] = {
@@ -248,21 +269,24 @@ def run_one(p: ProbeSpec) -> None:
         "kind": p["kind"],
         "target": p.get("target"),
         "ok": False,
+        "outcome": FAILED,
         "error": None,
         "values": {},
     }
     try:
         result["values"] = PROBES[p["kind"]](p)
         result["ok"] = True
+        result["outcome"] = CONNECTED if p["kind"] in CONNECTION_KINDS else ANSWERED
     except ProbeFailure as failure:
+        result["outcome"] = failure.outcome
         result["error"] = failure.error
         result["values"] = failure.values
-    except ImportError as exc:
+    except ImportError as exc:  # the probe could not run at all
         result["error"] = "agent: missing module in endpoint image: %s" % exc
     except KeyError as exc:
         result["error"] = "agent: bad probe, missing %s" % exc
     except Exception as exc:  # every failure is data for the check, never a crash
-        result["error"] = _classify(exc)
+        result["outcome"], result["error"] = _classify(exc)
     result["latency_ms"] = round((time.monotonic() - start) * 1000, 3)
     line = json.dumps(result, sort_keys=True)
     with _print_lock:

@@ -1,6 +1,9 @@
 """Where a batch runs: inside a container (docker exec) or in a host's network namespace.
 
-Every executor runs the same agent source with one exec per batch.
+Every executor runs the same agent source with one exec per batch, and gives each result
+the argv that re-runs that probe alone (`ProbeResult.reproduce`): the executor's exec prefix
+and `python3 -c AGENT_SOURCE batch '[probe]'`, with the agent's source elided as
+`AGENT_ELIDED` so a report stays readable; `runnable()` puts the source back.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any, Protocol, TypeVar
 
-from netconform.probes.model import Probe, ProbeResult, parse_agent_output
+from netconform.probes.model import Probe, ProbeResult, Reproduce, parse_agent_output
+
+# Stands for the agent's source in a reproduce argv (netconform/probes/agent.py).
+AGENT_ELIDED = "<netconform/probes/agent.py>"
 
 
 def agent_source() -> str:
@@ -21,6 +27,20 @@ def agent_source() -> str:
 
 def agent_command(probes: Sequence[Probe], python: str = "python3") -> list[str]:
     return [python, "-c", agent_source(), "batch", json.dumps([p.to_wire() for p in probes])]
+
+
+def reproducer(prefix: Sequence[str], python: str = "python3") -> Reproduce:
+    """The reproduce argv of one probe run through an exec `prefix`."""
+
+    def argv(probe: Probe) -> tuple[str, ...]:
+        return (*prefix, python, "-c", AGENT_ELIDED, "batch", json.dumps([probe.to_wire()]))
+
+    return argv
+
+
+def runnable(reproduce: Sequence[str]) -> list[str]:
+    """A reproduce argv with the agent source put back, ready for subprocess.run."""
+    return [agent_source() if arg == AGENT_ELIDED else arg for arg in reproduce]
 
 
 def serve_command(tcp_port: int, udp_port: int, python: str = "python3") -> list[str]:
@@ -51,20 +71,24 @@ def run_batches(
 
 
 class DockerExecExecutor:
-    """One `docker exec` in a running container (docker SDK container object)."""
+    """One `docker exec` in a running container (docker SDK container object); `docker_host`
+    (the daemon's URL) only makes the reproduce argv name the right daemon."""
 
-    def __init__(self, container: Any) -> None:
+    def __init__(self, container: Any, docker_host: str = "") -> None:
         self._container = container
+        host = ["-H", docker_host] if docker_host else []
+        self._reproduce = reproducer(["docker", *host, "exec", str(container.name)])
 
     def run_batch(self, probes: Sequence[Probe]) -> list[ProbeResult]:
         if not probes:
             return []
+        # A docker API error propagates: the check becomes an error verdict.
         exit_code, (out, err) = self._container.exec_run(agent_command(probes), demux=True)
         stdout = (out or b"").decode(errors="replace")
         stderr = (err or b"").decode(errors="replace")
         if exit_code not in (0, None) and not stdout:
             stderr = stderr or f"exec exited {exit_code}"
-        return parse_agent_output(probes, stdout, stderr)
+        return parse_agent_output(probes, stdout, stderr, self._reproduce)
 
 
 class NetnsExecutor:
@@ -78,7 +102,9 @@ class NetnsExecutor:
     def run_batch(self, probes: Sequence[Probe]) -> list[ProbeResult]:
         if not probes:
             return []
-        argv = ["nsenter", f"--net=/run/netns/{self._netns}", *agent_command(probes, self._python)]
+        prefix = ["nsenter", f"--net=/run/netns/{self._netns}"]
+        argv = [*prefix, *agent_command(probes, self._python)]
+        reproduce = reproducer(prefix, self._python)
         deadline = max(p.timeout_s for p in probes) + 10
         try:
             proc = subprocess.run(
@@ -86,5 +112,5 @@ class NetnsExecutor:
             )
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            return parse_agent_output(probes, out, "exec timed out")
-        return parse_agent_output(probes, proc.stdout, proc.stderr)
+            return parse_agent_output(probes, out, "exec timed out", reproduce)
+        return parse_agent_output(probes, proc.stdout, proc.stderr, reproduce)

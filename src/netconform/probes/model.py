@@ -1,9 +1,13 @@
-"""Probe and ProbeResult values, and the parser of the agent's JSON lines."""
+"""Probe and ProbeResult values, and the parser of the agent's JSON lines.
+
+How a probe ended is its `outcome`, classified once, in the agent; checks judge outcomes,
+never error text. A probe that did not run (agent crash, exec failure, garbled output) is
+`Connectivity.FAILED`: a check turns it into an error, never into a pass or a deny."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -44,6 +48,25 @@ class Probe:
         return wire
 
 
+class Connectivity(StrEnum):
+    """How a probe ended (the agent's `outcome` field)."""
+
+    CONNECTED = "connected"  # a connection probe reached its peer (tcp, udp, icmp, transfer)
+    NO_REPLY = "no-reply"  # TCP handshake done, the peer closed without a reply (e.g. TLS)
+    ANSWERED = "answered"  # a lookup or read got its answer (a DNS NXDOMAIN is an answer too)
+    REFUSED = "refused"  # RST or ICMP port unreachable
+    TIMEOUT = "timeout"  # silence until the probe's timeout
+    UNREACHABLE = "unreachable"  # no route / host unreachable
+    EMSGSIZE = "emsgsize"  # refused locally: message too long for the path MTU
+    ERROR = "error"  # ran, and ended in an error no class above describes (see `error`)
+    FAILED = "failed"  # did not run: agent crash, exec failure, garbled or missing output
+
+
+# Outcomes where traffic was stopped by the network (what a deny looks like); everything
+# else that is not a success cannot be judged as allowed or denied.
+BLOCKED = frozenset({Connectivity.REFUSED, Connectivity.TIMEOUT, Connectivity.UNREACHABLE})
+
+
 @dataclass(frozen=True)
 class ProbeResult:
     id: str
@@ -53,6 +76,13 @@ class ProbeResult:
     error: str | None
     latency_ms: float | None
     values: Mapping[str, Any] = field(default_factory=dict)
+    outcome: Connectivity = field(kw_only=True)
+    # The exec argv that re-runs this probe alone (agent source elided, see executors).
+    reproduce: tuple[str, ...] = field(default=(), kw_only=True)
+
+    @property
+    def ran(self) -> bool:
+        return self.outcome != Connectivity.FAILED
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,15 +90,41 @@ class ProbeResult:
             "kind": self.kind,
             "target": self.target,
             "ok": self.ok,
+            "outcome": str(self.outcome),
             "error": self.error,
             "latency_ms": self.latency_ms,
             "values": dict(self.values),
+            "reproduce": list(self.reproduce),
         }
 
 
-def parse_agent_output(probes: Sequence[Probe], stdout: str, stderr: str = "") -> list[ProbeResult]:
+def did_not_run(probe: Probe, why: str, reproduce: tuple[str, ...] = ()) -> ProbeResult:
+    return ProbeResult(
+        probe.id,
+        str(probe.kind),
+        probe.target,
+        False,
+        why,
+        None,
+        {},
+        outcome=Connectivity.FAILED,
+        reproduce=reproduce,
+    )
+
+
+Reproduce = Callable[[Probe], tuple[str, ...]]
+
+
+def _no_reproduce(_: Probe) -> tuple[str, ...]:
+    return ()
+
+
+def parse_agent_output(
+    probes: Sequence[Probe], stdout: str, stderr: str = "", reproduce: Reproduce = _no_reproduce
+) -> list[ProbeResult]:
     """One ProbeResult per probe, in the order asked. A probe the agent never reported
-    (crash, killed exec, garbled line) becomes an error naming what was seen instead."""
+    (crash, killed exec, garbled line) did not run: outcome FAILED, naming what was seen."""
+    by_id = {p.id: p for p in probes}
     seen: dict[str, ProbeResult] = {}
     for raw_line in stdout.splitlines():
         line = raw_line.strip()
@@ -84,13 +140,11 @@ def parse_agent_output(probes: Sequence[Probe], stdout: str, stderr: str = "") -
                 error=raw.get("error"),
                 latency_ms=raw.get("latency_ms"),
                 values=raw.get("values") or {},
+                outcome=Connectivity(raw["outcome"]),
+                reproduce=reproduce(by_id[raw["id"]]) if raw["id"] in by_id else (),
             )
-        except (json.JSONDecodeError, KeyError, TypeError):
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             continue
         seen[result.id] = result
     why = stderr.strip().splitlines()[-1] if stderr.strip() else "agent printed no result"
-    return [
-        seen.get(p.id)
-        or ProbeResult(p.id, str(p.kind), p.target, False, f"no result: {why}", None, {})
-        for p in probes
-    ]
+    return [seen.get(p.id) or did_not_run(p, f"no result: {why}", reproduce(p)) for p in probes]

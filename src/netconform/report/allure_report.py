@@ -261,12 +261,14 @@ def _write_result(
     ident = f"{check.id}|platform={platform}"
     result_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"netconform:{ident}:{start}"))
     attachments = []
-    if check.measurements or check.expected is not None or check.observed is not None:
+    evidence = (check.expected, check.observed, check.netpol)
+    if check.measurements or any(e is not None for e in evidence):
         name = f"{result_id}-attachment.json"
         body = {
             "measurements": dict(check.measurements),
             "expected": check.expected,
             "observed": check.observed,
+            "netpol": check.netpol.to_json() if check.netpol is not None else None,
         }
         (dest / name).write_text(json.dumps(body, indent=2))
         attachments.append({"name": "measurements", "source": name, "type": "application/json"})
@@ -285,6 +287,8 @@ def _write_result(
             {"name": PLATFORM_LABEL, "value": platform},
             {"name": "parentSuite", "value": suite or str(check.area)},
             {"name": "feature", "value": str(check.area)},
+            # the family-neutral aspect: Behaviors lines platforms' checks of it up
+            {"name": "story", "value": check.aspect},
             {"name": "framework", "value": "netconform"},
         ],
         "parameters": [{"name": PLATFORM_LABEL, "value": platform}],

@@ -1,22 +1,41 @@
-"""Merge runs into one comparison: checks (rows, grouped by area) x runs (columns).
+"""Merge runs into one comparison: aspects (rows, grouped by area) x runs (columns).
 
-The renderers (html, markdown, comparison.json) only read the values built here, so they all
-show the same matrix.
+A row is one aspect, the family-neutral thing a check tests; each cell is the check of that
+column's platform testing it, under the platform's own check id. The renderers (html, markdown,
+comparison.json) only read the values built here, so they all show the same matrix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 
+from netconform.aspects import STATIC
 from netconform.errors import InputError
-from netconform.results import Area, CheckResult, JSONValue, RunResults, Verdict, read_results
+from netconform.results import Area, CheckResult, JSONValue, RunResults, read_results
 
 RESULTS_FILE = "results.json"
-COMPARISON_SCHEMA = "netconform/comparison/v1"
+COMPARISON_SCHEMA = "netconform/comparison/v2"
 AREA_ORDER: tuple[Area, ...] = tuple(Area)
+
+
+class CellState(StrEnum):
+    """What one cell shows: a verdict, or why the column has no check of the row's aspect."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+    ERROR = "error"
+    # the column's family has a check of this aspect (another run of it shows one), this
+    # complete run does not: a narrower selection or an older catalogue
+    NOT_RUN = "not-run"
+    # the run crashed before it got there
+    NOT_REACHED = "not-reached"
+    # the platform's family has no check of this aspect: nothing to compare, not a difference
+    NOT_APPLICABLE = "not-applicable"
 
 
 @dataclass(frozen=True)
@@ -32,41 +51,48 @@ class Column:
         return not self.run.complete
 
     @property
+    def family(self) -> str | None:
+        """The family of the run's checks; None for a run that recorded none."""
+        return next((str(c.family) for c in self.run.checks), None)
+
+    @property
     def run_time_s(self) -> float | None:
         return run_time_s(self.run.started, self.run.finished)
 
 
 @dataclass(frozen=True)
 class Row:
-    """One check across every column; a cell is None when that run has no such check."""
+    """One aspect across every column; a cell is None when that run has no check of it."""
 
-    id: str
+    aspect: str
     area: Area
     title: str
     cells: tuple[CheckResult | None, ...]
-
-    @property
-    def verdicts(self) -> tuple[Verdict | None, ...]:
-        return tuple(c.verdict if c is not None else None for c in self.cells)
+    states: tuple[CellState, ...]
 
     @property
     def differs(self) -> bool:
-        """True when the platforms do not all agree (a missing check counts as a difference)."""
-        return len(set(self.verdicts)) > 1
+        """True when the platforms that have this aspect do not all agree (a check not run or
+        not reached counts as a difference, a family without the aspect does not)."""
+        compared = {s for s in self.states if s is not CellState.NOT_APPLICABLE}
+        return len(compared) > 1
 
     @property
-    def is_profile(self) -> bool:
-        """A legitimate divergence: the check records behaviour rather than conformance."""
-        return self.id.startswith("profile.") or any(
-            c is not None and c.measurements.get("profile") is True for c in self.cells
-        )
+    def profile(self) -> bool:
+        """A legitimate divergence: the checks record behaviour rather than conformance."""
+        return any(c is not None and c.profile for c in self.cells)
+
+    @property
+    def shared(self) -> bool:
+        """Every column has a verdict for this aspect."""
+        return all(c is not None for c in self.cells)
 
 
 @dataclass(frozen=True)
 class AreaSummary:
     area: Area
     rows: int
-    # one verdict -> count mapping per column
+    # one state -> count mapping per column
     counts: tuple[Mapping[str, int], ...]
 
 
@@ -86,12 +112,10 @@ class Comparison:
     def area_summary(self, area: Area) -> AreaSummary:
         rows = self.rows_in(area)
         counts: list[dict[str, int]] = []
-        for index, column in enumerate(self.columns):
-            tally = {str(v): 0 for v in Verdict} | {"missing": 0, "not-reached": 0}
-            absent = "not-reached" if column.crashed else "missing"
+        for index in range(len(self.columns)):
+            tally = {str(s): 0 for s in CellState}
             for row in rows:
-                cell = row.cells[index]
-                tally[str(cell.verdict) if cell is not None else absent] += 1
+                tally[row.states[index]] += 1
             counts.append(tally)
         return AreaSummary(area=area, rows=len(rows), counts=tuple(counts))
 
@@ -101,7 +125,7 @@ class Comparison:
 
     @property
     def profile_rows(self) -> tuple[Row, ...]:
-        return tuple(r for r in self.rows if r.is_profile)
+        return tuple(r for r in self.rows if r.profile)
 
 
 def run_time_s(started: str, finished: str | None) -> float | None:
@@ -148,71 +172,107 @@ def column_labels(runs: Sequence[RunResults]) -> list[str]:
     return unique
 
 
+def _by_row_key(checks: Iterable[CheckResult]) -> dict[str, CheckResult]:
+    """A run's checks keyed by aspect. A second check of one aspect in the same run (the aspect
+    table forbids it within a family) keeps its own row, under its check id, rather than
+    hiding the first."""
+    keyed: dict[str, CheckResult] = {}
+    for check in checks:
+        keyed[check.aspect if check.aspect not in keyed else check.id] = check
+    return keyed
+
+
+def _absent_state(column: Column, families_with_it: set[str | None]) -> CellState:
+    if column.family is None:
+        return CellState.NOT_REACHED if column.crashed else CellState.NOT_APPLICABLE
+    if column.family not in families_with_it:
+        return CellState.NOT_APPLICABLE
+    return CellState.NOT_REACHED if column.crashed else CellState.NOT_RUN
+
+
 def merge_runs(runs: Sequence[tuple[Path, RunResults]]) -> Comparison:
     labels = column_labels([run for _, run in runs])
     columns = tuple(
         Column(label=label, source=source, run=run)
         for label, (source, run) in zip(labels, runs, strict=True)
     )
-    by_column = [{c.id: c for c in col.run.checks} for col in columns]
+    by_column = [_by_row_key(col.run.checks) for col in columns]
     firsts: dict[str, CheckResult] = {}
-    for col in columns:
-        for check in col.run.checks:
-            firsts.setdefault(check.id, check)
+    for keyed in by_column:
+        for key, check in keyed.items():
+            firsts.setdefault(key, check)
+    rows = [_row(key, first, columns, by_column) for key, first in firsts.items()]
     area_rank = {a: i for i, a in enumerate(AREA_ORDER)}
-    ordered = sorted(firsts.values(), key=lambda c: (area_rank[c.area], c.id))
-    rows = tuple(
-        Row(
-            id=first.id,
-            area=first.area,
-            title=next(
-                (m[first.id].title for m in by_column if first.id in m and m[first.id].title), ""
-            ),
-            cells=tuple(m.get(first.id) for m in by_column),
-        )
-        for first in ordered
+    rows.sort(key=lambda r: (area_rank[r.area], r.aspect))
+    return Comparison(columns=columns, rows=tuple(rows))
+
+
+def _row(
+    key: str,
+    first: CheckResult,
+    columns: Sequence[Column],
+    by_column: Sequence[Mapping[str, CheckResult]],
+) -> Row:
+    cells = tuple(keyed.get(key) for keyed in by_column)
+    families = {col.family for col, cell in zip(columns, cells, strict=True) if cell}
+    states = tuple(
+        CellState(cell.verdict) if cell is not None else _absent_state(col, families)
+        for col, cell in zip(columns, cells, strict=True)
     )
-    return Comparison(columns=columns, rows=rows)
+    # the table's family-neutral title; a NetworkPolicy case's is its checks' own
+    known = STATIC.get(key)
+    title = known.title if known else next((c.title for c in cells if c and c.title), "")
+    return Row(key, known.area if known else first.area, title, cells, states)
+
+
+def _cell_json(check: CheckResult) -> dict[str, JSONValue]:
+    """A check as one cell: the platform's own id, then its result (the row holds the rest)."""
+    data = check.to_json()
+    return {"check_id": check.id} | {
+        k: v for k, v in data.items() if k not in ("id", "aspect", "area")
+    }
+
+
+def _platform_json(col: Column) -> dict[str, JSONValue]:
+    return {
+        "label": col.label,
+        "source": str(col.source),
+        "platform": col.run.platform,
+        "family": col.family,
+        "platform_info": dict(col.run.platform_info),
+        "started": col.run.started,
+        "finished": col.run.finished,
+        "complete": col.run.complete,
+        "run_time_s": col.run_time_s,
+        "summary": col.run.summary,
+    }
+
+
+def _row_json(columns: Sequence[Column], row: Row) -> dict[str, JSONValue]:
+    cells = list(zip(columns, row.cells, row.states, strict=True))
+    return {
+        "aspect": row.aspect,
+        "area": str(row.area),
+        "title": row.title,
+        "differs": row.differs,
+        "profile": row.profile,
+        "cells": {col.label: _cell_json(cell) if cell else None for col, cell, _ in cells},
+        "absent": {col.label: str(state) for col, cell, state in cells if cell is None},
+    }
 
 
 def comparison_to_json(comparison: Comparison) -> dict[str, JSONValue]:
-    """comparison.json: every run's header plus each check's results keyed by column label."""
+    """comparison.json: every run's header, then one row per aspect with a cell per platform
+    (null where the platform has no check of it; `absent` says why)."""
+    columns = comparison.columns
     return {
         "schema": COMPARISON_SCHEMA,
-        "columns": [
-            {
-                "label": col.label,
-                "source": str(col.source),
-                "platform": col.run.platform,
-                "platform_info": dict(col.run.platform_info),
-                "started": col.run.started,
-                "finished": col.run.finished,
-                "complete": col.run.complete,
-                "run_time_s": col.run_time_s,
-                "summary": col.run.summary,
-            }
-            for col in comparison.columns
-        ],
-        "checks": [
-            {
-                "id": row.id,
-                "area": str(row.area),
-                "title": row.title,
-                "differs": row.differs,
-                "profile": row.is_profile,
-                "results": {
-                    col.label: (cell.to_json() if cell is not None else None)
-                    for col, cell in zip(comparison.columns, row.cells, strict=True)
-                },
-            }
-            for row in comparison.rows
-        ],
+        "platforms": [_platform_json(col) for col in columns],
+        "rows": [_row_json(columns, row) for row in comparison.rows],
         "areas": {
             str(area): {
                 col.label: dict(counts)
-                for col, counts in zip(
-                    comparison.columns, comparison.area_summary(area).counts, strict=True
-                )
+                for col, counts in zip(columns, comparison.area_summary(area).counts, strict=True)
             }
             for area in comparison.areas
         },

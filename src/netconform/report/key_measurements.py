@@ -1,63 +1,121 @@
-"""The measurements that matter, picked from each run so platforms can be read side by side."""
+"""The measurements that matter, picked from each run so platforms can be read side by side.
+
+Every name read here is a `results.Measure`, the constants the checks write with.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netconform.report.compare import Comparison
-from netconform.results import JSONValue
+from netconform.report.compare import Column, Comparison
+from netconform.results import JSONValue, Measure
 
 
 @dataclass(frozen=True)
-class KnownMeasurement:
-    key: str
+class KeyMeasurement:
+    measure: Measure
     label: str
     unit: str
 
 
-KNOWN_MEASUREMENTS: tuple[KnownMeasurement, ...] = (
-    KnownMeasurement("effective_mtu", "Effective MTU", "bytes"),
-    KnownMeasurement("largest_df_payload", "Largest DF payload", "bytes"),
-    KnownMeasurement("dns_latency_p50_ms", "DNS latency p50", "ms"),
-    KnownMeasurement("dns_latency_p99_ms", "DNS latency p99", "ms"),
-    KnownMeasurement("enforcement_latency_s", "Policy enforcement latency", "s"),
-    KnownMeasurement("throughput_mbps", "Throughput", "Mbit/s"),
+# One value per check, taken as the check wrote it.
+DIRECT: tuple[KeyMeasurement, ...] = (
+    KeyMeasurement(Measure.EFFECTIVE_MTU, "Effective MTU", "bytes"),
+    KeyMeasurement(Measure.LARGEST_DF_PAYLOAD, "Largest DF payload", "bytes"),
+    KeyMeasurement(Measure.DNS_P50_MS, "DNS latency p50", "ms"),
+    KeyMeasurement(Measure.DNS_P99_MS, "DNS latency p99", "ms"),
+    KeyMeasurement(Measure.THROUGHPUT_MBIT_S, "Throughput", "Mbit/s"),
 )
+RUN_TIME = "Run time"
+ENFORCEMENT = "Policy enforcement latency"
+ENFORCEMENT_SOURCE = f"{Measure.TOOK_EFFECT_S} of every held NetworkPolicy step"
 
 
 @dataclass(frozen=True)
 class MeasurementRow:
-    """One known measurement of one check, with a value (or None) per column."""
+    """One key measurement with a value (or None) per column; `source` names the aspects
+    (or the quantity) the values come from."""
 
     label: str
     unit: str
-    check_id: str
+    source: str
     values: tuple[JSONValue, ...]
+
+    @property
+    def is_duration(self) -> bool:
+        return self.label == RUN_TIME
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of a non-empty sample."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def _direct_row(comparison: Comparison, known: KeyMeasurement) -> MeasurementRow | None:
+    """Per column, the value from the aspect carrying the measurement on the most platforms
+    (ties to the first in report order), so platforms read the same aspect where they can."""
+    carriers = [
+        (sum(c is not None and known.measure in c.measurements for c in row.cells), row)
+        for row in comparison.rows
+    ]
+    ranked = [row for count, row in sorted(carriers, key=lambda cr: -cr[0]) if count]
+    if not ranked:
+        return None
+    values: list[JSONValue] = []
+    sources: list[str] = []
+    for index in range(len(comparison.columns)):
+        found = next(
+            (
+                (row.aspect, cell.measurements[known.measure])
+                for row in ranked
+                if (cell := row.cells[index]) is not None and known.measure in cell.measurements
+            ),
+            None,
+        )
+        values.append(found[1] if found else None)
+        if found and found[0] not in sources:
+            sources.append(found[0])
+    return MeasurementRow(known.label, known.unit, ", ".join(sources), tuple(values))
+
+
+def took_effect_s(column: Column) -> list[float]:
+    """How long each NetworkPolicy step of the run took to take effect (held steps only:
+    a step that never held ran into its deadline, which is not a latency)."""
+    return [
+        step.took_effect_s
+        for check in column.run.checks
+        if check.netpol is not None
+        for step in check.netpol.steps
+        if step.held
+    ]
+
+
+def _enforcement_rows(comparison: Comparison) -> list[MeasurementRow]:
+    samples = [took_effect_s(col) for col in comparison.columns]
+    if not any(samples):
+        return []
+    return [
+        MeasurementRow(
+            f"{ENFORCEMENT} {name}",
+            "s",
+            ENFORCEMENT_SOURCE,
+            tuple(round(percentile(s, fraction), 3) if s else None for s in samples),
+        )
+        for name, fraction in (("p50", 0.5), ("p99", 0.99))
+    ]
 
 
 def key_measurement_rows(comparison: Comparison) -> tuple[MeasurementRow, ...]:
-    rows: list[MeasurementRow] = [
-        MeasurementRow(
-            label="Run time",
-            unit="s",
-            check_id="",
-            values=tuple(
-                round(t, 1) if (t := col.run_time_s) is not None else None
-                for col in comparison.columns
-            ),
-        )
-    ]
-    for known in KNOWN_MEASUREMENTS:
-        # One row per measurement: from the check that carries it on the most platforms
-        # (rows are in report order, so ties go to the first); the rest stay in the cells.
-        best: MeasurementRow | None = None
-        for row in comparison.rows:
-            values = tuple(
-                cell.measurements.get(known.key) if cell is not None else None for cell in row.cells
-            )
-            present = sum(v is not None for v in values)
-            if present and (best is None or present > sum(v is not None for v in best.values)):
-                best = MeasurementRow(known.label, known.unit, row.id, values)
-        if best is not None:
-            rows.append(best)
-    return tuple(rows)
+    run_time = MeasurementRow(
+        label=RUN_TIME,
+        unit="s",
+        source="",
+        values=tuple(
+            round(t, 1) if (t := col.run_time_s) is not None else None for col in comparison.columns
+        ),
+    )
+    direct = [row for known in DIRECT if (row := _direct_row(comparison, known)) is not None]
+    return (run_time, *direct, *_enforcement_rows(comparison))

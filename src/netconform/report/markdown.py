@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from netconform.report.compare import Comparison, Row
+from netconform.report.compare import CellState, Comparison, Row
 from netconform.report.key_measurements import key_measurement_rows
 from netconform.report.presentation import (
     COUNTED,
     EXPLAINED,
-    SYMBOLS,
     WORDS,
-    cell_state,
+    count,
+    format_measurement,
     format_seconds,
-    format_value,
 )
 
 # GitHub renders these reliably in tables; the word follows so colour is never needed.
 _MD_SYMBOLS = {
-    "pass": "✅",
-    "fail": "❌",
-    "skip": "⏭️",
-    "error": "⚠️",
-    "missing": "➖",
-    "not-reached": "💥",
+    CellState.PASS: "✅",
+    CellState.FAIL: "❌",
+    CellState.SKIP: "⏭️",
+    CellState.ERROR: "⚠️",
+    CellState.NOT_RUN: "➖",
+    CellState.NOT_REACHED: "💥",
+    CellState.NOT_APPLICABLE: "▫️",
 }
 
 
@@ -41,83 +41,88 @@ def _header(comparison: Comparison, first: str) -> Iterator[str]:
     yield "|---|" + "---|" * len(comparison.columns)
 
 
+def _line(first: str, cells: Iterable[str]) -> str:
+    return f"| {first} | " + " | ".join(_cell_text(c) for c in cells) + " |"
+
+
 def _document(comparison: Comparison) -> Iterator[str]:
+    for section in (_intro, _runs, _key_measurements, _area_summary, _differences, _full):
+        yield from section(comparison)
+
+
+def _intro(comparison: Comparison) -> Iterator[str]:
     yield "# netconform comparison"
     yield ""
-    legend = ", ".join(f"{_MD_SYMBOLS[s]} {EXPLAINED[s]}" for s in SYMBOLS)
-    yield f"{len(comparison.rows)} checks on {len(comparison.columns)} runs. Legend: {legend}."
+    legend = ", ".join(f"{_MD_SYMBOLS[s]} {EXPLAINED[s]}" for s in CellState)
+    yield (
+        f"{len(comparison.rows)} aspects on {len(comparison.columns)} runs; each cell gives the "
+        f"platform's own check id under its verdict. Legend: {legend}."
+    )
     yield ""
     for col in comparison.columns:
         if col.crashed:
             yield (
-                f"> {_MD_SYMBOLS['not-reached']} **{col.label} crashed**: started "
+                f"> {_MD_SYMBOLS[CellState.NOT_REACHED]} **{col.label} crashed**: started "
                 f"{col.run.started}, never finished; {len(col.run.checks)} checks recorded."
             )
             yield ""
+
+
+def _runs(comparison: Comparison) -> Iterator[str]:
+    columns = comparison.columns
+    crashed = f"{_MD_SYMBOLS[CellState.NOT_REACHED]} crashed"
     yield "## Runs"
     yield ""
     yield from _header(comparison, "")
-    yield (
-        "| status | "
-        + " | ".join(
-            f"{_MD_SYMBOLS['not-reached']} crashed" if c.crashed else "complete"
-            for c in comparison.columns
-        )
-        + " |"
-    )
+    yield _line("status", (crashed if c.crashed else "complete" for c in columns))
     for verdict in COUNTED:
-        yield (
-            f"| {_MD_SYMBOLS[verdict]} {verdict} | "
-            + " | ".join(str(c.run.summary[verdict]) for c in comparison.columns)
-            + " |"
-        )
-    yield (
-        "| run time | "
-        + " | ".join(format_seconds(c.run_time_s) for c in comparison.columns)
-        + " |"
-    )
+        counts = (str(c.run.summary[verdict]) for c in columns)
+        yield _line(f"{_MD_SYMBOLS[verdict]} {verdict}", counts)
+    yield _line("run time", (format_seconds(c.run_time_s) for c in columns))
     yield ""
+
+
+def _key_measurements(comparison: Comparison) -> Iterator[str]:
     yield "## Key measurements"
     yield ""
     yield from _header(comparison, "measurement")
     for row in key_measurement_rows(comparison):
-        name = f"{row.label} (`{row.check_id}`)" if row.check_id else row.label
-        values = (
-            format_seconds(v if isinstance(v, float | int) else None)
-            if not row.check_id
-            else (f"{format_value(v)} {row.unit}" if v is not None else "—")
-            for v in row.values
-        )
-        yield f"| {_cell_text(name)} | " + " | ".join(_cell_text(v) for v in values) + " |"
+        name = f"{row.label} (`{row.source}`)" if row.source else row.label
+        yield _line(_cell_text(name), (format_measurement(row, v) for v in row.values))
     yield ""
+
+
+def _area_summary(comparison: Comparison) -> Iterator[str]:
     yield "## Summary per area"
     yield ""
     yield from _header(comparison, "area")
     for area in comparison.areas:
         summary = comparison.area_summary(area)
         cells = (
-            " ".join(
-                f"{_MD_SYMBOLS[s]}{tally[s]}"
-                for s in (*COUNTED, "missing", "not-reached")
-                if tally[s]
-            )
+            " ".join(f"{_MD_SYMBOLS[s]}{tally[s]}" for s in CellState if tally[s])
             for tally in summary.counts
         )
-        yield f"| **{area}** ({summary.rows}) | " + " | ".join(cells) + " |"
+        yield _line(f"**{area}** ({summary.rows})", cells)
     yield ""
+
+
+def _differences(comparison: Comparison) -> Iterator[str]:
     differing = comparison.differing_rows
-    yield f"## Checks that differ between platforms ({len(differing)})"
+    yield f"## Aspects that differ between platforms ({len(differing)})"
     yield ""
     if differing:
         yield from _matrix(comparison, differing)
     else:
-        yield "Every platform agrees on every check."
+        yield "Every platform agrees on every aspect they share."
     yield ""
+
+
+def _full(comparison: Comparison) -> Iterator[str]:
     yield "## Full matrix"
     for area in comparison.areas:
         rows = comparison.rows_in(area)
         yield ""
-        yield f"<details><summary><b>{area}</b>: {len(rows)} checks</summary>"
+        yield f"<details><summary><b>{area}</b>: {count(len(rows), 'aspect')}</summary>"
         yield ""
         yield from _matrix(comparison, rows)
         yield ""
@@ -125,11 +130,12 @@ def _document(comparison: Comparison) -> Iterator[str]:
 
 
 def _matrix(comparison: Comparison, rows: tuple[Row, ...]) -> Iterator[str]:
-    yield from _header(comparison, "check")
+    yield from _header(comparison, "aspect")
     for row in rows:
-        cells = []
-        for col, cell in zip(comparison.columns, row.cells, strict=True):
-            state = cell_state(cell, col)
-            cells.append(f"{_MD_SYMBOLS[state]} {WORDS[state]}")
-        tag = " *(profile)*" if row.is_profile else ""
-        yield f"| `{row.id}`{tag} | " + " | ".join(cells) + " |"
+        cells = (
+            f"{_MD_SYMBOLS[state]} {WORDS[state]}"
+            + (f"<br><sub>{_cell_text(cell.id)}</sub>" if cell is not None else "")
+            for cell, state in zip(row.cells, row.states, strict=True)
+        )
+        tag = " *(profile)*" if row.profile else ""
+        yield f"| `{row.aspect}`{tag} | " + " | ".join(cells) + " |"

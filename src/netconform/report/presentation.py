@@ -5,34 +5,39 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from netconform.report.compare import Column
-from netconform.results import CheckResult, JSONValue
+from netconform.report.compare import CellState
+from netconform.report.key_measurements import MeasurementRow
+from netconform.results import JSONValue
 
 # Never colour alone: each state has a symbol and a word as well.
 SYMBOLS: Mapping[str, str] = {
-    "pass": "✓",
-    "fail": "✗",
-    "skip": "⊘",
-    "error": "!",
-    "missing": "–",
-    "not-reached": "⚠",
+    CellState.PASS: "✓",
+    CellState.FAIL: "✗",
+    CellState.SKIP: "⊘",
+    CellState.ERROR: "!",
+    CellState.NOT_RUN: "○",
+    CellState.NOT_REACHED: "⚠",
+    CellState.NOT_APPLICABLE: "—",
 }
 WORDS: Mapping[str, str] = {
-    "pass": "pass",
-    "fail": "fail",
-    "skip": "skip",
-    "error": "error",
-    "missing": "not run",
-    "not-reached": "not reached",
+    CellState.PASS: "pass",
+    CellState.FAIL: "fail",
+    CellState.SKIP: "skip",
+    CellState.ERROR: "error",
+    CellState.NOT_RUN: "not run",
+    CellState.NOT_REACHED: "not reached",
+    CellState.NOT_APPLICABLE: "not applicable",
 }
-EXPLAINED: Mapping[str, str] = {**WORDS, "not-reached": "not reached (the run crashed first)"}
-COUNTED = ("pass", "fail", "skip", "error")
+EXPLAINED: Mapping[str, str] = {
+    **WORDS,
+    CellState.NOT_REACHED: "not reached (the run crashed first)",
+    CellState.NOT_APPLICABLE: "not applicable (the platform has no check of this aspect)",
+}
+COUNTED = (CellState.PASS, CellState.FAIL, CellState.SKIP, CellState.ERROR)
 
 
-def cell_state(cell: CheckResult | None, column: Column) -> str:
-    if cell is not None:
-        return str(cell.verdict)
-    return "not-reached" if column.crashed else "missing"
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def format_value(value: JSONValue) -> str:
@@ -45,6 +50,12 @@ def format_value(value: JSONValue) -> str:
     if isinstance(value, int | str):
         return str(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def format_measurement(row: MeasurementRow, value: JSONValue) -> str:
+    if row.is_duration:
+        return format_seconds(value if isinstance(value, float | int) else None)
+    return f"{format_value(value)} {row.unit}" if value is not None else format_value(None)
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -1,0 +1,175 @@
+"""The one aspect table: what a check tests, named without its family.
+
+A comparison has one row per aspect and one column per platform; each cell is that
+platform's own check of the aspect. Swarm and Kubernetes checks that test the same thing
+declare the same aspect; a family-specific check has an aspect of its own. Titles say what
+is tested in both families' words where they differ (a Swarm task is a Kubernetes pod, a
+host a node, a VIP a ClusterIP). Each NetworkPolicy catalogue case is an aspect of its own
+(`netpol.case.<case id>`), so two Kubernetes platforms compare case by case.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from netconform.results import Area
+
+
+@dataclass(frozen=True)
+class Aspect:
+    key: str
+    area: Area
+    title: str
+
+
+NETPOL_CASE_PREFIX = "netpol.case."
+
+_R, _D, _M, _I, _N = Area.REACHABILITY, Area.DNS, Area.MTU, Area.ISOLATION, Area.NETPOL
+
+_TABLE: tuple[tuple[str, Area, str], ...] = (
+    # --- reachability ------------------------------------------------------------------
+    *(
+        (f"reachability.pod-to-pod.{scope}.{proto}", _R, f"Endpoint to endpoint {where} ({proto})")
+        for scope, where in (("same-host", "on the same host"), ("cross-host", "across hosts"))
+        for proto in ("tcp", "udp", "icmp")
+    ),
+    ("reachability.service.every-backend", _R, "A service's virtual IP reaches every backend"),
+    (
+        "reachability.service.local-backend",
+        _R,
+        "A service's virtual IP reaches its backend on the client's own host",
+    ),
+    (
+        "reachability.service.remote-backend",
+        _R,
+        "A service's virtual IP reaches its backend on another host",
+    ),
+    (
+        "reachability.published-port.own-host",
+        _R,
+        "A published port (NodePort) answers on the client's own host address",
+    ),
+    (
+        "reachability.published-port.other-host",
+        _R,
+        "A published port (routing mesh, NodePort) answers on another host's address",
+    ),
+    ("reachability.host-to-pod", _R, "A host-network client reaches endpoints on every host"),
+    ("reachability.api-server", _R, "An endpoint reaches the platform API service by name"),
+    ("reachability.hairpin", _R, "An endpoint reaches itself through its own service"),
+    (
+        "reachability.underlay.encapsulated",
+        _R,
+        "Cross-host overlay traffic is encapsulated on the wire (VXLAN, its VNI), never clear",
+    ),
+    # --- DNS -----------------------------------------------------------------------------
+    ("dns.service.a", _D, "A service name resolves to exactly its virtual IP"),
+    ("dns.service.search-path", _D, "A service resolves by short name through the search path"),
+    (
+        "dns.service.endpoints.a",
+        _D,
+        "A service's endpoint name (tasks.<service>, headless) gives every ready endpoint IP",
+    ),
+    (
+        "dns.service.no-virtual-ip",
+        _D,
+        "A service without a virtual IP (dnsrr, headless): its name gives the endpoint IPs only",
+    ),
+    (
+        "dns.service.endpoints.follow-changes",
+        _D,
+        "Endpoint records follow endpoints leaving and rejoining the service",
+    ),
+    ("dns.service.srv", _D, "SRV records of a service's named ports"),
+    ("dns.service.endpoints.srv", _D, "SRV records: one per endpoint and named port"),
+    (
+        "dns.service.alias",
+        _D,
+        "An alias name resolves to what it aliases (network alias, ExternalName CNAME)",
+    ),
+    ("dns.service.ptr", _D, "PTR of a service's virtual IP gives the service name"),
+    (
+        "dns.endpoint.name",
+        _D,
+        "One endpoint's own name (container name, hostname.subdomain) resolves to its IP",
+    ),
+    ("dns.resolv-conf.default", _D, "resolv.conf of a default endpoint is as the platform says"),
+    ("dns.resolv-conf.custom", _D, "A custom DNS configuration is what the endpoint gets"),
+    ("dns.service.aaaa-nodata", _D, "AAAA of an IPv4-only service: NOERROR without an answer"),
+    ("dns.name.nxdomain", _D, "A name that does not exist is NXDOMAIN"),
+    (
+        "dns.scope.other-segment",
+        _D,
+        "A service of another segment (overlay, namespace) does not resolve by its short name",
+    ),
+    ("dns.latency", _D, "Lookup latency p50/p99 over UDP and TCP"),
+    # --- MTU -----------------------------------------------------------------------------
+    ("mtu.interface.overlay-rule", _M, "Endpoint MTU = host MTU minus the encapsulation overhead"),
+    ("mtu.interface.option", _M, "Endpoint MTU follows the network's MTU option"),
+    ("mtu.interface.encrypted", _M, "Endpoint MTU of an encrypted overlay (VXLAN + ESP)"),
+    *(
+        (f"mtu.pmtu{variant}.{limit}", _M, f"{what}{note}")
+        for variant, note in (
+            ("", ""),
+            (".option", " (MTU option network)"),
+            (".encrypted", " (encrypted overlay)"),
+        )
+        for limit, what in (
+            ("df-at-limit", "A DF ping at exactly the endpoint MTU crosses hosts"),
+            ("df-over-limit", "A DF ping one byte over the MTU fails locally (EMSGSIZE)"),
+        )
+    ),
+    ("mtu.transfer.cross-host", _M, "A bulk TCP transfer completes across hosts"),
+    ("mtu.transfer.service", _M, "A bulk TCP transfer through a service's virtual IP"),
+    # --- isolation -----------------------------------------------------------------------
+    (
+        "isolation.segments.cross-segment",
+        _I,
+        "Endpoints of another segment cannot reach in, inside the segment they can "
+        "(overlays; namespaces under a same-namespace-only NetworkPolicy)",
+    ),
+    ("isolation.internal.no-default-route", _I, "An internal network: no default route"),
+    (
+        "isolation.internal.no-egress",
+        _I,
+        "An internal segment has no way out, inside it traffic works (an --internal overlay; "
+        "a pod whose NetworkPolicy egress is its own namespace)",
+    ),
+    ("isolation.encrypted.works", _I, "An encrypted overlay carries traffic across hosts"),
+    (
+        "isolation.encrypted.on-the-wire",
+        _I,
+        "An encrypted overlay's traffic is ESP on the wire, nothing in the clear",
+    ),
+    # --- NetworkPolicy -------------------------------------------------------------------
+    ("netpol.default-deny.canary", _N, "The platform enforces NetworkPolicy (default-deny)"),
+)
+
+STATIC: Mapping[str, Aspect] = MappingProxyType({k: Aspect(k, a, t) for k, a, t in _TABLE})
+
+
+def netpol_case(case_id: str) -> str:
+    """The aspect key of one NetworkPolicy catalogue case."""
+    return f"{NETPOL_CASE_PREFIX}{case_id}"
+
+
+@functools.cache
+def table() -> Mapping[str, Aspect]:
+    """Every aspect: the static ones and one per NetworkPolicy catalogue case."""
+    from netconform.netpol.catalogue import load_catalogue
+
+    cases = {
+        netpol_case(c.id): Aspect(netpol_case(c.id), Area.NETPOL, c.title) for c in load_catalogue()
+    }
+    return MappingProxyType({**STATIC, **cases})
+
+
+def get(key: str) -> Aspect:
+    """The aspect of a key; an unknown key is a KeyError naming it."""
+    try:
+        return table()[key]
+    except KeyError:
+        raise KeyError(f"unknown aspect {key!r} (not in netconform.aspects)") from None

@@ -1,0 +1,69 @@
+"""Reading what a user hands the CLI: files and directories in, a directory out.
+
+Whatever is wrong with one (missing, a directory where a file belongs, unreadable, not
+UTF-8 text, an output directory that cannot be made) is one InputError naming the file or
+the option: exit 2 and one line, never a traceback."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from netconform.errors import InputError
+
+_WHY = {
+    errno.ENOENT: "no such file",
+    errno.EISDIR: "is a directory, expected a file",
+    errno.EACCES: "permission denied",
+    errno.ENOTDIR: "a parent is not a directory",
+}
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of an input file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {_why(exc)}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: cannot read: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); expected YAML or JSON"
+        ) from None
+
+
+def input_dir(path: Path, option: str) -> Path:
+    """A directory the user named (`option` is how: a flag or an argument name)."""
+    if not path.exists():
+        raise InputError(f"{option} {path}: no such directory")
+    if not path.is_dir():
+        raise InputError(f"{option} {path}: not a directory")
+    return path
+
+
+def files_dir(path: Path, option: str, pattern: str) -> Path:
+    """A directory the user named that must hold files matching `pattern` (*.yaml)."""
+    if not any(input_dir(path, option).glob(pattern)):
+        raise InputError(f"{option} {path}: holds no {pattern} files")
+    return path
+
+
+def output_dir(path: Path, option: str) -> Path:
+    """The directory `option` names for output, created if need be, and writable."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"{option} {path}: exists and is not a directory") from None
+    except OSError as exc:
+        why = (exc.strerror or str(exc)).lower()
+        raise InputError(f"{option} {path}: cannot create the directory: {why}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: the directory is not writable")
+    return path
+
+
+def _why(exc: OSError) -> str:
+    return _WHY.get(exc.errno or 0) or exc.strerror or str(exc)

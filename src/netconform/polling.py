@@ -1,0 +1,47 @@
+"""Polling until an expectation holds: the one deadline loop of the library.
+
+Checks poll observations, provisioning polls daemons and APIs; all of them take the clock
+and the sleep as arguments, so a unit test runs a 120 s deadline in no time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Polled(Generic[T]):
+    value: T  # the last observation
+    held: bool
+    attempts: int
+    elapsed_s: float
+
+
+def poll(
+    observe: Callable[[], T],
+    holds: Callable[[T], bool],
+    deadline_s: float,
+    interval_s: float = 0.5,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = time.sleep,
+) -> Polled[T]:
+    """Observe until the expectation holds or the deadline passes; the last observation is
+    kept either way, so a failure reports what was really seen. The first observation is
+    always made; none starts after the deadline."""
+    start = clock()
+    attempts = 0
+    while True:
+        attempts += 1
+        value = observe()
+        if holds(value):
+            return Polled(value, True, attempts, clock() - start)
+        if clock() - start + interval_s > deadline_s:
+            return Polled(value, False, attempts, clock() - start)
+        sleep(interval_s)

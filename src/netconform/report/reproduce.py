@@ -1,0 +1,56 @@
+"""The commands that re-run a check's failed probes, as the report shows them (copyable).
+
+Checks put each probe they judged into `observed` as a ProbeResult entry carrying
+`reproduce`, the exec argv; NetworkPolicy cells that failed to run carry it in
+`netpol.steps[].errors[]` (shown by netpol_view). Only probes that did not succeed are
+listed, the first few of them: the rest are in comparison.json.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from netconform.results import CheckResult, JSONValue
+
+SHOWN = 5
+_MAX_DEPTH = 6
+
+
+@dataclass(frozen=True)
+class FailedProbe:
+    what: str
+    reason: str
+    argv: tuple[str, ...]
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+
+def _entries(value: JSONValue, depth: int = 0) -> Iterator[Mapping[str, JSONValue]]:
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(value, Mapping):
+        argv = value.get("reproduce")
+        if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
+            yield value
+            return
+        for item in value.values():
+            yield from _entries(item, depth + 1)
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        for item in value:
+            yield from _entries(item, depth + 1)
+
+
+def failed_probes(check: CheckResult) -> tuple[FailedProbe, ...]:
+    """Every probe in `observed` that did not succeed and can be re-run, in order."""
+    found: list[FailedProbe] = []
+    for entry in _entries(check.observed):
+        if entry.get("ok") is True:
+            continue
+        what = " ".join(str(entry[k]) for k in ("kind", "target") if entry.get(k))
+        reason = entry.get("error") or entry.get("outcome") or ""
+        found.append(FailedProbe(what, str(reason), tuple(entry["reproduce"])))
+    return tuple(found)
