@@ -32,11 +32,12 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     from netconform.plugin import ProvidedRun
     from netconform.progress import StreamProgress
 
-    options = normalise({o.dest: getattr(args, o.dest) for o in OPTIONS}, Settings.from_env())
+    settings = Settings.from_env()
+    options = normalise({o.dest: getattr(args, o.dest) for o in OPTIONS}, settings)
     output_dir(options.out, "--out")
     # Fail fast, before pytest starts: bad scenario (2), missing tools or not root (3). The
     # plugin takes the prepared run as it is: nothing is parsed or preflighted twice.
-    run = registry.prepare_run(options, Settings.from_env(), StreamProgress())
+    run = registry.prepare_run(options, settings, StreamProgress())
     out = options.out
     argv = [
         str(conformance_dir()),
