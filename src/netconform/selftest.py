@@ -19,12 +19,8 @@ from netconform.errors import EnvironmentUnfit
 from netconform.lab import faults, nft, state
 from netconform.lab.config import LabConfig
 from netconform.platforms.registry import load_checks
-from netconform.platforms.swarm import (
-    SwarmContext,
-    SwarmHandle,
-    SwarmLabPlatform,
-    context_from_handle,
-)
+from netconform.platforms.swarm import SwarmContext
+from netconform.platforms.swarm_platforms import SwarmHandle, SwarmLabPlatform, context_from_handle
 from netconform.progress import NoProgress, Progress
 from netconform.results import CheckResult, Verdict
 from netconform.vocab import Family, Fault
