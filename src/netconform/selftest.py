@@ -146,7 +146,7 @@ def run_selftest(
 ) -> SelftestReport:
     progress = progress or NoProgress()
     start = time.monotonic()
-    load_checks(SwarmLabPlatform.name)
+    load_checks(Family.SWARM)
     checks = CATALOGUE.for_family(Family.SWARM)
     scenario = scenario or load_swarm_scenario()
     # A fault round must not wait the full convergence deadline on every broken cell.
