@@ -132,7 +132,12 @@ _TABLE: tuple[tuple[str, Area, str], ...] = (
         "(overlays; namespaces under a same-namespace-only NetworkPolicy)",
     ),
     ("isolation.internal.no-default-route", _I, "An internal network: no default route"),
-    ("isolation.internal.no-egress", _I, "An internal network: no egress, works inside"),
+    (
+        "isolation.internal.no-egress",
+        _I,
+        "An internal segment has no way out, inside it traffic works (an --internal overlay; "
+        "a pod whose NetworkPolicy egress is its own namespace)",
+    ),
     ("isolation.encrypted.works", _I, "An encrypted overlay carries traffic across hosts"),
     (
         "isolation.encrypted.on-the-wire",

@@ -71,7 +71,7 @@ class Measure(StrEnum):
     EFFECTIVE_MTU = "effective_mtu"  # the endpoint's MTU (interface, lowered by a route MTU)
     INTERFACE_MTU = "interface_mtu"  # the endpoint interface's own MTU
     ROUTE_MTU = "route_mtu"  # a route MTU below the interface's (None: none set)
-    NODE_MTU = "node_mtu"  # the host's default-route interface MTU
+    HOST_MTU = "host_mtu"  # the host's underlay (default-route) interface MTU
     LARGEST_DF_PAYLOAD = "largest_df_payload"  # ICMP payload with DF that crossed
     # Bulk transfer.
     TRANSFER_BYTES = "transfer_bytes"

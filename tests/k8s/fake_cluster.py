@@ -22,7 +22,8 @@ from netconform.netpol.oracle import Oracle, Profile
 from netconform.netpol.oracle import Probe as NetpolProbe
 from netconform.netpol.validation import parse_policy
 from netconform.platforms.base import Capabilities
-from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult
+from netconform.probes.executors import reproducer
+from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult, did_not_run
 
 PORTS = tuple(
     ContainerPort(p, proto, port_name(p, proto))
@@ -37,6 +38,7 @@ class FakeDataPlane:
     profile: Profile = field(default_factory=Profile)
     ignore_egress: bool = False
     delay_observations: int = 0  # observations before a change takes effect
+    crash_on_deny: bool = False  # the agent dies before reporting a cell the oracle denies
 
 
 class FakeNetpolContext:
@@ -150,6 +152,10 @@ class FakeNetpolContext:
                     NetpolProbe(src.key, dst.key, p.port or 0, Protocol(str(p.kind).upper()))
                 )
                 ok = verdict.allowed
+                argv = reproducer(["kubectl", "exec", "-n", src.namespace, src.name, "--"])(p)
+                if not ok and self.plane.crash_on_deny:
+                    results.append(did_not_run(p, "no result: agent: Killed", argv))
+                    continue
                 results.append(
                     ProbeResult(
                         p.id,
@@ -160,6 +166,7 @@ class FakeNetpolContext:
                         1.0,
                         {"peer": dst.name} if ok else {},
                         outcome=Connectivity.CONNECTED if ok else Connectivity.TIMEOUT,
+                        reproduce=argv,
                     )
                 )
             out[src] = results

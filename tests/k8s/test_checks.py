@@ -1,143 +1,64 @@
 """Reachability, DNS and MTU checks against a scripted data plane: each passes on the answers
-a conformant cluster gives and fails, naming the cell, on a specific fault."""
+a conformant cluster gives and fails, naming the cell, on a specific fault; a probe that did
+not run makes a check an error, never a pass."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from netconform.catalog.scenario import KubernetesScenario
+import pytest
+
 from netconform.checks.base import CATALOGUE, execute
-from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
-from netconform.k8s.workloads import NODE_INDEX_LABEL, ROLE_LABEL, SLOT_LABEL, WorkloadSpec
-from netconform.platforms.base import Capabilities
-from netconform.probes.model import Connectivity, Probe, ProbeResult
-from netconform.results import Verdict
+from netconform.probes.model import Probe
+from netconform.results import CheckResult, Measure, Verdict
+from netconform.vocab import Family
 
-Answer = Callable[[PodEndpoint, Probe], tuple[bool, str | None, dict[str, Any]]]
-SPEC = WorkloadSpec("r1", ("n0", "n1", "n2"), "probe:1", "10.96.0.10")
+from .scripted import SPEC, Answer, Reply, ScriptedContext, did_not_run, override
 
 
-def _pod(ns: str, name: str, ip: str, node: str, **labels: str) -> PodEndpoint:
-    return PodEndpoint(ns, name, "agent", ip, node, tuple(sorted(labels.items())))
-
-
-class ScriptedContext:
-    def __init__(self, answer: Answer, info: Mapping[str, Any] | None = None) -> None:
-        self.answer = answer
-        self.spec = SPEC
-        self.params = KubernetesScenario(
-            converge_deadline_s=0.05, poll_interval_s=0.01, probe_timeout_s=0.01
-        )
-        self.findings: dict[str, Any] = {}
-        self.info = dict(info or {})
-        pods = []
-        for i, node in enumerate(SPEC.nodes):
-            for s, slot in enumerate("ab"):
-                pods.append(
-                    _pod(
-                        SPEC.probe_namespace,
-                        f"probe-{i}-{slot}",
-                        f"10.244.{i}.{10 + s}",
-                        node,
-                        **{ROLE_LABEL: "probe", NODE_INDEX_LABEL: str(i), SLOT_LABEL: slot},
-                    )
-                )
-            pods.append(
-                _pod(
-                    SPEC.probe_namespace,
-                    f"host-{i}",
-                    f"172.18.0.{2 + i}",
-                    node,
-                    **{ROLE_LABEL: "host", NODE_INDEX_LABEL: str(i)},
-                )
-            )
-        ns = SPEC.dns_namespace
-        pods += [
-            _pod(ns, "dns-backend-0", "10.244.0.20", "n0", **{ROLE_LABEL: "dns-backend"}),
-            _pod(ns, "dns-backend-1", "10.244.1.20", "n1", **{ROLE_LABEL: "dns-backend"}),
-            _pod(ns, "dns-client", "10.244.2.20", "n2", **{ROLE_LABEL: "dns-client"}),
-            _pod(ns, "dns-custom", "10.244.0.21", "n0", **{ROLE_LABEL: "dns-custom"}),
-        ]
-        self.all = pods
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(frozenset({"nodeport", "hostnetwork"}))
-
-    def platform_info(self) -> dict[str, Any]:
-        return dict(self.info)
-
-    def pods(self, role: str) -> list[PodEndpoint]:
-        return [p for p in self.all if p.label(ROLE_LABEL) == role]
-
-    def pod(self, namespace: str, name: str) -> PodEndpoint:
-        return next(p for p in self.all if p.namespace == namespace and p.name == name)
-
-    def service_ip(self, namespace: str, name: str) -> str:
-        return {"dns-svc": "10.96.5.5"}.get(name, f"10.96.1.{len(name)}")
-
-    def node_port(self, namespace: str, name: str) -> int:
-        return 30080
-
-    def node_addresses(self) -> dict[str, str]:
-        return {"n0": "172.18.0.2", "n1": "172.18.0.3", "n2": "172.18.0.4"}
-
-    def probe(self, kind: Any, target: str, **kw: Any) -> Probe:
-        return make_probe(kind, target, self.params.probe_timeout_s, **kw)
-
-    def run_many(
-        self, batches: Mapping[PodEndpoint, Sequence[Probe]]
-    ) -> dict[PodEndpoint, list[ProbeResult]]:
-        out = {}
-        for src, probes in batches.items():
-            out[src] = []
-            for p in probes:
-                ok, error, values = self.answer(src, p)
-                outcome = scripted_outcome(p, ok, error)
-                out[src].append(
-                    ProbeResult(
-                        p.id, str(p.kind), p.target, ok, error, 1.0, values, outcome=outcome
-                    )
-                )
-        return out
-
-
-CONNECTION_KINDS = {"tcp", "udp", "icmp", "transfer"}
-
-
-def scripted_outcome(p: Probe, ok: bool, error: str | None) -> Connectivity:
-    """The outcome the agent would classify for a scripted answer: success by kind, else
-    the scripted error when it names an outcome (timeout, emsgsize, failed, ...)."""
-    if ok:
-        return Connectivity.CONNECTED if str(p.kind) in CONNECTION_KINDS else Connectivity.ANSWERED
-    if str(p.kind) == "dns" and error not in {"timeout", "failed"}:
-        return Connectivity.ANSWERED  # a negative answer (nxdomain, servfail)
-    try:
-        return Connectivity(error)
-    except ValueError:
-        return Connectivity.ERROR
-
-
-def run(check_id: str, ctx: ScriptedContext) -> Any:
+def run(check_id: str, ctx: ScriptedContext) -> CheckResult:
     return execute(CATALOGUE.get(check_id), ctx)
 
 
+PROBE_CHECKS = sorted(
+    c.spec.id
+    for c in CATALOGUE.for_family(Family.KUBERNETES)
+    if not c.spec.id.startswith("k8s.netpol.")
+)
+
+
+@pytest.mark.parametrize("check_id", PROBE_CHECKS)
+def test_every_check_passes_on_a_conformant_cluster(check_id: str) -> None:
+    result = run(check_id, ScriptedContext())
+    assert result.verdict == Verdict.PASS, result.reason
+
+
+@pytest.mark.parametrize("check_id", PROBE_CHECKS)
+def test_an_agent_that_crashed_makes_every_check_an_error(check_id: str) -> None:
+    result = run(check_id, ScriptedContext(did_not_run))
+    assert result.verdict == Verdict.ERROR, result.reason
+    assert "did not run" in result.reason or "DidNotRun" in result.reason
+
+
 def test_cross_node_fails_naming_the_broken_path() -> None:
-    def answer(src: PodEndpoint, p: Probe) -> tuple[bool, str | None, dict[str, Any]]:
+    def answer(src: PodEndpoint, p: Probe) -> Reply:
         broken = src.name == "probe-0-a" and p.target == "10.244.2.10" and str(p.kind) == "udp"
         return (False, "timeout", {}) if broken else (True, None, {})
 
-    result = run("k8s.reach.pod-to-pod.cross-node", ScriptedContext(answer))
+    result = run("k8s.reach.pod-to-pod.cross-node.udp", ScriptedContext(answer))
     assert result.verdict == Verdict.FAIL
-    assert "1 of 18" in result.reason and "probe-0-a -> probe-2-a udp/8081" in result.reason
-    ok = run("k8s.reach.pod-to-pod.cross-node", ScriptedContext(lambda s, p: (True, None, {})))
-    assert ok.verdict == Verdict.PASS
+    assert "1 of 6" in result.reason and "probe-0-a -> probe-2-a udp/8081" in result.reason
+    assert result.aspect == "reachability.pod-to-pod.cross-host.udp"
+    # each protocol is a check of its own: TCP is untouched by the UDP fault
+    tcp = run("k8s.reach.pod-to-pod.cross-node.tcp", ScriptedContext(answer))
+    assert tcp.verdict == Verdict.PASS and tcp.measurements[Measure.PROBES] == 6
 
 
 def test_clusterip_checks_the_backend_that_answered() -> None:
-    def wrong_backend(src: PodEndpoint, p: Probe) -> tuple[bool, str | None, dict[str, Any]]:
+    def wrong_backend(src: PodEndpoint, p: Probe) -> Reply:
         return True, None, {"peer": "probe-9-z"}
 
     assert (
@@ -148,11 +69,13 @@ def test_clusterip_checks_the_backend_that_answered() -> None:
 
 def test_hairpin_is_a_profile_fact() -> None:
     result = run("k8s.reach.hairpin", ScriptedContext(lambda s, p: (False, "timeout", {})))
-    assert result.verdict == Verdict.PASS and result.measurements["profile.hairpin"] is False
+    assert result.verdict == Verdict.PASS and result.profile
+    assert result.measurements[Measure.HAIRPIN_WORKS] is False
+    assert run("k8s.reach.hairpin", ScriptedContext()).measurements[Measure.HAIRPIN_WORKS]
 
 
 def _mtu_answer(pod_mtu: int, route_mtu: int | None, over_error: str = "emsgsize") -> Answer:
-    def answer(src: PodEndpoint, p: Probe) -> tuple[bool, str | None, dict[str, Any]]:
+    def answer(src: PodEndpoint, p: Probe) -> Reply:
         kind = str(p.kind)
         host = src.name.startswith("host")
         if kind == "interfaces":
@@ -194,18 +117,20 @@ def test_a_route_mtu_counts_like_cilium_sets_it() -> None:
     ctx = ScriptedContext(_mtu_answer(1500, 1450), {"overhead_bytes": 50})
     assert run("k8s.mtu.pod-interface", ctx).verdict == Verdict.PASS
     assert run("k8s.mtu.pmtu.df-at-limit", ctx).verdict == Verdict.PASS
+    assert run("k8s.mtu.pmtu.df-over-limit", ctx).verdict == Verdict.PASS
 
 
 def test_silence_one_byte_over_the_mtu_is_a_blackhole() -> None:
     ctx = ScriptedContext(_mtu_answer(1450, None, over_error="timeout"), {"overhead_bytes": 50})
-    result = run("k8s.mtu.pmtu.df-at-limit", ctx)
+    result = run("k8s.mtu.pmtu.df-over-limit", ctx)
     assert result.verdict == Verdict.FAIL and "EMSGSIZE" in result.reason
+    assert run("k8s.mtu.pmtu.df-at-limit", ctx).verdict == Verdict.PASS
 
 
 def _dns(
     answers: Callable[[str, str], list[dict[str, Any]] | list[str]], resolv: str = ""
 ) -> Answer:
-    def answer(src: PodEndpoint, p: Probe) -> tuple[bool, str | None, dict[str, Any]]:
+    def answer(src: PodEndpoint, p: Probe) -> Reply:
         if str(p.kind) == "read":
             return True, None, {"content": resolv}
         return True, None, {"rcode": "NOERROR", "answers": answers(p.target, p.params["qtype"])}
@@ -258,7 +183,7 @@ def test_externalname_and_ptr() -> None:
 
 
 def test_aaaa_of_an_ipv4_service_is_nodata_and_a_missing_name_nxdomain() -> None:
-    def nodata_and_nxdomain(src: PodEndpoint, p: Probe) -> tuple[bool, str | None, dict[str, Any]]:
+    def nodata_and_nxdomain(src: PodEndpoint, p: Probe) -> Reply:
         if "no-such-service" in p.target:
             return False, "nxdomain", {"rcode": "NXDOMAIN", "answers": []}
         return True, None, {"rcode": "NOERROR", "answers": []}
@@ -268,15 +193,100 @@ def test_aaaa_of_an_ipv4_service_is_nodata_and_a_missing_name_nxdomain() -> None
     assert run("k8s.dns.service.nxdomain", conformant).verdict == Verdict.PASS
 
     # a resolver answering NXDOMAIN for AAAA of an existing name breaks happy-eyeballs clients
-    def nxdomain_everywhere(src: PodEndpoint, p: Probe) -> tuple[bool, str | None, dict[str, Any]]:
+    def nxdomain_everywhere(src: PodEndpoint, p: Probe) -> Reply:
         return False, "nxdomain", {"rcode": "NXDOMAIN", "answers": []}
 
     wrong = run("k8s.dns.service.aaaa-nodata", ScriptedContext(nxdomain_everywhere))
     assert wrong.verdict == Verdict.FAIL and "AAAA" in wrong.reason
 
     # a missing name that times out instead of NXDOMAIN is a finding, never a pass
-    def silent(src: PodEndpoint, p: Probe) -> tuple[bool, str | None, dict[str, Any]]:
+    def silent(src: PodEndpoint, p: Probe) -> Reply:
         return False, "timeout", {}
 
     timed_out = run("k8s.dns.service.nxdomain", ScriptedContext(silent))
     assert timed_out.verdict == Verdict.FAIL and "timeout" in str(timed_out.observed)
+
+
+def test_a_clusterip_must_spread_over_every_backend() -> None:
+    ctx = ScriptedContext()
+    override(ctx, lambda s, p: (True, None, {"peer": "probe-0-a"}) if p.port == 8080 else None)
+    result = run("k8s.reach.clusterip.every-backend", ctx)
+    assert result.verdict == Verdict.FAIL and "probe-1-a" in result.reason
+    assert result.measurements[Measure.BACKENDS_ANSWERED] == 1
+    assert result.aspect == "reachability.service.every-backend"
+
+
+def test_the_api_server_counts_as_reached_on_a_handshake_without_reply() -> None:
+    result = run("k8s.reach.kubernetes-default", ScriptedContext())  # TLS: no reply to a line
+    assert result.verdict == Verdict.PASS
+    ctx = ScriptedContext()
+    override(ctx, lambda s, p: (False, "refused", {}) if p.port == 443 else None)
+    assert run("k8s.reach.kubernetes-default", ctx).verdict == Verdict.FAIL
+
+
+def test_a_failed_probe_shows_the_command_that_reproduces_it() -> None:
+    ctx = ScriptedContext()
+    healthy = ctx.run_many
+
+    def with_argv(batches: Any) -> Any:
+        out = healthy(batches)
+        return {
+            src: [replace(r, reproduce=("kubectl", "exec", src.name)) for r in rs]
+            for src, rs in out.items()
+        }
+
+    ctx.run_many = with_argv  # type: ignore[method-assign]
+    override(ctx, lambda s, p: (False, "timeout", {}) if p.target == "10.244.1.10" else None)
+    result = run("k8s.reach.pod-to-pod.cross-node.tcp", ctx)
+    assert result.verdict == Verdict.FAIL
+    failed = result.observed["probe-0-a -> probe-1-a tcp/8080"]
+    assert failed["outcome"] == "timeout" and failed["reproduce"] == [
+        "kubectl",
+        "exec",
+        "probe-0-a",
+    ]
+
+
+def test_headless_service_has_no_cluster_ip() -> None:
+    ctx = ScriptedContext()
+    ctx.services["dns-headless"] = "10.96.9.9"
+    result = run("k8s.dns.headless.no-cluster-ip", ctx)
+    assert result.verdict == Verdict.FAIL and "10.96.9.9" in result.reason
+
+
+def test_headless_records_follow_a_backend_out_and_back() -> None:
+    ctx = ScriptedContext()
+    assert run("k8s.dns.headless.follows-endpoints", ctx).verdict == Verdict.PASS
+    assert ctx.pod(SPEC.dns_namespace, "dns-backend-1").label("app") == "dns-backend"
+    stale = ScriptedContext()
+    every = [p.ip for p in stale.all if p.name.startswith("dns-backend")]
+    frozen = {"rcode": "NOERROR", "answers": [{"type": "A", "value": ip} for ip in every]}
+    override(stale, lambda s, p: (True, None, frozen) if "dns-headless" in p.target else None)
+    result = run("k8s.dns.headless.follows-endpoints", stale)
+    assert result.verdict == Verdict.FAIL and "dns-backend-1 after it left" in result.reason
+    # restored even when the check failed
+    assert stale.pod(SPEC.dns_namespace, "dns-backend-1").label("app") == "dns-backend"
+
+
+def test_a_short_name_of_another_namespace_must_not_resolve() -> None:
+    ctx = ScriptedContext()
+    leaky = {"rcode": "NOERROR", "answers": ["10.96.1.10"]}
+    override(ctx, lambda s, p: (True, None, leaky) if s.name == "dns-client" else None)
+    result = run("k8s.dns.service.other-namespace", ctx)
+    assert result.verdict == Verdict.FAIL
+    broken = ScriptedContext()
+    override(broken, lambda s, p: (False, "timeout", {}) if s.name == "probe-0-b" else None)
+    control = run("k8s.dns.service.other-namespace", broken)
+    assert control.verdict == Verdict.FAIL and "control failed" in control.reason
+
+
+def test_dns_latency_has_percentiles_per_transport_and_a_limit() -> None:
+    result = run("k8s.dns.latency", ScriptedContext())
+    assert result.measurements[Measure.DNS_P99_MS] == 1.0
+    assert result.measurements[Measure.DNS_TCP_P50_MS] == 1.0
+    ctx = ScriptedContext()
+    override(
+        ctx, lambda s, p: (False, "timeout", {}) if p.params.get("transport") == "tcp" else None
+    )
+    failed = run("k8s.dns.latency", ctx)
+    assert failed.verdict == Verdict.FAIL and failed.measurements[Measure.FAILED_PROBES] == 40

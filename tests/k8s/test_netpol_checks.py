@@ -1,7 +1,8 @@
 """The NetworkPolicy checks against an oracle-backed fake data plane on the run's real
 namespace names: every catalogue case passes when the platform enforces correctly, one
-finding and skips when it does not enforce, wrong cells explained when it is wrong, and a
-legitimate divergence recorded as a profile."""
+finding and skips when it does not enforce, wrong cells explained when it is wrong, a
+legitimate divergence recorded as a profile, and a probe that did not run an error cell,
+never a deny."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from netconform.checks.k8s_netpol import CANARY_ID, Enforcement
 from netconform.netpol.catalogue import load_catalogue
 from netconform.netpol.model import Protocol
 from netconform.netpol.oracle import Profile
-from netconform.results import Verdict
+from netconform.results import CellValue, Measure, Verdict
 
 from .fake_cluster import FakeDataPlane, FakeNetpolContext
 
@@ -44,12 +45,13 @@ def test_a_platform_that_does_not_enforce_gets_one_finding_and_skips() -> None:
 
 def test_slow_enforcement_is_measured_not_failed() -> None:
     ctx = FakeNetpolContext(FakeDataPlane(delay_observations=3))
-    assert execute(CATALOGUE.get(CANARY_ID), ctx).measurements["took_effect_s"] > 0
+    assert execute(CATALOGUE.get(CANARY_ID), ctx).measurements[Measure.TOOK_EFFECT_S] > 0
     ctx = FakeNetpolContext(FakeDataPlane(delay_observations=3))
     ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
     result = execute(CATALOGUE.get("k8s.netpol.upstream.tcp.default-deny-ingress"), ctx)
     assert result.verdict == Verdict.PASS
-    assert result.measurements["took_effect_s"][0] > 0
+    assert result.measurements[Measure.TOOK_EFFECT_S] > 0
+    assert result.netpol is not None and result.netpol.steps[0].took_effect_s > 0
 
 
 def test_wrong_cells_come_with_tables_and_the_oracles_explanation() -> None:
@@ -57,12 +59,17 @@ def test_wrong_cells_come_with_tables_and_the_oracles_explanation() -> None:
     result = execute(CATALOGUE.get("k8s.netpol.upstream.tcp.default-deny-all"), ctx)
     assert result.verdict == Verdict.FAIL
     assert "expected denied" in result.reason
-    report = result.observed
-    assert report["expected"].startswith("expected 80/TCP")
-    assert "X" in report["difference"]
-    wrong = report["wrong"][0]
-    assert wrong["observed"] is True and wrong["allowed"] is False
-    assert "isolated" in wrong["egress"]["reason"]
+    assert result.netpol is not None
+    step = result.netpol.steps[-1]
+    assert not step.held and step.tables and not step.errors
+    table = step.tables[0]
+    assert (table.port, table.protocol) == (80, "TCP")
+    wrong = step.difference()
+    assert wrong and set(wrong) == set(step.explanations)
+    src, dst = wrong[0].split(" ")[0], wrong[0].split(" ")[2]
+    i, j = table.sources.index(src), table.destinations.index(dst)
+    assert (table.expected[i][j], table.observed[i][j]) == (CellValue.DENY, CellValue.ALLOW)
+    assert "isolated" in step.explanations[wrong[0]]
     assert ctx.policies == {}  # cleaned up after a failure too
 
 
@@ -73,9 +80,10 @@ def test_ipblock_not_matching_pods_is_a_profile_not_a_failure() -> None:
     for case in ipblock:
         result = execute(CATALOGUE.get(f"k8s.netpol.{case.id}"), ctx)
         assert result.verdict == Verdict.PASS, result.reason
-    assert any(
-        "profile" in execute(CATALOGUE.get(f"k8s.netpol.{c.id}"), ctx).measurements for c in ipblock
-    )
+    profiled = [execute(CATALOGUE.get(f"k8s.netpol.{c.id}"), ctx) for c in ipblock]
+    assert any(r.profile for r in profiled)
+    steps = [s for r in profiled if r.profile and r.netpol for s in r.netpol.steps]
+    assert {s.profile for s in steps} >= {"ipblock-does-not-match-pods"}
 
 
 def test_sctp_cases_need_the_sctp_capability() -> None:
@@ -91,3 +99,39 @@ def test_policies_are_applied_to_the_runs_namespaces(check_id: str) -> None:
     execute(CATALOGUE.get(check_id), ctx)
     applied = [c for c in ctx.api_calls if c.startswith("apply")]
     assert applied and all(c.startswith("apply nc-r1-") for c in applied)
+
+
+def test_an_agent_crash_on_expected_deny_cells_is_an_error_never_a_pass() -> None:
+    """Before probe outcomes, a crash read as "blocked": every expected-deny cell passed."""
+    ctx = FakeNetpolContext(FakeDataPlane(crash_on_deny=True))
+    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    result = execute(CATALOGUE.get("k8s.netpol.upstream.tcp.default-deny-ingress"), ctx)
+    assert result.verdict == Verdict.ERROR
+    assert "could not be probed" in result.reason and "probe failed to run" in result.reason
+    assert result.netpol is not None
+    step = result.netpol.steps[-1]
+    denied = {
+        t.label(s, d)
+        for t in step.tables
+        for i, s in enumerate(t.sources)
+        for j, d in enumerate(t.destinations)
+        if t.expected[i][j] == CellValue.DENY
+    }
+    assert denied and {e.cell for e in step.errors} == denied
+    assert all(
+        t.observed[i][j] != CellValue.DENY
+        for t in step.tables
+        for i in range(len(t.sources))
+        for j in range(len(t.destinations))
+    )
+    first = step.errors[0]
+    assert first.reproduce[:3] == ("kubectl", "exec", "-n") and "batch" in first.reproduce
+    assert ctx.policies == {}
+
+
+def test_a_canary_whose_probe_did_not_run_decides_nothing() -> None:
+    ctx = FakeNetpolContext(FakeDataPlane(crash_on_deny=True))
+    canary = execute(CATALOGUE.get(CANARY_ID), ctx)
+    assert canary.verdict == Verdict.ERROR and "did not run" in canary.reason
+    case = execute(CATALOGUE.get(f"k8s.netpol.{CASES[0].id}"), ctx)
+    assert case.verdict == Verdict.ERROR and CANARY_ID in case.reason

@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from netconform import aspects
 from netconform.errors import InputError
 from netconform.platforms.base import CheckContext
 from netconform.polling import Polled as Polled  # noqa: PLC0414 - re-exported for the checks
 from netconform.polling import poll as poll  # noqa: PLC0414
-from netconform.results import Area, CheckResult, NetpolReport, Verdict
-from netconform.vocab import Family
+from netconform.results import Area, CheckResult, Measure, NetpolReport, Verdict
+from netconform.vocab import Capability, Family, Fault
 
 Ctx = TypeVar("Ctx", bound=CheckContext)
 
@@ -24,10 +25,16 @@ class CheckSpec:
     title: str
     spec: str  # the documentation the expectation comes from
     family: Family
-    requires: frozenset[str] = frozenset()  # capabilities
-    catches: tuple[str, ...] = ()  # lab fault kinds that must make it fail
+    aspect: str  # the aspects.py key of what it tests, shared by the families that test it
+    requires: frozenset[Capability] = frozenset()
+    catches: tuple[Fault, ...] = ()  # lab faults that must make it fail
     not_catchable: str = ""  # why no lab fault can reach it, when catches is empty
-    aspect: str = ""  # the aspects.py key of what it tests (shared across families)
+
+    def __post_init__(self) -> None:
+        # Declarations are data read at import: a name outside the closed sets fails there.
+        object.__setattr__(self, "family", Family(self.family))
+        object.__setattr__(self, "requires", frozenset(Capability(c) for c in self.requires))
+        object.__setattr__(self, "catches", tuple(Fault(f) for f in self.catches))
 
 
 @dataclass(frozen=True)
@@ -36,9 +43,15 @@ class Outcome:
     reason: str
     expected: Any = None
     observed: Any = None
-    measurements: Mapping[str, Any] = field(default_factory=dict)  # Measure keys
+    measurements: Mapping[Measure, Any] = field(default_factory=dict)
     profile: bool = False  # a legitimate platform difference recorded, not a verdict
     netpol: NetpolReport | None = None
+
+    def __post_init__(self) -> None:
+        # Measurement names are a closed set: a name no report knows fails here, loudly.
+        object.__setattr__(
+            self, "measurements", {Measure(k): v for k, v in self.measurements.items()}
+        )
 
     @classmethod
     def passed(cls, reason: str, **kw: Any) -> Outcome:
@@ -58,6 +71,11 @@ class Outcome:
         return cls(Verdict.ERROR, reason, **kw)
 
 
+class ProbeDidNotRun(RuntimeError):
+    """Raised where a check's deciding probe did not run: `execute` makes it an error
+    verdict, since what the probe would have shown is unknown."""
+
+
 @dataclass(frozen=True)
 class Check(Generic[Ctx]):
     spec: CheckSpec
@@ -74,6 +92,14 @@ class Catalogue:
         def decorate(fn: Callable[[Ctx], Outcome]) -> Callable[[Ctx], Outcome]:
             if spec.id in self._checks:
                 raise ValueError(f"duplicate check id {spec.id}")
+            aspects.get(spec.aspect)  # an aspect outside the one table fails at import
+            taken = [
+                c.spec.id
+                for c in self._checks.values()
+                if (c.spec.family, c.spec.aspect) == (spec.family, spec.aspect)
+            ]
+            if taken:  # one check per aspect and family: a comparison cell holds one check
+                raise ValueError(f"{spec.id}: aspect {spec.aspect} already tested by {taken[0]}")
             self._checks[spec.id] = Check(spec, fn)
             return fn
 
@@ -118,7 +144,7 @@ def execute(check: Check[Ctx], ctx: Ctx) -> CheckResult:
         observed=outcome.observed,
         measurements={str(k): v for k, v in outcome.measurements.items()},
         spec=spec.spec,
-        aspect=spec.aspect or spec.id,
+        aspect=spec.aspect,
         family=spec.family,
         profile=outcome.profile,
         netpol=outcome.netpol,

@@ -1,5 +1,5 @@
-"""Helpers shared by the Kubernetes checks: batches polled until they hold, and the
-one-line summaries a failed cell list becomes."""
+"""Helpers shared by the Kubernetes checks: batches polled until they hold, the evidence a
+failed cell list becomes, and the error a probe that did not run makes."""
 
 from __future__ import annotations
 
@@ -7,12 +7,34 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netconform.checks.base import Polled, poll
+from netconform.checks.base import CheckSpec, Outcome, Polled, poll
 from netconform.k8s.context import KubeCheckContext
 from netconform.k8s.kube import PodEndpoint
 from netconform.probes.model import Probe, ProbeResult
+from netconform.results import Area, Measure
+from netconform.vocab import Capability, Family
 
 NOT_CATCHABLE = "no fault injection on Kubernetes platforms: verified by unit fakes only"
+
+
+def spec(
+    id_: str,
+    area: Area,
+    aspect: str,
+    title: str,
+    ref: str,
+    requires: frozenset[Capability] = frozenset(),
+) -> CheckSpec:
+    return CheckSpec(
+        id_,
+        area,
+        title,
+        ref,
+        Family.KUBERNETES,
+        aspect,
+        requires,
+        not_catchable=NOT_CATCHABLE,
+    )
 
 
 @dataclass(frozen=True)
@@ -40,11 +62,12 @@ def poll_cells(
     good: Callable[[Cell, ProbeResult], bool],
     deadline_s: float | None = None,
 ) -> tuple[Polled[dict[str, ProbeResult]], list[str]]:
-    """Poll until every cell is good; returns the last observation and the bad labels."""
+    """Poll until every cell is good; returns the last observation and the bad labels.
+    A probe that did not run is never good (see `not_run`)."""
     by_label = {c.label: c for c in cells}
 
     def bad(seen: dict[str, ProbeResult]) -> list[str]:
-        return [label for label, r in seen.items() if not good(by_label[label], r)]
+        return [label for label, r in seen.items() if not (r.ran and good(by_label[label], r))]
 
     polled = poll(
         lambda: observe(ctx, cells),
@@ -55,14 +78,42 @@ def poll_cells(
     return polled, bad(polled.value)
 
 
+def evidence(result: ProbeResult) -> dict[str, Any]:
+    """What one probe showed; a failed one carries the argv that re-runs it."""
+    seen: dict[str, Any] = {
+        "ok": result.ok,
+        "outcome": str(result.outcome),
+        "error": result.error,
+        **dict(result.values),
+    }
+    if not result.ok and result.reproduce:
+        seen["reproduce"] = list(result.reproduce)
+    return seen
+
+
 def describe(results: dict[str, ProbeResult], labels: Sequence[str]) -> dict[str, Any]:
+    return {label: evidence(results[label]) for label in labels}
+
+
+def not_run(results: dict[str, ProbeResult], **evidence_kw: Any) -> Outcome | None:
+    """The error verdict when any probe did not run (agent crash, exec failure): what it
+    would have shown is unknown, so the check neither passes nor fails."""
+    unrun = [label for label, r in results.items() if not r.ran]
+    if not unrun:
+        return None
+    first = results[unrun[0]]
+    return Outcome.errored(
+        f"{len(unrun)} of {len(results)} probes did not run, e.g. {unrun[0]}: {first.error}",
+        observed=describe(results, unrun),
+        **evidence_kw,
+    )
+
+
+def polled_measurements(polled: Polled[dict[str, ProbeResult]]) -> dict[Measure, Any]:
     return {
-        label: {
-            "ok": results[label].ok,
-            "error": results[label].error,
-            **dict(results[label].values),
-        }
-        for label in labels
+        Measure.PROBES: len(polled.value),
+        Measure.ATTEMPTS: polled.attempts,
+        Measure.CONVERGED_S: round(polled.elapsed_s, 3),
     }
 
 

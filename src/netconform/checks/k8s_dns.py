@@ -1,28 +1,36 @@
 """DNS on Kubernetes per the DNS specification (kubernetes/dns docs/specification.md v1.1.0),
-every query over UDP and over TCP from a ClusterFirst client in the DNS namespace."""
+every query over UDP and over TCP from a ClusterFirst client in the DNS namespace; plus
+endpoint records following a backend leaving and rejoining, namespace scoping of short
+names, and lookup latency."""
 
 from __future__ import annotations
 
 import ipaddress
+import statistics
 from collections.abc import Callable
 from typing import Any
 
-from netconform.checks.base import CATALOGUE, CheckSpec, Outcome
-from netconform.checks.k8s_common import NOT_CATCHABLE, Cell, describe, poll_cells
-from netconform.k8s.context import KubeCheckContext
+from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, ProbeDidNotRun
+from netconform.checks.dns_latency import judge_latency
+from netconform.checks.k8s_common import Cell, describe, not_run, observe, poll_cells, spec
+from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
 from netconform.k8s.kube import PodEndpoint
-from netconform.k8s.workloads import DNS_BACKENDS, DNS_CUSTOM_SEARCH, DNS_EXTERNAL_NAME
+from netconform.k8s.workloads import (
+    DNS_BACKENDS,
+    DNS_CUSTOM_SEARCH,
+    DNS_EXTERNAL_NAME,
+    probe_service_name,
+)
 from netconform.probes.model import ProbeKind, ProbeResult
-from netconform.results import Area
-from netconform.vocab import Family
+from netconform.results import Area, Measure, Verdict
 
 SPEC = "https://github.com/kubernetes/dns/blob/master/docs/specification.md"
 POD_DNS = "https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/"
 TRANSPORTS = ("udp", "tcp")
 
 
-def _spec(id_: str, title: str, ref: str) -> CheckSpec:
-    return CheckSpec(id_, Area.DNS, title, ref, Family.KUBERNETES, not_catchable=NOT_CATCHABLE)
+def _spec(id_: str, aspect: str, title: str, ref: str) -> CheckSpec:
+    return spec(id_, Area.DNS, aspect, title, ref)
 
 
 def _fqdn(ctx: KubeCheckContext, name: str) -> str:
@@ -68,8 +76,13 @@ def _query(
         cells.append(Cell(src, probe, f"{qtype} {name} over {transport}"))
     polled, bad = poll_cells(ctx, cells, lambda _, r: _rcode(r) == rcode and want(r))
     observed = describe(polled.value, [c.label for c in cells])
-    latency = {c.label: polled.value[c.label].latency_ms for c in cells}
-    measurements = {"latency_ms": latency, "attempts": polled.attempts}
+    latencies = [r.latency_ms for r in polled.value.values() if r.latency_ms is not None]
+    measurements: dict[Measure, Any] = {Measure.ATTEMPTS: polled.attempts}
+    if latencies:
+        measurements[Measure.LATENCY_P50_MS] = round(statistics.median(latencies), 3)
+    unrun = not_run(polled.value, expected=expected, measurements=measurements)
+    if unrun is not None:
+        return unrun
     if bad:
         return Outcome.failed(
             f"{bad[0]}: not as the specification says",
@@ -88,6 +101,7 @@ def _query(
 @CATALOGUE.register(
     _spec(
         "k8s.dns.service.a-fqdn",
+        "dns.service.a",
         "A record of a ClusterIP Service by FQDN",
         SPEC + "#241---a--aaaa-records",
     )
@@ -100,6 +114,7 @@ def service_a_fqdn(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.dns.service.a-search",
+        "dns.service.search-path",
         "Service by short and namespace-qualified name (search path, ndots:5)",
         POD_DNS + "#namespaces-of-services",
     )
@@ -108,7 +123,7 @@ def service_a_search(ctx: KubeCheckContext) -> Outcome:
     ip = ctx.service_ip(ctx.spec.dns_namespace, "dns-svc")
     for name in ("dns-svc", f"dns-svc.{ctx.spec.dns_namespace}"):
         outcome = _query(ctx, name, "A", lambda r: _answers(r, "A") == {ip}, [ip], search=True)
-        if outcome.verdict != "pass":
+        if outcome.verdict != Verdict.PASS:
             return outcome
     return Outcome.passed("short and namespace-qualified names resolve through the search path")
 
@@ -119,6 +134,8 @@ def _resolv_conf(
     cell = Cell(pod, ctx.probe(ProbeKind.READ, "/etc/resolv.conf"), "read /etc/resolv.conf")
     polled, _ = poll_cells(ctx, [cell], lambda _, r: r.ok)
     result = polled.value[cell.label]
+    if not result.ran:
+        raise ProbeDidNotRun(f"{cell.label} in {pod.key}: {result.error}")
     conf: dict[str, list[str]] = {"nameserver": [], "search": [], "options": []}
     for line in str(result.values.get("content", "")).splitlines():
         parts = line.split()
@@ -130,6 +147,7 @@ def _resolv_conf(
 @CATALOGUE.register(
     _spec(
         "k8s.dns.resolv-conf.cluster-first",
+        "dns.resolv-conf.default",
         "resolv.conf under ClusterFirst: cluster DNS, search path, ndots:5",
         POD_DNS + "#pod-s-dns-policy",
     )
@@ -161,6 +179,7 @@ def resolv_conf_cluster_first(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.dns.headless.a",
+        "dns.service.endpoints.a",
         "Headless Service A records: every ready endpoint",
         SPEC + "#242---a--aaaa-records",
     )
@@ -175,6 +194,7 @@ def headless_a(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.dns.headless.srv",
+        "dns.service.endpoints.srv",
         "Headless Service SRV: one record per endpoint and named port",
         SPEC + "#243---srv-records",
     )
@@ -198,6 +218,7 @@ def headless_srv(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.dns.service.srv",
+        "dns.service.srv",
         "ClusterIP Service SRV for named TCP and UDP ports",
         SPEC + "#243---srv-records",
     )
@@ -211,7 +232,7 @@ def service_srv(ctx: KubeCheckContext) -> Outcome:
             return {" ".join(v.split()[2:]) for v in _answers(r, "SRV")} == {want}
 
         outcome = _query(ctx, f"_{port}._{proto}.{_fqdn(ctx, 'dns-svc')}", "SRV", matches, want)
-        if outcome.verdict != "pass":
+        if outcome.verdict != Verdict.PASS:
             return outcome
     return Outcome.passed("SRV records for the named TCP and UDP ports")
 
@@ -219,6 +240,7 @@ def service_srv(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.dns.pod.hostname-subdomain",
+        "dns.endpoint.name",
         "Pod hostname + subdomain A record",
         POD_DNS + "#pod-s-hostname-and-subdomain-fields",
     )
@@ -232,6 +254,7 @@ def pod_hostname_subdomain(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.dns.externalname.cname",
+        "dns.service.alias",
         "ExternalName Service gives its CNAME",
         SPEC + "#25---records-for-external-name-services",
     )
@@ -246,6 +269,7 @@ def externalname_cname(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.dns.service.ptr",
+        "dns.service.ptr",
         "PTR of a ClusterIP gives the Service FQDN",
         SPEC + "#244---ptr-records",
     )
@@ -260,6 +284,7 @@ def service_ptr(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.dns.policy.none-dnsconfig",
+        "dns.resolv-conf.custom",
         "dnsPolicy None with dnsConfig: resolv.conf as configured, lookups through it",
         POD_DNS + "#pod-dns-config",
     )
@@ -292,6 +317,7 @@ def policy_none(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.dns.service.aaaa-nodata",
+        "dns.service.aaaa-nodata",
         "AAAA of an IPv4 Service: NOERROR with no answer (NODATA), not NXDOMAIN",
         SPEC + "#241---a--aaaa-records; https://www.rfc-editor.org/rfc/rfc2308#section-2.2",
     )
@@ -307,6 +333,7 @@ def service_aaaa_nodata(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.dns.service.nxdomain",
+        "dns.name.nxdomain",
         "A Service name that does not exist is NXDOMAIN (not a timeout, not SERVFAIL)",
         SPEC + "#23---records-for-a-service-with-clusterip; "
         "https://www.rfc-editor.org/rfc/rfc1035#section-4.1.1",
@@ -315,3 +342,139 @@ def service_aaaa_nodata(ctx: KubeCheckContext) -> Outcome:
 def service_nxdomain(ctx: KubeCheckContext) -> Outcome:
     name = _fqdn(ctx, "netconform-no-such-service")
     return _query(ctx, name, "A", lambda r: not _answers(r, "A"), "NXDOMAIN", rcode="NXDOMAIN")
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.dns.headless.no-cluster-ip",
+        "dns.service.no-virtual-ip",
+        "Headless Service: no ClusterIP, its name gives the endpoint IPs only",
+        SPEC + "#242---a--aaaa-records",
+    )
+)
+def headless_no_cluster_ip(ctx: KubeCheckContext) -> Outcome:
+    ns = ctx.spec.dns_namespace
+    cluster_ip = ctx.service_ip(ns, "dns-headless")
+    if cluster_ip != "None":
+        return Outcome.failed(f"the headless Service has ClusterIP {cluster_ip}")
+    ips = {ctx.pod(ns, f"dns-backend-{i}").ip for i in range(DNS_BACKENDS)}
+    virtual = ctx.service_ip(ns, "dns-svc")  # the ClusterIP Service over the same backends
+    return _query(
+        ctx,
+        _fqdn(ctx, "dns-headless"),
+        "A",
+        lambda r: _answers(r, "A") == ips and virtual not in _answers(r, "A"),
+        sorted(ips),
+    )
+
+
+def _a_records_are(ips: set[str]) -> Callable[[ProbeResult], bool]:
+    return lambda r: _answers(r, "A") == ips
+
+
+# workloads.dns_objects: both DNS Services select their backends by this label.
+BACKEND_SELECTOR = "app"
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.dns.headless.follows-endpoints",
+        "dns.service.endpoints.follow-changes",
+        "Headless A records drop a backend that leaves the selector and regain it when it returns",
+        SPEC + "#242---a--aaaa-records",
+    )
+)
+def headless_follows_endpoints(ctx: KubeCheckContext) -> Outcome:
+    ns = ctx.spec.dns_namespace
+    backends = [ctx.pod(ns, f"dns-backend-{i}") for i in range(DNS_BACKENDS)]
+    leaving = backends[-1]
+    labels = dict(leaving.labels)
+    name = _fqdn(ctx, "dns-headless")
+    steps: list[tuple[str, set[str]]] = [
+        ("after it left", {b.ip for b in backends[:-1]}),
+        ("after it returned", {b.ip for b in backends}),
+    ]
+    ctx.set_pod_labels(ns, leaving.name, {k: v for k, v in labels.items() if k != BACKEND_SELECTOR})
+    try:
+        for i, (when, ips) in enumerate(steps):
+            if i:
+                ctx.set_pod_labels(ns, leaving.name, labels)
+            outcome = _query(ctx, name, "A", _a_records_are(ips), sorted(ips))
+            if outcome.verdict != Verdict.PASS:
+                return Outcome(
+                    outcome.verdict,
+                    f"{leaving.name} {when}: {outcome.reason}",
+                    outcome.expected,
+                    outcome.observed,
+                    outcome.measurements,
+                )
+    finally:
+        ctx.set_pod_labels(ns, leaving.name, labels)  # leave the deployment as planned
+    return Outcome.passed(f"A records of {name} followed {leaving.name} out and back")
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.dns.service.other-namespace",
+        "dns.scope.other-segment",
+        "A Service of another namespace does not resolve by its short name (control: it does "
+        "in its own namespace)",
+        POD_DNS + "#namespaces-of-services",
+    )
+)
+def service_other_namespace(ctx: KubeCheckContext) -> Outcome:
+    by_node = probe_pods_by_node(ctx)
+    if not by_node:
+        return Outcome.skipped("no probe pods")
+    own = by_node[min(by_node)]["b"]  # in the probe namespace, the Service's own
+    short = probe_service_name(min(by_node), "a")
+    ip = ctx.service_ip(ctx.spec.probe_namespace, short)
+    control = _query(
+        ctx, short, "A", lambda r: _answers(r, "A") == {ip}, [ip], source=own, search=True
+    )
+    if control.verdict != Verdict.PASS:
+        return Outcome(
+            control.verdict if control.verdict == Verdict.ERROR else Verdict.FAIL,
+            f"control failed: {short} does not resolve in its own namespace: {control.reason}",
+            control.expected,
+            control.observed,
+        )
+    outcome = _query(
+        ctx, short, "A", lambda r: not _answers(r, "A"), "NXDOMAIN", search=True, rcode="NXDOMAIN"
+    )
+    if outcome.verdict != Verdict.PASS:
+        return outcome
+    return Outcome.passed(
+        f"{short} resolves in {ctx.spec.probe_namespace} only, NXDOMAIN from "
+        f"{ctx.spec.dns_namespace}",
+        expected=outcome.expected,
+        observed=outcome.observed,
+        measurements=outcome.measurements,
+    )
+
+
+# The Swarm scenario's DNS latency defaults; the Kubernetes scenario has no DNS block yet.
+LATENCY_SAMPLES = 40
+LATENCY_P99_MAX_MS = 250.0
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.dns.latency",
+        "dns.latency",
+        "Cluster DNS lookup latency p50/p99 of a Service FQDN (UDP and TCP)",
+        SPEC,
+    )
+)
+def latency(ctx: KubeCheckContext) -> Outcome:
+    src, name = _client(ctx), _fqdn(ctx, "dns-svc")
+    cells = {
+        t: [
+            Cell(src, ctx.probe(ProbeKind.DNS, name, transport=t), f"{t} lookup {i}")
+            for i in range(LATENCY_SAMPLES)
+        ]
+        for t in TRANSPORTS
+    }
+    seen = observe(ctx, [c for batch in cells.values() for c in batch])
+    by_transport = {t: [seen[c.label] for c in batch] for t, batch in cells.items()}
+    return judge_latency(by_transport, LATENCY_P99_MAX_MS)

@@ -1,20 +1,29 @@
 """MTU on Kubernetes: the pod's effective MTU against the node's minus the CNI's
 encapsulation overhead, DF pings across nodes at the limit (pass) and one byte over (fails
-locally: EMSGSIZE, never silence), and 4 MiB transfers across nodes by pod IP and ClusterIP."""
+locally: EMSGSIZE, never silence), and 4 MiB transfers across nodes by pod IP and ClusterIP.
+
+`measure()` runs once per run; its keys are what pod-interface reports as measurements."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from netconform.checks.base import CATALOGUE, CheckSpec, Outcome
-from netconform.checks.k8s_common import NOT_CATCHABLE, Cell, describe, observe, ok, poll_cells
+from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, ProbeDidNotRun
+from netconform.checks.k8s_common import (
+    Cell,
+    describe,
+    not_run,
+    observe,
+    ok,
+    poll_cells,
+    spec,
+)
 from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import probe_service_name
 from netconform.probes.agent import SERVER_TCP_PORT
-from netconform.probes.model import ProbeKind
-from netconform.results import Area
-from netconform.vocab import Family
+from netconform.probes.model import Connectivity, ProbeKind
+from netconform.results import Area, Measure
 
 PMTU = "https://www.rfc-editor.org/rfc/rfc1191"
 CNI_MTU = "https://www.cni.dev/plugins/current/main/bridge/#network-configuration-reference"
@@ -22,8 +31,8 @@ IP_ICMP_HEADERS = 28  # IPv4 20 + ICMP 8: ping -s payload = MTU - 28
 PROBE_SIZE = 65000  # a DF ping this large always fails locally and reports the path MTU
 
 
-def _spec(id_: str, title: str, ref: str) -> CheckSpec:
-    return CheckSpec(id_, Area.MTU, title, ref, Family.KUBERNETES, not_catchable=NOT_CATCHABLE)
+def _spec(id_: str, aspect: str, title: str, ref: str) -> CheckSpec:
+    return spec(id_, Area.MTU, aspect, title, ref)
 
 
 def _pair(ctx: KubeCheckContext) -> tuple[PodEndpoint, PodEndpoint] | None:
@@ -60,6 +69,9 @@ def measure(ctx: KubeCheckContext) -> dict[str, Any]:
         ),
     ]
     seen = observe(ctx, cells)
+    for label, result in seen.items():
+        if not result.ran:
+            raise ProbeDidNotRun(f"{label}: {result.error}")
     for label in ("node interfaces", "node routes", "pod interfaces", "pod routes"):
         if not seen[label].ok:
             raise RuntimeError(f"{label}: {seen[label].error}")
@@ -84,86 +96,113 @@ def measure(ctx: KubeCheckContext) -> dict[str, Any]:
     return dict(found)
 
 
+def _mtu_measurements(found: dict[str, Any]) -> dict[Measure, Any]:
+    return {
+        Measure.EFFECTIVE_MTU: found["pod_mtu"],
+        Measure.INTERFACE_MTU: found["pod_iface_mtu"],
+        Measure.ROUTE_MTU: found["pod_route_mtu"],
+        Measure.HOST_MTU: found["node_mtu"],
+    }
+
+
 @CATALOGUE.register(
     _spec(
         "k8s.mtu.pod-interface",
+        "mtu.interface.overlay-rule",
         "Pod MTU = node MTU minus the CNI's encapsulation overhead",
         CNI_MTU,
     )
 )
 def pod_interface(ctx: KubeCheckContext) -> Outcome:
     found = measure(ctx)
+    evidence: dict[str, Any] = {"observed": found, "measurements": _mtu_measurements(found)}
     overhead = ctx.platform_info().get("overhead_bytes")
     if overhead is None:
         # An unknown CNI: only "not above the node's" can be asserted.
         if found["pod_mtu"] <= found["node_mtu"]:
             return Outcome.passed(
-                f"pod MTU {found['pod_mtu']} <= node MTU {found['node_mtu']}",
-                observed=found,
-                measurements=found,
+                f"pod MTU {found['pod_mtu']} <= node MTU {found['node_mtu']}", **evidence
             )
         return Outcome.failed(
-            f"pod MTU {found['pod_mtu']} exceeds node MTU {found['node_mtu']}",
-            observed=found,
-            measurements=found,
+            f"pod MTU {found['pod_mtu']} exceeds node MTU {found['node_mtu']}", **evidence
         )
     expected = found["node_mtu"] - int(overhead)
     if found["pod_mtu"] == expected:
         return Outcome.passed(
-            f"pod MTU {expected} = {found['node_mtu']} - {overhead}",
-            expected=expected,
-            observed=found,
-            measurements=found,
+            f"pod MTU {expected} = {found['node_mtu']} - {overhead}", expected=expected, **evidence
         )
     return Outcome.failed(
         f"pod MTU {found['pod_mtu']}, expected {found['node_mtu']} - {overhead} = {expected}",
         expected=expected,
-        observed=found,
-        measurements=found,
+        **evidence,
+    )
+
+
+def _df_ping(ctx: KubeCheckContext, over: bool) -> Outcome:
+    """A DF ping across nodes of the pod MTU's payload (`over`: one byte more)."""
+    found = measure(ctx)
+    pair = _pair(ctx)
+    assert pair is not None
+    src, dst = pair
+    size = found["pod_mtu"] - IP_ICMP_HEADERS + (1 if over else 0)
+    cell = Cell(
+        src, ctx.probe(ProbeKind.ICMP, dst.ip, size=size, df=True), f"DF ping {size}+28 bytes"
+    )
+    if over:
+        want, why = (
+            "emsgsize",
+            "one byte over must fail locally with EMSGSIZE, not be lost silently",
+        )
+    else:
+        want, why = "ok", "at the MTU the ping must pass (a drop here is a PMTU blackhole)"
+    polled, bad = poll_cells(
+        ctx, [cell], lambda _, r: r.outcome == Connectivity.EMSGSIZE if over else r.ok
+    )
+    measurements: dict[Measure, Any] = {Measure.EFFECTIVE_MTU: found["pod_mtu"]}
+    if not over and not bad:
+        measurements[Measure.LARGEST_DF_PAYLOAD] = size
+    evidence: dict[str, Any] = {
+        "expected": {cell.label: want},
+        "observed": describe(polled.value, [cell.label]),
+        "measurements": measurements,
+    }
+    unrun = not_run(polled.value, **evidence)
+    if unrun is not None:
+        return unrun
+    if bad:
+        return Outcome.failed(why, **evidence)
+    if over:
+        return Outcome.passed(
+            f"{src.node} -> {dst.node}: {size} bytes over MTU {found['pod_mtu']} fail locally",
+            **evidence,
+        )
+    return Outcome.passed(
+        f"{src.node} -> {dst.node}: MTU {found['pod_mtu']} passes with DF", **evidence
     )
 
 
 @CATALOGUE.register(
     _spec(
         "k8s.mtu.pmtu.df-at-limit",
-        "DF ping across nodes: at the MTU passes, one byte over fails locally",
+        "mtu.pmtu.df-at-limit",
+        "DF ping across nodes at exactly the pod MTU passes",
         PMTU,
     )
 )
 def df_at_limit(ctx: KubeCheckContext) -> Outcome:
-    found = measure(ctx)
-    pair = _pair(ctx)
-    assert pair is not None
-    src, dst = pair
-    limit = found["pod_mtu"] - IP_ICMP_HEADERS
-    at = Cell(
-        src, ctx.probe(ProbeKind.ICMP, dst.ip, size=limit, df=True), f"DF ping {limit}+28 bytes"
+    return _df_ping(ctx, over=False)
+
+
+@CATALOGUE.register(
+    _spec(
+        "k8s.mtu.pmtu.df-over-limit",
+        "mtu.pmtu.df-over-limit",
+        "DF ping across nodes one byte over the pod MTU fails locally (EMSGSIZE)",
+        PMTU,
     )
-    over = Cell(
-        src,
-        ctx.probe(ProbeKind.ICMP, dst.ip, size=limit + 1, df=True),
-        f"DF ping {limit + 1}+28 bytes",
-    )
-    polled, bad = poll_cells(
-        ctx, [at, over], lambda c, r: r.ok if c is at else r.error == "emsgsize"
-    )
-    observed = describe(polled.value, [at.label, over.label])
-    if bad:
-        why = {
-            at.label: "at the MTU the ping must pass (a drop here is a PMTU blackhole)",
-            over.label: "one byte over must fail locally with EMSGSIZE, not be lost silently",
-        }
-        return Outcome.failed(
-            "; ".join(why[b] for b in bad),
-            expected={at.label: "ok", over.label: "emsgsize"},
-            observed=observed,
-            measurements={"pod_mtu": found["pod_mtu"]},
-        )
-    return Outcome.passed(
-        f"{src.node} -> {dst.node}: MTU {found['pod_mtu']} passes, one byte more fails locally",
-        observed=observed,
-        measurements={"pod_mtu": found["pod_mtu"]},
-    )
+)
+def df_over_limit(ctx: KubeCheckContext) -> Outcome:
+    return _df_ping(ctx, over=True)
 
 
 def _transfer(ctx: KubeCheckContext, by_service: bool) -> Outcome:
@@ -184,7 +223,14 @@ def _transfer(ctx: KubeCheckContext, by_service: bool) -> Outcome:
     )
     polled, bad = poll_cells(ctx, [cell], ok)
     result = polled.value[cell.label]
-    measurements = {k: result.values.get(k) for k in ("bytes", "seconds", "mbit_s")}
+    measurements = {
+        Measure.TRANSFER_BYTES: result.values.get("bytes"),
+        Measure.TRANSFER_S: result.values.get("seconds"),
+        Measure.THROUGHPUT_MBIT_S: result.values.get("mbit_s"),
+    }
+    unrun = not_run(polled.value, measurements=measurements)
+    if unrun is not None:
+        return unrun
     if bad:
         return Outcome.failed(
             f"transfer failed: {result.error} (a PMTU or MSS problem stalls bulk data)",
@@ -198,14 +244,24 @@ def _transfer(ctx: KubeCheckContext, by_service: bool) -> Outcome:
 
 
 @CATALOGUE.register(
-    _spec("k8s.mtu.transfer.pod-ip", "4 MiB TCP transfer across nodes by pod IP", PMTU)
+    _spec(
+        "k8s.mtu.transfer.pod-ip",
+        "mtu.transfer.cross-host",
+        "4 MiB TCP transfer across nodes by pod IP",
+        PMTU,
+    )
 )
 def transfer_pod_ip(ctx: KubeCheckContext) -> Outcome:
     return _transfer(ctx, by_service=False)
 
 
 @CATALOGUE.register(
-    _spec("k8s.mtu.transfer.clusterip", "4 MiB TCP transfer across nodes by ClusterIP", PMTU)
+    _spec(
+        "k8s.mtu.transfer.clusterip",
+        "mtu.transfer.service",
+        "4 MiB TCP transfer across nodes by ClusterIP",
+        PMTU,
+    )
 )
 def transfer_clusterip(ctx: KubeCheckContext) -> Outcome:
     return _transfer(ctx, by_service=True)

@@ -1,18 +1,30 @@
 """NetworkPolicy on Kubernetes: a default-deny canary first (a platform that does not enforce
 gets one finding and every case is skipped with that reason), then every catalogue case
 (scenarios/netpol) bound to the run's namespaces, each step polled until the observed matrix
-equals the oracle's or the deadline passes. A failed case carries expected, observed and
-difference tables and the oracle's explanation of each wrong cell; a mismatch that a known
-legitimate profile (e.g. ipBlock not matching pod IPs) explains passes into the profile."""
+equals the oracle's or the deadline passes. A failed case carries its typed report
+(results.NetpolReport): expected and observed tables and the oracle's explanation of each
+wrong cell; a mismatch that a known legitimate profile (e.g. ipBlock not matching pod IPs)
+explains passes as a profile result. A cell whose probe did not run is an error cell: the
+case is an error naming it (with the argv that re-runs it), never a deny that passes."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, Polled, poll
-from netconform.checks.k8s_common import NOT_CATCHABLE, Cell, observe
+from netconform import aspects
+from netconform.checks.base import CATALOGUE, Outcome, Polled, poll
+from netconform.checks.k8s_common import Cell, observe, spec
+from netconform.checks.netpol_report import (
+    Observed,
+    cell_value,
+    compared,
+    errors,
+    expected_value,
+    step_report,
+    wrong,
+)
 from netconform.k8s.context import KubeCheckContext
 from netconform.k8s.netpol_binding import NetpolBinding
 from netconform.k8s.plan import netpol_binding
@@ -29,16 +41,22 @@ from netconform.netpol.catalogue import (
 from netconform.netpol.model import Cluster, Protocol
 from netconform.netpol.oracle import Probe as NetpolProbe
 from netconform.netpol.oracle import ProbeVerdict, Profile
-from netconform.netpol.render import truth_tables, verdict_json
 from netconform.probes.model import ProbeKind
-from netconform.results import Area
-from netconform.vocab import Family
+from netconform.results import Area, CellValue, Measure, NetpolReport, NetpolStep
+from netconform.vocab import Capability
 
 SPEC = "https://kubernetes.io/docs/concepts/services-networking/network-policies/"
 CANARY_ID = "k8s.netpol.enforcement"
 # Profiles where CNIs legitimately differ, tried when the default expectation is not met.
 ALTERNATIVE_PROFILES = {"ipblock-does-not-match-pods": Profile(ipblock_matches_pods=False)}
 PROBE_KIND = {Protocol.TCP: ProbeKind.TCP, Protocol.UDP: ProbeKind.UDP}
+# Cases testing what another family tests by other means share that aspect.
+SHARED_ASPECTS = {
+    # Swarm overlays are segments by default; a namespace is one under this policy.
+    "upstream.tcp.deny-ingress-from-other-namespaces": "isolation.segments.cross-segment",
+    # Swarm's --internal overlay has no way out; a pod whose egress is its namespace neither.
+    "generated.peers.egress.empty-pod-selector": "isolation.internal.no-egress",
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,7 @@ class Enforcement:
     enforced: bool
     reason: str
     took_s: float | None
+    undecided: bool = False  # the canary's probe did not run: enforcement is unknown
 
 
 def _cells(
@@ -63,9 +82,24 @@ def _cells(
     return cells
 
 
-def _observe(ctx: KubeCheckContext, cells: Mapping[NetpolProbe, Cell]) -> dict[NetpolProbe, bool]:
+def _observe(ctx: KubeCheckContext, cells: Mapping[NetpolProbe, Cell]) -> Observed:
     seen = observe(ctx, list(cells.values()))
-    return {p: seen[c.label].ok for p, c in cells.items()}
+    return {p: seen[c.label] for p, c in cells.items()}
+
+
+def _canary_poll(
+    ctx: KubeCheckContext, cells: Mapping[NetpolProbe, Cell], probe: NetpolProbe, want: CellValue
+) -> Polled[CellValue]:
+    return poll(
+        lambda: cell_value(_observe(ctx, cells)[probe]),
+        lambda value: value == want,
+        ctx.params.netpol_deadline_s,
+        ctx.params.poll_interval_s,
+    )
+
+
+def _undecided(what: str) -> Enforcement:
+    return Enforcement(False, f"canary: {what}: the probe did not run", None, undecided=True)
 
 
 def check_enforcement(ctx: KubeCheckContext) -> Enforcement:
@@ -79,8 +113,10 @@ def check_enforcement(ctx: KubeCheckContext) -> Enforcement:
     probe = NetpolProbe("x/a", "x/b", 80, Protocol.TCP)
     cells = _cells(ctx, binding, [probe], {"x/b": dst.ip})
     deadline = ctx.params.netpol_deadline_s
-    before = poll(lambda: _observe(ctx, cells)[probe], bool, deadline, ctx.params.poll_interval_s)
-    if not before.held:
+    before = _canary_poll(ctx, cells, probe, CellValue.ALLOW)
+    if before.value == CellValue.ERROR:
+        result = _undecided(f"{src.key} -> {dst.key}:80 before any policy")
+    elif not before.held:
         result = Enforcement(
             False, f"canary: {src.key} cannot reach {dst.key}:80 even without policies", None
         )
@@ -93,15 +129,15 @@ def check_enforcement(ctx: KubeCheckContext) -> Enforcement:
         }
         ctx.apply_policy(deny)
         try:
-            after = poll(
-                lambda: not _observe(ctx, cells)[probe], bool, deadline, ctx.params.poll_interval_s
-            )
+            after = _canary_poll(ctx, cells, probe, CellValue.DENY)
         finally:
             ctx.delete_policy(ns, "netconform-canary")
         if after.held:
             result = Enforcement(
                 True, f"default-deny ingress took effect in {after.elapsed_s:.1f}s", after.elapsed_s
             )
+        elif after.value == CellValue.ERROR:
+            result = _undecided(f"{src.key} -> {dst.key}:80 under a default-deny ingress")
         else:
             result = Enforcement(
                 False,
@@ -114,21 +150,22 @@ def check_enforcement(ctx: KubeCheckContext) -> Enforcement:
 
 
 @CATALOGUE.register(
-    CheckSpec(
+    spec(
         CANARY_ID,
         Area.NETPOL,
+        "netpol.default-deny.canary",
         "Default-deny canary: the platform enforces NetworkPolicy",
         SPEC + "#default-deny-all-ingress-traffic",
-        Family.KUBERNETES,
-        frozenset({"networkpolicy"}),
-        not_catchable=NOT_CATCHABLE,
+        frozenset({Capability.NETWORKPOLICY}),
     )
 )
 def enforcement(ctx: KubeCheckContext) -> Outcome:
     found = check_enforcement(ctx)
-    measurements = {"took_effect_s": found.took_s} if found.took_s is not None else {}
+    if found.undecided:
+        return Outcome.errored(found.reason)
     if found.enforced:
-        return Outcome.passed(found.reason, measurements=measurements)
+        assert found.took_s is not None
+        return Outcome.passed(found.reason, measurements={Measure.TOOK_EFFECT_S: found.took_s})
     return Outcome.failed(
         found.reason, expected="denied after the policy", observed="still allowed"
     )
@@ -161,42 +198,35 @@ def _apply(
         _sync_labels(ctx, binding, before, step.cluster)
 
 
-def _compared(verdicts: Sequence[ProbeVerdict]) -> list[ProbeVerdict]:
-    return [v for v in verdicts if not v.ignored]
-
-
-def _wrong(
-    expected: Sequence[ProbeVerdict], observed: Mapping[NetpolProbe, bool]
-) -> list[ProbeVerdict]:
-    return [v for v in _compared(expected) if observed[v.probe] != v.allowed]
-
-
-def _step_report(
-    name: str, expected: list[ProbeVerdict], observed: Mapping[NetpolProbe, bool]
-) -> dict[str, Any]:
-    seen = [replace(v, allowed=observed[v.probe]) for v in expected]
-    diff = [replace(v, allowed=observed[v.probe] == v.allowed) for v in expected]
-    return {
-        "step": name,
-        "expected": truth_tables(expected, "expected"),
-        "observed": truth_tables(seen, "observed"),
-        "difference": truth_tables(diff, "difference (X = wrong)"),
-        "wrong": [
-            {**verdict_json(v), "observed": observed[v.probe]} for v in _wrong(expected, observed)
-        ],
-    }
-
-
 def _poll_step(
     ctx: KubeCheckContext, cells: Mapping[NetpolProbe, Cell], expected: Sequence[ProbeVerdict]
-) -> Polled[dict[NetpolProbe, bool]]:
+) -> Polled[Observed]:
     """Until the observed matrix equals the expected one: the elapsed time is how long the
     step's policies took to take effect."""
     return poll(
         lambda: _observe(ctx, cells),
-        lambda seen: not _wrong(expected, seen),
+        lambda seen: not wrong(expected, seen),
         ctx.params.netpol_deadline_s,
         ctx.params.poll_interval_s,
+    )
+
+
+def _step_outcome(step: NetpolStep, expected: list[ProbeVerdict]) -> Outcome:
+    """The verdict of a case stopped at a step that did not hold."""
+    total = len(compared(expected))
+    if step.errors:
+        first = step.errors[0]
+        return Outcome.errored(
+            f"step {step.name!r}: {len(step.errors)} of {total} cells could not be probed, "
+            f"e.g. {first.cell}: {first.reason}"
+        )
+    labels = step.difference()
+    first_label = labels[0]
+    verdict = next(v for v in expected if str(v.probe) == first_label)
+    want = "allowed" if expected_value(verdict) == CellValue.ALLOW else "denied"
+    return Outcome.failed(
+        f"step {step.name!r}: {len(labels)} of {total} cells differ after "
+        f"{step.took_effect_s:.1f}s, e.g. {first_label}: expected {want} ({verdict.reason})"
     )
 
 
@@ -205,8 +235,8 @@ def run_case(ctx: KubeCheckContext, case: Case) -> Outcome:
     ips = {key: ctx.pod(binding.real(key.split("/")[0]), key.split("/")[1]).ip for key in case.pods}
     initial = binding.model(case, ips)
     resolved = case.resolve(initial)
-    took: list[float] = []
-    profile_used: dict[str, str] = {}
+    steps: list[NetpolStep] = []
+    stopped: Outcome | None = None
     try:
         before = initial
         for step in resolved.steps:
@@ -215,62 +245,72 @@ def run_case(ctx: KubeCheckContext, case: Case) -> Outcome:
             expected = step.expected()
             cells = _cells(ctx, binding, [v.probe for v in expected], ips)
             polled = _poll_step(ctx, cells, expected)
-            took.append(round(polled.elapsed_s, 3))
-            if polled.held:
-                continue
-            for label, profile in ALTERNATIVE_PROFILES.items():
-                if not _wrong(step.expected(profile), polled.value):
-                    profile_used[step.step.name] = label
-                    break
-            else:
-                report = _step_report(step.step.name, expected, polled.value)
-                wrong = report["wrong"]
-                first = wrong[0]
-                cell = f"{first['from']} -> {first['to']} {first['port']}/{first['protocol']}"
-                want = "allowed" if first["allowed"] else "denied"
-                return Outcome.failed(
-                    f"step {step.step.name!r}: {len(wrong)} of {len(_compared(expected))} cells "
-                    f"differ after {polled.elapsed_s:.1f}s, e.g. {cell}: expected {want} "
-                    f"({first['reason']})",
-                    expected=report["expected"],
-                    observed=report,
-                    measurements={"took_effect_s": took},
+            profile = ""
+            if not polled.held and not errors(expected, polled.value):
+                profile = next(
+                    (
+                        label
+                        for label, alternative in ALTERNATIVE_PROFILES.items()
+                        if not wrong(step.expected(alternative), polled.value)
+                    ),
+                    "",
                 )
+            report = step_report(
+                step.step.name,
+                polled.held,
+                polled.elapsed_s,
+                polled.attempts,
+                expected,
+                polled.value,
+                profile,
+            )
+            steps.append(report)
+            if not polled.held and not profile:
+                stopped = _step_outcome(report, expected)
+                break
     finally:
         for real in binding.namespaces.values():
             ctx.delete_all_policies(real)
         _sync_labels(ctx, binding, None, initial)
-    measurements: dict[str, Any] = {"took_effect_s": took, "steps": len(resolved.steps)}
-    if profile_used:
-        measurements["profile"] = profile_used
+    netpol = NetpolReport(case.id, tuple(steps))
+    measurements: dict[Measure, Any] = {
+        Measure.TOOK_EFFECT_S: round(max(s.took_effect_s for s in steps), 3),
+        Measure.STEPS: len(resolved.steps),
+    }
+    if stopped is not None:
+        return Outcome(stopped.verdict, stopped.reason, measurements=measurements, netpol=netpol)
+    profiles = sorted({s.profile for s in steps if s.profile})
+    if profiles:
         return Outcome.passed(
-            f"matches the oracle under the platform profile {sorted(set(profile_used.values()))}",
+            f"matches the oracle under the platform profile {profiles}",
             measurements=measurements,
+            profile=True,
+            netpol=netpol,
         )
     return Outcome.passed(
-        f"{len(resolved.steps)} step(s) matched the oracle", measurements=measurements
+        f"{len(resolved.steps)} step(s) matched the oracle",
+        measurements=measurements,
+        netpol=netpol,
     )
 
 
 def _register_case(case: Case) -> None:
-    requires = {"networkpolicy"} | ({"sctp"} if Protocol.SCTP in case.protocols else set())
-    spec = CheckSpec(
-        f"k8s.netpol.{case.id}",
-        Area.NETPOL,
-        case.title,
-        SPEC,
-        Family.KUBERNETES,
-        frozenset(requires),
-        not_catchable=NOT_CATCHABLE,
-    )
+    requires = {Capability.NETWORKPOLICY}
+    if Protocol.SCTP in case.protocols:
+        requires.add(Capability.SCTP)
+    aspect = SHARED_ASPECTS.get(case.id, aspects.netpol_case(case.id))
 
     def run(ctx: KubeCheckContext, case: Case = case) -> Outcome:
         canary = check_enforcement(ctx)
+        if canary.undecided:
+            return Outcome.errored(f"{canary.reason} (see {CANARY_ID})")
         if not canary.enforced:
             return Outcome.skipped(f"{canary.reason} (see {CANARY_ID})")
         return run_case(ctx, case)
 
-    CATALOGUE.register(spec)(run)
+    CATALOGUE.register(
+        spec(f"k8s.netpol.{case.id}", Area.NETPOL, aspect, case.title, SPEC, frozenset(requires))
+    )(run)
 
 
 for _case in load_catalogue():

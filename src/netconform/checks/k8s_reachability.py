@@ -1,56 +1,67 @@
-"""Reachability on Kubernetes: pod to pod on one node and across nodes (TCP, UDP, ICMP), pod
-to ClusterIP with a local and a remote backend, NodePort on the pod's own and another node,
-hostNetwork to pod, pod to kubernetes.default, and hairpin (a profile fact, not a verdict)."""
+"""Reachability on Kubernetes: pod to pod on one node and across nodes (TCP, UDP, ICMP, one
+check each), a ClusterIP to every backend and to a local and a remote backend, NodePort on
+the pod's own and another node, hostNetwork to pod, pod to kubernetes.default, and hairpin
+(a profile fact, not a verdict)."""
 
 from __future__ import annotations
 
-from netconform.checks.base import CATALOGUE, CheckSpec, Outcome
-from netconform.checks.k8s_common import NOT_CATCHABLE, Cell, describe, ok, poll_cells
+from collections.abc import Callable
+
+from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, poll
+from netconform.checks.k8s_common import (
+    Cell,
+    describe,
+    not_run,
+    observe,
+    ok,
+    poll_cells,
+    polled_measurements,
+    spec,
+)
 from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
 from netconform.k8s.workloads import NODE_INDEX_LABEL, probe_service_name
 from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
-from netconform.probes.model import ProbeKind, ProbeResult
-from netconform.results import Area
-from netconform.vocab import Family
+from netconform.probes.model import Connectivity, ProbeKind, ProbeResult
+from netconform.results import Area, Measure
+from netconform.vocab import Capability
 
 MODEL = "https://kubernetes.io/docs/concepts/services-networking/#the-kubernetes-network-model"
 SERVICE = "https://kubernetes.io/docs/concepts/services-networking/service/"
 
 
-def _spec(id_: str, title: str, ref: str, requires: frozenset[str] = frozenset()) -> CheckSpec:
-    return CheckSpec(
-        id_, Area.REACHABILITY, title, ref, Family.KUBERNETES, requires, not_catchable=NOT_CATCHABLE
-    )
+def _spec(
+    id_: str, aspect: str, title: str, ref: str, requires: frozenset[Capability] = frozenset()
+) -> CheckSpec:
+    return spec(id_, Area.REACHABILITY, aspect, title, ref, requires)
 
 
-def _pod_cells(ctx: KubeCheckContext, same_node: bool) -> list[Cell]:
+PORTS = {ProbeKind.TCP: SERVER_TCP_PORT, ProbeKind.UDP: SERVER_UDP_PORT, ProbeKind.ICMP: None}
+Good = Callable[[Cell, ProbeResult], bool]
+
+
+def _pod_cells(ctx: KubeCheckContext, same_node: bool, kind: ProbeKind) -> list[Cell]:
     by_node = probe_pods_by_node(ctx)
     cells = []
+    port = PORTS[kind]
     for i, slots in sorted(by_node.items()):
         src = slots["a"]
         targets = (
             [slots["b"]] if same_node else [s["a"] for j, s in sorted(by_node.items()) if j != i]
         )
         for dst in targets:
-            for kind, port in (
-                (ProbeKind.TCP, SERVER_TCP_PORT),
-                (ProbeKind.UDP, SERVER_UDP_PORT),
-                (ProbeKind.ICMP, None),
-            ):
-                label = f"{src.name} -> {dst.name} {kind}" + (f"/{port}" if port else "")
-                cells.append(Cell(src, ctx.probe(kind, dst.ip, port=port), label))
+            label = f"{src.name} -> {dst.name} {kind}" + (f"/{port}" if port else "")
+            cells.append(Cell(src, ctx.probe(kind, dst.ip, port=port), label))
     return cells
 
 
-def _verdict(ctx: KubeCheckContext, cells: list[Cell], what: str, good: object = ok) -> Outcome:
+def _verdict(ctx: KubeCheckContext, cells: list[Cell], what: str, good: Good = ok) -> Outcome:
     if not cells:
         return Outcome.skipped(f"{what}: no probe pods to pair (needs 2+ nodes)")
-    polled, bad = poll_cells(ctx, cells, good)  # type: ignore[arg-type]
-    measurements = {
-        "cells": len(cells),
-        "attempts": polled.attempts,
-        "converged_s": round(polled.elapsed_s, 3),
-    }
+    polled, bad = poll_cells(ctx, cells, good)
+    measurements = polled_measurements(polled)
+    unrun = not_run(polled.value, measurements=measurements)
+    if unrun is not None:
+        return unrun
     if bad:
         return Outcome.failed(
             f"{what}: {len(bad)} of {len(cells)} probes failed, e.g. {bad[0]}",
@@ -61,18 +72,93 @@ def _verdict(ctx: KubeCheckContext, cells: list[Cell], what: str, good: object =
     return Outcome.passed(f"{what}: {len(cells)} probes connected", measurements=measurements)
 
 
-@CATALOGUE.register(
-    _spec("k8s.reach.pod-to-pod.same-node", "Pod to pod on the same node (TCP, UDP, ICMP)", MODEL)
-)
-def same_node(ctx: KubeCheckContext) -> Outcome:
-    return _verdict(ctx, _pod_cells(ctx, same_node=True), "same-node pod to pod")
+def _register_pod_to_pod(same_node: bool, kind: ProbeKind) -> None:
+    scope, host, where = (
+        ("same-node", "same-host", "on the same node")
+        if same_node
+        else ("cross-node", "cross-host", "across nodes")
+    )
+    what = f"{scope} pod to pod over {kind}"
+
+    @CATALOGUE.register(
+        _spec(
+            f"k8s.reach.pod-to-pod.{scope}.{kind}",
+            f"reachability.pod-to-pod.{host}.{kind}",
+            f"Pod to pod {where} ({kind})",
+            MODEL,
+        )
+    )
+    def check(ctx: KubeCheckContext) -> Outcome:
+        return _verdict(ctx, _pod_cells(ctx, same_node, kind), what)
+
+
+for _same_node in (True, False):
+    for _kind in PORTS:
+        _register_pod_to_pod(_same_node, _kind)
+
+# A ClusterIP over several backends: the NodePort Service selects every node's `a` pod; the
+# client is a `b` pod, which no selector of it matches (no hairpin).
+SPREAD_SERVICE = "nodeport"
+REQUESTS_PER_BACKEND = 4
 
 
 @CATALOGUE.register(
-    _spec("k8s.reach.pod-to-pod.cross-node", "Pod to pod across nodes (TCP, UDP, ICMP)", MODEL)
+    _spec(
+        "k8s.reach.clusterip.every-backend",
+        "reachability.service.every-backend",
+        "Pod to a ClusterIP with a backend on every node: every backend answers",
+        SERVICE,
+    )
 )
-def cross_node(ctx: KubeCheckContext) -> Outcome:
-    return _verdict(ctx, _pod_cells(ctx, same_node=False), "cross-node pod to pod")
+def clusterip_every_backend(ctx: KubeCheckContext) -> Outcome:
+    by_node = probe_pods_by_node(ctx)
+    if not by_node:
+        return Outcome.skipped("no probe pods")
+    backends = {slots["a"].name for slots in by_node.values()}
+    src = by_node[min(by_node)]["b"]
+    ip = ctx.service_ip(ctx.spec.probe_namespace, SPREAD_SERVICE)
+    n = REQUESTS_PER_BACKEND * len(backends)
+
+    def round_() -> dict[str, ProbeResult]:
+        cells = [
+            Cell(src, ctx.probe(ProbeKind.TCP, ip, port=SERVER_TCP_PORT), f"request {i}")
+            for i in range(n)
+        ]
+        return observe(ctx, cells)
+
+    def answered(seen: dict[str, ProbeResult]) -> set[str]:
+        return {str(r.values.get("peer")) for r in seen.values() if r.ok}
+
+    polled = poll(
+        round_,
+        lambda seen: backends <= answered(seen),
+        ctx.params.converge_deadline_s,
+        ctx.params.poll_interval_s,
+    )
+    got = answered(polled.value)
+    measurements = {
+        **polled_measurements(polled),
+        Measure.BACKENDS: len(backends),
+        Measure.BACKENDS_ANSWERED: len(got & backends),
+    }
+    evidence = {"expected": sorted(backends), "measurements": measurements}
+    if polled.held:
+        return Outcome.passed(
+            f"ClusterIP {ip}: all {len(backends)} backends answered {n} requests",
+            observed=sorted(got),
+            **evidence,
+        )
+    unrun = not_run(polled.value, **evidence)
+    if unrun is not None:
+        return unrun
+    return Outcome.failed(
+        f"ClusterIP {ip}: backends never answering: {sorted(backends - got)}",
+        observed={
+            "answered_by": sorted(got),
+            "failed": describe(polled.value, [k for k, r in polled.value.items() if not r.ok]),
+        },
+        **evidence,
+    )
 
 
 def _service_cells(ctx: KubeCheckContext, remote: bool) -> tuple[list[Cell], dict[str, str]]:
@@ -107,6 +193,7 @@ def _via_service(ctx: KubeCheckContext, remote: bool) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.reach.clusterip.local-backend",
+        "reachability.service.local-backend",
         "Pod to ClusterIP whose backend is on the same node",
         SERVICE,
     )
@@ -118,6 +205,7 @@ def clusterip_local(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.reach.clusterip.remote-backend",
+        "reachability.service.remote-backend",
         "Pod to ClusterIP whose backend is on another node",
         SERVICE,
     )
@@ -144,9 +232,10 @@ def _nodeport(ctx: KubeCheckContext, own: bool) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.reach.nodeport.own-node",
+        "reachability.published-port.own-host",
         "Pod to NodePort on its own node",
         SERVICE + "#type-nodeport",
-        frozenset({"nodeport"}),
+        frozenset({Capability.NODEPORT}),
     )
 )
 def nodeport_own(ctx: KubeCheckContext) -> Outcome:
@@ -156,9 +245,10 @@ def nodeport_own(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.reach.nodeport.other-node",
+        "reachability.published-port.other-host",
         "Pod to NodePort on another node",
         SERVICE + "#type-nodeport",
-        frozenset({"nodeport"}),
+        frozenset({Capability.NODEPORT}),
     )
 )
 def nodeport_other(ctx: KubeCheckContext) -> Outcome:
@@ -168,9 +258,10 @@ def nodeport_other(ctx: KubeCheckContext) -> Outcome:
 @CATALOGUE.register(
     _spec(
         "k8s.reach.hostnetwork-to-pod",
+        "reachability.host-to-pod",
         "hostNetwork pod to pods on every node (TCP)",
         MODEL,
-        frozenset({"hostnetwork"}),
+        frozenset({Capability.HOSTNETWORK}),
     )
 )
 def hostnetwork_to_pod(ctx: KubeCheckContext) -> Outcome:
@@ -188,12 +279,17 @@ def hostnetwork_to_pod(ctx: KubeCheckContext) -> Outcome:
 
 def _connected(_: Cell, result: ProbeResult) -> bool:
     # The agent's TCP probe sends a line and waits for a reply; the API server's TLS listener
-    # closes on a non-TLS first record, so "connected but no reply" means the path works.
-    return result.ok or "connected but no reply" in (result.error or "")
+    # closes on a non-TLS first record, so a handshake without a reply means the path works.
+    return result.ok or result.outcome == Connectivity.NO_REPLY
 
 
 @CATALOGUE.register(
-    _spec("k8s.reach.kubernetes-default", "Pod to kubernetes.default (TCP 443 by name)", SERVICE)
+    _spec(
+        "k8s.reach.kubernetes-default",
+        "reachability.api-server",
+        "Pod to kubernetes.default (TCP 443 by name)",
+        SERVICE,
+    )
 )
 def kubernetes_default(ctx: KubeCheckContext) -> Outcome:
     name = f"kubernetes.default.svc.{ctx.spec.cluster_domain}"
@@ -207,7 +303,12 @@ def kubernetes_default(ctx: KubeCheckContext) -> Outcome:
 
 
 @CATALOGUE.register(
-    _spec("k8s.reach.hairpin", "Pod to itself through its own Service (profile)", SERVICE)
+    _spec(
+        "k8s.reach.hairpin",
+        "reachability.hairpin",
+        "Pod to itself through its own Service (profile)",
+        SERVICE,
+    )
 )
 def hairpin(ctx: KubeCheckContext) -> Outcome:
     """Hairpin support legitimately differs by CNI: recorded in the profile, never a fail."""
@@ -226,9 +327,14 @@ def hairpin(ctx: KubeCheckContext) -> Outcome:
     if not cells:
         return Outcome.skipped("no probe pods")
     polled, bad = poll_cells(ctx, cells, ok, deadline_s=ctx.params.probe_timeout_s * 3)
+    observed = describe(polled.value, [c.label for c in cells])
+    unrun = not_run(polled.value)
+    if unrun is not None:  # a probe that never ran says nothing about hairpin
+        return unrun
     works = not bad
     return Outcome.passed(
         f"hairpin {'works' if works else 'does not work'} (a profile fact, not a verdict)",
-        observed=describe(polled.value, [c.label for c in cells]),
-        measurements={"profile.hairpin": works},
+        observed=observed,
+        measurements={Measure.HAIRPIN_WORKS: works},
+        profile=True,
     )

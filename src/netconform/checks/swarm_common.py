@@ -19,7 +19,8 @@ from netconform.lab import capture
 from netconform.platforms.swarm_plan import Endpoint, ServiceKey
 from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
 from netconform.probes.model import Probe, ProbeKind, ProbeResult
-from netconform.results import Area, Verdict
+from netconform.results import Area, Measure, Verdict
+from netconform.vocab import Family
 
 DOCS = "https://docs.docker.com/engine/network/drivers/overlay/"
 SWARM_NET = "https://docs.docker.com/engine/swarm/networking/"
@@ -27,8 +28,35 @@ SWARM_NET = "https://docs.docker.com/engine/swarm/networking/"
 Pair = tuple[Endpoint, Endpoint]
 
 
-def spec(id: str, area: Area, title: str, ref: str, **kw: Any) -> CheckSpec:
-    return CheckSpec(id=id, area=area, title=title, spec=ref, family="swarm", **kw)
+def spec(id: str, area: Area, aspect: str, title: str, ref: str, **kw: Any) -> CheckSpec:
+    return CheckSpec(
+        id=id, area=area, title=title, spec=ref, family=Family.SWARM, aspect=aspect, **kw
+    )
+
+
+def probe_evidence(result: ProbeResult) -> Any:
+    """One probe as evidence: "ok", or how it ended (a failed one with its reproduce argv)."""
+    if result.ok:
+        return "ok"
+    if result.ran:
+        return result.error
+    return {
+        "outcome": str(result.outcome),
+        "error": result.error,
+        "reproduce": list(result.reproduce),
+    }
+
+
+def not_run(results: Sequence[ProbeResult], what: str, **evidence: Any) -> Outcome | None:
+    """The error verdict when any probe of `what` did not run: its observation is unknown."""
+    unrun = [r for r in results if not r.ran]
+    if not unrun:
+        return None
+    return Outcome.errored(
+        f"{what}: {len(unrun)}/{len(results)} probes did not run, e.g. {unrun[0].target}: "
+        f"{unrun[0].error}",
+        **{"observed": [probe_evidence(r) for r in unrun[:6]], **evidence},
+    )
 
 
 def probe_for(ctx: SwarmCheckContext, kind: ProbeKind, dst: Endpoint) -> Probe:
@@ -66,37 +94,41 @@ def _observe_pairs(
     return {label: results[p.id] for label, p in order}
 
 
-def _grid_measurements(polled: Polled[dict[str, ProbeResult]]) -> dict[str, Any]:
+def _grid_measurements(polled: Polled[dict[str, ProbeResult]]) -> dict[Measure, Any]:
     cells = polled.value
-    measurements: dict[str, Any] = {
-        "pairs": len(cells),
-        "attempts": polled.attempts,
-        "converged_s": round(polled.elapsed_s, 3),
+    measurements: dict[Measure, Any] = {
+        Measure.PROBES: len(cells),
+        Measure.ATTEMPTS: polled.attempts,
+        Measure.CONVERGED_S: round(polled.elapsed_s, 3),
     }
     latencies = [r.latency_ms for r in cells.values() if r.ok and r.latency_ms is not None]
     if latencies:
-        measurements["latency_ms_median"] = round(statistics.median(latencies), 3)
+        measurements[Measure.LATENCY_P50_MS] = round(statistics.median(latencies), 3)
     return measurements
 
 
 def pairs_matrix(
     ctx: SwarmCheckContext, pairs: Sequence[Pair], kind: ProbeKind, expect_ok: bool
 ) -> Outcome:
-    """Probe every pair (one exec per source per round) until each cell matches."""
+    """Probe every pair (one exec per source per round) until each cell matches. A probe
+    that did not run matches neither expectation: the grid is then an error."""
     if not pairs:
         return Outcome.failed("no endpoint pairs to probe: deployment incomplete")
     polled = poll(
         lambda: _observe_pairs(ctx, pairs, kind),
-        lambda cells: all(r.ok == expect_ok for r in cells.values()),
+        lambda cells: all(r.ran and r.ok == expect_ok for r in cells.values()),
         ctx.scenario.converge_deadline_s,
     )
     cells = polled.value
     want = "reachable" if expect_ok else "unreachable"
     evidence: dict[str, Any] = {
         "expected": want,
-        "observed": {k: ("ok" if r.ok else r.error) for k, r in cells.items()},
+        "observed": {k: probe_evidence(r) for k, r in cells.items()},
         "measurements": _grid_measurements(polled),
     }
+    unrun = not_run(list(cells.values()), f"pairs over {kind}", **evidence)
+    if unrun is not None:
+        return unrun
     if polled.held:
         return Outcome.passed(f"all {len(cells)} pairs {want} over {kind}", **evidence)
     wrong = {k: (r.error or "ok") for k, r in cells.items() if r.ok != expect_ok}
@@ -135,10 +167,10 @@ def on_the_wire(
     with ctx.watch_underlay(rules) as watch:
         traffic = pairs_matrix(ctx, cross_host_pairs(ctx, service), ProbeKind.TCP, True)
         counts = watch.read()
-    measurements = {**traffic.measurements, "wire_packets": counts}
+    measurements = {**traffic.measurements, Measure.WIRE_PACKETS: counts}
     if traffic.verdict != Verdict.PASS:  # nothing to judge the wire by
         return replace(traffic, measurements=measurements)
-    pairs = int(traffic.measurements["pairs"])
+    pairs = int(traffic.measurements[Measure.PROBES])
     least = FRAMES_PER_EXCHANGE * pairs
     found = []
     if counts.get(carrier_name, 0) < least:

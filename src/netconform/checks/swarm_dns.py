@@ -9,11 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from netconform.checks.base import CATALOGUE, Outcome, poll
-from netconform.checks.swarm_common import SWARM_NET, spec
+from netconform.checks.dns_latency import judge_latency
+from netconform.checks.swarm_common import SWARM_NET, not_run, spec
 from netconform.checks.swarm_context import SwarmCheckContext
 from netconform.platforms.swarm_plan import PROBE_ALIAS, Endpoint, NetworkKey, ServiceKey
 from netconform.probes.model import ProbeKind, ProbeResult
-from netconform.results import Area, Verdict
+from netconform.results import Area, Measure, Verdict
+from netconform.vocab import Fault
 
 DNS_DOCS = "https://docs.docker.com/engine/network/#dns-services"
 EMBEDDED_DNS = "127.0.0.11"
@@ -38,14 +40,14 @@ def _expect_answers(
     """Poll until both UDP and TCP answers equal the expected A set."""
     source = ctx.tasks(ServiceKey.PROBE)[0]
     want: list[str] = []
+    last: list[ProbeResult] = []
 
     def observe() -> dict[str, list[str] | str]:
         nonlocal want
         want = expected()
-        return {
-            t: (_a_records(r) if r.ok else f"error: {r.error}")
-            for t, r in _dns_both(ctx, source, name).items()
-        }
+        got = _dns_both(ctx, source, name)
+        last[:] = got.values()
+        return {t: (_a_records(r) if r.ok else f"error: {r.error}") for t, r in got.items()}
 
     polled = poll(
         observe,
@@ -55,10 +57,16 @@ def _expect_answers(
     evidence: dict[str, Any] = {
         "expected": want,
         "observed": polled.value,
-        "measurements": {"attempts": polled.attempts, "converged_s": round(polled.elapsed_s, 3)},
+        "measurements": {
+            Measure.ATTEMPTS: polled.attempts,
+            Measure.CONVERGED_S: round(polled.elapsed_s, 3),
+        },
     }
     if polled.held:
         return Outcome.passed(f"{name} gives exactly {what} over UDP and TCP", **evidence)
+    unrun = not_run(last, name, **evidence)
+    if unrun is not None:
+        return unrun
     return Outcome.failed(f"{name}: expected {what} {want}, got {polled.value}", **evidence)
 
 
@@ -75,9 +83,10 @@ def _task_ips(ctx: SwarmCheckContext, key: str) -> Callable[[], list[str]]:
     spec(
         "dns.service.vip",
         Area.DNS,
+        "dns.service.a",
         "Service name resolves to exactly its VIP",
         SWARM_NET,
-        catches=("dns-broken",),
+        catches=(Fault.DNS_BROKEN,),
     )
 )
 def dns_service_vip(ctx: SwarmCheckContext) -> Outcome:
@@ -89,9 +98,10 @@ def dns_service_vip(ctx: SwarmCheckContext) -> Outcome:
     spec(
         "dns.tasks.ips",
         Area.DNS,
+        "dns.service.endpoints.a",
         "tasks.<service> gives exactly the running task IPs",
         SWARM_NET,
-        catches=("dns-broken",),
+        catches=(Fault.DNS_BROKEN,),
     )
 )
 def dns_tasks(ctx: SwarmCheckContext) -> Outcome:
@@ -122,9 +132,10 @@ def _scale_step(ctx: SwarmCheckContext, name: str, replicas: int) -> tuple[Outco
     spec(
         "dns.tasks.follows-scale",
         Area.DNS,
+        "dns.service.endpoints.follow-changes",
         "tasks.<service> follows a scale down and back up",
         SWARM_NET,
-        catches=("dns-broken",),
+        catches=(Fault.DNS_BROKEN,),
     )
 )
 def dns_follows_scale(ctx: SwarmCheckContext) -> Outcome:
@@ -135,25 +146,32 @@ def dns_follows_scale(ctx: SwarmCheckContext) -> Outcome:
         steps.append(step)
         if outcome.verdict != Verdict.PASS:
             ctx.scale(ServiceKey.SCALE, ctx.scenario.scale.high)  # leave the deployment as planned
-            return Outcome.failed(
+            return Outcome(
+                Verdict.ERROR if outcome.verdict == Verdict.ERROR else Verdict.FAIL,
                 f"after scaling to {replicas}: {outcome.reason}",
                 observed=steps,
-                measurements={"steps": steps},
+                measurements={Measure.SCALE_CONVERGED_S: _converged(steps)},
             )
     return Outcome.passed(
         "tasks.<service> followed the scale down and up",
         observed=steps,
-        measurements={f"converged_s_to_{s['replicas']}": s["converged_s"] for s in steps},
+        measurements={Measure.SCALE_CONVERGED_S: _converged(steps)},
     )
+
+
+def _converged(steps: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds until DNS followed, per replica count scaled to."""
+    return {str(s["replicas"]): s["converged_s"] for s in steps}
 
 
 @CATALOGUE.register(
     spec(
         "dns.dnsrr.task-ips",
         Area.DNS,
+        "dns.service.no-virtual-ip",
         "dnsrr endpoint mode: the name gives the task IPs and no VIP",
         SWARM_NET,
-        catches=("dns-broken",),
+        catches=(Fault.DNS_BROKEN,),
     )
 )
 def dns_dnsrr(ctx: SwarmCheckContext) -> Outcome:
@@ -168,9 +186,10 @@ def dns_dnsrr(ctx: SwarmCheckContext) -> Outcome:
     spec(
         "dns.alias.network-alias",
         Area.DNS,
+        "dns.service.alias",
         "A network alias gives the VIP, tasks.<alias> the task IPs",
         SWARM_NET,
-        catches=("dns-broken",),
+        catches=(Fault.DNS_BROKEN,),
     )
 )
 def dns_alias(ctx: SwarmCheckContext) -> Outcome:
@@ -186,22 +205,25 @@ def dns_alias(ctx: SwarmCheckContext) -> Outcome:
     spec(
         "dns.container.name",
         Area.DNS,
+        "dns.endpoint.name",
         "Standalone container names resolve across hosts",
         DNS_DOCS,
-        catches=("dns-broken",),
+        catches=(Fault.DNS_BROKEN,),
     )
 )
 def dns_container_names(ctx: SwarmCheckContext) -> Outcome:
     source = ctx.tasks(ServiceKey.PROBE)[0]
     peers = ctx.peers()
     want = {p.name: [p.ip] for p in peers}
+    last: list[ProbeResult] = []
 
     def observe() -> dict[str, list[str] | str]:
         asked = [(p, t) for p in peers for t in TRANSPORTS]
         probes = [ctx.probe(ProbeKind.DNS, p.name, transport=t) for p, t in asked]
+        last[:] = ctx.run(source, probes)
         return {
             f"{p.name}/{t}": (_a_records(r) if r.ok else f"error: {r.error}")
-            for (p, t), r in zip(asked, ctx.run(source, probes), strict=True)
+            for (p, t), r in zip(asked, last, strict=True)
         }
 
     def holds(got: dict[str, list[str] | str]) -> bool:
@@ -214,6 +236,9 @@ def dns_container_names(ctx: SwarmCheckContext) -> Outcome:
             expected=want,
             observed=polled.value,
         )
+    unrun = not_run(last, "container names", expected=want)
+    if unrun is not None:
+        return unrun
     return Outcome.failed(
         "container names wrong or unresolved", expected=want, observed=polled.value
     )
@@ -234,6 +259,7 @@ def parse_resolv_conf(content: str) -> dict[str, list[str]]:
     spec(
         "dns.resolv-conf",
         Area.DNS,
+        "dns.resolv-conf.default",
         "resolv.conf points at the embedded DNS 127.0.0.11 with ndots:0",
         DNS_DOCS,
         not_catchable="configuration written by dockerd; no lab fault changes it",
@@ -242,6 +268,9 @@ def parse_resolv_conf(content: str) -> dict[str, list[str]]:
 def dns_resolv_conf(ctx: SwarmCheckContext) -> Outcome:
     source = ctx.tasks(ServiceKey.PROBE)[0]
     result = ctx.run(source, [ctx.probe(ProbeKind.READ, "/etc/resolv.conf")])[0]
+    unrun = not_run([result], "read /etc/resolv.conf")
+    if unrun is not None:
+        return unrun
     if not result.ok:
         return Outcome.failed(f"cannot read resolv.conf: {result.error}")
     observed = parse_resolv_conf(str(result.values.get("content", "")))
@@ -259,9 +288,10 @@ def dns_resolv_conf(ctx: SwarmCheckContext) -> Outcome:
     spec(
         "dns.aaaa.v4-only",
         Area.DNS,
+        "dns.service.aaaa-nodata",
         "AAAA for a v4-only service name: NOERROR with no answer",
         DNS_DOCS,
-        catches=("dns-broken",),
+        catches=(Fault.DNS_BROKEN,),
     )
 )
 def dns_aaaa(ctx: SwarmCheckContext) -> Outcome:
@@ -271,6 +301,9 @@ def dns_aaaa(ctx: SwarmCheckContext) -> Outcome:
         t: {"ok": r.ok, "error": r.error, "answers": r.values.get("answers")}
         for t, r in got.items()
     }
+    unrun = not_run(list(got.values()), "AAAA", observed=observed)
+    if unrun is not None:
+        return unrun
     if all(r.ok and not r.values.get("answers") for r in got.values()):
         return Outcome.passed("NOERROR, empty answer over UDP and TCP", observed=observed)
     return Outcome.failed(f"AAAA answered unexpectedly: {observed}", observed=observed)
@@ -280,15 +313,19 @@ def dns_aaaa(ctx: SwarmCheckContext) -> Outcome:
     spec(
         "dns.isolation.other-network",
         Area.DNS,
+        "dns.scope.other-segment",
         "A service on another overlay does not resolve",
         SWARM_NET,
-        catches=("isolation-breach", "dns-broken"),
+        catches=(Fault.ISOLATION_BREACH, Fault.DNS_BROKEN),
     )
 )
 def dns_other_network(ctx: SwarmCheckContext) -> Outcome:
     name = ctx.plan.service_name(ServiceKey.OTHER)
     own = ctx.tasks(ServiceKey.OTHER)[0]
     control = _dns_both(ctx, own, name)
+    unrun = not_run(list(control.values()), f"control lookup of {name}")
+    if unrun is not None:
+        return unrun
     if not all(r.ok and _a_records(r) for r in control.values()):
         return Outcome.failed(
             f"control failed: {name} does not resolve on its own network",
@@ -297,6 +334,10 @@ def dns_other_network(ctx: SwarmCheckContext) -> Outcome:
     observed: dict[str, Any] = {}
     for source in [ctx.tasks(ServiceKey.PROBE)[0], *ctx.peers()[:1]]:
         got = _dns_both(ctx, source, name)
+        # a lookup that did not run never shows the name unresolved
+        unrun = not_run(list(got.values()), f"{name} from {source.name}")
+        if unrun is not None:
+            return unrun
         observed.update(
             {f"{source.name}/{t}": (_a_records(r) if r.ok else r.error) for t, r in got.items()}
         )
@@ -311,21 +352,14 @@ def dns_other_network(ctx: SwarmCheckContext) -> Outcome:
     )
 
 
-def _latency_percentiles(results: list[ProbeResult]) -> tuple[float, float] | None:
-    """p50 and p99 of the answered lookups' latency, None when none answered."""
-    lat = sorted(r.latency_ms for r in results if r.ok and r.latency_ms is not None)
-    if not lat:
-        return None
-    return lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-
-
 @CATALOGUE.register(
     spec(
         "dns.latency",
         Area.DNS,
+        "dns.latency",
         "Embedded DNS lookup latency p50/p99 (UDP and TCP)",
         DNS_DOCS,
-        catches=("dns-broken", "lossy-underlay"),
+        catches=(Fault.DNS_BROKEN, Fault.LOSSY_UNDERLAY),
     )
 )
 def dns_latency(ctx: SwarmCheckContext) -> Outcome:
@@ -333,28 +367,8 @@ def dns_latency(ctx: SwarmCheckContext) -> Outcome:
     name = f"tasks.{ctx.plan.service_name(ServiceKey.PROBE)}"
     samples = ctx.scenario.dns.latency_samples
     limit = ctx.scenario.dns.latency_p99_max_ms
-    measurements: dict[str, Any] = {"samples_per_transport": samples}
-    failures = 0
-    worst = 0.0
-    for transport in TRANSPORTS:
-        probes = [ctx.probe(ProbeKind.DNS, name, transport=transport) for _ in range(samples)]
-        results = ctx.run(source, probes)
-        failures += sum(1 for r in results if not r.ok)
-        percentiles = _latency_percentiles(results)
-        if percentiles:
-            p50, p99 = percentiles
-            measurements[f"dns_latency_{transport}_p50_ms"] = round(p50, 3)
-            measurements[f"dns_latency_{transport}_p99_ms"] = round(p99, 3)
-            worst = max(worst, p99)
-    measurements["dns_latency_p50_ms"] = measurements.get("dns_latency_udp_p50_ms")
-    measurements["dns_latency_p99_ms"] = measurements.get("dns_latency_udp_p99_ms")
-    measurements["failures"] = failures
-    if failures:
-        return Outcome.failed(f"{failures}/{2 * samples} lookups failed", measurements=measurements)
-    if worst > limit:
-        return Outcome.failed(
-            f"p99 {worst:.1f} ms over the limit {limit} ms", measurements=measurements
-        )
-    return Outcome.passed(
-        f"{2 * samples} lookups answered, worst p99 {worst:.1f} ms", measurements=measurements
-    )
+    by_transport = {
+        t: ctx.run(source, [ctx.probe(ProbeKind.DNS, name, transport=t) for _ in range(samples)])
+        for t in TRANSPORTS
+    }
+    return judge_latency(by_transport, limit)

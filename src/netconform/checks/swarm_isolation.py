@@ -13,6 +13,7 @@ from netconform.checks.swarm_common import (
     cross_host,
     cross_host_pairs,
     in_the_clear,
+    not_run,
     on_the_wire,
     pairs_matrix,
     spec,
@@ -22,6 +23,7 @@ from netconform.lab import capture
 from netconform.platforms.swarm_plan import Endpoint, NetworkKey, ServiceKey
 from netconform.probes.model import ProbeKind, ProbeResult
 from netconform.results import Area, Verdict
+from netconform.vocab import Capability, Fault
 
 INTERNAL_DOCS = "https://docs.docker.com/reference/cli/docker/network/create/#internal"
 GOSSIP_PORT = 7946  # Swarm's gossip port, listening on every node's underlay address
@@ -32,9 +34,10 @@ INTERNAL_INTERFACES = ["eth0", "lo"]
     spec(
         "isolation.overlays.cross-network",
         Area.ISOLATION,
+        "isolation.segments.cross-segment",
         "Two overlays cannot reach each other (same host and cross host)",
         DOCS,
-        catches=("isolation-breach",),
+        catches=(Fault.ISOLATION_BREACH,),
     )
 )
 def overlays_isolated(ctx: SwarmCheckContext) -> Outcome:
@@ -61,6 +64,7 @@ def overlays_isolated(ctx: SwarmCheckContext) -> Outcome:
     spec(
         "isolation.internal.no-default-route",
         Area.ISOLATION,
+        "isolation.internal.no-default-route",
         "An --internal overlay gives no default route and no gateway interface",
         INTERNAL_DOCS,
         not_catchable="configuration of the task's namespace; no lab fault adds a route",
@@ -72,6 +76,9 @@ def internal_routes(ctx: SwarmCheckContext) -> Outcome:
         routes, ifaces = ctx.run(
             task, [ctx.probe(ProbeKind.ROUTES, ""), ctx.probe(ProbeKind.INTERFACES, "")]
         )
+        unrun = not_run([routes, ifaces], f"routes and interfaces of {task.name}")
+        if unrun is not None:
+            return unrun
         seen[task.name] = {
             "default_route": routes.values.get("has_default"),
             "interfaces": sorted(ifaces.values.get("interfaces", {})),
@@ -104,9 +111,10 @@ def _egress(ctx: SwarmCheckContext, src: Endpoint) -> list[ProbeResult]:
     spec(
         "isolation.internal.no-egress",
         Area.ISOLATION,
+        "isolation.internal.no-egress",
         "An --internal overlay has no egress, yet works inside across hosts",
         INTERNAL_DOCS,
-        catches=("vxlan-blocked",),
+        catches=(Fault.VXLAN_BLOCKED,),
     )
 )
 def internal_egress(ctx: SwarmCheckContext) -> Outcome:
@@ -115,15 +123,22 @@ def internal_egress(ctx: SwarmCheckContext) -> Outcome:
     if inside.verdict != Verdict.PASS:
         return Outcome.failed(f"traffic inside the internal overlay broken: {inside.reason}")
     control = [r for t in ctx.tasks(ServiceKey.PROBE)[:1] for r in _egress(ctx, t)]
+    unrun = not_run(control, "egress control")
+    if unrun is not None:
+        return unrun
     if not all(r.ok for r in control):
         return Outcome.failed(
             f"control failed: a normal overlay cannot reach the underlay either: "
             f"{[r.error for r in control]}"
         )
+    attempts = [(t, r) for t in internal for r in _egress(ctx, t)]
+    # an egress probe that did not run never shows the way out blocked
+    unrun = not_run([r for _, r in attempts], "egress from the internal overlay")
+    if unrun is not None:
+        return unrun
     blocked = {
         f"{t.name}->{r.target}:{GOSSIP_PORT}": ("connected" if r.ok else r.error)
-        for t in internal
-        for r in _egress(ctx, t)
+        for t, r in attempts
     }
     leaks = sorted(k for k, v in blocked.items() if v == "connected")
     if leaks:
@@ -139,10 +154,11 @@ def internal_egress(ctx: SwarmCheckContext) -> Outcome:
     spec(
         "isolation.encrypted.works",
         Area.ISOLATION,
+        "isolation.encrypted.works",
         "An encrypted overlay carries traffic across hosts",
         DOCS,
-        requires=frozenset({"esp"}),
-        catches=("vxlan-blocked",),
+        requires=frozenset({Capability.ESP}),
+        catches=(Fault.VXLAN_BLOCKED,),
     )
 )
 def encrypted_works(ctx: SwarmCheckContext) -> Outcome:
@@ -154,10 +170,11 @@ def encrypted_works(ctx: SwarmCheckContext) -> Outcome:
     spec(
         "isolation.encrypted.esp-only",
         Area.ISOLATION,
+        "isolation.encrypted.on-the-wire",
         "An encrypted overlay's cross-host traffic is ESP on the underlay, no VXLAN in the clear",
         DOCS + " (encrypt: IPsec ESP between nodes)",
-        requires=frozenset({"esp", "underlay-capture"}),
-        catches=("vxlan-blocked",),
+        requires=frozenset({Capability.ESP, Capability.UNDERLAY_CAPTURE}),
+        catches=(Fault.VXLAN_BLOCKED,),
     )
 )
 def encrypted_esp_only(ctx: SwarmCheckContext) -> Outcome:

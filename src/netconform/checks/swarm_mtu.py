@@ -10,12 +10,20 @@ from typing import Any
 
 from netconform.catalog.scenario import SwarmScenario
 from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, poll
-from netconform.checks.swarm_common import DOCS, cross_host, cross_host_pairs, spec
+from netconform.checks.swarm_common import (
+    DOCS,
+    cross_host,
+    cross_host_pairs,
+    not_run,
+    probe_evidence,
+    spec,
+)
 from netconform.checks.swarm_context import SwarmCheckContext
 from netconform.platforms.swarm_plan import Endpoint, ServiceKey
 from netconform.probes.agent import SERVER_TCP_PORT
-from netconform.probes.model import Probe, ProbeKind, ProbeResult
-from netconform.results import Area
+from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult
+from netconform.results import Area, Measure
+from netconform.vocab import Capability, Fault
 
 MTU_CODE = (
     "https://github.com/moby/moby/blob/v20.10.24/vendor/github.com/docker/libnetwork/"
@@ -44,7 +52,7 @@ class MtuVariant:
     service: ServiceKey
     with_mtu_option: bool = False  # created with the scenario's networks.mtu_option
     encrypted: bool = False
-    requires: frozenset[str] = frozenset()  # capabilities the overlay needs
+    requires: frozenset[Capability] = frozenset()  # what the overlay needs
 
     def option(self, scenario: SwarmScenario) -> int | None:
         """The MTU option the overlay was created with, None for Docker's default."""
@@ -53,11 +61,18 @@ class MtuVariant:
     def expected_mtu(self, scenario: SwarmScenario) -> int:
         return expected_overlay_mtu(self.option(scenario), self.encrypted)
 
+    @property
+    def aspect_part(self) -> str:
+        """The default overlay tests the family-neutral aspect; the others their own."""
+        return "" if self.name == "default" else f".{self.name}"
+
 
 MTU_VARIANTS = (
     MtuVariant("default", ServiceKey.PROBE),
     MtuVariant("option", ServiceKey.MTU, with_mtu_option=True),
-    MtuVariant("encrypted", ServiceKey.ENCRYPTED, encrypted=True, requires=frozenset({"esp"})),
+    MtuVariant(
+        "encrypted", ServiceKey.ENCRYPTED, encrypted=True, requires=frozenset({Capability.ESP})
+    ),
 )
 
 
@@ -82,9 +97,9 @@ def interface_follows_rule(ctx: SwarmCheckContext, variant: MtuVariant) -> Outco
         "expected": want,
         "observed": seen,
         "measurements": {
-            "requested_mtu_option": option,
-            "effective_mtu": want if follows else sorted({v for v in seen.values() if v}),
-            "underlay_mtu": ctx.platform_info().get("underlay_mtu"),
+            Measure.MTU_OPTION: option,
+            Measure.EFFECTIVE_MTU: want if follows else sorted({v for v in seen.values() if v}),
+            Measure.HOST_MTU: ctx.platform_info().get("underlay_mtu"),
         },
     }
     if follows:
@@ -105,12 +120,8 @@ def _df_batches(
     }
 
 
-def _by_pair(results: Mapping[Endpoint, list[ProbeResult]]) -> dict[str, str | None]:
-    return {
-        f"{s.name}->{r.target}": ("ok" if r.ok else r.error)
-        for s, rs in results.items()
-        for r in rs
-    }
+def _by_pair(results: Mapping[Endpoint, list[ProbeResult]]) -> dict[str, Any]:
+    return {f"{s.name}->{r.target}": probe_evidence(r) for s, rs in results.items() for r in rs}
 
 
 def df_at_limit(ctx: SwarmCheckContext, variant: MtuVariant) -> Outcome:
@@ -125,10 +136,14 @@ def df_at_limit(ctx: SwarmCheckContext, variant: MtuVariant) -> Outcome:
     )
     observed = _by_pair(polled.value)
     measurements = {
-        "largest_df_payload": size if polled.held else None,
-        "interface_mtu": mtu,
-        "pairs": len(observed),
+        Measure.LARGEST_DF_PAYLOAD: size if polled.held else None,
+        Measure.INTERFACE_MTU: mtu,
+        Measure.PROBES: len(observed),
     }
+    every = [r for rs in polled.value.values() for r in rs]
+    unrun = not_run(every, f"DF pings of {size}", observed=observed, measurements=measurements)
+    if unrun is not None:
+        return unrun
     if polled.held:
         return Outcome.passed(
             f"DF payload {size} (MTU {mtu}) crosses every host pair",
@@ -154,11 +169,14 @@ def df_over_limit(ctx: SwarmCheckContext, variant: MtuVariant) -> Outcome:
         "error": result.error,
         "local_mtu": result.values.get("local_mtu"),
     }
-    if result.error == "emsgsize":
+    unrun = not_run([result], f"DF ping of {size}")
+    if unrun is not None:
+        return unrun
+    if result.outcome == Connectivity.EMSGSIZE:
         return Outcome.passed(
             f"payload {size} refused locally: message too long (mtu {mtu})",
             observed=observed,
-            measurements={"interface_mtu": mtu},
+            measurements={Measure.INTERFACE_MTU: mtu},
         )
     if result.ok:
         return Outcome.failed(
@@ -179,6 +197,7 @@ def _variant_specs(variant: MtuVariant) -> list[tuple[CheckSpec, MtuCheck]]:
             spec(
                 f"mtu.interface.{v}",
                 Area.MTU,
+                "mtu.interface.overlay-rule" if v == "default" else f"mtu.interface.{v}",
                 f"Container MTU follows the overlay rule ({v} network)",
                 MTU_CODE,
                 requires=variant.requires,
@@ -191,10 +210,11 @@ def _variant_specs(variant: MtuVariant) -> list[tuple[CheckSpec, MtuCheck]]:
             spec(
                 f"mtu.pmtu.{v}.df-at-limit",
                 Area.MTU,
+                f"mtu.pmtu{variant.aspect_part}.df-at-limit",
                 f"Cross-host DF ping at exactly the interface MTU passes ({v})",
                 MTU_CODE,
                 requires=variant.requires,
-                catches=("mtu-mismatch",),
+                catches=(Fault.MTU_MISMATCH,),
             ),
             df_at_limit,
         ),
@@ -202,6 +222,7 @@ def _variant_specs(variant: MtuVariant) -> list[tuple[CheckSpec, MtuCheck]]:
             spec(
                 f"mtu.pmtu.{v}.df-over-limit",
                 Area.MTU,
+                f"mtu.pmtu{variant.aspect_part}.df-over-limit",
                 f"DF ping one byte over the MTU fails locally with an error ({v})",
                 MTU_CODE,
                 requires=variant.requires,
@@ -243,9 +264,10 @@ def _transfer_seen(r: ProbeResult) -> str:
     spec(
         "mtu.transfer.cross-host",
         Area.MTU,
+        "mtu.transfer.cross-host",
         "A 4 MiB TCP transfer completes across every host pair",
         DOCS,
-        catches=("vxlan-blocked", "mtu-mismatch"),
+        catches=(Fault.VXLAN_BLOCKED, Fault.MTU_MISMATCH),
     )
 )
 def bulk_transfer(ctx: SwarmCheckContext) -> Outcome:
@@ -254,10 +276,13 @@ def bulk_transfer(ctx: SwarmCheckContext) -> Outcome:
     observed = {f"{s.name}->{r.target}": _transfer_seen(r) for s, r in results}
     rates = [float(r.values["mbit_s"]) for _, r in results if r.ok and r.values.get("mbit_s")]
     measurements = {
-        "bytes": size,
-        "pairs": len(observed),
-        "throughput_mbit_s_min": min(rates) if rates else None,
+        Measure.TRANSFER_BYTES: size,
+        Measure.PROBES: len(observed),
+        Measure.THROUGHPUT_MBIT_S: min(rates) if rates else None,
     }
+    unrun = not_run([r for _, r in results], "transfers", measurements=measurements)
+    if unrun is not None:
+        return unrun
     if all(r.ok for _, r in results):
         return Outcome.passed(
             f"{size} bytes crossed all {len(observed)} host pairs",

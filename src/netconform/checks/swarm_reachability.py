@@ -4,6 +4,7 @@ a service VIP to every backend, the routing mesh on every host, and VXLAN on the
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from netconform.checks.base import CATALOGUE, Outcome, poll
 from netconform.checks.swarm_common import (
@@ -13,16 +14,19 @@ from netconform.checks.swarm_common import (
     cross_host_pairs,
     in_the_clear,
     nodes_without_task,
+    not_run,
     on_the_wire,
     pairs_matrix,
+    probe_evidence,
     spec,
 )
 from netconform.checks.swarm_context import SwarmCheckContext
 from netconform.lab import capture
 from netconform.platforms.swarm_plan import PUBLISHED_PORT, NetworkKey, ServiceKey
 from netconform.probes.agent import SERVER_TCP_PORT
-from netconform.probes.model import ProbeKind
-from netconform.results import Area
+from netconform.probes.model import ProbeKind, ProbeResult
+from netconform.results import Area, Measure
+from netconform.vocab import Capability, Fault
 
 INGRESS = "https://docs.docker.com/engine/swarm/ingress/"
 
@@ -42,10 +46,17 @@ def _register_matrix(
     kind: ProbeKind,
     pairs: Callable[[SwarmCheckContext], list[Pair]],
     title: str,
-    catches: tuple[str, ...],
+    catches: tuple[Fault, ...],
 ) -> None:
     @CATALOGUE.register(
-        spec(f"reachability.{scope}.{kind}", Area.REACHABILITY, title, DOCS, catches=catches)
+        spec(
+            f"reachability.{scope}.{kind}",
+            Area.REACHABILITY,
+            f"reachability.pod-to-pod.{scope}.{kind}",
+            title,
+            DOCS,
+            catches=catches,
+        )
     )
     def check(ctx: SwarmCheckContext) -> Outcome:
         missing = nodes_without_task(ctx, ServiceKey.PROBE)
@@ -61,7 +72,7 @@ for _kind in (ProbeKind.ICMP, ProbeKind.TCP, ProbeKind.UDP):
         _kind,
         cross_host_pairs,
         f"Task to task across every host pair, both directions ({_kind})",
-        ("vxlan-blocked", "host-loss"),
+        (Fault.VXLAN_BLOCKED, Fault.HOST_LOSS),
     )
     _register_matrix(
         "same-host",
@@ -69,7 +80,7 @@ for _kind in (ProbeKind.ICMP, ProbeKind.TCP, ProbeKind.UDP):
         same_host_pairs,
         f"Task to a container on the same host, both directions ({_kind})",
         # the traffic stays on the host, but a lost host's tasks leave the swarm's view
-        ("host-loss",),
+        (Fault.HOST_LOSS,),
     )
 
 
@@ -77,10 +88,11 @@ for _kind in (ProbeKind.ICMP, ProbeKind.TCP, ProbeKind.UDP):
     spec(
         "reachability.vip.round-robin",
         Area.REACHABILITY,
+        "reachability.service.every-backend",
         "A service VIP reaches every backend (TCP, round robin)",
         SWARM_NET,
-        requires=frozenset({"ipvs"}),
-        catches=("vxlan-blocked",),
+        requires=frozenset({Capability.IPVS}),
+        catches=(Fault.VXLAN_BLOCKED,),
     )
 )
 def vip_round_robin(ctx: SwarmCheckContext) -> Outcome:
@@ -89,12 +101,22 @@ def vip_round_robin(ctx: SwarmCheckContext) -> Outcome:
     source = ctx.tasks(ServiceKey.PROBE)[0]
     n = ctx.scenario.vip.requests
 
+    last: list[ProbeResult] = []
+
     def observe() -> set[str]:
         probes = [ctx.probe(ProbeKind.TCP, str(vip), port=SERVER_TCP_PORT) for _ in range(n)]
-        return {str(r.values.get("peer")) for r in ctx.run(source, probes) if r.ok}
+        last[:] = ctx.run(source, probes)
+        return {str(r.values.get("peer")) for r in last if r.ok}
 
     polled = poll(observe, lambda seen: backends <= seen, ctx.scenario.converge_deadline_s)
-    measurements = {"requests": n, "backends": len(backends), "answered_by": len(polled.value)}
+    measurements = {
+        Measure.PROBES: n,
+        Measure.BACKENDS: len(backends),
+        Measure.BACKENDS_ANSWERED: len(polled.value),
+    }
+    unrun = None if polled.held else not_run(last, f"VIP {vip}", measurements=measurements)
+    if unrun is not None:
+        return unrun
     if polled.held:
         return Outcome.passed(
             f"VIP {vip}: all {len(backends)} backends answered",
@@ -114,27 +136,36 @@ def vip_round_robin(ctx: SwarmCheckContext) -> Outcome:
     spec(
         "reachability.ingress.routing-mesh",
         Area.REACHABILITY,
+        "reachability.published-port.other-host",
         "A published port answers on every host's underlay address",
         INGRESS,
-        requires=frozenset({"ipvs", "host-access"}),
-        catches=("vxlan-blocked",),
+        requires=frozenset({Capability.IPVS, Capability.HOST_ACCESS}),
+        catches=(Fault.VXLAN_BLOCKED,),
     )
 )
 def routing_mesh(ctx: SwarmCheckContext) -> Outcome:
     sources = [(n.name, ctx.host_executor(n.name)) for n in ctx.nodes]
 
-    def observe() -> dict[str, str]:
+    last: list[ProbeResult] = []
+
+    def observe() -> dict[str, Any]:
         cells = {}
+        last.clear()
         for name, executor in sources:
             assert executor is not None
             probes = [ctx.probe(ProbeKind.TCP, n.address, port=PUBLISHED_PORT) for n in ctx.nodes]
-            for node, r in zip(ctx.nodes, executor.run_batch(probes), strict=True):
-                cells[f"{name}->{node.name}:{PUBLISHED_PORT}"] = "ok" if r.ok else str(r.error)
+            results = executor.run_batch(probes)
+            last.extend(results)
+            for node, r in zip(ctx.nodes, results, strict=True):
+                cells[f"{name}->{node.name}:{PUBLISHED_PORT}"] = probe_evidence(r)
         return cells
 
     polled = poll(
         observe, lambda c: all(v == "ok" for v in c.values()), ctx.scenario.converge_deadline_s
     )
+    unrun = None if polled.held else not_run(last, "published port", observed=polled.value)
+    if unrun is not None:
+        return unrun
     bad = {k: v for k, v in polled.value.items() if v != "ok"}
     if polled.held:
         return Outcome.passed(
@@ -147,11 +178,12 @@ def routing_mesh(ctx: SwarmCheckContext) -> Outcome:
     spec(
         "reachability.underlay.vxlan",
         Area.REACHABILITY,
+        "reachability.underlay.encapsulated",
         "Cross-host overlay traffic is VXLAN on UDP 4789 with the network's VNI, never in the "
         "clear",
         DOCS + " (UDP port 4789 for overlay network traffic); RFC 7348 §5",
-        requires=frozenset({"underlay-capture"}),
-        catches=("vxlan-blocked", "host-loss"),
+        requires=frozenset({Capability.UNDERLAY_CAPTURE}),
+        catches=(Fault.VXLAN_BLOCKED, Fault.HOST_LOSS),
     )
 )
 def underlay_vxlan(ctx: SwarmCheckContext) -> Outcome:

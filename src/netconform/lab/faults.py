@@ -14,15 +14,16 @@ from typing import Any
 from netconform.errors import EnvironmentUnfit, InputError
 from netconform.lab import capture, netns, nft, state
 from netconform.lab.state import HostRecord, LabState
+from netconform.vocab import Fault
 
 # kind -> (area whose checks must catch it, what it models)
-FAULT_KINDS: dict[str, tuple[str, str]] = {
-    "mtu-mismatch": ("mtu", "one host's underlay link MTU below what the overlay assumes"),
-    "vxlan-blocked": ("reachability", "UDP 4789 dropped on one host"),
-    "dns-broken": ("dns", "the embedded resolver unreachable in one host's containers"),
-    "isolation-breach": ("isolation", "a container bridged into a second overlay"),
-    "lossy-underlay": ("reachability", "packet loss and delay on one host's underlay link"),
-    "host-loss": ("reachability", "one host's underlay link down"),
+FAULT_KINDS: dict[Fault, tuple[str, str]] = {
+    Fault.MTU_MISMATCH: ("mtu", "one host's underlay link MTU below what the overlay assumes"),
+    Fault.VXLAN_BLOCKED: ("reachability", "UDP 4789 dropped on one host"),
+    Fault.DNS_BROKEN: ("dns", "the embedded resolver unreachable in one host's containers"),
+    Fault.ISOLATION_BREACH: ("isolation", "a container bridged into a second overlay"),
+    Fault.LOSSY_UNDERLAY: ("reachability", "packet loss and delay on one host's underlay link"),
+    Fault.HOST_LOSS: ("reachability", "one host's underlay link down"),
 }
 NFT_TABLE = "netconform_fault"
 LABEL = "io.netconform.run"

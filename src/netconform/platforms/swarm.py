@@ -169,7 +169,8 @@ class SwarmContext:
     # --- probing -----------------------------------------------------------------------
     def executor(self, endpoint: Endpoint) -> DockerExecExecutor:
         container = self.clients[endpoint.node].containers.get(endpoint.container_id)
-        return DockerExecExecutor(container)
+        node = next(n for n in self.nodes if n.name == endpoint.node)
+        return DockerExecExecutor(container, node.docker_host)  # reproduce names the daemon
 
     def host_executor(self, node: str) -> NetnsExecutor | None:
         for n in self.nodes:
