@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from netconform.lab import lab
-from netconform.platforms.swarm import SwarmLabPlatform, context_from_handle
+from netconform.platforms.swarm_platforms import SwarmLabPlatform, context_from_handle
 from netconform.probes.agent import SERVER_TCP_PORT
 from netconform.probes.model import ProbeKind
 

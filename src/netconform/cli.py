@@ -16,7 +16,7 @@ from netconform.lab.config import LabConfig
 from netconform.options import OPTIONS, add_cli_options, normalise
 from netconform.platforms import registry
 from netconform.settings import VARIABLES, Settings
-from netconform.vocab import Family
+from netconform.vocab import Family, Fault
 
 
 def conformance_dir() -> Path:
@@ -32,11 +32,12 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     from netconform.plugin import ProvidedRun
     from netconform.progress import StreamProgress
 
-    options = normalise({o.dest: getattr(args, o.dest) for o in OPTIONS}, Settings.from_env())
+    settings = Settings.from_env()
+    options = normalise({o.dest: getattr(args, o.dest) for o in OPTIONS}, settings)
     output_dir(options.out, "--out")
     # Fail fast, before pytest starts: bad scenario (2), missing tools or not root (3). The
     # plugin takes the prepared run as it is: nothing is parsed or preflighted twice.
-    run = registry.prepare_run(options, Settings.from_env(), StreamProgress())
+    run = registry.prepare_run(options, settings, StreamProgress())
     out = options.out
     argv = [
         str(conformance_dir()),
@@ -143,6 +144,30 @@ def cmd_checks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_lab_commands(lab_parser: argparse.ArgumentParser) -> None:
+    """`lab up|down|status` and `lab fault add|clear|list`, each with --name."""
+    lab_sub = lab_parser.add_subparsers(dest="lab_cmd", required=True)
+    for name in ("up", "down", "status"):
+        p = lab_sub.add_parser(name)
+        p.add_argument("--name", default=LabConfig.name)
+        if name == "up":
+            p.add_argument("--hosts", type=int, help=f"hosts (default {LabConfig.hosts})")
+            p.add_argument(
+                "--underlay-mtu", type=int, help=f"underlay MTU (default {LabConfig.underlay_mtu})"
+            )
+    fault = lab_sub.add_parser("fault", help="inject, list and clear faults in a running lab")
+    fault_sub = fault.add_subparsers(dest="fault_cmd", required=True)
+    add = fault_sub.add_parser("add")
+    add.add_argument("kind", help=", ".join(Fault))
+    add.add_argument("--host", type=int, default=2, help="host number (1-based)")
+    add.add_argument("--mtu", type=int, help="mtu-mismatch: the lowered MTU")
+    for name in ("clear", "list"):
+        fault_sub.add_parser(name)
+    for p in (add, *fault_sub.choices.values()):
+        if not any(a.dest == "name" for a in p._actions):
+            p.add_argument("--name", default=LabConfig.name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netconform", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -158,30 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", help="pytest -k expression selecting checks")
     run.add_argument("-n", help="pytest-xdist workers")
 
-    lab_parser = sub.add_parser("lab", help="the local multi-host Swarm lab")
-    lab_sub = lab_parser.add_subparsers(dest="lab_cmd", required=True)
-    for name in ("up", "down", "status"):
-        p = lab_sub.add_parser(name)
-        p.add_argument("--name", default=LabConfig.name)
-        if name == "up":
-            p.add_argument("--hosts", type=int, help=f"hosts (default {LabConfig.hosts})")
-            p.add_argument(
-                "--underlay-mtu", type=int, help=f"underlay MTU (default {LabConfig.underlay_mtu})"
-            )
-    fault = lab_sub.add_parser("fault", help="inject, list and clear faults in a running lab")
-    fault_sub = fault.add_subparsers(dest="fault_cmd", required=True)
-    add = fault_sub.add_parser("add")
-    add.add_argument(
-        "kind",
-        help="mtu-mismatch, vxlan-blocked, dns-broken, isolation-breach, lossy-underlay, host-loss",
-    )
-    add.add_argument("--host", type=int, default=2, help="host number (1-based)")
-    add.add_argument("--mtu", type=int, help="mtu-mismatch: the lowered MTU")
-    for name in ("clear", "list"):
-        fault_sub.add_parser(name)
-    for p in (add, *fault_sub.choices.values()):
-        if not any(a.dest == "name" for a in p._actions):
-            p.add_argument("--name", default=LabConfig.name)
+    _add_lab_commands(sub.add_parser("lab", help="the local multi-host Swarm lab"))
 
     selftest = sub.add_parser("selftest", help="prove every check can fail: fault x check matrix")
     selftest.add_argument("--platform", default="swarm-lab")

@@ -46,8 +46,14 @@ class ProvidedRun:
 
 
 class RunState:
-    def __init__(self, options: RunOptions, provided: PreparedRun | None = None) -> None:
+    def __init__(
+        self,
+        options: RunOptions,
+        provided: PreparedRun | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.options = options
+        self.settings = settings or Settings()  # read once, where the options were
         self.entry = registry.entry(options.platform)
         self.provided = provided
         self.scenario: Scenario | None = None
@@ -116,7 +122,8 @@ def _state(config: pytest.Config) -> RunState | None:
     if not config.getoption("platform"):
         return None
     given = {o.dest: config.getoption(o.dest) for o in OPTIONS}
-    return RunState(normalise(given, Settings.from_env()))
+    settings = Settings.from_env()
+    return RunState(normalise(given, settings), settings=settings)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -139,7 +146,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     progress = StreamProgress()
     try:
-        run = state.provided or prepare_run(state.options, Settings.from_env(), progress)
+        run = state.provided or prepare_run(state.options, state.settings, progress)
         state.scenario = run.scenario
         state.handle = state.lifecycle.enter_context(running(run.platform))
     except (NetconformError, OSError) as exc:

@@ -19,12 +19,8 @@ from netconform.errors import EnvironmentUnfit
 from netconform.lab import faults, nft, state
 from netconform.lab.config import LabConfig
 from netconform.platforms.registry import load_checks
-from netconform.platforms.swarm import (
-    SwarmContext,
-    SwarmHandle,
-    SwarmLabPlatform,
-    context_from_handle,
-)
+from netconform.platforms.swarm import SwarmContext
+from netconform.platforms.swarm_platforms import SwarmHandle, SwarmLabPlatform, context_from_handle
 from netconform.progress import NoProgress, Progress
 from netconform.results import CheckResult, Verdict
 from netconform.vocab import Family, Fault
@@ -150,14 +146,16 @@ def run_selftest(
 ) -> SelftestReport:
     progress = progress or NoProgress()
     start = time.monotonic()
-    load_checks(SwarmLabPlatform.name)
+    load_checks(Family.SWARM)
     checks = CATALOGUE.for_family(Family.SWARM)
     scenario = scenario or load_swarm_scenario()
     # A fault round must not wait the full convergence deadline on every broken cell.
-    fast = scenario.model_copy(update={"converge_deadline_s": min(scenario.converge_deadline_s, 6)})
+    fault_scenario = scenario.model_copy(
+        update={"converge_deadline_s": min(scenario.converge_deadline_s, 6)}
+    )
     # The self-test runs on a lab that is up, if one is, and takes down only one it made.
     platform = SwarmLabPlatform(
-        fast, keep=keep, lab=LabConfig(name=lab_name), progress=progress, reuse=True
+        fault_scenario, keep=keep, lab=LabConfig(name=lab_name), progress=progress, reuse=True
     )
     platform.prepare_host()
     platform.preflight()
@@ -166,11 +164,12 @@ def run_selftest(
         progress.step("healthy round: every check")
         # The healthy round keeps the scenario's own deadline: a pass may take its time
         # (a scale-up on a busy machine), only broken cells must not wait it out.
-        with contextlib.closing(context_from_handle(handle, scenario)) as unhurried:
-            healthy = {r.id: str(r.verdict) for r in _run(unhurried, checks)}
-        with contextlib.closing(context_from_handle(handle, fast)) as ctx:
+        with contextlib.closing(context_from_handle(handle, scenario)) as healthy_ctx:
+            healthy = {r.id: str(r.verdict) for r in _run(healthy_ctx, checks)}
+        with contextlib.closing(context_from_handle(handle, fault_scenario)) as fault_ctx:
             rounds = [
-                _fault_round(ctx, kind, checks, lab_name, progress) for kind in faults.FAULT_KINDS
+                _fault_round(fault_ctx, kind, checks, lab_name, progress)
+                for kind in faults.FAULT_KINDS
             ]
         uncatchable = {c.spec.id: c.spec.not_catchable for c in checks if not c.spec.catches}
         report = SelftestReport(healthy, tuple(rounds), uncatchable, time.monotonic() - start)

@@ -17,7 +17,7 @@ from netconform.checks.base import CATALOGUE, execute
 from netconform.lab import capture, faults, lab, state
 from netconform.lab.config import LabConfig
 from netconform.platforms.registry import load_checks
-from netconform.platforms.swarm import SwarmLabPlatform, context_from_handle
+from netconform.platforms.swarm_platforms import SwarmLabPlatform, context_from_handle
 from netconform.probes.model import ProbeKind
 from netconform.results import SCHEMA, Measure
 

@@ -20,3 +20,13 @@ def test_observed_without_probes_gives_none() -> None:
     assert failed_probes(check("dns.x", "dns.service.a", observed="text")) == ()
     assert failed_probes(check("dns.x", "dns.service.a", observed={"reproduce": []})) == ()
     assert failed_probes(check("dns.x", "dns.service.a")) == ()
+
+
+def test_a_grid_cell_is_named_by_its_key() -> None:
+    # how the Swarm grid checks put a probe that did not run (swarm_common.probe_evidence)
+    unrun = {"outcome": "failed", "error": "exec failed", "reproduce": ["docker", "exec", "t1"]}
+    observed = {"t1 -> t2": unrun, "t1 -> t3": "ok"}
+    (probe,) = failed_probes(check("r.x", "reachability.hairpin", Verdict.ERROR, observed=observed))
+    assert (probe.what, probe.reason) == ("t1 -> t2", "exec failed")
+    listed = check("r.x", "reachability.hairpin", Verdict.ERROR, observed=[unrun])
+    assert failed_probes(listed)[0].what == "probe"

@@ -16,8 +16,8 @@ from netconform.k8s.handle import KubeHandle
 from netconform.lab import setup
 from netconform.lab.config import LabConfig
 from netconform.options import OPTIONS, RunOptions, add_cli_options, normalise
-from netconform.platforms.swarm import SwarmHandle, SwarmLabPlatform
 from netconform.platforms.swarm_deploy import Node
+from netconform.platforms.swarm_platforms import SwarmHandle, SwarmLabPlatform
 from netconform.settings import Settings
 from netconform.vocab import Capability
 

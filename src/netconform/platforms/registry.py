@@ -38,7 +38,7 @@ class PlatformEntry:
 
 
 def _swarm_lab(options: RunOptions, scenario: SwarmScenario, _: Settings, p: Progress) -> Platform:
-    from netconform.platforms.swarm import SwarmLabPlatform
+    from netconform.platforms.swarm_platforms import SwarmLabPlatform
 
     return SwarmLabPlatform(scenario, keep=options.keep, lab=options.lab, progress=p)
 
@@ -46,7 +46,7 @@ def _swarm_lab(options: RunOptions, scenario: SwarmScenario, _: Settings, p: Pro
 def _swarm(
     options: RunOptions, scenario: SwarmScenario, settings: Settings, p: Progress
 ) -> Platform:
-    from netconform.platforms.swarm import SwarmPlatform
+    from netconform.platforms.swarm_platforms import SwarmPlatform
 
     return SwarmPlatform(scenario, settings=settings, progress=p)
 
@@ -80,7 +80,7 @@ def _cluster(
 
 
 def _attach_swarm(handle: Any, scenario: SwarmScenario, _: RunOptions) -> CheckContext:
-    from netconform.platforms.swarm import context_from_handle
+    from netconform.platforms.swarm_platforms import context_from_handle
 
     return context_from_handle(handle, scenario)
 
@@ -92,7 +92,7 @@ def _attach_kube(handle: Any, scenario: KubernetesScenario, options: RunOptions)
 
 
 def _swarm_handle(data: Mapping[str, Any]) -> Handle:
-    from netconform.platforms.swarm import SwarmHandle
+    from netconform.platforms.swarm_platforms import SwarmHandle
 
     return SwarmHandle.from_json(data)
 

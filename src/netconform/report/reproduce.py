@@ -29,28 +29,32 @@ class FailedProbe:
         return shlex.join(self.argv)
 
 
-def _entries(value: JSONValue, depth: int = 0) -> Iterator[Mapping[str, JSONValue]]:
+def _entries(
+    value: JSONValue, where: str = "", depth: int = 0
+) -> Iterator[tuple[str, Mapping[str, JSONValue]]]:
+    """Every mapping carrying a reproduce argv, with the key it sits under (a grid cell's
+    label, for instance)."""
     if depth > _MAX_DEPTH:
         return
     if isinstance(value, Mapping):
         argv = value.get("reproduce")
         if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
-            yield value
+            yield where, value
             return
-        for item in value.values():
-            yield from _entries(item, depth + 1)
+        for key, item in value.items():
+            yield from _entries(item, str(key), depth + 1)
     elif isinstance(value, Sequence) and not isinstance(value, str):
         for item in value:
-            yield from _entries(item, depth + 1)
+            yield from _entries(item, where, depth + 1)
 
 
 def failed_probes(check: CheckResult) -> tuple[FailedProbe, ...]:
     """Every probe in `observed` that did not succeed and can be re-run, in order."""
     found: list[FailedProbe] = []
-    for entry in _entries(check.observed):
+    for where, entry in _entries(check.observed):
         if entry.get("ok") is True:
             continue
-        what = " ".join(str(entry[k]) for k in ("kind", "target") if entry.get(k))
+        named = " ".join(str(entry[k]) for k in ("kind", "target") if entry.get(k))
         reason = entry.get("error") or entry.get("outcome") or ""
-        found.append(FailedProbe(what, str(reason), tuple(entry["reproduce"])))
+        found.append(FailedProbe(named or where or "probe", str(reason), tuple(entry["reproduce"])))
     return tuple(found)
