@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from netconform.errors import said_not_raised
@@ -79,6 +80,10 @@ class Platform(Protocol):
 
     def teardown(self) -> None:
         """Remove everything provision made (unless the user asked to keep it)."""
+
+    def collect_diagnostics(self, out: Path) -> list[Path]:
+        """After a failed check: what a person debugging it needs, written under out/
+        (best effort, never raises); the files written."""
 
 
 class CheckContext(Protocol):

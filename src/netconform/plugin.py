@@ -22,7 +22,7 @@ import pytest
 
 from netconform.catalog.scenario import Scenario, scenario_from_json
 from netconform.checks.base import CATALOGUE, Check, execute
-from netconform.core import Handle, running
+from netconform.core import Handle, Platform, running
 from netconform.errors import NetconformError, exit_code_of
 from netconform.options import OPTIONS, RunOptions, add_pytest_options, normalise
 from netconform.platforms import registry
@@ -58,6 +58,7 @@ class RunState:
         self.provided = provided
         self.scenario: Scenario | None = None
         self.handle: Handle | None = None
+        self.platform: Platform | None = None  # the controller's, for diagnostics
         self.lifecycle = contextlib.ExitStack()  # running(platform) from start to finish
         self.started = _now()
         self.results: list[CheckResult] = []
@@ -148,6 +149,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     try:
         run = state.provided or prepare_run(state.options, state.settings, progress)
         state.scenario = run.scenario
+        state.platform = run.platform
         state.handle = state.lifecycle.enter_context(running(run.platform))
     except (NetconformError, OSError) as exc:
         # An incomplete results.json says why, so a nightly report shows the platform as
@@ -197,6 +199,10 @@ class ControllerHooks:
                 alluredir = session.config.getoption("--alluredir", None)
                 if alluredir:
                     write_run_files(Path(alluredir), state.platform_name, state.info)
+            failed = [r for r in state.results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
+            if failed and state.platform is not None:
+                # before teardown: what a person debugging the failure needs
+                state.platform.collect_diagnostics(state.options.out / "diagnostics")
         finally:
             if state.handle is not None:
                 StreamProgress().step("removing what the run created")

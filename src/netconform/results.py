@@ -78,6 +78,7 @@ class Measure(StrEnum):
     TRANSFER_S = "transfer_s"
     THROUGHPUT_MBIT_S = "throughput_mbit_s"  # the slowest pair's rate
     # NetworkPolicy.
+    ENFORCED = "enforced"  # the default-deny canary saw a policy take effect (bool)
     TOOK_EFFECT_S = "took_effect_s"  # policy change until the data plane showed it (slowest step)
     STEPS = "steps"  # steps of a NetworkPolicy case
 

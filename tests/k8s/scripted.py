@@ -18,12 +18,12 @@ from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import (
     DNS_BACKENDS,
-    DNS_CUSTOM_SEARCH,
     DNS_EXTERNAL_NAME,
     NODE_INDEX_LABEL,
     ROLE_LABEL,
     SLOT_LABEL,
     WorkloadSpec,
+    dns_custom_search,
     probe_service_name,
 )
 from netconform.probes.agent import SERVER_TCP_PORT
@@ -239,7 +239,7 @@ class Conformant:
     def _read(self, src: PodEndpoint, p: Probe) -> Reply:
         ns = SPEC.dns_namespace
         if src.name == "dns-custom":
-            search = f"{DNS_CUSTOM_SEARCH} {ns}.svc.{ZONE}"
+            search = f"{dns_custom_search(ZONE)} {ns}.svc.{ZONE}"
             options = "ndots:2 edns0"
         else:
             search = f"{src.namespace}.svc.{ZONE} svc.{ZONE} {ZONE}"
@@ -280,7 +280,7 @@ class Conformant:
 
     def _search_list(self, src: PodEndpoint) -> list[str]:
         if src.name == "dns-custom":
-            return [DNS_CUSTOM_SEARCH, f"{SPEC.dns_namespace}.svc.{ZONE}"]
+            return [dns_custom_search(ZONE), f"{SPEC.dns_namespace}.svc.{ZONE}"]
         return [f"{src.namespace}.svc.{ZONE}", f"svc.{ZONE}", ZONE]
 
     def _dns(self, src: PodEndpoint, p: Probe) -> Reply:

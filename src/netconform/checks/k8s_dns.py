@@ -17,8 +17,8 @@ from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import (
     DNS_BACKENDS,
-    DNS_CUSTOM_SEARCH,
     DNS_EXTERNAL_NAME,
+    dns_custom_search,
     probe_service_name,
 )
 from netconform.probes.model import ProbeKind, ProbeResult
@@ -294,7 +294,7 @@ def policy_none(ctx: KubeCheckContext) -> Outcome:
     ns, zone = ctx.spec.dns_namespace, ctx.spec.cluster_domain
     expected = {
         "nameserver": [ctx.spec.cluster_dns_ip],
-        "search": [DNS_CUSTOM_SEARCH, f"{ns}.svc.{zone}"],
+        "search": [dns_custom_search(zone), f"{ns}.svc.{zone}"],
         "options": ["ndots:2", "edns0"],
     }
     conf, result = _resolv_conf(ctx, pod)
@@ -439,9 +439,11 @@ def service_other_namespace(ctx: KubeCheckContext) -> Outcome:
             control.expected,
             control.observed,
         )
-    outcome = _query(
-        ctx, short, "A", lambda r: not _answers(r, "A"), "NXDOMAIN", search=True, rcode="NXDOMAIN"
-    )
+    # The short name as the other namespace's search path expands it first. Not through the
+    # whole search path: its last candidate, the bare name, leaves the cluster for the
+    # machine's upstream resolver, which is not what this check tests.
+    other = f"{short}.{ctx.spec.dns_namespace}.svc.{ctx.spec.cluster_domain}"
+    outcome = _query(ctx, other, "A", lambda r: not _answers(r, "A"), "NXDOMAIN", rcode="NXDOMAIN")
     if outcome.verdict != Verdict.PASS:
         return outcome
     return Outcome.passed(

@@ -154,20 +154,37 @@ def check_enforcement(ctx: KubeCheckContext) -> Enforcement:
         CANARY_ID,
         Area.NETPOL,
         "netpol.default-deny.canary",
-        "Default-deny canary: the platform enforces NetworkPolicy",
+        "Default-deny canary: whether the platform enforces NetworkPolicy",
         SPEC + "#default-deny-all-ingress-traffic",
-        frozenset({Capability.NETWORKPOLICY}),
     )
 )
 def enforcement(ctx: KubeCheckContext) -> Outcome:
+    """Runs on every platform: a platform that declares NetworkPolicy support and does not
+    enforce it fails; one that declares none gets the measured fact as one profile finding,
+    and its NetworkPolicy cases are not applicable (skipped, pointing here)."""
     found = check_enforcement(ctx)
     if found.undecided:
         return Outcome.errored(found.reason)
     if found.enforced:
         assert found.took_s is not None
-        return Outcome.passed(found.reason, measurements={Measure.TOOK_EFFECT_S: found.took_s})
-    return Outcome.failed(
-        found.reason, expected="denied after the policy", observed="still allowed"
+        return Outcome.passed(
+            found.reason,
+            measurements={Measure.ENFORCED: True, Measure.TOOK_EFFECT_S: found.took_s},
+        )
+    declared = ctx.capabilities.why_missing(frozenset({Capability.NETWORKPOLICY}))
+    if declared is None:
+        return Outcome.failed(
+            found.reason,
+            expected="denied after the policy",
+            observed="still allowed",
+            measurements={Measure.ENFORCED: False},
+        )
+    return Outcome.passed(
+        f"no enforcement: {found.reason} (as the platform declares: {declared})",
+        expected="denied after the policy",
+        observed="still allowed",
+        measurements={Measure.ENFORCED: False},
+        profile=True,
     )
 
 
@@ -295,7 +312,8 @@ def run_case(ctx: KubeCheckContext, case: Case) -> Outcome:
 
 
 def _register_case(case: Case) -> None:
-    requires = {Capability.NETWORKPOLICY}
+    # No NetworkPolicy requirement: the canary decides (measured, not declared), once.
+    requires: set[Capability] = set()
     if Protocol.SCTP in case.protocols:
         requires.add(Capability.SCTP)
     aspect = SHARED_ASPECTS.get(case.id, aspects.netpol_case(case.id))
@@ -305,7 +323,7 @@ def _register_case(case: Case) -> None:
         if canary.undecided:
             return Outcome.errored(f"{canary.reason} (see {CANARY_ID})")
         if not canary.enforced:
-            return Outcome.skipped(f"{canary.reason} (see {CANARY_ID})")
+            return Outcome.skipped(f"not applicable: {canary.reason} (see {CANARY_ID})")
         return run_case(ctx, case)
 
     CATALOGUE.register(

@@ -26,7 +26,17 @@ NETPOL_PROTOCOLS = (Protocol.TCP, Protocol.UDP)  # SCTP: the agent has no SCTP p
 PROBE_SLOTS = ("a", "b")  # two probe pods per node: same-node pairs and local backends
 DNS_BACKENDS = 2
 DNS_EXTERNAL_NAME = "dns-target.example.com"
-DNS_CUSTOM_SEARCH = "custom.netconform.test"
+# The first search domain of the dnsPolicy None pod: inside the cluster domain (a namespace
+# that does not exist), so CoreDNS answers NXDOMAIN itself and the lookup moves on to the
+# next domain; a domain outside it would send the query to the machine's upstream resolver,
+# which this check does not test (and which may not serve TCP at all).
+DNS_CUSTOM_SEARCH_NAMESPACE = "netconform-custom-search"
+
+
+def dns_custom_search(cluster_domain: str) -> str:
+    return f"{DNS_CUSTOM_SEARCH_NAMESPACE}.svc.{cluster_domain}"
+
+
 CONTROL_PLANE_TOLERATION = {
     "key": "node-role.kubernetes.io/control-plane",
     "operator": "Exists",
@@ -321,7 +331,10 @@ def dns_objects(spec: WorkloadSpec) -> list[Manifest]:
             dnsPolicy="None",
             dnsConfig={
                 "nameservers": [spec.cluster_dns_ip],
-                "searches": [DNS_CUSTOM_SEARCH, f"{ns}.svc.{spec.cluster_domain}"],
+                "searches": [
+                    dns_custom_search(spec.cluster_domain),
+                    f"{ns}.svc.{spec.cluster_domain}",
+                ],
                 "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}],
             },
         )

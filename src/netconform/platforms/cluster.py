@@ -10,7 +10,7 @@ from pathlib import Path
 
 from netconform.core import Capabilities
 from netconform.errors import EnvironmentUnfit, said_not_raised
-from netconform.k8s import install, plan
+from netconform.k8s import diagnostics, install, plan
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kube import KubeApi
 from netconform.k8s.tools import Runner, SubprocessRunner, require_tools
@@ -129,6 +129,11 @@ class ClusterPlatform:
             {**rendered.info, "namespaces": spec.namespaces()},
             spec.cluster_domain,
         )
+
+    def collect_diagnostics(self, out: Path) -> list[Path]:
+        """Pods, events and node conditions of the cluster (it has no CNI profile, so no
+        CNI logs), into out/."""
+        return diagnostics.collect(self.runner, self.kubeconfig, out, ())
 
     def teardown(self) -> None:
         if self.keep or not self._teardown:

@@ -7,6 +7,7 @@ import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
@@ -197,6 +198,10 @@ class SwarmLabPlatform:
             ctx.close()
         return handle
 
+    def collect_diagnostics(self, out: Path) -> list[Path]:
+        """Nothing beyond results.json: every Swarm check records its probes' evidence."""
+        return []
+
     def teardown(self) -> None:
         if self._created_lab and not self.keep:
             self.progress.step("tearing the lab down")
@@ -303,6 +308,10 @@ class SwarmPlatform:
         finally:
             ctx.close()
         return handle
+
+    def collect_diagnostics(self, out: Path) -> list[Path]:
+        """Nothing beyond results.json: every Swarm check records its probes' evidence."""
+        return []
 
     def teardown(self) -> None:
         if self._nodes:
