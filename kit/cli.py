@@ -80,8 +80,19 @@ def exports() -> list[str]:
     return lines
 
 
-def up() -> None:
+class NotBuilt(Exception):
+    """`up --no-build` found components missing from the cache."""
+
+
+def up(build: bool = True) -> None:
     start = time.monotonic()
+    if not build:
+        missing = [c.name for c in ALL if not c.built()]
+        if missing:
+            raise NotBuilt(
+                f"not built: {', '.join(missing)} (`bash .ci/kit up` builds them; "
+                "about 15 min cold on 2 cores)"
+            )
     with ThreadPoolExecutor(max_workers=2) as pool:
         lanes = [pool.submit(build_lane, GO_LANE), pool.submit(build_lane, ROOTFS_LANE)]
         for lane in lanes:
@@ -142,10 +153,13 @@ def status() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kit", description=__doc__)
     parser.add_argument("command", choices=("up", "down", "status", "env"))
+    parser.add_argument(
+        "--no-build", action="store_true", help="up: start only what is cached; exit 3 if not"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            up()
+            up(build=not args.no_build)
         elif args.command == "down":
             down()
         elif args.command == "env":
@@ -155,6 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildFailed as exc:
         print(f"kit: {exc}", file=sys.stderr)
         return 1
+    except NotBuilt as exc:
+        print(f"kit: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("kit: interrupted", file=sys.stderr)
         return 130

@@ -79,6 +79,8 @@ def test_create_install_wait_deploy_run_delete(
     p = platform(name, tmp_path, offline_artifacts)
     with running(p) as handle:
         ran_checks_at = len(calls(fake_path))
+        plugin = tmp_path / "work" / "netconform-flannel" / "node-plugins" / "bridge"
+        bridge_mode = plugin.stat().st_mode if plugin.exists() else 0
         assert handle.run_id == "r1" and handle.info["kubernetes"] == "v1.36.1"
         assert handle.kubeconfig == str(tmp_path / "work" / f"netconform-{name[5:]}" / "kubeconfig")
     seen = calls(fake_path)
@@ -96,9 +98,9 @@ def test_create_install_wait_deploy_run_delete(
         assert count(seen, "docker", "cp") == 3
         assert max(i for i, c in enumerate(seen) if c[:2] == ["docker", "cp"]) < apply
         assert apply < index(seen, "rollout", "status", "daemonset/kube-flannel-ds") < ready
-        assert (
-            tmp_path / "work" / "netconform-flannel" / "node-plugins" / "bridge"
-        ).stat().st_mode & stat.S_IEXEC
+        assert bridge_mode & stat.S_IEXEC
+    # teardown leaves no work files behind
+    assert not (tmp_path / "work" / f"netconform-{name[5:]}").exists()
     if name == "kind-calico":
         order = [
             index(

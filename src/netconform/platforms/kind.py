@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ from netconform.vocab import Family
 
 def state_root(settings: Settings | None = None) -> Path:
     return (settings or Settings.from_env()).state_home / "netconform" / "kind"
+
+
+KIND_NETWORK = "kind"  # the docker network kind puts every cluster's nodes on
 
 
 class KindPlatform:
@@ -64,6 +68,7 @@ class KindPlatform:
         self.run_id = run_id or uuid.uuid4().hex[:6]
         self.diagnostics_dir = diagnostics_dir
         self._owns_cluster = False  # this run created or took over the cluster
+        self._made_kind_network = False  # kind's docker network did not exist before this run
 
     def _artifacts_from(self, directory: Path | None) -> plan.Artifacts:
         """NETCONFORM_ARTIFACTS: a directory holding the pinned files (verified by sha256
@@ -135,6 +140,8 @@ class KindPlatform:
             self.progress.step("building the probe image (offline Debian recipe, cached)")
             ensure_built(plan.probe_recipe())
         clusters = KindClusters(self.runner)
+        network = self.runner.run(("docker", "network", "inspect", KIND_NETWORK), timeout_s=60)
+        self._made_kind_network = network.returncode != 0
         key = install.profile_key(self.profile.cni, self.profile.version)
         reuse = False
         if self.cluster in clusters.names():
@@ -219,3 +226,9 @@ class KindPlatform:
             self.progress.step(f"deleting kind cluster {self.cluster}")
             install.run_steps(install.delete_steps(self.cluster), self.runner, self.progress)
             self._owns_cluster = False
+            if self._made_kind_network:
+                # kind leaves its network behind; remove it when this run made it and
+                # nothing else uses it (docker refuses to remove a network in use)
+                self.runner.run(("docker", "network", "rm", KIND_NETWORK), timeout_s=60)
+                self._made_kind_network = False
+            shutil.rmtree(self.work.root, ignore_errors=True)

@@ -1,0 +1,90 @@
+"""What a kind platform finds on the machine before it creates anything (fake docker/kind on
+PATH): the node image, the Docker host's cgroup version, which images are local; --offline
+with a missing image is exit 3 naming it, before any cluster exists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from netconform.core import running
+from netconform.errors import EnvironmentUnfit
+from netconform.k8s.images import CNI_PLUGINS_LABEL
+from netconform.platforms.kind import KindPlatform
+from .test_lifecycle import calls, count, fake_path, index  # noqa: F401
+
+FLANNEL = "ghcr.io/flannel-io/flannel:v0.28.9"
+NODE = "netconform.local/kind-node:v1.36.1"
+
+
+def flannel(tmp_path: Path, artifacts: Any, **kw: Any) -> KindPlatform:
+    return KindPlatform(
+        "kind-flannel",
+        artifacts=artifacts("flannel"),
+        state_dir=tmp_path / "work",
+        run_id="r1",
+        **kw,
+    )
+
+
+def kind_config(tmp_path: Path) -> dict[str, Any]:
+    path = tmp_path / "work" / "netconform-flannel" / "kind-config.yaml"
+    return dict(yaml.safe_load(path.read_text()))
+
+
+def test_offline_missing_cni_image_is_exit_3_before_any_cluster(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_ABSENT_IMAGES", FLANNEL)
+    p = flannel(tmp_path, offline_artifacts, offline=True)
+    with pytest.raises(EnvironmentUnfit, match=r"--offline: image ghcr.io/flannel-io/flannel:v0"):
+        p.provision()
+    assert count(calls(fake_path), "kind", "create") == 0
+
+
+def test_online_missing_image_is_left_to_the_nodes_and_present_ones_are_loaded(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_ABSENT_IMAGES", FLANNEL)
+    with running(flannel(tmp_path, offline_artifacts)) as handle:
+        assert handle.info["cni_images_pulled_by_nodes"] == [FLANNEL]
+    seen = calls(fake_path)
+    assert count(seen, "kind", "load", "docker-image", FLANNEL) == 0
+    cni_plugin = "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3"
+    assert index(seen, "kind", "load", "docker-image", cni_plugin) < index(seen, "apply", "-f")
+    assert count(seen, "docker", "pull") == 0  # the host never pulls
+
+
+def test_cgroup_v1_host_and_node_image_are_in_the_kind_config(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_CGROUP_VERSION", "1")
+    with running(flannel(tmp_path, offline_artifacts, node_image=NODE)) as handle:
+        config = kind_config(tmp_path)
+        assert {n["image"] for n in config["nodes"]} == {NODE}
+        patches = [yaml.safe_load(p) for p in config["kubeadmConfigPatches"]]
+        assert {"kind": "KubeletConfiguration", "failCgroupV1": False} in patches
+        assert handle.info["cgroup_v1_host"] is True and handle.info["node_image"] == NODE
+
+
+def test_cgroup_v2_host_gets_no_kubelet_patch(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_CGROUP_VERSION", "2")
+    with running(flannel(tmp_path, offline_artifacts)) as handle:
+        assert "kubeadmConfigPatches" not in kind_config(tmp_path)
+        assert handle.info["cgroup_v1_host"] is False
+
+
+def test_node_image_that_lists_its_cni_plugins_gets_none_copied(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labels = {CNI_PLUGINS_LABEL: "bridge,host-local,loopback,portmap"}
+    monkeypatch.setenv("FAKE_IMAGE_LABELS", json.dumps(labels))
+    with running(flannel(tmp_path, offline_artifacts, node_image=NODE)):
+        pass
+    assert count(calls(fake_path), "docker", "cp") == 0
