@@ -43,7 +43,7 @@ def main() -> None:
         t0 = time.monotonic()
         lab.up(lab.LabConfig(name=NAME, hosts=3))
         figures["lab_up_s"] = round(time.monotonic() - t0, 2)
-        platform = SwarmLabPlatform(keep=True, lab_name=NAME)
+        platform = SwarmLabPlatform(keep=True, lab=lab.LabConfig(name=NAME))
         handle = platform.provision()
         ctx = context_from_handle(handle, platform.scenario)
         try:

@@ -11,7 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from netconform.errors import InputError, NetconformError, exit_code_of
-from netconform.platforms.registry import PLATFORMS, PlatformOptions, family_of
+from netconform.inputs import output_dir
+from netconform.lab.config import LabConfig
+from netconform.options import OPTIONS, add_cli_options, normalise
+from netconform.platforms import registry
+from netconform.settings import VARIABLES, Settings
+from netconform.vocab import Family
 
 
 def conformance_dir() -> Path:
@@ -24,54 +29,35 @@ def conformance_dir() -> Path:
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     import pytest
 
-    from netconform.platforms.registry import make_platform
-    from netconform.progress import NoProgress
+    from netconform.plugin import ProvidedRun
+    from netconform.progress import StreamProgress
 
-    family_of(args.platform)
-    out = Path(args.out or f"reports/{args.platform}")
-    options = PlatformOptions(
-        keep=args.keep,
-        scenario=args.scenario,
-        hosts=args.hosts,
-        underlay_mtu=args.underlay_mtu,
-        lab_name=args.lab_name,
-    )
-    # Fail fast, before pytest starts: bad scenario (2), missing tools or not root (3).
-    make_platform(args.platform, options, NoProgress()).preflight()
+    options = normalise({o.dest: getattr(args, o.dest) for o in OPTIONS}, Settings.from_env())
+    output_dir(options.out, "--out")
+    # Fail fast, before pytest starts: bad scenario (2), missing tools or not root (3). The
+    # plugin takes the prepared run as it is: nothing is parsed or preflighted twice.
+    run = registry.prepare_run(options, Settings.from_env(), StreamProgress())
+    out = options.out
     argv = [
         str(conformance_dir()),
         "--rootdir",
         str(conformance_dir()),
         "-p",
         "no:cacheprovider",
-        "--platform",
-        args.platform,
-        "--netconform-out",
-        str(out),
         "--alluredir",
         str(out / "allure-results"),
         "--clean-alluredir",
         "--junitxml",
         str(out / "junit.xml"),
-        "--lab-hosts",
-        str(args.hosts),
-        "--underlay-mtu",
-        str(args.underlay_mtu),
-        "--lab-name",
-        args.lab_name,
         "-o",
         "junit_family=xunit2",
     ]
-    if args.scenario:
-        argv += ["--scenario", str(args.scenario)]
-    if args.keep:
-        argv.append("--keep")
     if args.k:
         argv += ["-k", args.k]
     if args.n:
         # loadfile: the NetworkPolicy cases share namespaces and must stay in one worker
         argv += ["-n", str(args.n), "--dist", "loadfile"]
-    code = int(pytest.main(argv + extra))
+    code = int(pytest.main(argv + extra, plugins=[ProvidedRun(run)]))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("netconform: no check matched the selection", file=sys.stderr)
         return 2
@@ -80,10 +66,13 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_lab(args: argparse.Namespace) -> int:
     from netconform.lab import lab
+    from netconform.lab.config import LabConfig
     from netconform.progress import StreamProgress
 
     if args.lab_cmd == "up":
-        state = lab.up(lab.LabConfig(args.name, args.hosts, args.underlay_mtu), StreamProgress())
+        given = {"hosts": args.hosts, "underlay_mtu": args.underlay_mtu}
+        config = LabConfig(args.name, **{k: v for k, v in given.items() if v is not None})
+        state = lab.up(config, StreamProgress())
         print(f"lab {state.name} up: {len(state.hosts)} hosts on {state.subnet}")
         for host in state.hosts:
             print(f"  {host.name} {host.address} DOCKER_HOST={host.docker_socket}")
@@ -127,11 +116,10 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from netconform.progress import StreamProgress
     from netconform.selftest import run_selftest
 
-    if args.platform != "swarm-lab":
+    if registry.entry(args.platform).name != "swarm-lab":
         raise InputError(f"--platform {args.platform}: faults can be injected only in swarm-lab")
-    report = run_selftest(
-        Path(args.out), lab_name=args.lab_name, keep=args.keep, progress=StreamProgress()
-    )
+    out = output_dir(Path(args.out), "--out")  # before a lab is made, not after the rounds
+    report = run_selftest(out, lab_name=args.lab_name, keep=args.keep, progress=StreamProgress())
     problems = report.problems()
     print(
         f"self-test {'passed' if not problems else 'FAILED'}: "
@@ -145,10 +133,9 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 def cmd_checks(args: argparse.Namespace) -> int:
     from netconform.checks.base import CATALOGUE
-    from netconform.contexts import load_checks
 
-    family = family_of(args.platform)
-    load_checks(family)
+    family = registry.entry(args.platform).family
+    registry.load_checks(args.platform)
     for check in sorted(CATALOGUE.for_family(family), key=lambda c: c.spec.id):
         s = check.spec
         needs = f" [needs {','.join(sorted(s.requires))}]" if s.requires else ""
@@ -160,27 +147,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netconform", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
 
-    run = sub.add_parser("run", help="provision a platform, run the checks, tear down")
-    run.add_argument("--platform", required=True, help=f"one of {', '.join(PLATFORMS)}")
-    run.add_argument("--out", help="results directory (default reports/<platform>)")
+    run = sub.add_parser(
+        "run",
+        help="provision a platform, run the checks, tear down",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="environment:\n"
+        + "\n".join(f"  {name:30} {what}" for name, what in VARIABLES.items()),
+    )
+    add_cli_options(run, registry.names())
     run.add_argument("-k", help="pytest -k expression selecting checks")
     run.add_argument("-n", help="pytest-xdist workers")
-    run.add_argument("--keep", action="store_true", help="keep (and reuse) the platform")
-    run.add_argument(
-        "--scenario", type=Path, help="scenario file (default scenarios/<family>.yaml)"
-    )
-    run.add_argument("--hosts", type=int, default=3, help="swarm-lab: hosts")
-    run.add_argument("--underlay-mtu", type=int, default=1500, help="swarm-lab: underlay MTU")
-    run.add_argument("--lab-name", default="default", help="swarm-lab: lab name")
 
     lab_parser = sub.add_parser("lab", help="the local multi-host Swarm lab")
     lab_sub = lab_parser.add_subparsers(dest="lab_cmd", required=True)
     for name in ("up", "down", "status"):
         p = lab_sub.add_parser(name)
-        p.add_argument("--name", default="default")
+        p.add_argument("--name", default=LabConfig.name)
         if name == "up":
-            p.add_argument("--hosts", type=int, default=3)
-            p.add_argument("--underlay-mtu", type=int, default=1500)
+            p.add_argument("--hosts", type=int, help=f"hosts (default {LabConfig.hosts})")
+            p.add_argument(
+                "--underlay-mtu", type=int, help=f"underlay MTU (default {LabConfig.underlay_mtu})"
+            )
     fault = lab_sub.add_parser("fault", help="inject, list and clear faults in a running lab")
     fault_sub = fault.add_subparsers(dest="fault_cmd", required=True)
     add = fault_sub.add_parser("add")
@@ -194,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         fault_sub.add_parser(name)
     for p in (add, *fault_sub.choices.values()):
         if not any(a.dest == "name" for a in p._actions):
-            p.add_argument("--name", default="default")
+            p.add_argument("--name", default=LabConfig.name)
 
     selftest = sub.add_parser("selftest", help="prove every check can fail: fault x check matrix")
     selftest.add_argument("--platform", default="swarm-lab")
@@ -219,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     try:
         from netconform.k8s.cli import add_plan_arguments
 
-        add_plan_arguments(plan)
+        add_plan_arguments(plan, registry.names(Family.KUBERNETES))
     except ImportError:  # the Kubernetes extra is not installed
         plan.add_argument("--platform", required=True)
         plan.add_argument("--out", required=True)
@@ -247,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "plan":
             from netconform.k8s.cli import run_plan
 
+            if registry.entry(args.platform).family != Family.KUBERNETES:
+                kube = ", ".join(registry.names(Family.KUBERNETES))
+                raise InputError(f"--platform {args.platform}: plan renders only {kube}")
             return int(run_plan(args))
         func = getattr(args, "func", None)
         if func is None:

@@ -44,6 +44,13 @@ def input_dir(path: Path, option: str) -> Path:
     return path
 
 
+def files_dir(path: Path, option: str, pattern: str) -> Path:
+    """A directory the user named that must hold files matching `pattern` (*.yaml)."""
+    if not any(input_dir(path, option).glob(pattern)):
+        raise InputError(f"{option} {path}: holds no {pattern} files")
+    return path
+
+
 def output_dir(path: Path, option: str) -> Path:
     """The directory `option` names for output, created if need be, and writable."""
     try:

@@ -8,6 +8,7 @@ run files once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -19,30 +20,46 @@ from typing import Any
 import allure
 import pytest
 
+from netconform.catalog.scenario import Scenario, scenario_from_json
 from netconform.checks.base import CATALOGUE, Check, execute
-from netconform.contexts import context_from_handle, load_checks
+from netconform.core import Handle, running
 from netconform.errors import NetconformError, exit_code_of
-from netconform.platforms.base import Handle, Platform
-from netconform.platforms.registry import PlatformOptions, family_of, make_platform
+from netconform.options import OPTIONS, RunOptions, add_pytest_options, normalise
+from netconform.platforms import registry
+from netconform.platforms.registry import PreparedRun, prepare_run
 from netconform.progress import StreamProgress
 from netconform.report.allure_results import label_result, write_run_files
 from netconform.results import Area, CheckResult, RunResults, Verdict, write_results
+from netconform.settings import Settings
 
 RESULT_PROPERTY = "netconform_result"
-HANDLE_KEY = "netconform_handle"
+RUN_KEY = "netconform_run"  # workerinput: options, scenario and handle, as JSON
 STATE = pytest.StashKey["RunState"]()
 
 
+class ProvidedRun:
+    """Registered by `netconform run` (pytest.main(plugins=[...])): the run it prepared, so
+    the plugin neither parses the options and the scenario nor preflights again."""
+
+    def __init__(self, run: PreparedRun) -> None:
+        self.run = run
+
+
 class RunState:
-    def __init__(self, platform_name: str, options: PlatformOptions, out: Path) -> None:
-        self.platform_name = platform_name
+    def __init__(self, options: RunOptions, provided: PreparedRun | None = None) -> None:
         self.options = options
-        self.out = out
-        self.platform: Platform | None = None
+        self.entry = registry.entry(options.platform)
+        self.provided = provided
+        self.scenario: Scenario | None = None
         self.handle: Handle | None = None
+        self.lifecycle = contextlib.ExitStack()  # running(platform) from start to finish
         self.started = _now()
         self.results: list[CheckResult] = []
         self.info: dict[str, Any] = {}
+
+    @property
+    def platform_name(self) -> str:
+        return self.options.platform
 
     def write(self, complete: bool) -> None:
         run = RunResults(
@@ -53,7 +70,26 @@ class RunState:
             checks=tuple(sorted(self.results, key=lambda r: r.id)),
             complete=complete,
         )
-        write_results(self.out / "results.json", run)
+        write_results(self.options.out / "results.json", run)
+
+    def worker_input(self) -> str:
+        assert self.scenario is not None
+        assert self.handle is not None
+        return json.dumps(
+            {
+                "options": self.options.to_json(),
+                "scenario": self.scenario.model_dump(by_alias=True, mode="json"),
+                "handle": self.handle.to_json(),
+            }
+        )
+
+    @classmethod
+    def for_worker(cls, raw: str) -> RunState:
+        data = json.loads(raw)
+        state = cls(RunOptions.from_json(data["options"]))
+        state.scenario = scenario_from_json(state.entry.family, data["scenario"])
+        state.handle = state.entry.handle_from_json(data["handle"])
+        return state
 
 
 def _now() -> str:
@@ -62,70 +98,58 @@ def _now() -> str:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("netconform", "netconform conformance run")
-    group.addoption("--platform", default=None, help="platform to run the conformance suite on")
-    group.addoption(
-        "--netconform-out", default=None, help="results directory (default reports/<platform>)"
-    )
-    group.addoption("--keep", action="store_true", help="keep the platform up after the run")
-    group.addoption(
-        "--scenario", default=None, help="scenario file overriding scenarios/<family>.yaml"
-    )
-    group.addoption("--lab-hosts", type=int, default=3, help="swarm-lab: number of hosts")
-    group.addoption("--underlay-mtu", type=int, default=1500, help="swarm-lab: underlay MTU")
-    group.addoption("--lab-name", default="default", help="swarm-lab: lab name")
+    add_pytest_options(group.addoption, registry.names())
 
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _state(config: pytest.Config) -> RunState | None:
+    """From the CLI's prepared run, the controller's worker input, or the pytest options."""
+    if _is_worker(config):
+        raw = config.workerinput.get(RUN_KEY)  # type: ignore[attr-defined]
+        return None if raw is None else RunState.for_worker(raw)
+    for plugin in config.pluginmanager.get_plugins():
+        if isinstance(plugin, ProvidedRun):
+            return RunState(plugin.run.options, plugin.run)
+    if not config.getoption("platform"):
+        return None
+    given = {o.dest: config.getoption(o.dest) for o in OPTIONS}
+    return RunState(normalise(given, Settings.from_env()))
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    name = config.getoption("--platform")
-    if not name:
-        return
     try:
-        family = family_of(name)
+        state = _state(config)
     except NetconformError as exc:
         raise pytest.UsageError(str(exc)) from None
-    options = PlatformOptions(
-        keep=config.getoption("--keep"),
-        scenario=Path(s) if (s := config.getoption("--scenario")) else None,
-        hosts=config.getoption("--lab-hosts"),
-        underlay_mtu=config.getoption("--underlay-mtu"),
-        lab_name=config.getoption("--lab-name"),
-    )
-    out = Path(config.getoption("--netconform-out") or f"reports/{name}")
-    state = RunState(name, options, out)
+    if state is None:
+        return
     config.stash[STATE] = state
-    load_checks(family)
+    registry.load_checks(state.platform_name)
     if not _is_worker(config):
         config.pluginmanager.register(ControllerHooks(state), "netconform-controller")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
-    if STATE not in config.stash:
-        return
-    state = config.stash[STATE]
-    if _is_worker(config):
-        raw = json.loads(config.workerinput[HANDLE_KEY])  # type: ignore[attr-defined]
-        state.handle = Handle(raw["platform"], raw["data"])
+    state = config.stash.get(STATE, None)
+    if state is None or _is_worker(config):
         return
     progress = StreamProgress()
     try:
-        platform = make_platform(state.platform_name, state.options, progress)
-        platform.preflight()
-        state.platform = platform
-        state.handle = platform.provision()
+        run = state.provided or prepare_run(state.options, Settings.from_env(), progress)
+        state.scenario = run.scenario
+        state.handle = state.lifecycle.enter_context(running(run.platform))
     except (NetconformError, OSError) as exc:
         # An incomplete results.json says why, so a nightly report shows the platform as
         # not provisioned instead of silently missing.
         state.info = {"platform": state.platform_name, "provisioning_error": str(exc)}
         state.write(complete=False)
         pytest.exit(f"netconform: {exc}", returncode=exit_code_of(exc))
-    state.info = dict(state.handle.data.get("info", {}))
-    state.info["platform"] = state.platform_name
-    state.out.mkdir(parents=True, exist_ok=True)
+    state.info = {**state.handle.info, "platform": state.platform_name}
+    state.options.out.mkdir(parents=True, exist_ok=True)
     state.write(complete=False)
 
 
@@ -133,9 +157,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_configure_node(node: Any) -> None:
     state = node.config.stash.get(STATE, None)
     if state is not None and state.handle is not None:
-        node.workerinput[HANDLE_KEY] = json.dumps(
-            {"platform": state.handle.platform, "data": state.handle.data}
-        )
+        node.workerinput[RUN_KEY] = state.worker_input()
 
 
 @dataclass(frozen=True)
@@ -169,10 +191,10 @@ class ControllerHooks:
                 if alluredir:
                     write_run_files(Path(alluredir), state.platform_name, state.info)
         finally:
-            if state.platform is not None:
+            if state.handle is not None:
                 StreamProgress().step("removing what the run created")
                 try:
-                    state.platform.teardown()
+                    state.lifecycle.close()
                 except (NetconformError, OSError) as exc:
                     # Said, never swallowed; failed checks keep exit 1, a clean run becomes 3.
                     sys.stderr.write(f"netconform: teardown: {exc}\n")
@@ -185,7 +207,7 @@ def checks_for(area: Area, config: pytest.Config) -> list[Check[Any]]:
     state = config.stash.get(STATE, None)
     if state is None:
         return []
-    family = family_of(state.platform_name)
+    family = state.entry.family
     return sorted(
         (c for c in CATALOGUE.for_family(family) if c.spec.area == area), key=lambda c: c.spec.id
     )
@@ -217,7 +239,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def platform_context(pytestconfig: pytest.Config) -> Iterator[Any]:
     state = pytestconfig.stash[STATE]
     assert state.handle is not None, "platform was not provisioned"
-    ctx = context_from_handle(state.handle, state.options)
+    ctx = state.entry.attach(state.handle, state.scenario, state.options)
     yield ctx
     close = getattr(ctx, "close", None)
     if close is not None:

@@ -14,16 +14,23 @@ from typing import Any
 
 from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
 from netconform.checks.base import CATALOGUE, Check, execute
-from netconform.contexts import load_checks
-from netconform.errors import EnvironmentUnfit, said_not_raised
+from netconform.core import running
+from netconform.errors import EnvironmentUnfit
 from netconform.lab import faults, nft, state
-from netconform.lab import lab as lablib
-from netconform.platforms.swarm import SwarmContext, SwarmLabPlatform, context_from_handle
+from netconform.lab.config import LabConfig
+from netconform.platforms.registry import load_checks
+from netconform.platforms.swarm import (
+    SwarmContext,
+    SwarmHandle,
+    SwarmLabPlatform,
+    context_from_handle,
+)
 from netconform.progress import NoProgress, Progress
 from netconform.results import CheckResult, Verdict
+from netconform.vocab import Family, Fault
 
 # Which host each fault goes to: the DNS checks ask from h1's tasks, the rest use h2.
-FAULT_HOST = {"dns-broken": 1, "isolation-breach": 1}
+FAULT_HOST = {Fault.DNS_BROKEN: 1, Fault.ISOLATION_BREACH: 1}
 
 
 @dataclass(frozen=True)
@@ -143,81 +150,69 @@ def run_selftest(
 ) -> SelftestReport:
     progress = progress or NoProgress()
     start = time.monotonic()
-    load_checks("swarm")
-    checks = CATALOGUE.for_family("swarm")
+    load_checks(SwarmLabPlatform.name)
+    checks = CATALOGUE.for_family(Family.SWARM)
     scenario = scenario or load_swarm_scenario()
     # A fault round must not wait the full convergence deadline on every broken cell.
     fast = scenario.model_copy(update={"converge_deadline_s": min(scenario.converge_deadline_s, 6)})
-    platform = SwarmLabPlatform(fast, keep=True, lab_name=lab_name, progress=progress)
+    # The self-test runs on a lab that is up, if one is, and takes down only one it made.
+    platform = SwarmLabPlatform(
+        fast, keep=keep, lab=LabConfig(name=lab_name), progress=progress, reuse=True
+    )
+    platform.prepare_host()
     platform.preflight()
-    created = state.load(lab_name) is None
-    handle = platform.provision()
-    ctx = context_from_handle(handle, fast)
-    try:
+    with running(platform) as handle:
+        assert isinstance(handle, SwarmHandle)
         progress.step("healthy round: every check")
         # The healthy round keeps the scenario's own deadline: a pass may take its time
         # (a scale-up on a busy machine), only broken cells must not wait it out.
-        unhurried = context_from_handle(handle, scenario)
-        try:
+        with contextlib.closing(context_from_handle(handle, scenario)) as unhurried:
             healthy = {r.id: str(r.verdict) for r in _run(unhurried, checks)}
-        finally:
-            unhurried.close()
-        rounds = []
-        for kind, (area, _) in faults.FAULT_KINDS.items():
-            host = FAULT_HOST.get(kind, 2)
-            declared = tuple(sorted(c.spec.id for c in checks if kind in c.spec.catches))
-            selected = [c for c in checks if c.spec.area == area or kind in c.spec.catches]
-            t0 = time.monotonic()
-            try:
-                record = faults.add(lab_name, kind, host)
-            except EnvironmentUnfit as exc:
-                rounds.append(FaultRound(kind, area, f"h{host}", str(exc), declared, (), (), 0.0))
-                progress.step(f"fault {kind}: skipped ({exc})")
-                continue
-            try:
-                progress.step(f"fault {kind} on h{host}: {len(selected)} checks")
-                results = _run(ctx, selected)
-            finally:
-                faults.clear(lab_name)
-            residue = tuple(_residue(lab_name, record))
-            ctx.wait_ready()  # the lab heals before the next round
-            failed = tuple(r.id for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR))
-            passed = tuple(r.id for r in results if r.verdict == Verdict.PASS)
-            rounds.append(
-                FaultRound(
-                    kind,
-                    area,
-                    f"h{host}",
-                    "",
-                    declared,
-                    failed,
-                    passed,
-                    time.monotonic() - t0,
-                    residue,
-                )
-            )
+        with contextlib.closing(context_from_handle(handle, fast)) as ctx:
+            rounds = [
+                _fault_round(ctx, kind, checks, lab_name, progress) for kind in faults.FAULT_KINDS
+            ]
         uncatchable = {c.spec.id: c.spec.not_catchable for c in checks if not c.spec.catches}
         report = SelftestReport(healthy, tuple(rounds), uncatchable, time.monotonic() - start)
-    except BaseException:
-        ctx.close()
-        with said_not_raised("self-test teardown"):  # never masks why the self-test stopped
-            _release(platform, lab_name, created and not keep, progress)
-        raise
-    ctx.close()
-    _release(platform, lab_name, created and not keep, progress)
     out.mkdir(parents=True, exist_ok=True)
     (out / "selftest.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     (out / "selftest.md").write_text(render_markdown(report))
     return report
 
 
-def _release(platform: SwarmLabPlatform, lab_name: str, down: bool, progress: Progress) -> None:
-    """Remove the self-test's run, and its lab when the self-test made it."""
-    if down:
-        progress.step("removing the self-test lab")
-        lablib.down(lab_name)
-    else:
-        platform.teardown()
+def _fault_round(
+    ctx: SwarmContext, kind: Fault, checks: list[Check[Any]], lab_name: str, progress: Progress
+) -> FaultRound:
+    """Apply one fault, run the checks of its area and those declaring it, clear it, and
+    wait for the lab to heal before the next round."""
+    area = faults.FAULT_KINDS[kind][0]
+    host = FAULT_HOST.get(kind, 2)
+    declared = tuple(sorted(c.spec.id for c in checks if kind in c.spec.catches))
+    selected = [c for c in checks if c.spec.area == area or kind in c.spec.catches]
+    t0 = time.monotonic()
+    try:
+        record = faults.add(lab_name, kind, host)
+    except EnvironmentUnfit as exc:
+        progress.step(f"fault {kind}: skipped ({exc})")
+        return FaultRound(kind, area, f"h{host}", str(exc), declared, (), (), 0.0)
+    try:
+        progress.step(f"fault {kind} on h{host}: {len(selected)} checks")
+        results = _run(ctx, selected)
+    finally:
+        faults.clear(lab_name)
+    residue = tuple(_residue(lab_name, record))
+    ctx.wait_ready()  # the lab heals before the next round
+    return FaultRound(
+        kind,
+        area,
+        f"h{host}",
+        "",
+        declared,
+        tuple(r.id for r in results if r.verdict in (Verdict.FAIL, Verdict.ERROR)),
+        tuple(r.id for r in results if r.verdict == Verdict.PASS),
+        time.monotonic() - t0,
+        residue,
+    )
 
 
 def render_markdown(report: SelftestReport) -> str:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netconform.catalog.scenario import KubernetesScenario
+from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import WorkloadSpec, netpol_objects
@@ -21,7 +22,6 @@ from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Prot
 from netconform.netpol.oracle import Oracle, Profile
 from netconform.netpol.oracle import Probe as NetpolProbe
 from netconform.netpol.validation import parse_policy
-from netconform.platforms.base import Capabilities
 from netconform.probes.executors import reproducer
 from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult, did_not_run
 
@@ -42,8 +42,12 @@ class FakeDataPlane:
 
 
 class FakeNetpolContext:
-    def __init__(self, plane: FakeDataPlane | None = None) -> None:
+    def __init__(
+        self, plane: FakeDataPlane | None = None, capabilities: Capabilities | None = None
+    ) -> None:
         self.plane = plane or FakeDataPlane()
+        self._capabilities = capabilities or Capabilities(frozenset({"networkpolicy"}))
+        self._ids = itertools.count()
         self.spec = WorkloadSpec("r1", ("n0", "n1", "n2"), "probe:1", "10.96.0.10")
         self.params = KubernetesScenario(
             netpol_deadline_s=0.3, poll_interval_s=0.01, converge_deadline_s=0.3
@@ -78,7 +82,7 @@ class FakeNetpolContext:
     # --- KubeCheckContext -----------------------------------------------------------
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(frozenset({"networkpolicy"}))
+        return self._capabilities
 
     def platform_info(self) -> dict[str, Any]:
         return {}
@@ -90,7 +94,8 @@ class FakeNetpolContext:
         return self.endpoints[f"{namespace}/{name}"]
 
     def probe(self, kind: ProbeKind, target: str, **kw: Any) -> Probe:
-        return make_probe(kind, target, 0.1, **kw)
+        probe = make_probe(kind, target, 0.1, **kw)
+        return replace(probe, id=f"{kind}-{target}-{probe.port}-{next(self._ids)}")  # stable
 
     def _changed(self) -> None:
         self.pending = self.plane.delay_observations

@@ -9,9 +9,11 @@ from __future__ import annotations
 import ipaddress
 import itertools
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from netconform.catalog.scenario import KubernetesScenario
+from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import (
@@ -24,7 +26,6 @@ from netconform.k8s.workloads import (
     WorkloadSpec,
     probe_service_name,
 )
-from netconform.platforms.base import Capabilities
 from netconform.probes.agent import SERVER_TCP_PORT
 from netconform.probes.model import Connectivity, Probe, ProbeResult
 
@@ -62,7 +63,12 @@ def scripted_outcome(p: Probe, ok: bool, error: str | None) -> Connectivity:
 class ScriptedContext:
     """KubeCheckContext over fixed pods and Services; `answer` decides every probe."""
 
-    def __init__(self, answer: Answer | None = None, info: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        answer: Answer | None = None,
+        info: Mapping[str, Any] | None = None,
+        capabilities: Capabilities | None = None,
+    ):
         self.spec = SPEC
         self.params = KubernetesScenario(
             converge_deadline_s=0.05, poll_interval_s=0.01, probe_timeout_s=0.01
@@ -72,6 +78,10 @@ class ScriptedContext:
         self.all = self._pods()
         self.services = self._services()
         self.answer: Answer = answer or Conformant(self)
+        self._capabilities = capabilities or Capabilities(
+            frozenset({"nodeport", "hostnetwork", "icmp"})
+        )
+        self._ids = itertools.count()
 
     @staticmethod
     def _pods() -> list[PodEndpoint]:
@@ -105,7 +115,7 @@ class ScriptedContext:
     # --- KubeCheckContext ------------------------------------------------------------
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(frozenset({"nodeport", "hostnetwork", "icmp"}))
+        return self._capabilities
 
     def platform_info(self) -> dict[str, Any]:
         return dict(self.info)
@@ -126,7 +136,8 @@ class ScriptedContext:
         return {node: f"172.18.0.{2 + i}" for i, node in enumerate(SPEC.nodes)}
 
     def probe(self, kind: Any, target: str, **kw: Any) -> Probe:
-        return make_probe(kind, target, self.params.probe_timeout_s, **kw)
+        probe = make_probe(kind, target, self.params.probe_timeout_s, **kw)
+        return replace(probe, id=f"{kind}-{target}-{probe.port}-{next(self._ids)}")  # stable
 
     def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None:
         self.all = [
@@ -168,6 +179,10 @@ class Conformant:
         self.ctx = ctx
         self._turn = itertools.count()
 
+    @property
+    def overhead(self) -> int:
+        return int(self.ctx.info.get("overhead_bytes", OVERHEAD))
+
     def __call__(self, src: PodEndpoint, p: Probe) -> Reply:
         handler = getattr(self, f"_{p.kind}")
         reply: Reply = handler(src, p)
@@ -203,7 +218,7 @@ class Conformant:
 
     def _icmp(self, src: PodEndpoint, p: Probe) -> Reply:
         size = int(p.params.get("size", 56))
-        limit = NODE_MTU - OVERHEAD - 28
+        limit = NODE_MTU - self.overhead - 28
         if p.params.get("df") and size > limit:
             return False, "emsgsize", {"size": size}
         return True, None, {"size": size}
@@ -214,7 +229,7 @@ class Conformant:
 
     # --- the endpoint's own view ---------------------------------------------------------
     def _interfaces(self, src: PodEndpoint, p: Probe) -> Reply:
-        mtu = NODE_MTU if src.label(ROLE_LABEL) == "host" else NODE_MTU - OVERHEAD
+        mtu = NODE_MTU if src.label(ROLE_LABEL) == "host" else NODE_MTU - self.overhead
         return True, None, {"interfaces": {"lo": {"mtu": 65536}, "eth0": {"mtu": mtu}}}
 
     def _routes(self, src: PodEndpoint, p: Probe) -> Reply:

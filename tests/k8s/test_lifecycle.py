@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
+from netconform.core import running
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s import install
 from netconform.k8s.tools import Completed, SubprocessRunner
 from netconform.platforms.cluster import ClusterPlatform
-from netconform.platforms.kind import KindPlatform, running
+from netconform.platforms.kind import KindPlatform
 
 TOOLS = ("kind", "kubectl", "helm", "docker")
 
@@ -78,16 +79,14 @@ def test_create_install_wait_deploy_run_delete(
     p = platform(name, tmp_path, offline_artifacts)
     with running(p) as handle:
         ran_checks_at = len(calls(fake_path))
-        assert handle.data["run_id"] == "r1" and handle.data["info"]["kubernetes"] == "v1.36.1"
-        assert handle.data["kubeconfig"] == str(
-            tmp_path / "work" / f"netconform-{name[5:]}" / "kubeconfig"
-        )
+        assert handle.run_id == "r1" and handle.info["kubernetes"] == "v1.36.1"
+        assert handle.kubeconfig == str(tmp_path / "work" / f"netconform-{name[5:]}" / "kubeconfig")
     seen = calls(fake_path)
     create = index(seen, "kind", "create", "cluster")
     ready = index(seen, "wait", "--for=condition=Ready", "nodes")
     mark = index(seen, "create", "configmap", "netconform-cluster")
     build = index(seen, "docker", "build")
-    load = index(seen, "kind", "load", "docker-image", handle.data["image"])
+    load = index(seen, "kind", "load", "docker-image", handle.image)
     deploy = index(seen, "apply", "--server-side")
     pods = index(seen, "wait", "--for=condition=Ready", "pods")
     delete = index(seen, "kind", "delete", "cluster")
@@ -338,10 +337,7 @@ def test_cluster_platform_deletes_exactly_its_namespaces(
     monkeypatch.setenv("NETCONFORM_PROBE_IMAGE", "example/probe:1")
     p = ClusterPlatform(state_dir=tmp_path / "work", run_id="c1", api_factory=FakeApi)  # type: ignore[arg-type]
     with running(p) as handle:
-        assert (
-            handle.data["nodes"] == ["w1", "w2", "w3"]
-            and handle.data["cluster_dns_ip"] == "10.43.0.10"
-        )
+        assert handle.nodes == ("w1", "w2", "w3") and handle.cluster_dns_ip == "10.43.0.10"
     seen = calls(fake_path)
     assert count(seen, "kind") == 0
     assert (

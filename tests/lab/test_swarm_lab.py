@@ -14,11 +14,12 @@ from labtools import assert_no_residue, netconform, nft_tables
 
 from netconform.catalog.scenario import load_swarm_scenario
 from netconform.checks.base import CATALOGUE, execute
-from netconform.contexts import load_checks
 from netconform.lab import capture, faults, lab, state
+from netconform.lab.config import LabConfig
+from netconform.platforms.registry import load_checks
 from netconform.platforms.swarm import SwarmLabPlatform, context_from_handle
 from netconform.probes.model import ProbeKind
-from netconform.results import SCHEMA
+from netconform.results import SCHEMA, Measure
 
 
 def _results(out: Path) -> dict:  # type: ignore[type-arg]
@@ -57,10 +58,11 @@ def test_full_run_passes_records_and_leaves_nothing(tmp_path: Path, lab_name: st
             # every skip quotes the missing kernel feature, detected on this machine
             assert any(why in check["reason"] for why in features["missing"].values()), check
     by_id = {c["id"]: c for c in data["checks"]}
-    assert by_id["mtu.interface.default"]["measurements"]["effective_mtu"] == 1450
-    assert by_id["dns.latency"]["measurements"]["dns_latency_p99_ms"] > 0
+    assert by_id["mtu.interface.default"]["measurements"][Measure.EFFECTIVE_MTU] == 1450
+    assert by_id["dns.latency"]["measurements"][Measure.DNS_P99_MS] > 0
     wire = by_id["reachability.underlay.vxlan"]["measurements"]
-    assert wire["wire_packets"]["vxlan"] >= 2 * wire["pairs"] and wire["wire_packets"]["clear"] == 0
+    packets = wire[Measure.WIRE_PACKETS]
+    assert packets["vxlan"] >= 2 * wire[Measure.PROBES] and packets["clear"] == 0
     # Allure: every result carries the non-excluded platform parameter
     allure = [json.loads(p.read_text()) for p in (out / "allure-results").glob("*-result.json")]
     assert len(allure) == len(data["checks"]) + 1  # + the empty netpol area's skip
@@ -90,7 +92,7 @@ def test_full_run_passes_records_and_leaves_nothing(tmp_path: Path, lab_name: st
 def test_blocked_vxlan_on_one_host_fails_exactly_its_pairs(lab_name: str) -> None:
     """A check that cannot fail is a defect: break the data path to h2 and watch."""
     scenario = load_swarm_scenario().model_copy(update={"converge_deadline_s": 4.0})
-    platform = SwarmLabPlatform(scenario, lab_name=lab_name)
+    platform = SwarmLabPlatform(scenario, lab=LabConfig(name=lab_name))
     ctx = context_from_handle(platform.provision(), scenario)
     try:
         # the underlay watch tells networks apart by VNI: main traffic never counts as other's
@@ -154,8 +156,8 @@ def test_second_underlay_mtu_keeps_the_overlay_rule(tmp_path: Path, lab_name: st
     assert data["platform_info"]["underlay_mtu"] == 1400
     by_id = {c["id"]: c for c in data["checks"]}
     assert by_id["mtu.interface.default"]["verdict"] == "pass"
-    assert by_id["mtu.interface.default"]["measurements"]["effective_mtu"] == 1450
-    assert by_id["mtu.interface.option"]["measurements"]["effective_mtu"] == 1350
+    assert by_id["mtu.interface.default"]["measurements"][Measure.EFFECTIVE_MTU] == 1450
+    assert by_id["mtu.interface.option"]["measurements"][Measure.EFFECTIVE_MTU] == 1350
     assert by_id["mtu.pmtu.default.df-over-limit"]["verdict"] == "pass"
 
 

@@ -1,5 +1,5 @@
 """The Swarm checks, registered once for every test of this package."""
 
-from netconform.contexts import load_checks
+from netconform.platforms.registry import load_checks
 
 load_checks("swarm")

@@ -18,8 +18,8 @@ from typing import Any
 
 from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
 from netconform.checks.base import CATALOGUE, execute
+from netconform.core import Capabilities
 from netconform.lab import capture
-from netconform.platforms.base import Capabilities
 from netconform.platforms.swarm_plan import (
     PEER,
     PROBE_ALIAS,

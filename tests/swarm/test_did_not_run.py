@@ -1,10 +1,8 @@
 """A probe that did not run (agent crash, exec failure) is an error for the check, never a
 pass or a fail: what it would have shown is unknown (issue 11 §3).
 
-Marked xfail(strict) until the Swarm checks judge `ProbeResult.outcome` (the vocab change
-to checks/swarm_*.py). Today a crash fails the check, and where only the cells expected to
-be blocked crash, the three checks below pass: a false pass. Once the checks judge
-outcomes these cases pass, strict xfail makes that a failure, and the marker goes."""
+Before the Swarm checks judged `ProbeResult.outcome`, a crash failed the check, and where
+only the cells expected to be blocked crashed, the three checks below passed: a false pass."""
 
 from __future__ import annotations
 
@@ -17,9 +15,6 @@ from netconform.results import Verdict
 
 from .fake_swarm import NOT_RUN, Answer, FakeSwarm, Override, run_check
 
-UNTIL_OUTCOMES_JUDGED = pytest.mark.xfail(
-    strict=True, reason="the Swarm checks do not judge ProbeResult.outcome yet"
-)
 OVERLAY_OTHER = "10.20.0."
 UNDERLAY = "192.168.100."
 
@@ -37,14 +32,12 @@ def _lookups_from_the_main_overlay(src: Endpoint, probe: Probe) -> Answer | None
     return NOT_RUN if src.network == "main" and probe.target == "ncr1-other" else None
 
 
-@UNTIL_OUTCOMES_JUDGED
 @pytest.mark.parametrize("check_id", sorted(c.spec.id for c in CATALOGUE.for_family("swarm")))
 def test_an_agent_that_never_answers_is_an_error(check_id: str) -> None:
     result = run_check(check_id, FakeSwarm(lambda src, probe: NOT_RUN))
     assert result.verdict == Verdict.ERROR, result.reason
 
 
-@UNTIL_OUTCOMES_JUDGED
 @pytest.mark.parametrize(
     ("check_id", "crashes"),
     [

@@ -10,6 +10,7 @@ import pytest
 from netconform.checks.swarm_dns import parse_resolv_conf
 from netconform.platforms.swarm_plan import ServiceKey
 from netconform.probes.model import ProbeKind
+from netconform.results import Measure
 
 from .cases import Case, fails, passes
 from .fake_swarm import FakeSwarm, a_records, answered, failed, nxdomain, once, servfail, when
@@ -38,7 +39,7 @@ CASES = [
     passes(
         "dns.service.vip",
         "ncr1-vip gives exactly its VIP over UDP and TCP",
-        measurements={"attempts": 1},
+        measurements={Measure.ATTEMPTS: 1},
         holds=lambda r, _: r.expected == [VIP] and r.observed == {"udp": [VIP], "tcp": [VIP]},
     ),
     fails(
@@ -78,7 +79,7 @@ CASES = [
         "tasks.<service> followed the scale down and up",
         holds=lambda r, ctx: (
             ctx.scaled == [("scale", 1), ("scale", 3)]
-            and set(r.measurements) == {"converged_s_to_1", "converged_s_to_3"}
+            and set(r.measurements[Measure.SCALE_CONVERGED_S]) == {"1", "3"}
             and [s["verdict"] for s in r.observed] == ["pass", "pass"]
         ),
     ),
@@ -218,11 +219,11 @@ CASES = [
         "dns.latency",
         "80 lookups answered, worst p99 1.0 ms",
         measurements={
-            "samples_per_transport": 40,
-            "dns_latency_p50_ms": 1.0,
-            "dns_latency_udp_p99_ms": 1.0,
-            "dns_latency_tcp_p99_ms": 1.0,
-            "failures": 0,
+            Measure.SAMPLES: 40,
+            Measure.DNS_P50_MS: 1.0,
+            Measure.DNS_P99_MS: 1.0,
+            Measure.DNS_TCP_P99_MS: 1.0,
+            Measure.FAILED_PROBES: 0,
         },
     ),
     fails(
@@ -232,14 +233,18 @@ CASES = [
         ctx=lambda: FakeSwarm(
             when(replace(a_records(*PROBE_IPS), latency_ms=300.0), transport="tcp")
         ),
-        measurements={"dns_latency_tcp_p99_ms": 300.0, "dns_latency_p99_ms": 1.0, "failures": 0},
+        measurements={
+            Measure.DNS_TCP_P99_MS: 300.0,
+            Measure.DNS_P99_MS: 1.0,
+            Measure.FAILED_PROBES: 0,
+        },
     ),
     fails(
         "dns.latency",
         "one lookup times out",
         "1/80 lookups failed",
         ctx=lambda: FakeSwarm(once(failed("timeout"), kind=ProbeKind.DNS, transport="udp")),
-        measurements={"failures": 1},
+        measurements={Measure.FAILED_PROBES: 1},
     ),
 ]
 

@@ -8,6 +8,7 @@ import pytest
 
 from netconform.platforms.swarm_plan import ServiceKey
 from netconform.probes.model import ProbeKind
+from netconform.results import Measure
 
 from .cases import Case, fails, passes, skips
 from .fake_swarm import FakeSwarm, answered, failed, lacking, when
@@ -27,7 +28,7 @@ CASES = [
     passes(
         "isolation.overlays.cross-network",
         "all 18 pairs unreachable over tcp (control: reachable within its own overlay)",
-        measurements={"pairs": 18},
+        measurements={Measure.PROBES: 18},
         observed={"ncr1-peer-h1->other@h1": "timeout", "probe@h3->other@h1": "timeout"},
     ),
     fails(
@@ -109,7 +110,7 @@ CASES = [
     passes(
         "isolation.encrypted.works",
         "all 6 pairs reachable over tcp",
-        measurements={"pairs": 6},
+        measurements={Measure.PROBES: 6},
         observed={"encrypted@h1->encrypted@h3": "ok"},
     ),
     fails(
@@ -127,7 +128,7 @@ CASES = [
     passes(
         "isolation.encrypted.esp-only",
         "6 cross-host TCP exchanges seen on the underlay as ESP only",
-        measurements={"wire_packets": {"esp": 12, "vxlan": 0, "clear": 0}},
+        measurements={Measure.WIRE_PACKETS: {"esp": 12, "vxlan": 0, "clear": 0}},
     ),
     fails(
         "isolation.encrypted.esp-only",

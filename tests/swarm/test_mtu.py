@@ -8,6 +8,7 @@ import pytest
 
 from netconform.checks.swarm_mtu import MTU_VARIANTS, MtuVariant
 from netconform.probes.model import ProbeKind
+from netconform.results import Measure
 
 from .cases import Case, fails, passes, skips
 from .fake_swarm import FakeSwarm, answered, failed, lacking, when
@@ -27,9 +28,9 @@ def _variant_cases(variant: MtuVariant) -> list[Case]:
             f"mtu.interface.{v}",
             f"eth0 MTU {mtu} on all 3 tasks (option {option})",
             measurements={
-                "effective_mtu": mtu,
-                "requested_mtu_option": option,
-                "underlay_mtu": 1500,
+                Measure.EFFECTIVE_MTU: mtu,
+                Measure.MTU_OPTION: option,
+                Measure.HOST_MTU: 1500,
             },
         ),
         fails(
@@ -43,7 +44,7 @@ def _variant_cases(variant: MtuVariant) -> list[Case]:
                     source=f"{service}@h2",
                 )
             ),
-            measurements={"effective_mtu": sorted({mtu, 1500})},
+            measurements={Measure.EFFECTIVE_MTU: sorted({mtu, 1500})},
             observed={f"{service}@h2": 1500, f"{service}@h1": mtu},
         ),
         fails(
@@ -58,27 +59,35 @@ def _variant_cases(variant: MtuVariant) -> list[Case]:
         passes(
             f"mtu.pmtu.{v}.df-at-limit",
             f"DF payload {mtu - 28} (MTU {mtu}) crosses every host pair",
-            measurements={"largest_df_payload": mtu - 28, "interface_mtu": mtu, "pairs": 6},
+            measurements={
+                Measure.LARGEST_DF_PAYLOAD: mtu - 28,
+                Measure.INTERFACE_MTU: mtu,
+                Measure.PROBES: 6,
+            },
         ),
         passes(
             f"mtu.pmtu.{v}.df-at-limit",
             f"DF payload {mtu - 28} (MTU {mtu})",
             script="eth0 unreadable: the rule's MTU is used",
             ctx=lambda: FakeSwarm(when(failed("timeout"), kind=ProbeKind.INTERFACES)),
-            measurements={"interface_mtu": mtu},
+            measurements={Measure.INTERFACE_MTU: mtu},
         ),
         fails(
             f"mtu.pmtu.{v}.df-at-limit",
             "full-size DF pings to h3 vanish (PMTU blackhole)",
             f"DF payload {mtu - 28} lost between hosts (PMTU blackhole?)",
             ctx=lambda: FakeSwarm(when(failed("timeout"), kind=ProbeKind.ICMP, target=third)),
-            measurements={"largest_df_payload": None, "interface_mtu": mtu, "pairs": 6},
+            measurements={
+                Measure.LARGEST_DF_PAYLOAD: None,
+                Measure.INTERFACE_MTU: mtu,
+                Measure.PROBES: 6,
+            },
             observed={f"{service}@h1->{third}": "timeout", f"{service}@h1->{second}": "ok"},
         ),
         passes(
             f"mtu.pmtu.{v}.df-over-limit",
             f"payload {mtu - 27} refused locally: message too long (mtu {mtu})",
-            measurements={"interface_mtu": mtu},
+            measurements={Measure.INTERFACE_MTU: mtu},
             observed={"ok": False, "error": "emsgsize", "local_mtu": mtu},
         ),
         fails(
@@ -108,7 +117,11 @@ CASES = [
     passes(
         "mtu.transfer.cross-host",
         "4194304 bytes crossed all 6 host pairs",
-        measurements={"bytes": 4194304, "pairs": 6, "throughput_mbit_s_min": 838.86},
+        measurements={
+            Measure.TRANSFER_BYTES: 4194304,
+            Measure.PROBES: 6,
+            Measure.THROUGHPUT_MBIT_S: 838.86,
+        },
         observed={f"probe@h1->{P3}": "838.86 Mbit/s"},
         # one exec per source, each transfer with the longer transfer timeout
         holds=lambda _, ctx: (
@@ -130,14 +143,14 @@ CASES = [
             when(failed("short transfer", bytes=65536), source="probe@h2", target=P3)
         ),
         observed={f"probe@h2->{P3}": "short transfer after 65536 bytes"},
-        measurements={"throughput_mbit_s_min": 838.86},
+        measurements={Measure.THROUGHPUT_MBIT_S: 838.86},
     ),
     fails(
         "mtu.transfer.cross-host",
         "every transfer reset",
         "bulk transfer stalled or reset",
         ctx=lambda: FakeSwarm(when(failed("refused"), kind=ProbeKind.TRANSFER)),
-        measurements={"throughput_mbit_s_min": None},
+        measurements={Measure.THROUGHPUT_MBIT_S: None},
     ),
 ]
 

@@ -7,6 +7,7 @@ import pytest
 
 from netconform.platforms.swarm_plan import PEER, PUBLISHED_PORT, ServiceKey
 from netconform.probes.model import ProbeKind
+from netconform.results import Measure
 
 from .cases import Case, fails, passes, skips
 from .fake_swarm import FakeSwarm, answered, failed, lacking, once, when
@@ -31,14 +32,14 @@ def _matrix_cases(scope: str, kind: ProbeKind) -> list[Case]:
         passes(
             check,
             f"all 6 pairs reachable over {kind}",
-            measurements={"pairs": 6, "attempts": 1, "latency_ms_median": 1.0},
+            measurements={Measure.PROBES: 6, Measure.ATTEMPTS: 1, Measure.LATENCY_P50_MS: 1.0},
         ),
         fails(
             check,
             "one path broken",
             f"1/6 pairs not reachable over {kind}: {cell}",
             ctx=lambda: FakeSwarm(broken),
-            measurements={"pairs": 6},
+            measurements={Measure.PROBES: 6},
             holds=lambda r, _: sum(v != "ok" for v in r.observed.values()) == 1,
         ),
         fails(
@@ -79,26 +80,26 @@ CASES = [
         ctx=lambda: FakeSwarm(
             once(failed("timeout"), source="probe@h1", target=P3), converge_deadline_s=1.0
         ),
-        measurements={"attempts": 2},  # polled again after the first round
+        measurements={Measure.ATTEMPTS: 2},  # polled again after the first round
     ),
     passes(
         "reachability.vip.round-robin",
         f"VIP {VIP}: all 3 backends answered",
-        measurements={"requests": 30, "backends": 3, "answered_by": 3},
+        measurements={Measure.PROBES: 30, Measure.BACKENDS: 3, Measure.BACKENDS_ANSWERED: 3},
     ),
     fails(
         "reachability.vip.round-robin",
         "one backend answers every request",
         f"VIP {VIP}: backends never answering: {BACKENDS[1:]}",
         ctx=lambda: FakeSwarm(when(answered(peer=BACKENDS[0]), kind=ProbeKind.TCP, target=VIP)),
-        measurements={"requests": 30, "backends": 3, "answered_by": 1},
+        measurements={Measure.PROBES: 30, Measure.BACKENDS: 3, Measure.BACKENDS_ANSWERED: 1},
     ),
     fails(
         "reachability.vip.round-robin",
         "the VIP refuses",
         "backends never answering",
         ctx=lambda: FakeSwarm(when(failed("refused"), target=VIP)),
-        measurements={"answered_by": 0},
+        measurements={Measure.BACKENDS_ANSWERED: 0},
     ),
     skips(
         "reachability.vip.round-robin",
@@ -128,7 +129,7 @@ CASES = [
     passes(
         "reachability.underlay.vxlan",
         "6 cross-host TCP exchanges seen on the underlay as VXLAN, VNI 4106",
-        measurements={"pairs": 6, "wire_packets": {"vxlan": 12, "clear": 0}},
+        measurements={Measure.PROBES: 6, Measure.WIRE_PACKETS: {"vxlan": 12, "clear": 0}},
     ),
     fails(
         "reachability.underlay.vxlan",
@@ -155,7 +156,7 @@ CASES = [
         "1/6 pairs not reachable over tcp",
         ctx=lambda: FakeSwarm(when(failed("timeout"), source="probe@h2", target=P1)),
         # the wire is still reported, though there is nothing to judge it by
-        measurements={"wire_packets": {"vxlan": 10, "clear": 0}},
+        measurements={Measure.WIRE_PACKETS: {"vxlan": 10, "clear": 0}},
     ),
     fails(
         "reachability.underlay.vxlan",

@@ -14,8 +14,8 @@ import pytest
 
 from netconform.catalog.scenario import load_swarm_scenario
 from netconform.checks.base import CATALOGUE
+from netconform.core import Capabilities
 from netconform.platforms import swarm as swarm_platform
-from netconform.platforms.base import Capabilities
 from netconform.platforms.swarm import SwarmContext
 from netconform.platforms.swarm_deploy import Node
 from netconform.platforms.swarm_plan import Endpoint
@@ -48,7 +48,7 @@ BLOCKED_IMPORT = """
 import sys
 sys.modules["docker"] = None  # any import of docker or pyroute2 now raises ImportError
 sys.modules["pyroute2"] = None
-from netconform.contexts import load_checks
+from netconform.platforms.registry import load_checks
 from netconform.checks.base import CATALOGUE
 load_checks("swarm")
 from swarm.fake_swarm import FakeSwarm, run_check

@@ -51,7 +51,7 @@ def test_netpol_case_dirs(
     assert "not a directory" in one_line([*argv, str(binary)], capsys)
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert "holds no *.yaml case files" in one_line([*argv, str(empty)], capsys)
+    assert "holds no *.yaml files" in one_line([*argv, str(empty)], capsys)
 
 
 @pytest.mark.parametrize("platform", ["swarm-lab", "kind-calico"])
@@ -81,6 +81,20 @@ def test_plan_out_unwritable_names_out(
     out = {"file": binary, "under-file": binary / "sub", "proc": Path("/proc/netconform")}[where]
     err = one_line(["plan", "--platform", "cluster", "--out", str(out)], capsys)
     assert err.startswith(f"netconform: --out {out}: ") and "Errno" not in err
+
+
+@pytest.mark.parametrize("command", ["run", "selftest"])
+def test_out_that_cannot_be_made_is_refused_before_anything_starts(
+    command: str, binary: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def must_not_start(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a lab was about to be made")
+
+    monkeypatch.setattr("netconform.selftest.run_selftest", must_not_start)
+    monkeypatch.setattr("netconform.platforms.registry.prepare_run", must_not_start)
+    argv = [command, *(["--platform", "swarm-lab"] if command == "run" else [])]
+    err = one_line([*argv, "--out", str(binary / "sub")], capsys)
+    assert err.startswith(f"netconform: --out {binary / 'sub'}: cannot create the directory")
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from netconform.checks.base import CATALOGUE
-from netconform.contexts import load_checks
+from netconform.platforms.registry import load_checks
 
 load_checks("swarm")
 

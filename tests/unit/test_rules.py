@@ -8,9 +8,9 @@ import pytest
 
 from netconform.checks.base import poll
 from netconform.checks.swarm_mtu import expected_overlay_mtu
+from netconform.core import Capabilities
 from netconform.errors import EnvironmentUnfit
 from netconform.lab import addressing
-from netconform.platforms.base import Capabilities
 
 
 @pytest.mark.parametrize(

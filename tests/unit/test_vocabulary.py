@@ -10,8 +10,8 @@ import pytest
 
 from netconform import aspects
 from netconform.checks.base import CATALOGUE, Catalogue, CheckSpec
-from netconform.contexts import load_checks
 from netconform.lab.faults import FAULT_KINDS
+from netconform.platforms.registry import load_checks
 from netconform.results import Area
 from netconform.vocab import Family, Fault
 

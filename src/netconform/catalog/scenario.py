@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -86,6 +86,22 @@ def scenarios_dir() -> Path:
 
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+SCENARIO_TYPES: dict[str, type[SwarmScenario] | type[KubernetesScenario]] = {
+    "swarm": SwarmScenario,
+    "kubernetes": KubernetesScenario,
+}
+
+
+def load_scenario(family: str, path: Path | None = None) -> Scenario:
+    """A family's scenario file (default scenarios/<family>.yaml), validated."""
+    return _load(path or scenarios_dir() / f"{family}.yaml", SCENARIO_TYPES[family])
+
+
+def scenario_from_json(family: str, data: dict[str, Any]) -> Scenario:
+    """What `scenario.model_dump(by_alias=True)` gave, in another process."""
+    return SCENARIO_TYPES[family].model_validate(data)
 
 
 def load_swarm_scenario(path: Path | None = None) -> SwarmScenario:

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from netconform import aspects
+from netconform.core import CheckContext
 from netconform.errors import InputError
-from netconform.platforms.base import CheckContext
 from netconform.polling import Polled as Polled  # noqa: PLC0414 - re-exported for the checks
 from netconform.polling import poll as poll  # noqa: PLC0414
 from netconform.results import Area, CheckResult, Measure, NetpolReport, Verdict

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from netconform.catalog.scenario import SwarmScenario
-from netconform.platforms.base import Capabilities
+from netconform.core import Capabilities
 from netconform.platforms.swarm_plan import Endpoint, SwarmPlan
 from netconform.probes.executors import BatchExecutor
 from netconform.probes.model import Probe, ProbeKind, ProbeResult

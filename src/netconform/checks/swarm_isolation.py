@@ -46,8 +46,9 @@ def overlays_isolated(ctx: SwarmCheckContext) -> Outcome:
         ctx, [(a, b) for a, b in itertools.permutations(others, 2)], ProbeKind.TCP, expect_ok=True
     )
     if control.verdict != Verdict.PASS:
-        return Outcome.failed(
-            f"control failed (the other overlay is broken itself): {control.reason}"
+        return Outcome(
+            Verdict.ERROR if control.verdict == Verdict.ERROR else Verdict.FAIL,
+            f"control failed (the other overlay is broken itself): {control.reason}",
         )
     pairs = [(a, b) for a in [*ctx.tasks(ServiceKey.PROBE), *ctx.peers()] for b in others]
     outcome = pairs_matrix(ctx, pairs, ProbeKind.TCP, expect_ok=False)
@@ -121,7 +122,10 @@ def internal_egress(ctx: SwarmCheckContext) -> Outcome:
     internal = ctx.tasks(ServiceKey.INTERNAL)
     inside = pairs_matrix(ctx, cross_host(internal), ProbeKind.TCP, expect_ok=True)
     if inside.verdict != Verdict.PASS:
-        return Outcome.failed(f"traffic inside the internal overlay broken: {inside.reason}")
+        return Outcome(
+            Verdict.ERROR if inside.verdict == Verdict.ERROR else Verdict.FAIL,
+            f"traffic inside the internal overlay broken: {inside.reason}",
+        )
     control = [r for t in ctx.tasks(ServiceKey.PROBE)[:1] for r in _egress(ctx, t)]
     unrun = not_run(control, "egress control")
     if unrun is not None:

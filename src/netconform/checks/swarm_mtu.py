@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netconform.catalog.scenario import SwarmScenario
-from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, poll
+from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, ProbeDidNotRun, poll
 from netconform.checks.swarm_common import (
     DOCS,
     cross_host,
@@ -78,6 +78,8 @@ MTU_VARIANTS = (
 
 def _interface_mtu(ctx: SwarmCheckContext, endpoint: Endpoint) -> int | None:
     result = ctx.run(endpoint, [ctx.probe(ProbeKind.INTERFACES, "")])[0]
+    if not result.ran:
+        raise ProbeDidNotRun(f"interfaces of {endpoint.name}: {result.error}")
     if not result.ok:
         return None
     return int(result.values["interfaces"]["eth0"]["mtu"])

@@ -1,22 +1,20 @@
-"""What the `netconform` CLI needs from the Kubernetes platforms: `plan` and the factory."""
+"""`netconform plan`: render every object and step of a Kubernetes platform, run nothing."""
 
 from __future__ import annotations
 
 import argparse
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from netconform.errors import InputError
 from netconform.inputs import output_dir
 from netconform.k8s import plan, profiles
-from netconform.platforms.base import Platform
-from netconform.progress import Progress
-
-PLATFORMS = ("kind-flannel", "kind-calico", "kind-cilium", "cluster")
 
 
-def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--platform", required=True, choices=PLATFORMS)
+def add_plan_arguments(parser: argparse.ArgumentParser, platforms: Sequence[str]) -> None:
+    """`platforms`: the Kubernetes platforms of the platform table (the CLI checks the name)."""
+    parser.add_argument("--platform", required=True, help=f"one of {', '.join(platforms)}")
     parser.add_argument("--out", required=True, type=Path, help="directory to render into")
     parser.add_argument(
         "--artifacts",
@@ -57,17 +55,3 @@ def run_plan(args: argparse.Namespace) -> int:
     steps = len(rendered.steps) + len(rendered.teardown)
     print(f"{len(rendered.files)} files and {steps} steps in {out}")
     return 0
-
-
-def make_platform(name: str, keep: bool, progress: Progress) -> Platform:
-    if name == "cluster":
-        from netconform.platforms.cluster import ClusterPlatform
-
-        return ClusterPlatform(keep=keep, progress=progress)
-    if name in PLATFORMS:
-        from netconform.platforms.kind import KindPlatform
-
-        return KindPlatform(name, keep=keep, progress=progress)
-    raise InputError(
-        f"unknown Kubernetes platform {name!r}: expected one of {', '.join(PLATFORMS)}"
-    )

@@ -1,14 +1,17 @@
 """What a Kubernetes check runs against: the run's endpoints, batch probing and the
 NetworkPolicy operations. `KubeCheckContext` is the interface checks use (tests give a
-fake); `KubeContext` is the real one, built from a platform Handle."""
+fake); `KubeContext` is the real one, attached to with a `KubeHandle`."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from netconform.catalog.scenario import KubernetesScenario
+from netconform.core import Capabilities
+from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kube import KubeApi, PodEndpoint
 from netconform.k8s.workloads import (
     NODE_INDEX_LABEL,
@@ -16,9 +19,9 @@ from netconform.k8s.workloads import (
     SLOT_LABEL,
     WorkloadSpec,
 )
-from netconform.platforms.base import Capabilities
 from netconform.probes.executors import run_batches
 from netconform.probes.model import Probe, ProbeKind, ProbeResult
+from netconform.vocab import Family
 
 
 class KubeCheckContext(Protocol):
@@ -74,7 +77,7 @@ def probe_pods_by_node(ctx: KubeCheckContext) -> dict[int, dict[str, PodEndpoint
 
 
 class KubeContext:
-    family = "kubernetes"
+    family = Family.KUBERNETES
 
     def __init__(
         self,
@@ -83,10 +86,12 @@ class KubeContext:
         capabilities: Capabilities,
         info: Mapping[str, Any],
         params: KubernetesScenario,
+        netpol_cases: Path | None = None,
     ) -> None:
         self.api = api
         self.spec = spec
         self.params = params
+        self.netpol_cases = netpol_cases  # --netpol-cases; None: the built-in catalogue
         self.findings: dict[str, Any] = {}
         self._capabilities = capabilities
         self._info = dict(info)
@@ -149,3 +154,13 @@ class KubeContext:
 
     def close(self) -> None:
         self.api.close()
+
+
+def attach(
+    handle: KubeHandle, params: KubernetesScenario, netpol_cases: Path | None = None
+) -> KubeContext:
+    """The checks' context in any process (xdist workers attach with the handle)."""
+    api = KubeApi(handle.kubeconfig, handle.context)
+    return KubeContext(
+        api, handle.workload_spec(), handle.capabilities, handle.info, params, netpol_cases
+    )

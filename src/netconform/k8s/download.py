@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from netconform.errors import EnvironmentUnfit, NetconformError
+from netconform.settings import Settings
 
 Fetch = Callable[[str], bytes]
 
@@ -42,8 +43,7 @@ def verify(data: bytes, sha256: str, source: str) -> bytes:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "netconform" / "artifacts"
+    return Settings.from_env().cache_home / "netconform" / "artifacts"
 
 
 def fetch_verified(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from netconform.errors import InputError, file_field_error
 from netconform.inputs import read_text
+from netconform.vocab import Capability
 
 CNIS = ("flannel", "calico", "cilium")
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -51,8 +52,8 @@ class HelmRelease(_Strict):
 
 
 class ProfileCapabilities(_Strict):
-    available: tuple[str, ...]
-    missing: Mapping[str, str] = Field(default_factory=dict)
+    available: tuple[Capability, ...]
+    missing: Mapping[Capability, str] = Field(default_factory=dict)
 
 
 class CniProfile(_Strict):
@@ -179,3 +180,9 @@ def load_kind_config(path: Path) -> tuple[KindConfig, dict[str, Any]]:
         return KindConfig.model_validate(raw), raw
     except ValidationError as exc:
         raise _field_error(path, exc) from None
+
+
+def kind_node_image(profile: CniProfile, directory: Path | None = None) -> str | None:
+    """The node image the profile's kind config pins (None: kind's own default)."""
+    config, _ = load_kind_config(kind_config_path(profile, directory))
+    return next((n.image for n in config.nodes if n.image), None)

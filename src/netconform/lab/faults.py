@@ -14,16 +14,17 @@ from typing import Any
 from netconform.errors import EnvironmentUnfit, InputError
 from netconform.lab import capture, netns, nft, state
 from netconform.lab.state import HostRecord, LabState
-from netconform.vocab import Fault
+from netconform.results import Area
+from netconform.vocab import Capability, Fault
 
 # kind -> (area whose checks must catch it, what it models)
-FAULT_KINDS: dict[Fault, tuple[str, str]] = {
-    Fault.MTU_MISMATCH: ("mtu", "one host's underlay link MTU below what the overlay assumes"),
-    Fault.VXLAN_BLOCKED: ("reachability", "UDP 4789 dropped on one host"),
-    Fault.DNS_BROKEN: ("dns", "the embedded resolver unreachable in one host's containers"),
-    Fault.ISOLATION_BREACH: ("isolation", "a container bridged into a second overlay"),
-    Fault.LOSSY_UNDERLAY: ("reachability", "packet loss and delay on one host's underlay link"),
-    Fault.HOST_LOSS: ("reachability", "one host's underlay link down"),
+FAULT_KINDS: dict[Fault, tuple[Area, str]] = {
+    Fault.MTU_MISMATCH: (Area.MTU, "one host's underlay link MTU below what the overlay assumes"),
+    Fault.VXLAN_BLOCKED: (Area.REACHABILITY, "UDP 4789 dropped on one host"),
+    Fault.DNS_BROKEN: (Area.DNS, "the embedded resolver unreachable in one host's containers"),
+    Fault.ISOLATION_BREACH: (Area.ISOLATION, "a container bridged into a second overlay"),
+    Fault.LOSSY_UNDERLAY: (Area.REACHABILITY, "packet loss and delay on one host's underlay link"),
+    Fault.HOST_LOSS: (Area.REACHABILITY, "one host's underlay link down"),
 }
 NFT_TABLE = "netconform_fault"
 LABEL = "io.netconform.run"
@@ -57,18 +58,20 @@ def add(name: str, kind: str, host_index: int, mtu: int | None = None) -> dict[s
     """Apply one fault; returns its record (also saved in the lab state)."""
     if kind not in FAULT_KINDS:
         raise InputError(f"unknown fault {kind!r}: choose one of {', '.join(FAULT_KINDS)}")
+    kind = Fault(kind)
     lab = _lab(name)
     host = _host(lab, host_index)
     record: dict[str, Any] = {"kind": kind, "host": host.name}
-    if kind == "lossy-underlay" and "netem" not in lab.kernel_features.get("available", []):
-        why = lab.kernel_features.get("missing", {}).get("netem", "kernel lacks tc netem")
+    features = lab.kernel_features
+    if kind == Fault.LOSSY_UNDERLAY and Capability.NETEM not in features.get("available", []):
+        why = features.get("missing", {}).get(Capability.NETEM, "kernel lacks tc netem")
         raise EnvironmentUnfit(f"fault lossy-underlay unavailable: {why}")
-    if kind == "mtu-mismatch":
+    if kind == Fault.MTU_MISMATCH:
         record["restore_mtu"] = netns.link_mtu(lab.underlay_netns, f"{host.name}-port")
         record["mtu"] = mtu or lab.underlay_mtu - 120
-    if kind == "dns-broken":
+    if kind == Fault.DNS_BROKEN:
         record["containers"] = [c.id for c in _containers(host)]
-    if kind == "isolation-breach":
+    if kind == Fault.ISOLATION_BREACH:
         record.update(_breach_plan(lab, host))
     state.save(replace(lab, faults=(*lab.faults, record)))  # recorded before applied
     _apply(lab, host, record)
@@ -96,7 +99,7 @@ def _breach_plan(lab: LabState, host: HostRecord) -> dict[str, Any]:
 def _apply(lab: LabState, host: HostRecord, record: dict[str, Any]) -> None:
     kind = record["kind"]
     ns_path = f"/run/netns/{host.netns}"
-    if kind == "mtu-mismatch":
+    if kind == Fault.MTU_MISMATCH:
         # The switch side of the host's link: frames bigger than this are dropped in both
         # directions with no ICMP (an L2 hop), and the host itself learns nothing: the
         # classic PMTU blackhole, where handshakes work and bulk transfers stall.
@@ -113,14 +116,14 @@ def _apply(lab: LabState, host: HostRecord, record: dict[str, Any]) -> None:
             f"/run/netns/{lab.underlay_netns}",
             nft.bridge_forward_table(_switch_table(host), rules),
         )
-    elif kind == "vxlan-blocked":
+    elif kind == Fault.VXLAN_BLOCKED:
         nft.run(
             ns_path,
             f"add table inet {NFT_TABLE}; add chain inet {NFT_TABLE} in "
             "{ type filter hook input priority 0; }; "
             f"add rule inet {NFT_TABLE} in udp dport 4789 drop",
         )
-    elif kind == "dns-broken":
+    elif kind == Fault.DNS_BROKEN:
         for pid in _container_pids(host, record["containers"]):
             nft.run(
                 f"/proc/{pid}/ns/net",
@@ -128,9 +131,9 @@ def _apply(lab: LabState, host: HostRecord, record: dict[str, Any]) -> None:
                 "out { type filter hook output priority 0; }; "
                 f"add rule ip {NFT_TABLE} out ip daddr 127.0.0.11 drop",
             )
-    elif kind == "isolation-breach":
+    elif kind == Fault.ISOLATION_BREACH:
         _docker(host).networks.get(record["network"]).connect(record["container"])
-    elif kind == "lossy-underlay":
+    elif kind == Fault.LOSSY_UNDERLAY:
         subprocess.run(
             [
                 "nsenter",
@@ -149,7 +152,7 @@ def _apply(lab: LabState, host: HostRecord, record: dict[str, Any]) -> None:
             ],
             check=True,
         )
-    elif kind == "host-loss":
+    elif kind == Fault.HOST_LOSS:
         netns.set_link_state(host.netns, "eth0", up=False)
 
 
@@ -184,28 +187,28 @@ def _undo(lab: LabState, record: dict[str, Any]) -> None:
         return
     kind = record["kind"]
     ns_path = f"/run/netns/{host.netns}"
-    if kind == "mtu-mismatch":
+    if kind == Fault.MTU_MISMATCH:
         netns.set_link_mtu(lab.underlay_netns, f"{host.name}-port", int(record["restore_mtu"]))
         switch = f"/run/netns/{lab.underlay_netns}"
         with contextlib.suppress(EnvironmentUnfit):
             nft.run(switch, f"delete table bridge {_switch_table(host)}")
-    elif kind == "vxlan-blocked":
+    elif kind == Fault.VXLAN_BLOCKED:
         with contextlib.suppress(EnvironmentUnfit):
             nft.run(ns_path, f"delete table inet {NFT_TABLE}")
-    elif kind == "dns-broken":
+    elif kind == Fault.DNS_BROKEN:
         for pid in _container_pids(host, record["containers"]):
             with contextlib.suppress(EnvironmentUnfit):
                 nft.run(f"/proc/{pid}/ns/net", f"delete table ip {NFT_TABLE}")
-    elif kind == "isolation-breach":
+    elif kind == Fault.ISOLATION_BREACH:
         with contextlib.suppress(Exception):
             _docker(host).networks.get(record["network"]).disconnect(record["container"])
-    elif kind == "lossy-underlay":
+    elif kind == Fault.LOSSY_UNDERLAY:
         subprocess.run(
             ["nsenter", f"--net={ns_path}", "tc", "qdisc", "del", "dev", "eth0", "root"],
             capture_output=True,
             check=False,
         )
-    elif kind == "host-loss":
+    elif kind == Fault.HOST_LOSS:
         netns.set_link_state(host.netns, "eth0", up=True)
 
 

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from pyroute2 import NetNS
 
 from netconform.lab import capture, netns, nft
+from netconform.vocab import Capability
 
 IPPROTO_SCTP = 132
 
 
 @dataclass(frozen=True)
 class KernelFeatures:
-    available: frozenset[str]
-    missing: dict[str, str]  # feature -> why it is missing
+    available: frozenset[Capability]
+    missing: dict[Capability, str]  # feature -> why it is missing
 
     def to_json(self) -> dict[str, object]:
         return {"available": sorted(self.available), "missing": dict(sorted(self.missing.items()))}
@@ -36,7 +37,8 @@ class KernelFeatures:
         assert isinstance(available, list)
         assert isinstance(missing, dict)
         return cls(
-            frozenset(str(a) for a in available), {str(k): str(v) for k, v in missing.items()}
+            frozenset(Capability(a) for a in available),
+            {Capability(k): str(v) for k, v in missing.items()},
         )
 
 
@@ -133,21 +135,21 @@ def _nft_bridge(ns: str) -> str | None:
     return f"nftables bridge family unavailable (CONFIG_NF_TABLES_BRIDGE): {why}"
 
 
-PROBES: dict[str, Callable[[str], str | None]] = {
-    "vxlan": _vxlan,
-    "ipvs": _ipvs,
-    "esp": _esp,
-    "sctp": _sctp,
-    "netem": _netem,
-    "nftables": _nftables,
-    "nft-bridge": _nft_bridge,
+PROBES: dict[Capability, Callable[[str], str | None]] = {
+    Capability.VXLAN: _vxlan,
+    Capability.IPVS: _ipvs,
+    Capability.ESP: _esp,
+    Capability.SCTP: _sctp,
+    Capability.NETEM: _netem,
+    Capability.NFTABLES: _nftables,
+    Capability.NFT_BRIDGE: _nft_bridge,
 }
 
 
 def detect() -> KernelFeatures:
     scratch = f"nc-probe-{uuid.uuid4().hex[:8]}"
-    available: set[str] = set()
-    missing: dict[str, str] = {}
+    available: set[Capability] = set()
+    missing: dict[Capability, str] = {}
     netns.create(scratch)
     try:
         for feature, probe in PROBES.items():

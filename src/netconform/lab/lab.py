@@ -16,26 +16,12 @@ from typing import Any
 
 from netconform.errors import EnvironmentUnfit, InputError
 from netconform.lab import addressing, cgroups, daemons, image, kernel, netns, setup, state
+from netconform.lab.config import LabConfig
 from netconform.lab.state import HostRecord, LabState
 from netconform.progress import NoProgress, Progress
+from netconform.vocab import Capability
 
 MNT_DETACH = 2
-MAX_HOSTS = 9
-
-
-@dataclass(frozen=True)
-class LabConfig:
-    name: str = "default"
-    hosts: int = 3
-    underlay_mtu: int = 1500
-
-    def validate(self) -> None:
-        if not self.name.isalnum() or len(self.name) > 12:
-            raise InputError(f"lab name {self.name!r}: use 1-12 letters or digits")
-        if not 2 <= self.hosts <= MAX_HOSTS:
-            raise InputError(f"--hosts {self.hosts}: a lab has 2 to {MAX_HOSTS} hosts")
-        if not 1280 <= self.underlay_mtu <= 9000:
-            raise InputError(f"--underlay-mtu {self.underlay_mtu}: must be 1280..9000")
 
 
 def docker_client(host: HostRecord) -> Any:
@@ -47,7 +33,8 @@ def docker_client(host: HostRecord) -> Any:
 def up(config: LabConfig, progress: Progress | None = None) -> LabState:
     progress = progress or NoProgress()
     config.validate()
-    setup.ensure_host_ready()
+    setup.prepare_host()
+    setup.check_host()
     if state.load(config.name) is not None:
         raise InputError(
             f"lab {config.name!r} is already up (netconform lab down --name {config.name})"
@@ -93,8 +80,9 @@ def _build(lab: LabState, progress: Progress) -> LabState:
     features = kernel.detect()
     lab = replace(lab, kernel_features=features.to_json())
     state.save(lab)
-    if "vxlan" not in features.available:
-        raise EnvironmentUnfit(f"the swarm overlay needs VXLAN: {features.missing['vxlan']}")
+    if Capability.VXLAN not in features.available:
+        why = features.missing[Capability.VXLAN]
+        raise EnvironmentUnfit(f"the swarm overlay needs VXLAN: {why}")
     with ThreadPoolExecutor(max_workers=1) as builder:
         if not recipe.tarball.exists():
             progress.step(f"building probe image {recipe.tag} (once, cached)")

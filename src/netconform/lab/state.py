@@ -10,15 +10,17 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from netconform.settings import Settings
+
 STATE_FILE = "state.json"
 
 
 def state_root() -> Path:
-    return Path(os.environ.get("NETCONFORM_STATE_DIR", "/var/lib/netconform/labs"))
+    return Settings.from_env().lab_state_dir
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("NETCONFORM_CACHE_DIR", "/var/cache/netconform"))
+    return Settings.from_env().lab_cache_dir
 
 
 @dataclass(frozen=True)

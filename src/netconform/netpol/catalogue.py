@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netconform.errors import InputError, file_field_error
-from netconform.inputs import input_dir
+from netconform.errors import file_field_error
 from netconform.netpol.document import read_structured
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
 from netconform.netpol.oracle import Oracle, Probe, ProbeVerdict, Profile
@@ -376,13 +375,6 @@ def default_catalogue_dir() -> Path:
         if candidate.is_dir():
             return candidate
     return here.parents[3] / "scenarios" / "netpol"
-
-
-def case_dir(path: Path, option: str) -> Path:
-    """A directory of case files the user named: it must exist and hold *.yaml files."""
-    if not any(input_dir(path, option).glob("*.yaml")):
-        raise InputError(f"{option} {path}: holds no *.yaml case files")
-    return path
 
 
 def load_catalogue(directory: Path | None = None) -> list[Case]:

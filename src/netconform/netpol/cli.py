@@ -13,13 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from netconform.errors import InputError
-from netconform.netpol.catalogue import (
-    Case,
-    case_dir,
-    default_catalogue_dir,
-    load_catalogue,
-    select,
-)
+from netconform.inputs import files_dir
+from netconform.netpol.catalogue import Case, default_catalogue_dir, load_catalogue, select
 from netconform.netpol.document import load_expect_input
 from netconform.netpol.oracle import Oracle, default_probes
 from netconform.netpol.render import results_json, truth_tables, verdict_json
@@ -40,7 +35,7 @@ def _expect(args: argparse.Namespace) -> int:
 def _catalogue(args: argparse.Namespace) -> list[Case]:
     if args.catalogue is None:
         return load_catalogue()
-    return load_catalogue(case_dir(Path(args.catalogue), "--catalogue"))
+    return load_catalogue(files_dir(Path(args.catalogue), "--catalogue", "*.yaml"))
 
 
 def _cases(args: argparse.Namespace) -> int:

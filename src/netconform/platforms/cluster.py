@@ -4,26 +4,32 @@ teardown deletes exactly those, and nothing else is ever touched."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from netconform.core import Capabilities
 from netconform.errors import EnvironmentUnfit, said_not_raised
 from netconform.k8s import install, plan
+from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kube import KubeApi
 from netconform.k8s.tools import Runner, SubprocessRunner, require_tools
 from netconform.k8s.workloads import WorkloadSpec
-from netconform.platforms.base import Handle
 from netconform.platforms.kind import state_root
 from netconform.progress import NoProgress, Progress
+from netconform.settings import Settings
+from netconform.vocab import Capability, Family
 
 NODES_USED = 3
-CLUSTER_CAPABILITIES = ("networkpolicy", "nodeport", "hostnetwork", "icmp")
-CLUSTER_MISSING = {
-    "sctp": "the probe agent has no SCTP probe yet",
-    "l7-policy": "the cluster's CNI is unknown; L7 policy checks need a CNI profile",
-}
+CLUSTER_CAPABILITIES = Capabilities(
+    frozenset(
+        {Capability.NETWORKPOLICY, Capability.NODEPORT, Capability.HOSTNETWORK, Capability.ICMP}
+    ),
+    {
+        Capability.SCTP: "the probe agent has no SCTP probe yet",
+        Capability.L7_POLICY: "the cluster's CNI is unknown; L7 policy checks need a CNI profile",
+    },
+)
 
 
 class ClusterPlatform:
@@ -32,7 +38,7 @@ class ClusterPlatform:
     cluster can pull it."""
 
     name = "cluster"
-    family = "kubernetes"
+    family = Family.KUBERNETES
 
     def __init__(
         self,
@@ -42,18 +48,23 @@ class ClusterPlatform:
         state_dir: Path | None = None,
         run_id: str | None = None,
         api_factory: Callable[[str], KubeApi] | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        settings = settings or Settings.from_env()
         self.keep = keep
         self.progress = progress or NoProgress()
         self.runner = runner or SubprocessRunner()
-        default = os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config"))
-        self.kubeconfig = os.environ.get("NETCONFORM_KUBECONFIG", default).split(os.pathsep)[0]
-        self.context = os.environ.get("NETCONFORM_KUBE_CONTEXT") or None
-        self.image = os.environ.get("NETCONFORM_PROBE_IMAGE", "")
+        self.kubeconfig = str(settings.kubeconfig)
+        self.context = settings.kube_context
+        self.image = settings.probe_image
         self.run_id = run_id or uuid.uuid4().hex[:6]
-        self.work = install.Workdir((state_dir or state_root().parent / "cluster") / self.run_id)
+        root = state_dir or state_root(settings).parent / "cluster"
+        self.work = install.Workdir(root / self.run_id)
         self._teardown: tuple[install.Step, ...] = ()
         self._api_factory = api_factory or KubeApi
+
+    def prepare_host(self) -> None:
+        """Nothing: kubectl and the cluster are the user's."""
 
     def preflight(self) -> None:
         require_tools(["kubectl"], self.name)
@@ -68,7 +79,7 @@ class ClusterPlatform:
                 "(fixtures/kind/probe-image) in a registry the cluster can pull from"
             )
 
-    def provision(self) -> Handle:
+    def provision(self) -> KubeHandle:
         try:
             return self._provision()
         except BaseException:
@@ -76,7 +87,7 @@ class ClusterPlatform:
                 self.teardown()
             raise
 
-    def _provision(self) -> Handle:
+    def _provision(self) -> KubeHandle:
         # One self-contained kubeconfig for this run: every command names it, no context flag.
         self.work.root.mkdir(parents=True, exist_ok=True)
         argv = [
@@ -107,20 +118,17 @@ class ClusterPlatform:
         self._teardown = rendered.teardown
         install.run_steps(rendered.run_steps, self.runner, self.progress)
         spec = WorkloadSpec(self.run_id, tuple(nodes), self.image, dns_ip)
-        data = {
-            "kubeconfig": str(self.work.kubeconfig),
-            "context": None,
-            "cluster": None,
-            "run_id": self.run_id,
-            "nodes": list(spec.nodes),
-            "image": self.image,
-            "cluster_dns_ip": dns_ip,
-            "cluster_domain": spec.cluster_domain,
-            "capabilities": sorted(CLUSTER_CAPABILITIES),
-            "missing": dict(CLUSTER_MISSING),
-            "info": {**rendered.info, "namespaces": spec.namespaces()},
-        }
-        return Handle(self.name, data)
+        return KubeHandle(
+            self.name,
+            str(self.work.kubeconfig),
+            self.run_id,
+            spec.nodes,
+            self.image,
+            dns_ip,
+            CLUSTER_CAPABILITIES,
+            {**rendered.info, "namespaces": spec.namespaces()},
+            spec.cluster_domain,
+        )
 
     def teardown(self) -> None:
         if self.keep or not self._teardown:

@@ -10,33 +10,30 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from netconform.catalog.scenario import KubernetesScenario
-from netconform.errors import InputError, said_not_raised
+from netconform.core import Capabilities
+from netconform.errors import said_not_raised
 from netconform.k8s import install, plan, profiles
-from netconform.k8s.context import KubeContext
+from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kindcluster import KindClusters
-from netconform.k8s.kube import KubeApi
 from netconform.k8s.tools import Runner, SubprocessRunner, require_docker_daemon, require_tools
-from netconform.k8s.workloads import MANAGED_BY, WorkloadSpec
-from netconform.platforms.base import Capabilities, Handle, Platform
+from netconform.k8s.workloads import MANAGED_BY
 from netconform.progress import NoProgress, Progress
+from netconform.settings import Settings
+from netconform.vocab import Family
 
-KIND_PLATFORMS = {"kind-flannel": "flannel", "kind-calico": "calico", "kind-cilium": "cilium"}
 
-
-def state_root() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "netconform" / "kind"
+def state_root(settings: Settings | None = None) -> Path:
+    return (settings or Settings.from_env()).state_home / "netconform" / "kind"
 
 
 class KindPlatform:
-    family = "kubernetes"
+    """`kind-<cni>`: the CNI's pinned profile (fixtures/cni/<cni>.yaml) on a kind cluster."""
+
+    family = Family.KUBERNETES
 
     def __init__(
         self,
@@ -47,14 +44,15 @@ class KindPlatform:
         artifacts: plan.Artifacts | None = None,
         state_dir: Path | None = None,
         run_id: str | None = None,
+        node_image: str | None = None,
+        offline: bool = False,
     ) -> None:
-        if name not in KIND_PLATFORMS:
-            raise InputError(
-                f"unknown kind platform {name!r}: expected {', '.join(KIND_PLATFORMS)}"
-            )
         self.name = name
         self.keep = keep
-        self.profile = profiles.load_profile(KIND_PLATFORMS[name])
+        self.profile = profiles.load_profile(name.removeprefix("kind-"))
+        # --node-image / NETCONFORM_KIND_NODE_IMAGE, else the profile's kind config's
+        self.node_image = node_image or profiles.kind_node_image(self.profile)
+        self.offline = offline  # --offline / NETCONFORM_OFFLINE
         self.progress = progress or NoProgress()
         self.runner = runner or SubprocessRunner()
         self.artifacts = artifacts or plan.artifact_source()
@@ -63,12 +61,15 @@ class KindPlatform:
         self.run_id = run_id or uuid.uuid4().hex[:6]
         self._owns_cluster = False  # this run created or took over the cluster
 
+    def prepare_host(self) -> None:
+        """Nothing: the tools and the Docker daemon are the user's to install."""
+
     def preflight(self) -> None:
         needed = ["docker", "kind", "kubectl"] + (["helm"] if self.profile.helm else [])
         require_tools(needed, self.name)
         require_docker_daemon(self.runner, self.name)
 
-    def provision(self) -> Handle:
+    def provision(self) -> KubeHandle:
         try:
             return self._provision()
         except BaseException:  # failures and Ctrl-C alike: leave nothing half-made behind
@@ -76,7 +77,7 @@ class KindPlatform:
                 self.teardown()
             raise
 
-    def _provision(self) -> Handle:
+    def _provision(self) -> KubeHandle:
         clusters = KindClusters(self.runner)
         key = install.profile_key(self.profile.cni, self.profile.version)
         reuse = False
@@ -120,20 +121,17 @@ class KindPlatform:
         install.run_steps(rendered.run_steps, self.runner, self.progress)
         info = {**rendered.info, **self._versions()}
         caps = self.profile.capabilities
-        data = {
-            "kubeconfig": str(self.work.kubeconfig),
-            "context": None,
-            "cluster": self.cluster,
-            "run_id": self.run_id,
-            "nodes": info["nodes"],
-            "image": info["probe_image"],
-            "cluster_dns_ip": plan.cluster_dns_ip(info["service_subnet"]),
-            "cluster_domain": "cluster.local",
-            "capabilities": sorted(caps.available),
-            "missing": dict(caps.missing),
-            "info": info,
-        }
-        return Handle(self.name, data)
+        return KubeHandle(
+            self.name,
+            str(self.work.kubeconfig),
+            self.run_id,
+            tuple(info["nodes"]),
+            info["probe_image"],
+            plan.cluster_dns_ip(info["service_subnet"]),
+            Capabilities(frozenset(caps.available), caps.missing),
+            info,
+            cluster=self.cluster,
+        )
 
     def _versions(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind_cluster": self.cluster}
@@ -164,34 +162,3 @@ class KindPlatform:
             self.progress.step(f"deleting kind cluster {self.cluster}")
             install.run_steps(install.delete_steps(self.cluster), self.runner, self.progress)
             self._owns_cluster = False
-
-
-def spec_from_handle(handle: Handle) -> WorkloadSpec:
-    data = handle.data
-    return WorkloadSpec(
-        run_id=data["run_id"],
-        nodes=tuple(data["nodes"]),
-        image=data["image"],
-        cluster_dns_ip=data["cluster_dns_ip"],
-        cluster_domain=data.get("cluster_domain", "cluster.local"),
-    )
-
-
-def context_from_handle(handle: Handle, params: KubernetesScenario) -> KubeContext:
-    """The checks' context in any process (xdist workers attach with the Handle)."""
-    data = handle.data
-    caps = Capabilities(frozenset(data["capabilities"]), dict(data.get("missing", {})))
-    api = KubeApi(data["kubeconfig"], data.get("context"))
-    return KubeContext(api, spec_from_handle(handle), caps, data.get("info", {}), params)
-
-
-@contextlib.contextmanager
-def running(platform: Platform) -> Iterator[Handle]:
-    """preflight -> provision -> (the caller's checks) -> teardown, also on failure and
-    Ctrl-C; the same order the CLI and the pytest plugin drive."""
-    platform.preflight()
-    handle = platform.provision()
-    try:
-        yield handle
-    finally:
-        platform.teardown()

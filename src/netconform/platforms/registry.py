@@ -1,59 +1,177 @@
-"""Platform names -> platform objects. Unknown names are an input error listing the known."""
+"""The platform table: every platform name with its family, its factory, the builder of its
+check context and the check modules it runs. The CLI, the pytest plugin and the self-test
+read it; nothing else lists platforms or dispatches on a family.
+
+`prepare_run` is the one place a run is set up: the scenario parsed, the platform built,
+the host prepared and the platform preflighted, once."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-from netconform.catalog.scenario import load_swarm_scenario
+from netconform.catalog.scenario import KubernetesScenario, Scenario, SwarmScenario, load_scenario
+from netconform.core import CheckContext, Handle, Platform
 from netconform.errors import InputError
-from netconform.platforms.base import Platform
+from netconform.options import RunOptions
 from netconform.progress import Progress
+from netconform.settings import Settings
+from netconform.vocab import Family
 
-SWARM_PLATFORMS = ("swarm-lab", "swarm")
-KUBERNETES_PLATFORMS = ("kind-flannel", "kind-calico", "kind-cilium", "cluster")
-PLATFORMS = SWARM_PLATFORMS + KUBERNETES_PLATFORMS
+Factory = Callable[[RunOptions, Any, Settings, Progress], Platform]
+Attach = Callable[[Any, Any, RunOptions], CheckContext]
 
 
 @dataclass(frozen=True)
-class PlatformOptions:
-    keep: bool = False
-    scenario: Path | None = None
-    hosts: int = 3
-    underlay_mtu: int = 1500
-    lab_name: str = "default"
+class PlatformEntry:
+    name: str
+    family: Family
+    build: Factory  # (options, scenario, settings, progress) -> Platform
+    attach: Attach  # (handle, scenario, options) -> the family's check context
+    handle_from_json: Callable[[Mapping[str, Any]], Handle]
+    check_modules: tuple[str, ...]
 
 
-def family_of(name: str) -> str:
-    if name in SWARM_PLATFORMS:
-        return "swarm"
-    if name in KUBERNETES_PLATFORMS:
-        return "kubernetes"
-    raise InputError(f"unknown platform {name!r}: choose one of {', '.join(PLATFORMS)}")
+# --- factories: each imports its platform module only when that platform is used --------
 
 
-def make_platform(name: str, options: PlatformOptions, progress: Progress) -> Platform:
-    family = family_of(name)
-    if family == "swarm":
-        from netconform.platforms.swarm import SwarmLabPlatform, SwarmPlatform
+def _swarm_lab(options: RunOptions, scenario: SwarmScenario, _: Settings, p: Progress) -> Platform:
+    from netconform.platforms.swarm import SwarmLabPlatform
 
-        scenario = load_swarm_scenario(options.scenario)
-        if name == "swarm-lab":
-            return SwarmLabPlatform(
-                scenario,
-                keep=options.keep,
-                hosts=options.hosts,
-                underlay_mtu=options.underlay_mtu,
-                lab_name=options.lab_name,
-                progress=progress,
-            )
-        return SwarmPlatform(scenario, progress=progress)
-    from netconform.catalog.scenario import load_kubernetes_scenario
-    from netconform.k8s.cli import make_platform as make_k8s_platform
+    return SwarmLabPlatform(scenario, keep=options.keep, lab=options.lab, progress=p)
 
-    load_kubernetes_scenario(
-        options.scenario
-    )  # a bad scenario is exit 2 before anything is created
 
-    platform: Platform = make_k8s_platform(name, options.keep, progress)
-    return platform
+def _swarm(
+    options: RunOptions, scenario: SwarmScenario, settings: Settings, p: Progress
+) -> Platform:
+    from netconform.platforms.swarm import SwarmPlatform
+
+    return SwarmPlatform(scenario, settings=settings, progress=p)
+
+
+def _kind(name: str) -> Factory:
+    def build(
+        options: RunOptions, _: KubernetesScenario, settings: Settings, p: Progress
+    ) -> Platform:
+        from netconform.platforms.kind import KindPlatform, state_root
+
+        return KindPlatform(
+            name,
+            keep=options.keep,
+            progress=p,
+            state_dir=state_root(settings),
+            node_image=options.node_image,
+            offline=options.offline,
+        )
+
+    return build
+
+
+def _cluster(
+    options: RunOptions, _: KubernetesScenario, settings: Settings, p: Progress
+) -> Platform:
+    from netconform.platforms.cluster import ClusterPlatform
+
+    return ClusterPlatform(keep=options.keep, progress=p, settings=settings)
+
+
+def _attach_swarm(handle: Any, scenario: SwarmScenario, _: RunOptions) -> CheckContext:
+    from netconform.platforms.swarm import context_from_handle
+
+    return context_from_handle(handle, scenario)
+
+
+def _attach_kube(handle: Any, scenario: KubernetesScenario, options: RunOptions) -> CheckContext:
+    from netconform.k8s.context import attach
+
+    return attach(handle, scenario, options.netpol_cases)
+
+
+def _swarm_handle(data: Mapping[str, Any]) -> Handle:
+    from netconform.platforms.swarm import SwarmHandle
+
+    return SwarmHandle.from_json(data)
+
+
+def _kube_handle(data: Mapping[str, Any]) -> Handle:
+    from netconform.k8s.handle import KubeHandle
+
+    return KubeHandle.from_json(data)
+
+
+SWARM_CHECKS = tuple(
+    f"netconform.checks.swarm_{area}" for area in ("reachability", "dns", "mtu", "isolation")
+)
+KUBERNETES_CHECKS = tuple(
+    f"netconform.checks.k8s_{area}" for area in ("reachability", "dns", "mtu", "netpol")
+)
+
+
+def _swarm_entry(name: str, build: Factory) -> PlatformEntry:
+    return PlatformEntry(name, Family.SWARM, build, _attach_swarm, _swarm_handle, SWARM_CHECKS)
+
+
+def _kube_entry(name: str, build: Factory) -> PlatformEntry:
+    return PlatformEntry(
+        name, Family.KUBERNETES, build, _attach_kube, _kube_handle, KUBERNETES_CHECKS
+    )
+
+
+PLATFORMS: dict[str, PlatformEntry] = {
+    e.name: e
+    for e in (
+        _swarm_entry("swarm-lab", _swarm_lab),
+        _swarm_entry("swarm", _swarm),
+        _kube_entry("kind-flannel", _kind("kind-flannel")),
+        _kube_entry("kind-calico", _kind("kind-calico")),
+        _kube_entry("kind-cilium", _kind("kind-cilium")),
+        _kube_entry("cluster", _cluster),
+    )
+}
+
+
+def entry(name: str) -> PlatformEntry:
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise InputError(
+            f"unknown platform {name!r}: choose one of {', '.join(PLATFORMS)}"
+        ) from None
+
+
+def names(family: Family | None = None) -> tuple[str, ...]:
+    return tuple(n for n, e in PLATFORMS.items() if family in (None, e.family))
+
+
+def load_checks(which: str) -> None:
+    """Import the check modules of a platform, or of every platform of a family (`swarm` is
+    both, with the same modules); importing registers the checks in the catalogue."""
+    if which in PLATFORMS or which not in set(Family):
+        modules = entry(which).check_modules
+    else:
+        modules = tuple(m for e in PLATFORMS.values() if e.family == which for m in e.check_modules)
+    for module in dict.fromkeys(modules):
+        importlib.import_module(module)
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run ready to provision: the options as normalised, the scenario as parsed, the
+    platform as built, its host prepared and preflighted."""
+
+    options: RunOptions
+    entry: PlatformEntry
+    scenario: Scenario
+    platform: Platform
+
+
+def prepare_run(options: RunOptions, settings: Settings, progress: Progress) -> PreparedRun:
+    """Bad input (2) or an unfit machine (3) is raised here, before anything is created."""
+    found = entry(options.platform)
+    scenario = load_scenario(found.family, options.scenario)
+    platform = found.build(options, scenario, settings, progress)
+    platform.prepare_host()
+    platform.preflight()
+    return PreparedRun(options, found, scenario, platform)

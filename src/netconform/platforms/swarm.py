@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
 from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
+from netconform.core import Capabilities
 from netconform.errors import EnvironmentUnfit, InputError, said_not_raised
 from netconform.lab import capture
 from netconform.lab import lab as lablib
 from netconform.lab import state as labstate
 from netconform.lab.capture import UnderlayWatch
+from netconform.lab.config import LabConfig
 from netconform.lab.kernel import KernelFeatures
 from netconform.platforms import swarm_deploy
-from netconform.platforms.base import Capabilities, Handle
 from netconform.platforms.swarm_deploy import LABEL, Node
 from netconform.platforms.swarm_plan import PEER, Endpoint, NetworkKey, ServiceKey, SwarmPlan
 from netconform.polling import poll
@@ -29,6 +30,44 @@ from netconform.probes.agent import SERVER_TCP_PORT
 from netconform.probes.executors import DockerExecExecutor, NetnsExecutor, run_batches
 from netconform.probes.model import Probe, ProbeKind, ProbeResult
 from netconform.progress import NoProgress, Progress
+from netconform.settings import Settings
+from netconform.vocab import Capability, Family
+
+
+@dataclass(frozen=True)
+class SwarmHandle:
+    """How any process attaches to a deployed Swarm run."""
+
+    platform: str
+    nodes: tuple[Node, ...]
+    run_id: str
+    image: str
+    capabilities: Capabilities
+    info: Mapping[str, Any] = field(default_factory=dict)
+    underlay_netns: str | None = None  # swarm-lab: the switch's namespace
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "nodes": [asdict(n) for n in self.nodes],
+            "run_id": self.run_id,
+            "image": self.image,
+            "capabilities": self.capabilities.to_json(),
+            "info": dict(self.info),
+            "underlay_netns": self.underlay_netns,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SwarmHandle:
+        return cls(
+            platform=data["platform"],
+            nodes=tuple(Node(**n) for n in data["nodes"]),
+            run_id=data["run_id"],
+            image=data["image"],
+            capabilities=Capabilities.from_json(data["capabilities"]),
+            info=dict(data.get("info", {})),
+            underlay_netns=data.get("underlay_netns"),
+        )
 
 
 def _task_name(service: str, slot: int | None, node: Node | None) -> str:
@@ -255,38 +294,46 @@ def _swarm_info(ctx_clients: Mapping[str, Any], nodes: Sequence[Node]) -> dict[s
 
 
 class SwarmLabPlatform:
-    """Our own lab: N namespaces, one dockerd each, a real VXLAN overlay between them."""
+    """Our own lab: N namespaces, one dockerd each, a real VXLAN overlay between them.
+
+    `keep`: leave the lab up after the run. `reuse`: run on a lab that is already up
+    (default: with --keep only; the self-test always reuses one)."""
 
     name = "swarm-lab"
-    family = "swarm"
+    family = Family.SWARM
 
     def __init__(
         self,
         scenario: SwarmScenario | None = None,
         keep: bool = False,
-        hosts: int = 3,
-        underlay_mtu: int = 1500,
-        lab_name: str = "default",
+        lab: LabConfig | None = None,
         progress: Progress | None = None,
+        reuse: bool | None = None,
     ) -> None:
         self.scenario = scenario or load_swarm_scenario()
         self.keep = keep
-        self.config = lablib.LabConfig(name=lab_name, hosts=hosts, underlay_mtu=underlay_mtu)
+        self.reuse = keep if reuse is None else reuse
+        self.config = lab or LabConfig()
         self.progress = progress or NoProgress()
         self._created_lab = False
         self._run_id = uuid.uuid4().hex[:6]
         self._nodes: list[Node] = []
 
+    def prepare_host(self) -> None:
+        from netconform.lab import setup
+
+        setup.prepare_host()
+
     def preflight(self) -> None:
         self.config.validate()
         from netconform.lab import setup
 
-        setup.ensure_host_ready(install=True)
+        setup.check_host()
 
-    def provision(self) -> Handle:
+    def provision(self) -> SwarmHandle:
         existing = labstate.load(self.config.name)
-        if existing is not None and existing.phase == "ready" and self.keep:
-            self.progress.step(f"reusing lab {self.config.name} (--keep)")
+        if existing is not None and existing.phase == "ready" and self.reuse:
+            self.progress.step(f"reusing lab {self.config.name}")
             lab = existing
         elif existing is not None:
             raise InputError(
@@ -303,7 +350,7 @@ class SwarmLabPlatform:
                 self.teardown()
             raise
 
-    def _deploy(self, lab: labstate.LabState) -> Handle:
+    def _deploy(self, lab: labstate.LabState) -> SwarmHandle:
         nodes = [Node(h.name, h.docker_socket, h.address, h.netns) for h in lab.hosts]
         self._nodes = nodes
         features = KernelFeatures.from_json(lab.kernel_features)
@@ -314,22 +361,13 @@ class SwarmLabPlatform:
             "kernel_features": features.to_json(),
             "image": lab.image,
         }
-        caps = features.available | {"host-access"}  # probes from each host's own namespace
-        missing = dict(features.missing)
-        if "nft-bridge" in features.available:
-            caps |= {"underlay-capture"}  # the lab's switch is ours to watch
+        # probes from each host's own namespace
+        caps = {Capability(c) for c in features.available} | {Capability.HOST_ACCESS}
+        missing = {Capability(c): why for c, why in features.missing.items()}
+        if Capability.NFT_BRIDGE in caps:
+            caps |= {Capability.UNDERLAY_CAPTURE}  # the lab's switch is ours to watch
         else:
-            missing["underlay-capture"] = features.missing["nft-bridge"]
-        data = {
-            "nodes": [n.__dict__ for n in nodes],
-            "run_id": self._run_id,
-            "image": lab.image,
-            "capabilities": sorted(caps),
-            "missing": missing,
-            "underlay_netns": lab.underlay_netns,
-            "info": info,
-        }
-        handle = Handle(self.name, data)
+            missing[Capability.UNDERLAY_CAPTURE] = features.missing[Capability.NFT_BRIDGE]
         self.progress.step(f"deploying probe services (run {self._run_id})")
         clients = _clients(nodes)
         try:
@@ -340,6 +378,15 @@ class SwarmLabPlatform:
         finally:
             for c in clients.values():
                 c.close()
+        handle = SwarmHandle(
+            self.name,
+            tuple(nodes),
+            self._run_id,
+            lab.image,
+            Capabilities(frozenset(caps), missing),
+            info,
+            lab.underlay_netns,
+        )
         ctx = context_from_handle(handle, self.scenario)
         try:
             self.progress.step("waiting for every probe task to run and answer")
@@ -357,7 +404,7 @@ class SwarmLabPlatform:
             _remove_run(self._nodes, self._run_id)
 
 
-SWARM_DEFAULT_CAPS = ("vxlan", "ipvs", "esp")
+SWARM_DEFAULT_CAPS = (Capability.VXLAN, Capability.IPVS, Capability.ESP)
 
 
 class SwarmPlatform:
@@ -366,20 +413,25 @@ class SwarmPlatform:
     Only what this run labels is ever removed."""
 
     name = "swarm"
-    family = "swarm"
+    family = Family.SWARM
 
     def __init__(
         self,
         scenario: SwarmScenario | None = None,
-        image: str = "",
+        settings: Settings | None = None,
         progress: Progress | None = None,
     ) -> None:
+        settings = settings or Settings.from_env()
         self.scenario = scenario or load_swarm_scenario()
-        self.image = image or os.environ.get("NETCONFORM_PROBE_IMAGE", "")
-        self.hosts = [h for h in os.environ.get("NETCONFORM_DOCKER_HOSTS", "").split(",") if h]
+        self.image = settings.probe_image
+        self.hosts = list(settings.docker_hosts)
+        self.declared = settings.swarm_capabilities  # None: the user declared nothing
         self.progress = progress or NoProgress()
         self._run_id = uuid.uuid4().hex[:6]
         self._nodes: list[Node] = []
+
+    def prepare_host(self) -> None:
+        """Nothing: the daemons are the user's."""
 
     def preflight(self) -> None:
         if len(self.hosts) < 2:
@@ -392,7 +444,24 @@ class SwarmPlatform:
                 "python3-dnspython and iputils ping present on every node"
             )
 
-    def provision(self) -> Handle:
+    def capabilities(self) -> Capabilities:
+        """The harness cannot look into the kernels of someone else's nodes: it assumes what
+        a normal Swarm host has, and the user declares less when their kernels lack it."""
+        declared = SWARM_DEFAULT_CAPS if self.declared is None else self.declared
+        shown = ",".join(declared)
+        caps = {Capability(c) for c in declared if c in set(Capability)}
+        missing = {
+            c: f"{c} not declared in NETCONFORM_SWARM_CAPABILITIES={shown}"
+            for c in SWARM_DEFAULT_CAPS
+            if c not in caps
+        }
+        missing[Capability.UNDERLAY_CAPTURE] = (
+            "platform swarm: the wire between the user's nodes is not the harness's to watch "
+            "(swarm-lab watches its own underlay switch)"
+        )
+        return Capabilities(frozenset(caps), missing)
+
+    def provision(self) -> SwarmHandle:
         import docker
 
         nodes = []
@@ -407,32 +476,12 @@ class SwarmPlatform:
                 raise EnvironmentUnfit(f"docker at {url} is not part of an active swarm")
             nodes.append(Node(f"node{i}", url, swarm.get("NodeAddr", ""), None, swarm["NodeID"]))
         self._nodes = nodes
-        # The harness cannot look into the kernels of someone else's nodes: it assumes what a
-        # normal Swarm host has, and the user declares less when their kernels lack it.
-        declared = os.environ.get("NETCONFORM_SWARM_CAPABILITIES", ",".join(SWARM_DEFAULT_CAPS))
-        caps = {c.strip() for c in declared.split(",") if c.strip()}
-        missing = {
-            c: f"{c} not declared in NETCONFORM_SWARM_CAPABILITIES={declared}"
-            for c in SWARM_DEFAULT_CAPS
-            if c not in caps
-        }
-        missing["underlay-capture"] = (
-            "platform swarm: the wire between the user's nodes is not the harness's to watch "
-            "(swarm-lab watches its own underlay switch)"
-        )
-        data = {
-            "nodes": [n.__dict__ for n in nodes],
-            "run_id": self._run_id,
-            "image": self.image,
-            "capabilities": sorted(caps),
-            "missing": missing,
-            "info": {},
-        }
+        caps = self.capabilities()
         clients = _clients(nodes)
         try:
-            data["info"] = _swarm_info(clients, nodes)
+            info = _swarm_info(clients, nodes)
             swarm_deploy.deploy(
-                clients, nodes, self.image, self._run_id, self.scenario, frozenset(caps)
+                clients, nodes, self.image, self._run_id, self.scenario, caps.available
             )
         except BaseException:
             with said_not_raised("removing the partly deployed run"):
@@ -441,7 +490,7 @@ class SwarmPlatform:
         finally:
             for c in clients.values():
                 c.close()
-        handle = Handle(self.name, data)
+        handle = SwarmHandle(self.name, tuple(nodes), self._run_id, self.image, caps, info)
         ctx = context_from_handle(handle, self.scenario)
         try:
             ctx.wait_ready()
@@ -458,12 +507,14 @@ class SwarmPlatform:
             _remove_run(self._nodes, self._run_id)
 
 
-def context_from_handle(handle: Handle, scenario: SwarmScenario) -> SwarmContext:
-    data = handle.data
-    nodes = [Node(**n) for n in data["nodes"]]
-    caps = Capabilities(frozenset(data["capabilities"]), dict(data.get("missing", {})))
+def context_from_handle(handle: SwarmHandle, scenario: SwarmScenario) -> SwarmContext:
     return SwarmContext(
-        nodes, data["run_id"], scenario, caps, data.get("info", {}), data.get("underlay_netns")
+        handle.nodes,
+        handle.run_id,
+        scenario,
+        handle.capabilities,
+        handle.info,
+        handle.underlay_netns,
     )
 
 

@@ -24,6 +24,7 @@ from netconform.platforms.swarm_plan import (
 from netconform.polling import Clock, Sleep, poll
 from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
 from netconform.probes.executors import serve_command
+from netconform.vocab import Capability
 
 LABEL = "io.netconform.run"
 
@@ -44,7 +45,7 @@ class NetworkPlan:
     key: str  # main, other, mtu, internal, encrypted
     options: Mapping[str, str]
     internal: bool = False
-    requires: str = ""  # capability needed to create it
+    requires: Capability | None = None  # needed to create it
 
 
 @dataclass(frozen=True)
@@ -58,18 +59,22 @@ class ServicePlan:
     publish: bool = False
 
 
-def plan_networks(scenario: SwarmScenario, capabilities: frozenset[str]) -> list[NetworkPlan]:
+def plan_networks(
+    scenario: SwarmScenario, capabilities: frozenset[Capability]
+) -> list[NetworkPlan]:
     plans = [
         NetworkPlan("main", {}),
         NetworkPlan("other", {}),
         NetworkPlan("mtu", {"com.docker.network.driver.mtu": str(scenario.networks.mtu_option)}),
         NetworkPlan("internal", {}, internal=True),
-        NetworkPlan("encrypted", {"encrypted": ""}, requires="esp"),
+        NetworkPlan("encrypted", {"encrypted": ""}, requires=Capability.ESP),
     ]
-    return [p for p in plans if not p.requires or p.requires in capabilities]
+    return [p for p in plans if p.requires is None or p.requires in capabilities]
 
 
-def plan_services(scenario: SwarmScenario, capabilities: frozenset[str]) -> list[ServicePlan]:
+def plan_services(
+    scenario: SwarmScenario, capabilities: frozenset[Capability]
+) -> list[ServicePlan]:
     plans = [
         ServicePlan("probe", "main", "global", aliases=(PROBE_ALIAS,)),
         ServicePlan("other", "other", "global"),
@@ -80,12 +85,12 @@ def plan_services(scenario: SwarmScenario, capabilities: frozenset[str]) -> list
             "main",
             "replicated",
             replicas=scenario.vip.replicas,
-            publish="ipvs" in capabilities,
+            publish=Capability.IPVS in capabilities,
         ),
         ServicePlan("dnsrr", "main", "replicated", replicas=2, endpoint_mode="dnsrr"),
         ServicePlan("scale", "main", "replicated", replicas=scenario.scale.high),
     ]
-    if "esp" in capabilities:
+    if Capability.ESP in capabilities:
         plans.append(ServicePlan("encrypted", "encrypted", "global"))
     return plans
 
@@ -106,7 +111,7 @@ def deploy(
     image: str,
     run_id: str,
     scenario: SwarmScenario,
-    capabilities: frozenset[str],
+    capabilities: frozenset[Capability],
 ) -> None:
     """Create networks, services and one standalone peer container per node."""
     import docker.types

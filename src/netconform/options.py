@@ -1,0 +1,146 @@
+"""The options of a conformance run, declared once for `netconform run` and the pytest
+plugin, normalised once into `RunOptions` (defaults, environment, checks of what was named).
+
+A flag is given or not (argparse and pytest both default to None/False here); what it
+stands for when absent is said only by RunOptions, LabConfig and Settings."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netconform.inputs import files_dir
+from netconform.lab.config import LabConfig
+from netconform.settings import Settings
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    platform: str
+    out: Path  # results directory
+    keep: bool = False  # keep (and reuse) the platform
+    scenario: Path | None = None  # None: scenarios/<family>.yaml
+    lab: LabConfig = field(default_factory=LabConfig)  # swarm-lab
+    node_image: str | None = None  # kind: None is the node image of the platform's config
+    offline: bool = False  # kind
+    netpol_cases: Path | None = None  # Kubernetes: NetworkPolicy case files; None: built in
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "out": str(self.out),
+            "keep": self.keep,
+            "scenario": None if self.scenario is None else str(self.scenario),
+            "lab": {
+                "name": self.lab.name,
+                "hosts": self.lab.hosts,
+                "underlay_mtu": self.lab.underlay_mtu,
+            },
+            "node_image": self.node_image,
+            "offline": self.offline,
+            "netpol_cases": None if self.netpol_cases is None else str(self.netpol_cases),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunOptions:
+        return cls(
+            platform=data["platform"],
+            out=Path(data["out"]),
+            keep=data["keep"],
+            scenario=None if data["scenario"] is None else Path(data["scenario"]),
+            lab=LabConfig(**data["lab"]),
+            node_image=data["node_image"],
+            offline=data["offline"],
+            netpol_cases=None if data["netpol_cases"] is None else Path(data["netpol_cases"]),
+        )
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a run, as `netconform run` spells it and as the pytest plugin does
+    (prefixed where a plain name could clash with another plugin's)."""
+
+    cli: str
+    pytest: str
+    dest: str
+    help: str
+    type: Callable[[str], Any] | None = str
+    flag: bool = False  # given or not, no value
+    cli_required: bool = False
+    metavar: str | None = None
+
+
+OPTIONS = (
+    Option("--platform", "--platform", "platform", "the platform to run on", cli_required=True),
+    Option("--out", "--netconform-out", "out", "results directory (default reports/<platform>)",
+           Path, metavar="DIR"),
+    Option("--keep", "--keep", "keep", "keep (and reuse) the platform", None, flag=True),
+    Option("--scenario", "--scenario", "scenario",
+           "scenario file (default scenarios/<family>.yaml)", Path, metavar="FILE"),
+    Option("--hosts", "--lab-hosts", "hosts", f"swarm-lab: hosts (default {LabConfig.hosts})",
+           int, metavar="N"),
+    Option("--underlay-mtu", "--underlay-mtu", "underlay_mtu",
+           f"swarm-lab: underlay MTU (default {LabConfig.underlay_mtu})", int, metavar="MTU"),
+    Option("--lab-name", "--lab-name", "lab_name",
+           f"swarm-lab: lab name (default {LabConfig.name!r})", metavar="NAME"),
+    Option("--node-image", "--node-image", "node_image",
+           "kind platforms: node image (default: the platform's kind config; "
+           "env NETCONFORM_KIND_NODE_IMAGE)", metavar="IMAGE"),
+    Option("--offline", "--offline", "offline",
+           "kind platforms: run without the network (env NETCONFORM_OFFLINE=1)", None, flag=True),
+    Option("--netpol-cases", "--netpol-cases", "netpol_cases",
+           "Kubernetes platforms: a directory of NetworkPolicy case files "
+           "(the scenarios/netpol/ format)", Path, metavar="DIR"),
+)  # fmt: skip
+
+
+AddOption = Callable[..., Any]  # argparse's add_argument, pytest's addoption
+
+
+def _add(add: AddOption, option: Option, name: str, platforms: Sequence[str], **kw: Any) -> None:
+    if option.flag:
+        add(name, dest=option.dest, action="store_true", default=False, help=option.help)
+        return
+    what = f"{option.help}: {', '.join(platforms)}" if option.dest == "platform" else option.help
+    metavar = option.metavar or option.dest.upper()
+    add(name, dest=option.dest, type=option.type, default=None, help=what, metavar=metavar, **kw)
+
+
+def add_cli_options(parser: argparse.ArgumentParser, platforms: Sequence[str]) -> None:
+    for option in OPTIONS:
+        extra = {"required": True} if option.cli_required else {}
+        _add(parser.add_argument, option, option.cli, platforms, **extra)
+
+
+def add_pytest_options(addoption: AddOption, platforms: Sequence[str]) -> None:
+    for option in OPTIONS:
+        _add(addoption, option, option.pytest, platforms)
+
+
+def normalise(given: Mapping[str, Any], settings: Settings) -> RunOptions:
+    """RunOptions from what the user gave (dest -> value, None when not given): defaults
+    filled, the environment merged (the command line wins), named directories checked."""
+    platform = str(given["platform"])
+    lab = LabConfig()
+    cases = given.get("netpol_cases")
+    return RunOptions(
+        platform=platform,
+        out=Path(given.get("out") or f"reports/{platform}"),
+        keep=bool(given.get("keep")),
+        scenario=None if given.get("scenario") is None else Path(given["scenario"]),
+        lab=LabConfig(
+            name=_or(given.get("lab_name"), lab.name),
+            hosts=_or(given.get("hosts"), lab.hosts),
+            underlay_mtu=_or(given.get("underlay_mtu"), lab.underlay_mtu),
+        ),
+        node_image=given.get("node_image") or settings.kind_node_image,
+        offline=bool(given.get("offline")) or settings.offline,
+        netpol_cases=None if cases is None else files_dir(Path(cases), "--netpol-cases", "*.yaml"),
+    )
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value

@@ -1,0 +1,83 @@
+"""Every environment variable netconform reads, in one place: names, defaults and parsing.
+
+`Settings.from_env()` is the only reader of os.environ for configuration (the report's
+Allure cache has its own, in report/). Values that are also options (`--node-image`,
+`--offline`) are merged in options.py: the command line wins."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from netconform.errors import InputError
+
+# name -> what it sets (`netconform run --help` lists them)
+VARIABLES = {
+    "NETCONFORM_PROBE_IMAGE": "platforms swarm and cluster: the probe image on every node",
+    "NETCONFORM_DOCKER_HOSTS": "platform swarm: daemon URLs, one per node, the first a manager",
+    "NETCONFORM_SWARM_CAPABILITIES": "platform swarm: the kernel features the nodes have",
+    "NETCONFORM_KUBECONFIG": "platform cluster: the kubeconfig (else KUBECONFIG)",
+    "NETCONFORM_KUBE_CONTEXT": "platform cluster: the kubeconfig context",
+    "NETCONFORM_KIND_NODE_IMAGE": "kind platforms: the node image (--node-image)",
+    "NETCONFORM_OFFLINE": "kind platforms: 1 to run without the network (--offline)",
+    "NETCONFORM_STATE_DIR": "swarm-lab: lab state (default /var/lib/netconform/labs)",
+    "NETCONFORM_CACHE_DIR": "swarm-lab: image cache (default /var/cache/netconform)",
+    "XDG_STATE_HOME": "kind and cluster work directories (default ~/.local/state)",
+    "XDG_CACHE_HOME": "downloaded CNI files (default ~/.cache)",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    probe_image: str = ""
+    docker_hosts: tuple[str, ...] = ()
+    swarm_capabilities: tuple[str, ...] | None = None  # None: not declared
+    kubeconfig: Path = Path("~/.kube/config")
+    kube_context: str | None = None
+    kind_node_image: str | None = None
+    offline: bool = False
+    lab_state_dir: Path = Path("/var/lib/netconform/labs")
+    lab_cache_dir: Path = Path("/var/cache/netconform")
+    state_home: Path = Path("~/.local/state")
+    cache_home: Path = Path("~/.cache")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("HOME") or Path.home())
+        kubeconfig = env.get("NETCONFORM_KUBECONFIG") or env.get("KUBECONFIG")
+        declared = env.get("NETCONFORM_SWARM_CAPABILITIES")
+        return cls(
+            probe_image=env.get("NETCONFORM_PROBE_IMAGE", ""),
+            docker_hosts=_words(env.get("NETCONFORM_DOCKER_HOSTS", "")),
+            swarm_capabilities=None if declared is None else _words(declared),
+            # a KUBECONFIG list: the first file, as kubectl writes to it
+            kubeconfig=Path(kubeconfig.split(os.pathsep)[0])
+            if kubeconfig
+            else home / ".kube" / "config",
+            kube_context=env.get("NETCONFORM_KUBE_CONTEXT") or None,
+            kind_node_image=env.get("NETCONFORM_KIND_NODE_IMAGE") or None,
+            offline=_flag(env, "NETCONFORM_OFFLINE"),
+            lab_state_dir=Path(env.get("NETCONFORM_STATE_DIR") or cls.lab_state_dir),
+            lab_cache_dir=Path(env.get("NETCONFORM_CACHE_DIR") or cls.lab_cache_dir),
+            state_home=Path(env.get("XDG_STATE_HOME") or home / ".local" / "state"),
+            cache_home=Path(env.get("XDG_CACHE_HOME") or home / ".cache"),
+        )
+
+
+def _words(value: str) -> tuple[str, ...]:
+    return tuple(w.strip() for w in value.split(",") if w.strip())
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InputError(f"{name}={env[name]!r}: expected 1 or 0 (also true/false, yes/no, on/off)")

@@ -1,0 +1,70 @@
+"""The report's golden fixtures (tests/report/data) are what the real checks produce: every
+check id and measurement name in them is one the catalogue defines, and regenerating them
+(tests/report/data/regenerate.py) changes nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netconform import aspects
+from netconform.checks.base import CATALOGUE
+from netconform.platforms.registry import load_checks
+from netconform.results import CellValue, Measure, RunResults, Verdict, read_results
+from netconform.vocab import Family
+
+DATA = Path(__file__).resolve().parents[1] / "report" / "data"
+PLATFORMS = ("swarm-lab", "kind-calico", "kind-cilium", "kind-flannel")
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, RunResults]:
+    load_checks(Family.SWARM)
+    load_checks(Family.KUBERNETES)
+    return {p: read_results(DATA / p / "results.json") for p in PLATFORMS}
+
+
+def test_fixtures_hold_only_ids_and_measurement_names_the_catalogue_defines(
+    runs: dict[str, RunResults],
+) -> None:
+    known = {str(m) for m in Measure}
+    for platform, run in runs.items():
+        for result in run.checks:
+            spec = CATALOGUE.get(result.id).spec  # an unknown id raises
+            assert (result.aspect, result.family, result.area) == (
+                spec.aspect,
+                spec.family,
+                spec.area,
+            ), (platform, result.id)
+            assert result.aspect in aspects.table()
+            assert set(result.measurements) <= known, (platform, result.id)
+
+
+def test_fixtures_show_what_a_report_must_render(runs: dict[str, RunResults]) -> None:
+    every = [r for run in runs.values() for r in run.checks]
+    verdicts = {r.verdict for r in every}
+    assert verdicts == set(Verdict)
+    assert any(r.profile for r in every)
+    steps = [s for r in every if r.netpol for s in r.netpol.steps]
+    assert any(s.difference() and s.explanations for s in steps)  # a divergence, explained
+    errors = [e for s in steps for e in s.errors]
+    assert errors and all(e.reproduce for e in errors)
+    assert any(
+        v == CellValue.ERROR for s in steps for t in s.tables for row in t.observed for v in row
+    )
+    assert not runs["kind-cilium"].complete
+    shared = {r.aspect for r in runs["swarm-lab"].checks} & {
+        r.aspect for r in runs["kind-calico"].checks
+    }
+    assert len(shared) >= 24
+
+
+def test_regenerating_the_fixtures_changes_nothing() -> None:
+    script = DATA / "regenerate.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

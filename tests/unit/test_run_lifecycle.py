@@ -1,0 +1,87 @@
+"""One run end to end on the fake platform (tests/unit/fake_platform.py): the options and
+the scenario are parsed once, the platform is built, prepared and preflighted once, and
+provisioned and torn down once; xdist workers attach with the handle the controller made."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+def _run(argv: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], list[Any]]:
+    log = tmp_path / "calls.jsonl"
+    env = {
+        **os.environ,
+        "FAKE_PLATFORM_LOG": str(log),
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, *argv], capture_output=True, text=True, env=env, check=False, timeout=300
+    )
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return proc, calls
+
+
+def _results(out: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((out / "results.json").read_text())
+    return data
+
+
+def _lifecycle(calls: list[Any]) -> list[str]:
+    return [c["event"] for c in calls if c["event"] != "attach"]
+
+
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_pytest_with_the_plugin(workers: str | None, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    argv = ["-m", "pytest", str(REPO / "conformance"), "-p", "fake_platform", "-p",
+            "no:cacheprovider", "--platform", "fake", "--netconform-out", str(out),
+            "--lab-name", "lab7", *(["-n", workers] if workers else [])]  # fmt: skip
+    proc, calls = _run(argv, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert _lifecycle(calls) == ["build", "prepare_host", "preflight", "provision", "teardown"]
+    assert calls[0]["lab"] == "lab7" and calls[0]["probe_timeout_s"] == 2.0
+    attached = [c for c in calls if c["event"] == "attach"]
+    assert attached and all(c["token"] == "t0k3n" for c in attached)
+    controller = calls[0]["pid"]
+    if workers:  # every attach in a worker, from the handle's JSON
+        assert all(c["pid"] != controller for c in attached)
+    else:
+        assert [c["pid"] for c in attached] == [controller]
+    results = _results(out)
+    assert results["complete"] is True and results["platform_info"]["engine"] == "fake"
+    verdicts = {c["id"]: (c["verdict"], c["reason"]) for c in results["checks"]}
+    assert verdicts == {
+        "reachability.fake.token": ("pass", "attached with t0k3n"),
+        "dns.fake.esp": ("skip", "no ESP here"),
+    }
+
+
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_the_cli_hands_its_prepared_run_to_the_plugin(workers: str | None, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code = (
+        "import sys, fake_platform\nfrom netconform.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    )
+    argv = ["-c", code, "run", "--platform", "fake", "--out", str(out), "--keep",
+            *(["-n", workers] if workers else []), "-p", "fake_platform"]  # fmt: skip
+    proc, calls = _run(argv, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    # built and preflighted once, by the CLI, before pytest; the plugin provisions it
+    assert _lifecycle(calls) == ["build", "prepare_host", "preflight", "provision", "teardown"]
+    assert calls[0]["keep"] is True
+    lifecycle_pids = {c["pid"] for c in calls if c["event"] != "attach"}
+    attach_pids = {c["pid"] for c in calls if c["event"] == "attach"}
+    assert len(lifecycle_pids) == 1 and attach_pids
+    assert (attach_pids & lifecycle_pids) == (set() if workers else lifecycle_pids)
+    assert (out / "junit.xml").is_file() and (out / "allure-results").is_dir()
+    assert _results(out)["complete"] is True
