@@ -10,6 +10,7 @@ import pytest
 
 from netconform.report.compare import load_runs, merge_runs
 from netconform.report.html import render_html
+from netconform.report.reproduce import AGENT_FROM_INSTALL
 
 from .built import NAMED_PORT, REPRODUCE
 from .dom import read_matrix
@@ -159,7 +160,9 @@ def test_error_cells_are_errors_with_their_command(page: Path) -> None:
     assert (
         escape("kubectl exec -n nc-r1-x a -- python3 -c '<netconform/probes/agent.py>'") in errors
     )
-    assert errors.count('<button type="button" class="copy">copy</button>') == 4
+    # the copy button carries the command runnable, the agent source read from the install
+    assert errors.count('<button type="button" class="copy" data-copy=') == 4
+    assert escape(AGENT_FROM_INSTALL) in errors
 
 
 def test_failed_probe_command_in_its_cell(sample_dirs: list[Path]) -> None:
@@ -167,7 +170,7 @@ def test_failed_probe_command_in_its_cell(sample_dirs: list[Path]) -> None:
     cell = _section(text, "mtu.pmtu.default.df-over-limit</small>", "</td>")
     assert "tcp 10.0.1.5: no result: agent printed no result" in cell
     assert escape("docker exec nc-probe.1 python3 -c '<agent>'") in cell
-    assert '<button type="button" class="copy">' in cell
+    assert '<button type="button" class="copy" data-copy=' in cell
     assert "10.0.1.6" not in cell  # a probe that connected is not listed
     assert f'href="#np-2-{NAMED_PORT}"' in text
     section = _section(text, f'id="np-2-{NAMED_PORT}"', "</section>")
