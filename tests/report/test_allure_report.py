@@ -22,8 +22,8 @@ from .support import cache_dir
 
 
 @pytest.fixture
-def comparison(sample_dirs: list[Path]) -> Comparison:
-    return merge_runs(load_runs(sample_dirs))
+def comparison(golden_dirs: list[Path]) -> Comparison:
+    return merge_runs(load_runs(golden_dirs))
 
 
 class FakeRunner:
@@ -200,10 +200,9 @@ def test_real_allure_report(tmp_path: Path, comparison: Comparison) -> None:
     names = {
         n["name"]: n["statistic"] for n in categories["nodes"].values() if n["type"] == "category"
     }
-    assert names["NetworkPolicy not enforced"]["failed"] == 1
-    assert names["PMTU blackhole"]["failed"] == 1
-    assert names["DNS timeout"]["failed"] == 1
-    assert names["Run crashed"]["broken"] == 1
+    assert names["PMTU blackhole"]["failed"] == 1  # swarm-lab's df-at-limit
+    assert names["Run crashed"]["broken"] == 1  # kind-cilium
+    assert names["Harness errors"]["broken"] == 1  # cilium's case whose probes did not run
     assert first.history_file is not None
     second = generate_allure_report(
         comparison, tmp_path / "night2", first.history_file.parent, prefix=prefix

@@ -11,16 +11,16 @@ from netconform.report import allure_report
 from netconform.report.cli import main
 
 
-def test_writes_the_three_files(tmp_path: Path, sample_dirs: list[Path]) -> None:
+def test_writes_the_three_files(tmp_path: Path, golden_dirs: list[Path]) -> None:
     out = tmp_path / "out"
-    assert main([*map(str, sample_dirs), "--out", str(out), "--no-allure"]) == 0
+    assert main([*map(str, golden_dirs), "--out", str(out), "--no-allure"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "comparison.html",
         "comparison.json",
         "comparison.md",
     ]
     merged = json.loads((out / "comparison.json").read_text())
-    assert [c["label"] for c in merged["platforms"]] == [d.name for d in sample_dirs]
+    assert [c["label"] for c in merged["platforms"]] == [d.name for d in golden_dirs]
     assert merged["schema"] == "netconform/comparison/v2"
     assert all("aspect" in row for row in merged["rows"])
 
@@ -82,9 +82,9 @@ def test_truncated_file_exit_2_names_file(tmp_path: Path, sample_dirs: list[Path
     assert line.startswith(f"netconform report: {run_dir / 'results.json'}: not valid JSON")
 
 
-def test_crashed_run_reported_not_dropped(tmp_path: Path, sample_dirs: list[Path]) -> None:
+def test_crashed_run_reported_not_dropped(tmp_path: Path, golden_dirs: list[Path]) -> None:
     out = tmp_path / "out"
-    done = _run_cli(str(sample_dirs[3]), str(sample_dirs[0]), "--out", str(out), "--no-allure")
+    done = _run_cli(str(golden_dirs[3]), str(golden_dirs[0]), "--out", str(out), "--no-allure")
     assert done.returncode == 0, done.stderr
     assert "incomplete (crashed) runs shown as such: kind-cilium" in done.stdout
     assert "**kind-cilium crashed**" in (out / "comparison.md").read_text()

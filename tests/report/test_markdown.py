@@ -5,8 +5,6 @@ from pathlib import Path
 from netconform.report.compare import load_runs, merge_runs
 from netconform.report.markdown import render_markdown
 
-from .built import CROSS_HOST, DF_OVER, HAIRPIN, NAMED_PORT
-
 
 def _table_rows(markdown: str, first_cell: str) -> list[list[str]]:
     rows = []
@@ -16,47 +14,51 @@ def _table_rows(markdown: str, first_cell: str) -> list[list[str]]:
     return rows
 
 
-def test_matrix_rows_by_aspect_with_check_ids(sample_dirs: list[Path]) -> None:
-    text = render_markdown(merge_runs(load_runs(sample_dirs)))
+UDP = "reachability.pod-to-pod.cross-host.udp"
+DENY_EGRESS = "netpol.case.upstream.tcp.deny-egress-namespace"
+
+
+def test_matrix_rows_by_aspect_with_check_ids(golden_dirs: list[Path]) -> None:
+    text = render_markdown(merge_runs(load_runs(golden_dirs)))
     header = _table_rows(text, "aspect")[0]
     assert header == ["aspect", "swarm-lab", "kind-flannel", "kind-calico", "kind-cilium"]
-    df_over = _table_rows(text, f"`{DF_OVER}`")
+    udp = _table_rows(text, f"`{UDP}`")
     # once among the differences, once in the full matrix
-    assert len(df_over) == 2
-    assert df_over[0][1:] == [
-        "❌ fail<br><sub>mtu.pmtu.default.df-over-limit</sub>",
-        "✅ pass<br><sub>k8s.mtu.pmtu.df-over-limit</sub>",
-        "✅ pass<br><sub>k8s.mtu.pmtu.df-over-limit</sub>",
-        "💥 not reached",
+    assert len(udp) == 2
+    assert udp[0][1:] == [
+        "❌ fail<br><sub>reachability.cross-host.udp</sub>",
+        *["✅ pass<br><sub>k8s.reach.pod-to-pod.cross-node.udp</sub>"] * 3,
     ]
-    hairpin = _table_rows(text, f"`{HAIRPIN}`")[0]
-    assert hairpin[0] == f"`{HAIRPIN}` *(profile)*"
-    named = _table_rows(text, f"`{NAMED_PORT}`")[0]
-    assert named[1] == "▫️ not applicable"
-    assert named[4] == "💥 not reached"
-    same = _table_rows(text, f"`{CROSS_HOST}`")
+    assert _table_rows(text, "`reachability.hairpin` *(profile)*")
+    deny = _table_rows(text, f"`{DENY_EGRESS}`")[0]
+    assert deny[1] == "▫️ not applicable"
+    assert deny[4] == "⚠️ error<br><sub>k8s.netpol.upstream.tcp.deny-egress-namespace</sub>"
+    assert _table_rows(text, "`netpol.case.upstream.udp.ports`")[0][4] == "💥 not reached"
+    same = _table_rows(text, "`reachability.pod-to-pod.same-host.tcp`")
     assert len(same) == 1  # agrees everywhere: only in the full matrix
+    ptr = _table_rows(text, "`dns.service.ptr`")
+    assert len(ptr) == 1  # Kubernetes only, agreed on: no difference
 
 
-def test_crash_and_summaries(sample_dirs: list[Path]) -> None:
-    text = render_markdown(merge_runs(load_runs(sample_dirs)))
+def test_crash_and_summaries(golden_dirs: list[Path]) -> None:
+    text = render_markdown(merge_runs(load_runs(golden_dirs)))
     assert "**kind-cilium crashed**" in text
     assert _table_rows(text, "status")[0][1:] == ["complete", "complete", "complete", "💥 crashed"]
-    assert _table_rows(text, "**netpol** (2)")[0][1:] == ["▫️2", "❌1 ⏭️1", "✅1 ❌1", "💥2"]
-    assert _table_rows(text, "Effective MTU")[0][1:] == [
-        "1450 bytes",
-        "1450 bytes",
-        "1480 bytes",
-        "—",
+    assert _table_rows(text, "**netpol** (9)")[0][1:] == [
+        "▫️9",
+        "⏭️9",
+        "✅4 ❌4 ⏭️1",
+        "✅6 ⚠️1 💥2",
     ]
-    assert _table_rows(text, "Policy enforcement latency p50")[0][1:] == ["—", "—", "1.2 s", "—"]
-    for area in ("reachability", "dns", "mtu", "netpol", "isolation", "perf"):
+    assert _table_rows(text, "Effective MTU")[0][1:] == ["1450 bytes"] * 4
+    assert _table_rows(text, "Throughput")[0][1] == "838.86 Mbit/s"
+    for area in ("reachability", "dns", "mtu", "netpol", "isolation"):
         assert f"<details><summary><b>{area}</b>" in text
-    assert "<b>dns</b>: 1 aspect</summary>" in text
+    assert "## Aspects that differ between platforms (" in text
 
 
-def test_pipes_in_labels_do_not_break_tables(sample_dirs: list[Path]) -> None:
-    comparison = merge_runs(load_runs(sample_dirs[:1]))
+def test_pipes_in_labels_do_not_break_tables(golden_dirs: list[Path]) -> None:
+    comparison = merge_runs(load_runs(golden_dirs[:1]))
     column = comparison.columns[0]
     weird = type(comparison)(
         columns=(type(column)(label="a|b", source=column.source, run=column.run),),

@@ -42,14 +42,14 @@ SELFTEST = {
 
 
 def test_selftest_section_in_html_markdown_and_json(
-    tmp_path: Path, sample_dirs: list[Path]
+    tmp_path: Path, golden_dirs: list[Path]
 ) -> None:
     selftest = tmp_path / "selftest"
     selftest.mkdir()
     (selftest / "selftest.json").write_text(json.dumps(SELFTEST))
     out = tmp_path / "out"
     assert (
-        main(["report", str(sample_dirs[2]), str(selftest), "--out", str(out), "--no-allure"]) == 0
+        main(["report", str(golden_dirs[2]), str(selftest), "--out", str(out), "--no-allure"]) == 0
     )
     html = (out / "comparison.html").read_text()
     assert "kernel lacks tc netem" in html and "fault dns-broken caught by no dns check" in html
@@ -59,7 +59,7 @@ def test_selftest_section_in_html_markdown_and_json(
 
 
 def test_selftest_of_unknown_schema_is_exit_2(
-    tmp_path: Path, sample_dirs: list[Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, golden_dirs: list[Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     selftest = tmp_path / "st"
     selftest.mkdir()
@@ -68,7 +68,7 @@ def test_selftest_of_unknown_schema_is_exit_2(
         main(
             [
                 "report",
-                str(sample_dirs[2]),
+                str(golden_dirs[2]),
                 str(selftest),
                 "--out",
                 str(tmp_path / "o"),

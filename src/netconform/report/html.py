@@ -103,7 +103,7 @@ document.getElementById('f-open').addEventListener('click',function(){
 });
 document.addEventListener('click',function(e){
  var b=e.target.closest('button.copy');
- if(b&&navigator.clipboard)navigator.clipboard.writeText(b.previousElementSibling.textContent);
+ if(b&&navigator.clipboard)navigator.clipboard.writeText(b.dataset.copy);
 });
 apply();
 })();

@@ -11,14 +11,17 @@ from html import escape
 from netconform.report.compare import CellState, Comparison, Row
 from netconform.report.netpol_view import StepView, TableView, failed_steps
 from netconform.report.presentation import SYMBOLS
+from netconform.report.reproduce import shell_command
 from netconform.results import CellValue, TruthTable
 
 
 def command(argv: Sequence[str]) -> str:
-    """A command to copy: selectable text and a copy button (the page's one click handler)."""
+    """A command as stored (the agent source elided), and a button copying it runnable (the
+    page's one click handler reads data-copy)."""
     return (
         f'<div class="cmd"><code>{escape(shlex.join(argv))}</code>'
-        '<button type="button" class="copy">copy</button></div>'
+        f'<button type="button" class="copy" data-copy="{escape(shell_command(argv))}">'
+        "copy</button></div>"
     )
 
 

@@ -12,10 +12,21 @@ import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from netconform.probes.executors import AGENT_ELIDED
 from netconform.results import CheckResult, JSONValue
 
 SHOWN = 5
 _MAX_DEPTH = 6
+# What a copied command reads in place of the elided agent source: the agent of the
+# netconform installed where it is pasted (`python3 -c` takes the source inline).
+AGENT_FROM_INSTALL = (
+    '"$(cat "$(python3 -c \'import netconform.probes.agent as a; print(a.__file__)\')")"'
+)
+
+
+def shell_command(argv: Sequence[str]) -> str:
+    """The argv as a command to paste into a shell, the agent source read from the install."""
+    return " ".join(AGENT_FROM_INSTALL if a == AGENT_ELIDED else shlex.quote(a) for a in argv)
 
 
 @dataclass(frozen=True)
@@ -23,10 +34,6 @@ class FailedProbe:
     what: str
     reason: str
     argv: tuple[str, ...]
-
-    @property
-    def command(self) -> str:
-        return shlex.join(self.argv)
 
 
 def _entries(
