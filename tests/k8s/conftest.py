@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -56,3 +59,23 @@ def offline_artifacts(shared_cni: Path) -> Callable[[str], plan.Artifacts]:
         return read
 
     return for_cni
+
+
+TOOLS = ("kind", "kubectl", "helm", "docker")
+
+
+@pytest.fixture
+def fake_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A bin dir holding only the fakes, first on PATH; returns the state dir."""
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    source = (Path(__file__).parent / "fake_tool.py").read_text()
+    for tool in TOOLS:
+        path = bin_dir / tool
+        path.write_text(f"#!{sys.executable}\n{source}")
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_STATE", str(state))
+    monkeypatch.delenv("FAKE_FAIL", raising=False)
+    return state

@@ -15,7 +15,8 @@ from netconform.core import running
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s.images import CNI_PLUGINS_LABEL
 from netconform.platforms.kind import KindPlatform
-from .test_lifecycle import calls, count, fake_path, index  # noqa: F401
+
+from .test_lifecycle import calls, count, index
 
 FLANNEL = "ghcr.io/flannel-io/flannel:v0.28.9"
 NODE = "netconform.local/kind-node:v1.36.1"

@@ -5,9 +5,7 @@ provisioning and during the checks, with --keep, and when reusing or reclaiming 
 from __future__ import annotations
 
 import json
-import os
 import stat
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,23 +20,6 @@ from netconform.platforms.cluster import ClusterPlatform
 from netconform.platforms.kind import KindPlatform
 
 TOOLS = ("kind", "kubectl", "helm", "docker")
-
-
-@pytest.fixture
-def fake_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A bin dir holding only the fakes, first on PATH; returns the state dir."""
-    bin_dir, state = tmp_path / "bin", tmp_path / "state"
-    bin_dir.mkdir()
-    state.mkdir()
-    source = (Path(__file__).parent / "fake_tool.py").read_text()
-    for tool in TOOLS:
-        path = bin_dir / tool
-        path.write_text(f"#!{sys.executable}\n{source}")
-        path.chmod(path.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_STATE", str(state))
-    monkeypatch.delenv("FAKE_FAIL", raising=False)
-    return state
 
 
 def calls(state: Path) -> list[list[str]]:
