@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Protocol
 
 from kit import components as c
@@ -84,21 +86,36 @@ class NotBuilt(Exception):
     """`up --no-build` found components missing from the cache."""
 
 
+def _missing(lane: Sequence[Component]) -> list[str]:
+    return [c.name for c in lane if not c.built()]
+
+
+def _not_built(missing: Sequence[str]) -> NotBuilt:
+    return NotBuilt(
+        f"not built: {', '.join(missing)} (`bash .ci/kit up` builds them; "
+        "about 15 min cold on 2 cores)"
+    )
+
+
 def up(build: bool = True) -> None:
+    """Build what is missing (unless build is False: then exit 3 naming it), start the
+    dockerd, print the exports."""
     start = time.monotonic()
-    if not build:
-        missing = [c.name for c in ALL if not c.built()]
-        if missing:
-            raise NotBuilt(
-                f"not built: {', '.join(missing)} (`bash .ci/kit up` builds them; "
-                "about 15 min cold on 2 cores)"
-            )
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        lanes = [pool.submit(build_lane, GO_LANE), pool.submit(build_lane, ROOTFS_LANE)]
-        for lane in lanes:
-            lane.result()
+    if build:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            lanes = [pool.submit(build_lane, GO_LANE), pool.submit(build_lane, ROOTFS_LANE)]
+            for lane in lanes:
+                lane.result()
+    elif missing := _missing((*GO_LANE, *ROOTFS_LANE)):
+        raise _not_built(missing)
+    was_running = dockerd.pid() is not None
     dockerd.start()
-    build_lane(IMAGE_LANE)
+    if build:
+        build_lane(IMAGE_LANE)
+    elif missing := _missing(IMAGE_LANE):  # images are looked up in the running daemon
+        if not was_running:
+            dockerd.stop()
+        raise _not_built(missing)
     say(f"up in {time.monotonic() - start:.1f} s")
     print("\n".join(exports()))
 
@@ -132,16 +149,25 @@ def down() -> None:
         _kit_docker("rm", "-f", *containers)
     _kit_docker("network", "prune", "-f")
     dockerd.stop()
-    for leftover in ("daemon.json", "docker.sock"):
-        (RUN_DIR / leftover).unlink(missing_ok=True)
+    leftover_mounts = [
+        line.split()[4]
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if line.split()[4].startswith(str(RUN_DIR))
+    ]
+    for mount in sorted(leftover_mounts, reverse=True):
+        subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
     say("down: images stay cached in " + str(dockerd.DATA_ROOT))
 
 
 def status() -> None:
-    for component in ALL:
-        state = "built" if component.built() else "missing"
-        print(f"{state:8} {_label(component)}")
     running = dockerd.pid()
+    for component in ALL:
+        if component in IMAGE_LANE and running is None:
+            state = "?"  # images are looked up in the daemon, which is stopped
+        else:
+            state = "built" if component.built() else "missing"
+        print(f"{state:8} {_label(component)}")
     daemon = f"running, pid {running}" if running else "stopped"
     print(f"dockerd  {daemon} ({dockerd.DOCKER_HOST})")
     if running:

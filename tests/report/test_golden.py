@@ -17,7 +17,7 @@ from netconform.vocab import Family
 from .support import DATA
 
 # Issue 11 asks for 25 once every shared aspect is declared; the catalogues share 24 today.
-SHARED_AT_LEAST = 24
+SHARED_AT_LEAST = 25  # issue 11: at least 25 aspects in both families
 
 
 def _shared_by_the_catalogues() -> set[str]:

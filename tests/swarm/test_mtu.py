@@ -155,6 +155,34 @@ CASES = [
 ]
 
 
+VIP = "10.10.0.7"  # the vip service's VIP
+CASES += [
+    passes(
+        "mtu.transfer.vip",
+        f"4194304 bytes crossed all 3 hosts through VIP {VIP}",
+        measurements={Measure.TRANSFER_BYTES: 4194304, Measure.PROBES: 3},
+        holds=lambda _, ctx: all(
+            p.kind == ProbeKind.TRANSFER and p.target == VIP for _, ps in ctx.batches for p in ps
+        ),
+    ),
+    fails(
+        "mtu.transfer.vip",
+        "the transfer from h2 through the VIP stalls",
+        "bulk transfer stalled or reset",
+        ctx=lambda: FakeSwarm(
+            when(failed("short transfer", bytes=65536), source="probe@h2", target=VIP)
+        ),
+        observed={f"probe@h2->{VIP}": "short transfer after 65536 bytes"},
+    ),
+    skips(
+        "mtu.transfer.vip",
+        "no ipvs",
+        "ip_vs: module not found",
+        ctx=lacking("ipvs", "ip_vs: module not found"),
+    ),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_mtu_check(case: Case) -> None:
     case.run()

@@ -33,7 +33,7 @@ SWARM_CHECKS = {c.spec.id: c.spec for c in CATALOGUE.for_family("swarm")}
 
 @pytest.mark.parametrize("verdict", [Verdict.PASS, Verdict.FAIL])
 def test_every_swarm_check_has_a_passing_and_a_failing_script(verdict: Verdict) -> None:
-    assert len(SWARM_CHECKS) == 34
+    assert len(SWARM_CHECKS) == 35
     scripted = {c.check_id for c in CASES if c.verdict == verdict}
     assert sorted(set(SWARM_CHECKS) - scripted) == []
     assert sorted(scripted - set(SWARM_CHECKS)) == []
@@ -66,7 +66,7 @@ def test_check_modules_and_the_fake_import_without_docker_or_pyroute2() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["34", "pass"]
+    assert done.stdout.split() == ["35", "pass"]
 
 
 # --- the real context, over stand-in Docker clients ----------------------------------------

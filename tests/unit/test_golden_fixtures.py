@@ -59,7 +59,7 @@ def test_fixtures_show_what_a_report_must_render(runs: dict[str, RunResults]) ->
     shared = {r.aspect for r in runs["swarm-lab"].checks} & {
         r.aspect for r in runs["kind-calico"].checks
     }
-    assert len(shared) >= 24
+    assert len(shared) >= 25
 
 
 def test_regenerating_the_fixtures_changes_nothing() -> None:

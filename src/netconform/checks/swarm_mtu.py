@@ -19,7 +19,7 @@ from netconform.checks.swarm_common import (
     spec,
 )
 from netconform.checks.swarm_context import SwarmCheckContext
-from netconform.platforms.swarm_plan import Endpoint, ServiceKey
+from netconform.platforms.swarm_plan import Endpoint, NetworkKey, ServiceKey
 from netconform.probes.agent import SERVER_TCP_PORT
 from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult
 from netconform.results import Area, Measure
@@ -273,8 +273,40 @@ def _transfer_seen(r: ProbeResult) -> str:
     )
 )
 def bulk_transfer(ctx: SwarmCheckContext) -> Outcome:
-    size = ctx.scenario.mtu.transfer_bytes
     results = [(s, r) for s, rs in ctx.run_many(_transfer_batches(ctx)).items() for r in rs]
+    return _judge_transfers(ctx, results, "host pairs")
+
+
+@CATALOGUE.register(
+    spec(
+        "mtu.transfer.vip",
+        Area.MTU,
+        "mtu.transfer.service",
+        "A 4 MiB TCP transfer through the service VIP completes from every host",
+        DOCS,
+        requires=frozenset({Capability.IPVS}),
+        catches=(Fault.VXLAN_BLOCKED, Fault.MTU_MISMATCH),
+    )
+)
+def vip_transfer(ctx: SwarmCheckContext) -> Outcome:
+    """The same transfer through the VIP: IPVS picks a backend, usually on another host."""
+    vip = str(ctx.vip(ServiceKey.VIP, NetworkKey.MAIN))
+    size = ctx.scenario.mtu.transfer_bytes
+    timeout = max(10.0, ctx.scenario.probe_timeout_s * 5)
+    batches = {
+        task: [
+            ctx.probe(ProbeKind.TRANSFER, vip, port=SERVER_TCP_PORT, bytes=size, timeout_s=timeout)
+        ]
+        for task in ctx.tasks(ServiceKey.PROBE)
+    }
+    results = [(s, r) for s, rs in ctx.run_many(batches).items() for r in rs]
+    return _judge_transfers(ctx, results, f"hosts through VIP {vip}")
+
+
+def _judge_transfers(
+    ctx: SwarmCheckContext, results: list[tuple[Endpoint, ProbeResult]], what: str
+) -> Outcome:
+    size = ctx.scenario.mtu.transfer_bytes
     observed = {f"{s.name}->{r.target}": _transfer_seen(r) for s, r in results}
     rates = [float(r.values["mbit_s"]) for _, r in results if r.ok and r.values.get("mbit_s")]
     measurements = {
@@ -287,7 +319,7 @@ def bulk_transfer(ctx: SwarmCheckContext) -> Outcome:
         return unrun
     if all(r.ok for _, r in results):
         return Outcome.passed(
-            f"{size} bytes crossed all {len(observed)} host pairs",
+            f"{size} bytes crossed all {len(observed)} {what}",
             observed=observed,
             measurements=measurements,
         )
