@@ -96,6 +96,11 @@ def _swarm_info(ctx_clients: Mapping[str, Any], nodes: Sequence[Node]) -> dict[s
     }
 
 
+def no_diagnostics(out: Path) -> list[Path]:
+    """Nothing beyond results.json: every Swarm check records its probes' evidence."""
+    return []
+
+
 class SwarmLabPlatform:
     """Our own lab: N namespaces, one dockerd each, a real VXLAN overlay between them.
 
@@ -198,9 +203,7 @@ class SwarmLabPlatform:
             ctx.close()
         return handle
 
-    def collect_diagnostics(self, out: Path) -> list[Path]:
-        """Nothing beyond results.json: every Swarm check records its probes' evidence."""
-        return []
+    collect_diagnostics = staticmethod(no_diagnostics)
 
     def teardown(self) -> None:
         if self._created_lab and not self.keep:
@@ -309,9 +312,7 @@ class SwarmPlatform:
             ctx.close()
         return handle
 
-    def collect_diagnostics(self, out: Path) -> list[Path]:
-        """Nothing beyond results.json: every Swarm check records its probes' evidence."""
-        return []
+    collect_diagnostics = staticmethod(no_diagnostics)
 
     def teardown(self) -> None:
         if self._nodes:
