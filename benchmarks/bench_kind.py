@@ -1,6 +1,6 @@
 """Offline kit and kind-flannel figures (run as root, with the kit built):
 
-    eval "$(bash .ci/kit up)" && python benchmarks/bench_kind.py
+    eval "$(bash .ci/kit up)" && python benchmarks/bench_kind.py [RESULTS_DIR]
 
 - the kit's warm `up` (everything cached: target under 30 s, nothing rebuilt);
 - the last recorded build time of every kit component (kit state/timings.json: a cold build
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from netconform.platforms.kind import KindPlatform
+from netconform.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 KIT_CACHE = Path("/var/cache/netconform/kit")
@@ -55,7 +56,14 @@ def warm_kit_up() -> float:
 
 def provisioning() -> dict[str, float | None]:
     steps = TimedSteps()
-    platform = KindPlatform("kind-flannel", progress=steps)
+    settings = Settings.from_env()  # the kit's exports: node image, offline, artifacts
+    platform = KindPlatform(
+        "kind-flannel",
+        progress=steps,
+        node_image=settings.kind_node_image,
+        offline=settings.offline,
+        artifacts_dir=settings.artifacts_dir,
+    )
     try:
         platform.provision()
         ready = time.monotonic() - steps.t0
@@ -91,7 +99,7 @@ def node_memory_bytes() -> int:
     return total
 
 
-def full_run() -> dict[str, object]:
+def full_run(keep_in: Path | None) -> dict[str, object]:
     peak = [0]
     done = threading.Event()
 
@@ -101,7 +109,8 @@ def full_run() -> dict[str, object]:
             done.wait(5)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(keep_in or tmp)
         argv = [sys.executable, "-m", "netconform.cli", "run", "--platform", "kind-flannel"]
         sampler.start()
         t0 = time.monotonic()
@@ -134,7 +143,7 @@ def main() -> None:
         "kit_warm_up_s": warm_kit_up(),
         "kit_component_build_s": json.loads(timings_file.read_text()),
         "kind_flannel_provisioning": provisioning(),
-        "kind_flannel_run": full_run(),
+        "kind_flannel_run": full_run(Path(sys.argv[1]) if len(sys.argv) > 1 else None),
         "kit_disk_gib": disk(),
     }
     print(json.dumps(figures, indent=2))

@@ -47,12 +47,15 @@ def _label(component: Component) -> str:
 
 
 def _record(name: str, seconds: float) -> None:
+    """The first build of a component on this machine (cold) and the latest one."""
     TIMINGS.parent.mkdir(parents=True, exist_ok=True)
     try:
         timings = json.loads(TIMINGS.read_text())
     except (OSError, ValueError):
         timings = {}
-    timings[name] = round(seconds, 1)
+    entry = timings.get(name)
+    first = entry.get("first_s") if isinstance(entry, dict) else None
+    timings[name] = {"first_s": first or round(seconds, 1), "last_s": round(seconds, 1)}
     TIMINGS.write_text(json.dumps(timings, indent=2, sort_keys=True) + "\n")
 
 
@@ -112,6 +115,8 @@ def up(build: bool = True) -> None:
     dockerd.start()
     if build:
         build_lane(IMAGE_LANE)
+        # rebuilt images leave their predecessors untagged: only the kit's daemon, its own
+        _kit_docker("image", "prune", "-f")
     elif missing := _missing(IMAGE_LANE):  # images are looked up in the running daemon
         if not was_running:
             dockerd.stop()
