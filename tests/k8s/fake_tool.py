@@ -32,6 +32,8 @@ if tool == "kind" and argv[1:3] == ["get", "clusters"]:
     print("\n".join(clusters))
 elif tool == "kind" and argv[1:3] == ["create", "cluster"]:
     clusters_file.write_text("\n".join([*clusters, arg("--name")]))
+    if "--kubeconfig" in argv:  # as kind does
+        Path(arg("--kubeconfig")).write_text("apiVersion: v1\nkind: Config\n")
 elif tool == "kind" and argv[1:3] == ["delete", "cluster"]:
     clusters_file.write_text("\n".join(c for c in clusters if c != arg("--name")))
     marker.unlink(missing_ok=True)

@@ -89,3 +89,21 @@ def test_node_image_that_lists_its_cni_plugins_gets_none_copied(
     with running(flannel(tmp_path, offline_artifacts, node_image=NODE)):
         pass
     assert count(calls(fake_path), "docker", "cp") == 0
+
+
+def test_failed_provisioning_leaves_diagnostics_and_no_cluster(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_FAIL", "daemonset/kube-flannel-ds")  # Flannel never gets Ready
+    out = tmp_path / "results" / "diagnostics"
+    p = flannel(tmp_path, offline_artifacts, diagnostics_dir=out)
+    with pytest.raises(EnvironmentUnfit, match="kube-flannel"):
+        p.provision()
+    written = {f.name for f in out.iterdir()}
+    assert {"pods.txt", "events.txt", "nodes.txt", "node-conditions.json"} <= written
+    seen = calls(fake_path)
+    # collected before the cluster was deleted, from the CNI's own namespace too
+    pods = index(seen, "get", "pods", "-A", "-o", "wide")
+    assert index(seen, "-n", "kube-flannel", "get", "pods") > pods
+    assert pods < index(seen, "kind", "delete", "cluster")
+    assert not (tmp_path / "work" / "netconform-flannel").exists()

@@ -126,3 +126,12 @@ def test_checks_with_a_binary_netpol_case_file(tmp_path: Path, binary: Path) -> 
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and f"{binary}: cannot read: not UTF-8" in proc.stderr
+
+
+def test_report_out_unwritable_names_out(
+    binary: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = Path(__file__).parent.parent / "report" / "data" / "swarm-lab"
+    err = one_line(["report", str(data), "--out", str(binary / "sub")], capsys)
+    assert err.startswith(f"netconform: --out {binary / 'sub'}: cannot create the directory")
+    assert "Errno" not in err

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from netconform.errors import NetconformError
+from netconform.inputs import output_dir
 from netconform.report import selftest_section
 from netconform.report.allure_report import generate_allure_report
 from netconform.report.compare import comparison_to_json, load_runs, merge_runs
@@ -42,8 +43,7 @@ def run_report(args: argparse.Namespace) -> int:
     selftest_dirs = [d for d in args.run_dirs if selftest_section.is_selftest_dir(d)]
     selftests = [selftest_section.load_selftest(d) for d in selftest_dirs]
     comparison = merge_runs(load_runs([d for d in args.run_dirs if d not in selftest_dirs]))
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(args.out, "--out")  # exit 2 naming --out, before any work
     (out / HTML_FILE).write_text(render_html(comparison, selftests=selftests), encoding="utf-8")
     markdown = render_markdown(comparison) + selftest_section.render_markdown(selftests)
     (out / MARKDOWN_FILE).write_text(markdown, encoding="utf-8")
