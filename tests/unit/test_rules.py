@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from test_deadline_loops import FakeClock  # one fake clock for the polling tests
 
 from netconform.checks.base import poll
 from netconform.checks.swarm_mtu import expected_overlay_mtu
@@ -20,17 +21,6 @@ from netconform.lab import addressing
 )  # fmt: skip
 def test_overlay_mtu_rule_matches_libnetwork(option: int | None, encrypted: bool, mtu: int) -> None:
     assert expected_overlay_mtu(option, encrypted) == mtu
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def test_poll_stops_as_soon_as_the_expectation_holds() -> None:
