@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,12 +25,35 @@ def load_all(text: str | bytes) -> list[Manifest]:
     return docs
 
 
+# Strings that a YAML 1.2 reader (kubectl's) takes for numbers, although PyYAML's YAML 1.1
+# resolver does not, so it writes them plain: `1e5432`, a run id, became a float label value
+# and the API server refused the manifest. Such strings are written quoted.
+_YAML12_NUMBER = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "'" if _YAML12_NUMBER.fullmatch(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def dump_all(docs: Iterable[Mapping[str, Any]]) -> str:
-    return yaml.safe_dump_all([dict(d) for d in docs], sort_keys=False, default_flow_style=False)
+    return yaml.dump_all(
+        [dict(d) for d in docs], Dumper=_Dumper, sort_keys=False, default_flow_style=False
+    )
 
 
 def dump(doc: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(doc), sort_keys=False, default_flow_style=False)
+    return yaml.dump(dict(doc), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
 def find(docs: Iterable[Manifest], kind: str, name: str) -> Manifest:
