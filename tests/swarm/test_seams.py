@@ -78,7 +78,7 @@ class _Collection:
     def get(self, name: str) -> Any:
         return self.items[name]
 
-    def list(self, filters: dict[str, str]) -> list[Any]:
+    def list(self, filters: dict[str, str], ignore_removed: bool = False) -> list[Any]:
         self.listed.append(filters)
         return [v for k, v in self.items.items() if filters["name"] in k]
 

@@ -174,7 +174,9 @@ class FakeManager:
             def __init__(self, items: list[Any]) -> None:
                 self.items = items
 
-            def list(self, filters: Any = None, all: bool = False) -> list[Any]:
+            def list(
+                self, filters: Any = None, all: bool = False, ignore_removed: bool = False
+            ) -> list[Any]:
                 return list(self.items)
 
         class Api:

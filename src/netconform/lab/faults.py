@@ -49,7 +49,8 @@ def _containers(host: HostRecord) -> list[Any]:
 
     client = docker.DockerClient(base_url=host.docker_socket, timeout=30)
     try:
-        return list(client.containers.list(filters={"label": LABEL}))
+        # ignore_removed: a task container may go between the listing and its inspect
+        return list(client.containers.list(filters={"label": LABEL}, ignore_removed=True))
     finally:
         client.close()
 

@@ -142,7 +142,7 @@ class SwarmContext:
         main = self.plan.network_name(NetworkKey.MAIN)
         for node in self.nodes:
             flt = {"label": f"{LABEL}={self.run_id}", "name": self.plan.peer_name(node.name)}
-            for c in self.clients[node.name].containers.list(filters=flt):
+            for c in self.clients[node.name].containers.list(filters=flt, ignore_removed=True):
                 net = c.attrs["NetworkSettings"]["Networks"].get(main, {})
                 found.append(
                     Endpoint(

@@ -221,7 +221,9 @@ def remove(
         with contextlib.suppress(Exception):
             service.remove()
     for node in nodes:
-        for container in clients[node.name].containers.list(all=True, filters=flt):
+        for container in clients[node.name].containers.list(
+            all=True, filters=flt, ignore_removed=True
+        ):
             with contextlib.suppress(Exception):
                 container.remove(force=True)
     # A network goes once every node has let go of its tasks: slow with a broken data path.
