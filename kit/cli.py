@@ -67,7 +67,7 @@ def build_lane(lane: Sequence[Component]) -> None:
         start = time.monotonic()
         component.build()
         took = time.monotonic() - start
-        _record(component.name, took)
+        _record(_label(component), took)  # images share names with their binaries
         say(f"built {component.name} in {took:.0f} s")
 
 
