@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+from kit import cilium, dockerd, pins
 from kit import components as c
-from kit import dockerd, pins
 from kit.core import BIN, CACHE, KIT_DIR, RUN_DIR, BuildFailed, say
 
 
@@ -29,15 +29,26 @@ class Component(Protocol):
 
 
 # Lanes run side by side: the Go builds are CPU bound, mmdebstrap mostly waits on apt.
-GO_LANE: tuple[Component, ...] = (*c.GO_TARGETS, c.PAUSE_BINARY, c.TOOLS)
-ROOTFS_LANE: tuple[Component, ...] = (c.NODE_ROOTFS, c.NET_ROOTFS)
+# The core (kind, the node image, Flannel) comes first; Cilium after it, so a kit whose
+# Cilium part is missing still serves kind-flannel (`up --no-build` says which CNIs it has).
+CILIUM: tuple[Component, ...] = (
+    *cilium.GO_TARGETS, cilium.CHART, cilium.HELM_TOOL, cilium.AGENT_ROOTFS, cilium.AGENT,
+    cilium.OPERATOR,
+)  # fmt: skip
+GO_LANE: tuple[Component, ...] = (
+    *c.GO_TARGETS, c.PAUSE_BINARY, c.TOOLS, *cilium.GO_TARGETS, cilium.CHART, cilium.HELM_TOOL,
+)  # fmt: skip
+ROOTFS_LANE: tuple[Component, ...] = (c.NODE_ROOTFS, c.NET_ROOTFS, cilium.AGENT_ROOTFS)
 IMAGE_LANE: tuple[Component, ...] = (
     *c.CONTROL_PLANE_IMAGES,
     c.PRELOAD,
     c.NODE_IMAGE,
     *c.FLANNEL_IMAGES,
+    cilium.AGENT,
+    cilium.OPERATOR,
 )
 ALL: tuple[Component, ...] = (*GO_LANE, *ROOTFS_LANE, *IMAGE_LANE)
+CNI_PARTS: dict[str, tuple[Component, ...]] = {"cilium": CILIUM}  # flannel is in the core
 TIMINGS = CACHE / "state" / "timings.json"
 
 
@@ -71,13 +82,22 @@ def build_lane(lane: Sequence[Component]) -> None:
         say(f"built {component.name} in {took:.0f} s")
 
 
+def built_cnis() -> list[str]:
+    """The CNIs whose every image and file the kit has (images: in the running daemon)."""
+    return ["flannel"] + [cni for cni, part in CNI_PARTS.items() if not _missing(part)]
+
+
 def exports() -> list[str]:
+    cnis = built_cnis()
     lines = [
         f"export DOCKER_HOST={dockerd.DOCKER_HOST}",
         f'export PATH="{BIN}:$PATH"',
         f"export NETCONFORM_KIND_NODE_IMAGE={pins.NODE_IMAGE}",
         "export NETCONFORM_OFFLINE=1",
+        f"export NETCONFORM_KIT_CNIS={','.join(cnis)}",
     ]
+    if "cilium" in cnis:  # the chart packaged from the module, in place of the published one
+        lines.append(f"export NETCONFORM_CILIUM_CHART={cilium.CHART.archive}")
     # The pinned CNI manifests, for machines that cannot download them (verified by sha256).
     shared = KIT_DIR.parent.parent / "shared" / "cni"
     if shared.is_dir():
@@ -100,6 +120,11 @@ def _not_built(missing: Sequence[str]) -> NotBuilt:
     )
 
 
+def _core(*lanes: Sequence[Component]) -> list[Component]:
+    optional = {id(part) for parts in CNI_PARTS.values() for part in parts}
+    return [part for lane in lanes for part in lane if id(part) not in optional]
+
+
 def up(build: bool = True) -> None:
     """Build what is missing (unless build is False: then exit 3 naming it), start the
     dockerd, print the exports."""
@@ -109,7 +134,7 @@ def up(build: bool = True) -> None:
             lanes = [pool.submit(build_lane, GO_LANE), pool.submit(build_lane, ROOTFS_LANE)]
             for lane in lanes:
                 lane.result()
-    elif missing := _missing((*GO_LANE, *ROOTFS_LANE)):
+    elif missing := _missing(_core(GO_LANE, ROOTFS_LANE)):
         raise _not_built(missing)
     was_running = dockerd.pid() is not None
     dockerd.start()
@@ -117,7 +142,7 @@ def up(build: bool = True) -> None:
         build_lane(IMAGE_LANE)
         # rebuilt images leave their predecessors untagged: only the kit's daemon, its own
         _kit_docker("image", "prune", "-f")
-    elif missing := _missing(IMAGE_LANE):  # images are looked up in the running daemon
+    elif missing := _missing(_core(IMAGE_LANE)):  # images are looked up in the running daemon
         if not was_running:
             dockerd.stop()
         raise _not_built(missing)

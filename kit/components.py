@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit import pins
@@ -140,11 +140,13 @@ class Image:
     files: Callable[[], Mapping[str, Path | bytes]]
     inputs: tuple[str, ...]  # keys of what goes in
     changes: tuple[str, ...] = ()
+    symlinks: Mapping[str, str] = field(default_factory=dict)  # path -> target
 
     @property
     def key(self) -> str:
         base = self.base.key if self.base else "scratch"
-        return digest(self.tag, base, self.inputs, self.changes)
+        links = (sorted(self.symlinks.items()),) if self.symlinks else ()
+        return digest(self.tag, base, self.inputs, self.changes, *links)
 
     def built(self) -> bool:
         return Recorded(self.tag).current(self.key)
@@ -154,9 +156,10 @@ class Image:
         logged.start()
         base = self.base.tarball if self.base else None
         if base is None:
-            layer = Layer(files={**_SCRATCH.files, **self.files()}, dirs=_SCRATCH.dirs)
+            files = {**_SCRATCH.files, **self.files()}
+            layer = Layer(files=files, dirs=_SCRATCH.dirs, symlinks=self.symlinks)
         else:
-            layer = Layer(files=self.files())
+            layer = Layer(files=self.files(), symlinks=self.symlinks)
         docker_import(logged, base, layer, self.tag, (*self.changes, _PATH_ENV))
         Recorded(self.tag).record(self.key)
 
@@ -383,27 +386,26 @@ NODE_IMAGE = NodeImage()
 
 @dataclass(frozen=True)
 class Tools:
-    """kind and kubectl on the PATH `up` exports."""
+    """Binaries on the PATH `up` exports (kind and kubectl; helm with Cilium)."""
 
-    name: str = "tools"
+    name: str
+    sources: Callable[[], Mapping[str, Path]]  # binary name -> built file
 
     def built(self) -> bool:
         return all(
             (BIN / b).exists() and (BIN / b).read_bytes() == src.read_bytes()
-            for b, src in self._sources().items()
+            for b, src in self.sources().items()
         )
 
     def build(self) -> None:
         BIN.mkdir(parents=True, exist_ok=True)
-        for binary, source in self._sources().items():
+        for binary, source in self.sources().items():
             tmp = BIN / f".{binary}.tmp"
             shutil.copyfile(source, tmp)
             tmp.chmod(0o755)
             tmp.replace(BIN / binary)
 
-    @staticmethod
-    def _sources() -> dict[str, Path]:
-        return {"kind": KIND_CLI.path("kind"), "kubectl": KUBERNETES.path("kubectl")}
 
-
-TOOLS = Tools()
+TOOLS = Tools(
+    "tools", lambda: {"kind": KIND_CLI.path("kind"), "kubectl": KUBERNETES.path("kubectl")}
+)

@@ -101,24 +101,64 @@ class GoBinaries:
         tmp.rename(self.out)
 
 
+def downloaded(module: str, version: str) -> dict[str, str]:
+    """`go mod download -json` of one module version (Dir: its unpacked tree, GoMod)."""
+    proc = subprocess.run(
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        capture_output=True,
+        text=True,
+        env=go_env(),
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BuildFailed(f"go mod download {module}@{version}: {proc.stderr.strip()}")
+    info: dict[str, str] = json.loads(proc.stdout)
+    return info
+
+
+def _downloaded_gomod(module: str, version: str) -> str:
+    return Path(downloaded(module, version)["GoMod"]).read_text()
+
+
 def staging_replaces(module: str, version: str, staging_version: str) -> GoReplaces:
     """k8s.io/kubernetes maps every staging module to ./staging/...: route each to its
     published version instead (the list comes from that tag's own go.mod)."""
 
     def compute() -> Mapping[str, str]:
-        env = go_env()
-        proc = subprocess.run(
-            ["go", "mod", "download", "-json", f"{module}@{version}"],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise BuildFailed(f"go mod download {module}@{version}: {proc.stderr.strip()}")
-        gomod = Path(json.loads(proc.stdout)["GoMod"]).read_text()
+        gomod = _downloaded_gomod(module, version)
         staged = re.findall(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", gomod, re.MULTILINE)
         return {mod: f"{mod} {staging_version}" for mod in staged}
+
+    return compute
+
+
+_REPLACE = re.compile(r"^\s*(?:replace\s+)?(\S+)(?:\s+\S+)?\s+=>\s+(\S+)(?:\s+(\S+))?\s*$")
+
+
+def module_replaces(module: str, version: str) -> GoReplaces:
+    """The module's own replace directives to other modules (forks, pinned versions), which a
+    wrapper module must repeat; replaces to local paths cannot apply outside its tree."""
+
+    def compute() -> Mapping[str, str]:
+        gomod = _downloaded_gomod(module, version)
+        replaces: dict[str, str] = {}
+        in_block = False
+        for raw in gomod.splitlines():
+            line = raw.split("//", 1)[0].rstrip()
+            if line.strip() == "replace (":
+                in_block = True
+                continue
+            if in_block and line.strip() == ")":
+                in_block = False
+                continue
+            if not (in_block or line.startswith("replace ")):
+                continue
+            match = _REPLACE.match(line)
+            if match is None or match.group(2).startswith((".", "/")):
+                continue
+            old, new, new_version = match.groups()
+            replaces[old] = f"{new} {new_version}" if new_version else new
+        return replaces
 
     return compute
 

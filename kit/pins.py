@@ -20,3 +20,9 @@ SUITE = "bookworm"  # Debian suite of every rootfs (the host's apt sources serve
 
 REGISTRY_K8S = "registry.k8s.io"
 NODE_IMAGE = f"netconform.local/kind-node:{KUBERNETES}"
+
+# Cilium: the chart and images of shared/cni/cilium/v1.20.0 (source commit 450c5314)
+CILIUM = "v1.20.0"
+CILIUM_BUILD = "450c5314 2026-07-29T13:02:52Z"  # the short commit and date its version names
+HELM = "v3.19.2"  # installs the Cilium chart (the newest v3.19 patch the module proxy serves)
+LLVM = "19"  # Cilium builds its datapath with LLVM 19.1.7, bookworm's clang-19

@@ -23,6 +23,7 @@ VARIABLES = {
     "NETCONFORM_KIND_NODE_IMAGE": "kind platforms: the node image (--node-image)",
     "NETCONFORM_OFFLINE": "kind platforms: 1 to run without the network (--offline)",
     "NETCONFORM_ARTIFACTS": "kind platforms: a directory with the pinned CNI files (no download)",
+    "NETCONFORM_CILIUM_CHART": "kind-cilium: a chart .tgz to install in place of the pinned one",
     "NETCONFORM_STATE_DIR": "swarm-lab: lab state (default /var/lib/netconform/labs)",
     "NETCONFORM_CACHE_DIR": "swarm-lab: image cache (default /var/cache/netconform)",
     "XDG_STATE_HOME": "kind and cluster work directories (default ~/.local/state)",
@@ -43,6 +44,7 @@ class Settings:
     kind_node_image: str | None = None
     offline: bool = False
     artifacts_dir: Path | None = None
+    cilium_chart: Path | None = None
     lab_state_dir: Path = Path("/var/lib/netconform/labs")
     lab_cache_dir: Path = Path("/var/cache/netconform")
     state_home: Path = Path("~/.local/state")
@@ -67,6 +69,9 @@ class Settings:
             offline=_flag(env, "NETCONFORM_OFFLINE"),
             artifacts_dir=Path(env["NETCONFORM_ARTIFACTS"])
             if env.get("NETCONFORM_ARTIFACTS")
+            else None,
+            cilium_chart=Path(env["NETCONFORM_CILIUM_CHART"])
+            if env.get("NETCONFORM_CILIUM_CHART")
             else None,
             lab_state_dir=Path(env.get("NETCONFORM_STATE_DIR") or cls.lab_state_dir),
             lab_cache_dir=Path(env.get("NETCONFORM_CACHE_DIR") or cls.lab_cache_dir),

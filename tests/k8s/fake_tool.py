@@ -37,6 +37,8 @@ elif tool == "kind" and argv[1:3] == ["create", "cluster"]:
 elif tool == "kind" and argv[1:3] == ["delete", "cluster"]:
     clusters_file.write_text("\n".join(c for c in clusters if c != arg("--name")))
     marker.unlink(missing_ok=True)
+elif tool == "kubectl" and "cilium-config" in argv:  # $FAKE_CILIUM_CONFIG: its data, JSON
+    print(json.dumps({"data": json.loads(os.environ.get("FAKE_CILIUM_CONFIG", "{}"))}))
 elif tool == "kubectl" and "configmap" in argv and "get" in argv:
     if not marker.exists():
         sys.stderr.write(

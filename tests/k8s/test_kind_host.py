@@ -107,3 +107,63 @@ def test_failed_provisioning_leaves_diagnostics_and_no_cluster(
     assert index(seen, "-n", "kube-flannel", "get", "pods") > pods
     assert pods < index(seen, "kind", "delete", "cluster")
     assert not (tmp_path / "work" / "netconform-flannel").exists()
+
+
+ENVOY = "quay.io/cilium/cilium-envoy:v1.37.5-1782911245-7cffc778c923f68a77954a53b1a98d6b5353f004"
+
+
+def cilium(tmp_path: Path, artifacts: Any, **kw: Any) -> KindPlatform:
+    return KindPlatform(
+        "kind-cilium", artifacts=artifacts("cilium"), state_dir=tmp_path / "work", run_id="r1", **kw
+    )
+
+
+def cilium_values(tmp_path: Path) -> dict[str, Any]:
+    path = tmp_path / "work" / "netconform-cilium" / "cni" / "cilium-values.yaml"
+    return dict(yaml.safe_load(path.read_text()))
+
+
+def test_offline_without_envoy_installs_cilium_without_the_l7_proxy_and_says_so(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_ABSENT_IMAGES", ENVOY)
+    monkeypatch.setenv("FAKE_CILIUM_CONFIG", json.dumps({"enable-l7-proxy": "false"}))
+    with running(cilium(tmp_path, offline_artifacts, offline=True)) as handle:
+        values = cilium_values(tmp_path)
+        seen = calls(fake_path)
+    assert values["l7Proxy"] is False and values["envoy"]["enabled"] is False
+    assert count(seen, "kind", "load", "docker-image", ENVOY) == 0
+    assert count(seen, "rollout", "status", "daemonset/cilium-envoy") == 0
+    assert index(seen, "rollout", "status", "daemonset/cilium") > index(seen, "helm", "install")
+    caps = handle.capabilities
+    assert "l7-policy" not in caps.available and "networkpolicy" in caps.available
+    assert ENVOY in caps.missing["l7-policy"]  # type: ignore[index]
+    assert handle.info["runs_without"] == [
+        {"image": ENVOY, "what": "the L7 proxy (Envoy)", "capability": "l7-policy"}
+    ]
+    assert handle.info["capabilities_reported"]["enable-l7-proxy"] == "false"
+
+
+def test_cilium_with_envoy_local_keeps_the_l7_proxy_unless_the_agent_reports_it_off(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(cilium(tmp_path, offline_artifacts, offline=True)) as handle:
+        assert "l7Proxy" not in cilium_values(tmp_path)
+        assert "l7-policy" in handle.capabilities.available
+        assert count(calls(fake_path), "rollout", "status", "daemonset/cilium-envoy") == 1
+    monkeypatch.setenv("FAKE_CILIUM_CONFIG", json.dumps({"enable-l7-proxy": "false"}))
+    with running(cilium(tmp_path, offline_artifacts, offline=True)) as handle:
+        assert "l7-policy" not in handle.capabilities.available
+        assert "enable-l7-proxy=false" in handle.capabilities.missing["l7-policy"]  # type: ignore[index]
+
+
+def test_a_local_cilium_chart_is_installed_and_its_digest_recorded(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any
+) -> None:
+    chart = tmp_path / "cilium-1.20.0.tgz"
+    chart.write_bytes(b"a chart packaged from the module tree")
+    with running(cilium(tmp_path, offline_artifacts, local_chart=chart)) as handle:
+        installed = tmp_path / "work" / "netconform-cilium" / "cni" / "cilium-1.20.0.tgz"
+        assert installed.read_bytes() == chart.read_bytes()
+    assert handle.info["cni_chart"]["path"] == str(chart)
+    assert len(handle.info["cni_chart"]["sha256"]) == 64

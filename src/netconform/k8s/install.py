@@ -177,6 +177,7 @@ def install_steps(
     work: Workdir,
     local_images: Sequence[str] = (),
     copy_node_plugins: bool = True,
+    skipped_rollouts: Sequence[str | None] = (),
 ) -> list[Step]:
     """The CNI's install order and readiness waits, as upstream documents them, after the
     images the local Docker has are loaded into the nodes."""
@@ -278,9 +279,15 @@ def install_steps(
                 ),
                 "helm install cilium from the verified chart",
             ),
-            _rollout(work, helm.namespace, "daemonset/cilium"),
-            _rollout(work, helm.namespace, "daemonset/cilium-envoy"),
-            _rollout(work, helm.namespace, "deployment/cilium-operator"),
+            *(
+                _rollout(work, helm.namespace, what)
+                for what in (
+                    "daemonset/cilium",
+                    "daemonset/cilium-envoy",
+                    "deployment/cilium-operator",
+                )
+                if what not in skipped_rollouts  # a part installed without its optional image
+            ),
         ]
     return steps + _cluster_ready_steps(work)
 

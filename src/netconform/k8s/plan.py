@@ -6,6 +6,7 @@ same steps, so the plan is what happens."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import ipaddress
 import json
@@ -38,6 +39,7 @@ from netconform.k8s.netpol_binding import NetpolBinding
 from netconform.k8s.profiles import (
     CniProfile,
     KindConfig,
+    OptionalImage,
     kind_config_path,
     load_kind_config,
 )
@@ -75,6 +77,13 @@ class KindHost:
     local_images: frozenset[str] | None = None  # None: assume every image is local
     node_plugins_present: bool = False
     probe_image_present: bool = False
+    # the profile's optional images that cannot be had here (offline, not local)
+    absent_optional: frozenset[str] = frozenset()
+    local_chart: Path | None = None  # a chart file to install instead of the pinned one
+
+
+def absent_optional(profile: CniProfile, host: KindHost) -> list[OptionalImage]:
+    return [o for o in profile.optional_images if o.image in host.absent_optional]
 
 
 def kind_config_for(raw: dict[str, Any], host: KindHost) -> dict[str, Any]:
@@ -195,6 +204,8 @@ def render_cni(
     work: Workdir,
     artifacts: Artifacts,
     include_binaries: bool,
+    host: KindHost | None = None,
+    copy_plugins: bool = True,
 ) -> list[Path]:
     """The verified upstream files, patched, under cni/ (and node plugins when asked)."""
     written = []
@@ -215,16 +226,24 @@ def render_cni(
         written.append(_write(work.cni / names["custom-resources"], manifests.dump_all(patched)))
     else:
         assert profile.helm is not None
-        values = patches.cilium_values(profile.helm.values, cluster, profile.mtu)
+        host = host or KindHost()
+        values: dict[str, Any] = dict(profile.helm.values)
+        for optional in absent_optional(profile, host):
+            values = patches.deep_merge(values, optional.values_without)
+        values = patches.cilium_values(values, cluster, profile.mtu)
         written.append(_write(work.cni / CILIUM_VALUES_FILE, manifests.dump(values)))
         if include_binaries:
-            art = profile.artifact("cilium-chart")
-            written.append(_write(work.cni / names["cilium-chart"], artifacts(art.url, art.sha256)))
-    if include_binaries and profile.node_plugins is not None:
-        import platform as host
+            if host.local_chart is not None:  # the user's chart: recorded, not pinned
+                chart = host.local_chart.read_bytes()
+            else:
+                art = profile.artifact("cilium-chart")
+                chart = artifacts(art.url, art.sha256)
+            written.append(_write(work.cni / names["cilium-chart"], chart))
+    if include_binaries and copy_plugins and profile.node_plugins is not None:
+        import platform as machine
 
         arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
-            host.machine(), "amd64"
+            machine.machine(), "amd64"
         )
         ref = profile.node_plugins.archives[arch]  # type: ignore[index]
         written += extract_plugins(
@@ -233,9 +252,11 @@ def render_cni(
     return written
 
 
-def cni_images_of(profile: CniProfile, work: Workdir) -> list[str]:
+def cni_images_of(
+    profile: CniProfile, work: Workdir, absent: frozenset[str] = frozenset()
+) -> list[str]:
     """Every image the CNI runs: those its rendered manifests name, and those a chart
-    renders that the profile declares (preload_images)."""
+    renders that the profile declares (preload_images), less optional ones it runs without."""
     images: list[str] = []
     for path in sorted(work.cni.glob("*.y*ml")):
         if path.name == CILIUM_VALUES_FILE:
@@ -243,7 +264,8 @@ def cni_images_of(profile: CniProfile, work: Workdir) -> list[str]:
         images += [
             i for i in manifest_images(manifests.load_all(path.read_text())) if i not in images
         ]
-    return images + [i for i in profile.preload_images if i not in images]
+    images += [i for i in profile.preload_images if i not in images]
+    return [i for i in images if i not in absent]
 
 
 def render_kind(
@@ -266,9 +288,10 @@ def render_kind(
     files = [_write(work.kind_config, manifests.dump(raw))]
     copy_plugins = not host.node_plugins_present
     files += render_cni(
-        profile, config, cluster, work, artifacts, include_binaries and copy_plugins
+        profile, config, cluster, work, artifacts, include_binaries, host, copy_plugins
     )
-    cni_images = cni_images_of(profile, work)
+    cni_images = cni_images_of(profile, work, host.absent_optional)
+    without = absent_optional(profile, host)
     local = [i for i in cni_images if host.local_images is None or i in host.local_images]
     image = probe_image or probe_image_tag()
     spec = WorkloadSpec(run_id, nodes, image, cluster_dns_ip(config.networking.serviceSubnet))
@@ -277,7 +300,9 @@ def render_kind(
     files += render_policies(out, binding, load_catalogue() if cases is None else cases)
     cluster_steps = [
         *create_steps(cluster, work),
-        *install_steps(profile, cluster, nodes, work, local, copy_plugins),
+        *install_steps(
+            profile, cluster, nodes, work, local, copy_plugins, [o.rollout for o in without]
+        ),
         mark_ready_step(work, profile_key(profile.cni, profile.version)),
     ]
     probe_rootfs = probe_recipe().tarball
@@ -300,6 +325,10 @@ def render_kind(
         "probe_image": image,
         "encapsulation": profile.encapsulation,
         "overhead_bytes": profile.overhead_bytes,
+        "runs_without": [
+            {"image": o.image, "what": o.what, "capability": str(o.capability)} for o in without
+        ],
+        "cni_chart": None if host.local_chart is None else _chart_record(host.local_chart),
     }
     plan = RenderedPlan(
         platform,
@@ -313,6 +342,12 @@ def render_kind(
     )
     write_steps(out, plan)
     return plan
+
+
+def _chart_record(path: Path) -> dict[str, str]:
+    """A local chart is installed as given: its digest is recorded for the report, since no
+    pin vouches for it."""
+    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def render_cluster(

@@ -51,6 +51,18 @@ class HelmRelease(_Strict):
     values: Mapping[str, Any] = Field(default_factory=dict)
 
 
+class OptionalImage(_Strict):
+    """An image the CNI can run without, at the cost of a capability: when it cannot be had
+    (offline and not in the local Docker), the chart is installed with `values_without`, its
+    rollout is not waited for, and the capability is missing with the reason."""
+
+    image: str
+    what: str  # what the image is, for the reason: "the L7 proxy (Envoy)"
+    values_without: Mapping[str, Any]
+    rollout: str | None = None  # e.g. daemonset/cilium-envoy
+    capability: Capability
+
+
 class ProfileCapabilities(_Strict):
     available: tuple[Capability, ...]
     missing: Mapping[Capability, str] = Field(default_factory=dict)
@@ -68,6 +80,7 @@ class CniProfile(_Strict):
     node_plugins: NodePlugins | None = None
     helm: HelmRelease | None = None
     preload_images: tuple[str, ...] = ()
+    optional_images: tuple[OptionalImage, ...] = ()
     # where the CNI's pods run: their logs go into the diagnostics of a failed run
     namespaces: tuple[str, ...] = ()
     capabilities: ProfileCapabilities

@@ -15,9 +15,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from netconform.core import Capabilities
 from netconform.errors import said_not_raised
 from netconform.k8s import diagnostics, images, install, plan, profiles
+from netconform.k8s.cni_status import reported_capabilities
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kindcluster import KindClusters
 from netconform.k8s.tools import Runner, SubprocessRunner, require_docker_daemon, require_tools
@@ -53,6 +53,7 @@ class KindPlatform:
         offline: bool = False,
         diagnostics_dir: Path | None = None,
         artifacts_dir: Path | None = None,
+        local_chart: Path | None = None,
     ) -> None:
         self.name = name
         self.keep = keep
@@ -60,6 +61,7 @@ class KindPlatform:
         # --node-image / NETCONFORM_KIND_NODE_IMAGE, else the profile's kind config's
         self.node_image = node_image or profiles.kind_node_image(self.profile)
         self.offline = offline  # --offline / NETCONFORM_OFFLINE
+        self.local_chart = local_chart  # NETCONFORM_CILIUM_CHART: installed instead of the pin
         self.progress = progress or NoProgress()
         self.runner = runner or SubprocessRunner()
         self.artifacts = artifacts or self._artifacts_from(artifacts_dir)
@@ -121,8 +123,13 @@ class KindPlatform:
             self.name, self.profile, self.run_id, self.work.root, self.artifacts,
             include_binaries=False, host=plan.KindHost(node_image=node_image),
         )  # fmt: skip
-        wanted += [i for i in draft.info["cni_images"] if i not in wanted]
+        optional = {o.image for o in self.profile.optional_images}
+        wanted += [i for i in draft.info["cni_images"] if i not in wanted and i not in optional]
         local = images.plan_images(self.runner, wanted, self.offline, self.name).local
+        # offline, an optional image that is not local is done without (the nodes can't pull)
+        absent = frozenset(
+            i for i in optional if self.offline and not images.present_locally(self.runner, i)
+        )
         probe_present = images.present_locally(self.runner, probe_tag)
         plugins = self.profile.node_plugins.plugins if self.profile.node_plugins else ()
         return plan.KindHost(
@@ -132,6 +139,8 @@ class KindPlatform:
             node_plugins_present=bool(node_image)
             and images.node_has_plugins(self.runner, str(node_image), plugins),
             probe_image_present=probe_present,
+            absent_optional=absent,
+            local_chart=self.local_chart,
         )
 
     def _provision(self) -> KubeHandle:
@@ -184,7 +193,8 @@ class KindPlatform:
             install.run_steps(rendered.cluster_steps, self.runner, self.progress)
         install.run_steps(rendered.run_steps, self.runner, self.progress)
         info = {**rendered.info, **self._versions()}
-        caps = self.profile.capabilities
+        caps = reported_capabilities(self.runner, self.work, self.profile, host)
+        info["capabilities_reported"] = caps.reported
         return KubeHandle(
             self.name,
             str(self.work.kubeconfig),
@@ -192,7 +202,7 @@ class KindPlatform:
             tuple(info["nodes"]),
             info["probe_image"],
             plan.cluster_dns_ip(info["service_subnet"]),
-            Capabilities(frozenset(caps.available), caps.missing),
+            caps.capabilities,
             info,
             cluster=self.cluster,
         )

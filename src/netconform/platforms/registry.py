@@ -65,6 +65,7 @@ def _kind(name: str) -> Factory:
             node_image=options.node_image,
             offline=options.offline,
             artifacts_dir=settings.artifacts_dir,
+            local_chart=settings.cilium_chart if name == "kind-cilium" else None,
             diagnostics_dir=options.out / "diagnostics",
         )
 

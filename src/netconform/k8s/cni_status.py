@@ -1,0 +1,90 @@
+"""Capabilities as the running CNI reports them: the profile says what a CNI can do; the
+cluster says what this install does (an optional image done without, a feature the agent's
+configuration turns off). Checks skip on the result with its reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from netconform.core import Capabilities
+from netconform.k8s.install import Workdir, kubectl
+from netconform.k8s.plan import KindHost, absent_optional
+from netconform.k8s.profiles import CniProfile
+from netconform.k8s.tools import Runner
+from netconform.vocab import Capability
+
+CILIUM_CONFIG = ("kube-system", "cilium-config")  # the ConfigMap every Cilium agent reads
+
+
+@dataclass(frozen=True)
+class ReportedCapabilities:
+    capabilities: Capabilities
+    reported: Mapping[str, Any]  # what the cluster said, and where from (into run info)
+
+
+def _without(
+    missing: dict[Capability, str], available: set[Capability], cap: Capability, why: str
+) -> None:
+    """The capability is missing; a second reason (the agent confirming) joins the first."""
+    if cap in missing and cap not in available:
+        missing[cap] = f"{missing[cap]}; {why}"
+    else:
+        missing[cap] = why
+    available.discard(cap)
+
+
+def cilium_config(runner: Runner, work: Workdir) -> dict[str, str] | None:
+    namespace, name = CILIUM_CONFIG
+    result = runner.run(
+        kubectl(work, "-n", namespace, "get", "configmap", name, "-o", "json"), timeout_s=60
+    )
+    if result.returncode != 0:
+        return None
+    try:
+        data = json.loads(result.stdout).get("data") or {}
+    except ValueError:
+        return None
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def reported_capabilities(
+    runner: Runner, work: Workdir, profile: CniProfile, host: KindHost
+) -> ReportedCapabilities:
+    available = set(profile.capabilities.available)
+    missing: dict[Capability, str] = dict(profile.capabilities.missing)
+    reported: dict[str, Any] = {"source": "profile"}
+    for optional in absent_optional(profile, host):
+        _without(
+            missing,
+            available,
+            optional.capability,
+            f"{optional.what} is not installed: {optional.image} is not available offline",
+        )
+    if profile.cni == "cilium":
+        config = cilium_config(runner, work)
+        if config is None:
+            reported["cilium-config"] = "unreadable: the profile's capabilities stand"
+        else:
+            keys = ("enable-l7-proxy", "enable-policy", "tunnel-protocol", "routing-mode")
+            reported = {"source": "configmap kube-system/cilium-config"}
+            reported.update({k: config[k] for k in keys if k in config})
+            if config.get("enable-l7-proxy") == "false":
+                _without(
+                    missing,
+                    available,
+                    Capability.L7_POLICY,
+                    "the running Cilium has no L7 proxy (cilium-config enable-l7-proxy=false)",
+                )
+            if config.get("enable-policy") == "never":
+                _without(
+                    missing,
+                    available,
+                    Capability.NETWORKPOLICY,
+                    "the running Cilium enforces no policy (cilium-config enable-policy=never)",
+                )
+    for cap in available:
+        missing.pop(cap, None)
+    return ReportedCapabilities(Capabilities(frozenset(available), missing), reported)
