@@ -1,18 +1,21 @@
-"""Offline kit and kind-flannel figures (run as root, with the kit built):
+"""Offline kit and kind platform figures (run as root, with the kit built):
 
-    eval "$(bash .ci/kit up)" && python benchmarks/bench_kind.py [RESULTS_DIR]
+    eval "$(bash .ci/kit up)" && python benchmarks/bench_kind.py [--cni flannel|cilium] [DIR]
 
 - the kit's warm `up` (everything cached: target under 30 s, nothing rebuilt);
 - the last recorded build time of every kit component (kit state/timings.json: a cold build
   is recorded the first time a component is built on a machine);
-- kind-flannel provisioning, step by step (cluster up, Flannel Ready, nodes Ready, workloads);
-- a full `netconform run --platform kind-flannel` (target at most 10 minutes), with the peak
-  memory of the three node containers sampled during it;
+- the platform's provisioning, step by step (cluster up, CNI Ready, nodes Ready, workloads);
+- a full `netconform run --platform kind-<cni>` (target at most 10 minutes), with the peak
+  memory of the three node containers sampled during it, and the NetworkPolicy catalogue's
+  figures from its results: time, cases passed / matched under a profile / failed / errored /
+  skipped, and the time each step's policies took to take effect (p50, p99);
 - the kit's disk use per cache directory.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -27,7 +30,12 @@ from netconform.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 KIT_CACHE = Path("/var/cache/netconform/kit")
-CLUSTER = "netconform-flannel"
+# the install step after which the CNI's agents are Ready
+CNI_READY = {
+    "flannel": "wait for kube-flannel/daemonset/kube-flannel-ds",
+    "cilium": "wait for kube-system/daemonset/cilium",
+    "calico": "wait for calico-system/daemonset/calico-node",
+}
 
 
 class TimedSteps:
@@ -54,15 +62,16 @@ def warm_kit_up() -> float:
     return round(time.monotonic() - t0, 1)
 
 
-def provisioning() -> dict[str, float | None]:
+def provisioning(cni: str) -> dict[str, float | None]:
     steps = TimedSteps()
     settings = Settings.from_env()  # the kit's exports: node image, offline, artifacts
     platform = KindPlatform(
-        "kind-flannel",
+        f"kind-{cni}",
         progress=steps,
         node_image=settings.kind_node_image,
         offline=settings.offline,
         artifacts_dir=settings.artifacts_dir,
+        local_chart=settings.cilium_chart if cni == "cilium" else None,
     )
     try:
         platform.provision()
@@ -71,13 +80,13 @@ def provisioning() -> dict[str, float | None]:
         platform.teardown()
     return {
         "cluster_up_s": steps.at("create the kind cluster"),
-        "flannel_ready_s": steps.at("wait for kube-flannel/daemonset/kube-flannel-ds"),
+        "cni_ready_s": steps.at(CNI_READY[cni]),
         "nodes_ready_s": steps.at("wait for every node Ready"),
         "provisioned_s": round(ready, 1),
     }
 
 
-def node_memory_bytes() -> int:
+def node_memory_bytes(cluster: str) -> int:
     """Memory in use by the kind node containers now (docker stats, summed)."""
     proc = subprocess.run(
         ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"],
@@ -89,7 +98,7 @@ def node_memory_bytes() -> int:
     total = 0
     for line in proc.stdout.splitlines():
         name, usage = line.split(" ", 1)
-        if not name.startswith(CLUSTER):
+        if not name.startswith(cluster):
             continue
         used = usage.split("/")[0].strip()
         for unit, factor in sorted(units.items(), key=lambda u: -len(u[0])):
@@ -99,30 +108,67 @@ def node_memory_bytes() -> int:
     return total
 
 
-def full_run(keep_in: Path | None) -> dict[str, object]:
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+
+def netpol_figures(results: dict[str, object]) -> dict[str, object]:
+    """The catalogue's share of a run, from its results.json."""
+    checks = [
+        c
+        for c in results["checks"]  # type: ignore[attr-defined]
+        if c["area"] == "netpol" and c["id"] != "k8s.netpol.enforcement"
+    ]
+    verdicts: dict[str, int] = {}
+    for check in checks:
+        key = "profile" if check["verdict"] == "pass" and check["profile"] else check["verdict"]
+        verdicts[key] = verdicts.get(key, 0) + 1
+    took = [
+        step["took_effect_s"]
+        for c in checks
+        if c.get("netpol")
+        for step in c["netpol"]["steps"]
+        if step["held"]
+    ]
+    return {
+        "cases": len(checks),
+        "catalogue_s": round(sum(c["duration_s"] for c in checks), 1),
+        "verdicts": verdicts,
+        "steps_held": len(took),
+        "took_effect_p50_s": percentile(took, 0.5),
+        "took_effect_p99_s": percentile(took, 0.99),
+    }
+
+
+def full_run(cni: str, keep_in: Path | None) -> dict[str, object]:
+    cluster = f"netconform-{cni}"
     peak = [0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], node_memory_bytes())
+            peak[0] = max(peak[0], node_memory_bytes(cluster))
             done.wait(5)
 
     sampler = threading.Thread(target=sample, daemon=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = str(keep_in or tmp)
-        argv = [sys.executable, "-m", "netconform.cli", "run", "--platform", "kind-flannel"]
+        argv = [sys.executable, "-m", "netconform.cli", "run", "--platform", f"kind-{cni}"]
         sampler.start()
         t0 = time.monotonic()
         proc = subprocess.run([*argv, "--out", out], capture_output=True, check=False)
         seconds = round(time.monotonic() - t0, 1)
         done.set()
         sampler.join()
-        summary = json.loads((Path(out) / "results.json").read_text())["summary"]
+        results = json.loads((Path(out) / "results.json").read_text())
     return {
         "full_run_s": seconds,
         "exit": proc.returncode,
-        "summary": summary,
+        "summary": results["summary"],
+        "netpol": netpol_figures(results),
         "peak_node_memory_mib": round(peak[0] / (1 << 20)),
     }
 
@@ -136,14 +182,18 @@ def disk() -> dict[str, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cni", choices=sorted(CNI_READY), default="flannel")
+    parser.add_argument("results", nargs="?", type=Path, help="keep the full run's results")
+    args = parser.parse_args()
     if shutil.which("kind") is None:
         sys.exit('the kit is not up: eval "$(bash .ci/kit up)" first')
     timings_file = KIT_CACHE / "state" / "timings.json"
     figures: dict[str, object] = {
         "kit_warm_up_s": warm_kit_up(),
         "kit_component_build_s": json.loads(timings_file.read_text()),
-        "kind_flannel_provisioning": provisioning(),
-        "kind_flannel_run": full_run(Path(sys.argv[1]) if len(sys.argv) > 1 else None),
+        f"kind_{args.cni}_provisioning": provisioning(args.cni),
+        f"kind_{args.cni}_run": full_run(args.cni, args.results),
         "kit_disk_gib": disk(),
     }
     print(json.dumps(figures, indent=2))

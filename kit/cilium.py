@@ -25,6 +25,23 @@ _VERSION = pins.CILIUM.lstrip("v")
 # What the upstream Makefile stamps (VERSION, then the commit and its date), as ciliumVersion.
 _LDFLAGS = f"-s -w -X '{MODULE}/pkg/version.ciliumVersion={_VERSION} {pins.CILIUM_BUILD}'"
 
+# Two of Cilium's dependencies are refused by the module proxy: gobgp at a pseudo-version
+# between v4.6.0 and v4.7.0 (its successor v4.7.0 takes its place) and mcs-api/controllers,
+# of which Cilium reads one constant (a stand-in of ours, kit/stubs, takes its place).
+MCS_CONTROLLERS = "sigs.k8s.io/mcs-api/controllers"
+MCS_CONTROLLERS_STUB = KIT_DIR / "stubs" / "mcs-api-controllers"
+_OVERRIDES = {
+    "github.com/osrg/gobgp/v4": "github.com/osrg/gobgp/v4 v4.7.0",
+    MCS_CONTROLLERS: str(MCS_CONTROLLERS_STUB),
+}
+
+
+def _replaces() -> Mapping[str, str]:
+    return {**module_replaces(MODULE, pins.CILIUM)(), **_OVERRIDES}
+
+
+_STUBS_KEY = (files_digest(tree(MCS_CONTROLLERS_STUB)), sorted(_OVERRIDES.items()))
+
 AGENT_BINARIES = GoBinaries(
     "cilium",
     MODULE,
@@ -40,7 +57,8 @@ AGENT_BINARIES = GoBinaries(
     },
     ldflags=_LDFLAGS,
     tags="osusergo",
-    replaces=module_replaces(MODULE, pins.CILIUM),
+    replaces=_replaces,
+    key_extra=_STUBS_KEY,
 )
 OPERATOR_BINARY = GoBinaries(
     "cilium-operator",
@@ -49,7 +67,8 @@ OPERATOR_BINARY = GoBinaries(
     {"cilium-operator-generic": f"{MODULE}/operator"},
     ldflags=_LDFLAGS,
     tags="osusergo,ipam_provider_operator",  # the generic (non-cloud) IPAM flavour
-    replaces=module_replaces(MODULE, pins.CILIUM),
+    replaces=_replaces,
+    key_extra=_STUBS_KEY,
 )
 HELM = GoBinaries("helm", "helm.sh/helm/v3", pins.HELM, {"helm": "helm.sh/helm/v3/cmd/helm"})
 GO_TARGETS = (AGENT_BINARIES, OPERATOR_BINARY, HELM)
@@ -102,6 +121,7 @@ AGENT = Image(
     (AGENT_BINARIES.key, CNI_PLUGINS.key, files_digest(tree(SCRIPTS))),
     ('ENV INITSYSTEM="SYSTEMD"', 'CMD ["/usr/bin/cilium-dbg"]', "WORKDIR /home/cilium"),
     symlinks={
+        "/usr/bin/cilium": "cilium-dbg",  # the older name probes and docs still call
         "/usr/local/bin/clang": f"/usr/bin/clang-{pins.LLVM}",
         "/usr/local/bin/llc": f"/usr/bin/llc-{pins.LLVM}",
     },

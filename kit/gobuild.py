@@ -34,7 +34,7 @@ class GoBinaries:
     extra_requires: Mapping[str, str] = field(default_factory=dict)
     replaces: GoReplaces | None = None  # computed once the module's go.mod is downloaded
     tags: str = ""
-    key_extra: tuple[str, ...] = ()  # e.g. the digest of a local stand-in module
+    key_extra: tuple[object, ...] = ()  # e.g. the digest of a local stand-in module
     cgo: bool = False  # static, with the host's gcc and glibc
 
     @property
@@ -135,32 +135,33 @@ def staging_replaces(module: str, version: str, staging_version: str) -> GoRepla
 _REPLACE = re.compile(r"^\s*(?:replace\s+)?(\S+)(?:\s+\S+)?\s+=>\s+(\S+)(?:\s+(\S+))?\s*$")
 
 
+def replace_directives(gomod: str) -> dict[str, str]:
+    """A go.mod's replace directives to other modules (forks, pinned versions): old module ->
+    "new [version]". Replaces to local paths are left out: they cannot apply outside the
+    module's own tree."""
+    replaces: dict[str, str] = {}
+    in_block = False
+    for raw in gomod.splitlines():
+        line = raw.split("//", 1)[0].rstrip()
+        if line.strip() == "replace (":
+            in_block = True
+            continue
+        if in_block and line.strip() == ")":
+            in_block = False
+            continue
+        if not (in_block or line.startswith("replace ")):
+            continue
+        match = _REPLACE.match(line)
+        if match is None or match.group(2).startswith((".", "/")):
+            continue
+        old, new, new_version = match.groups()
+        replaces[old] = f"{new} {new_version}" if new_version else new
+    return replaces
+
+
 def module_replaces(module: str, version: str) -> GoReplaces:
-    """The module's own replace directives to other modules (forks, pinned versions), which a
-    wrapper module must repeat; replaces to local paths cannot apply outside its tree."""
-
-    def compute() -> Mapping[str, str]:
-        gomod = _downloaded_gomod(module, version)
-        replaces: dict[str, str] = {}
-        in_block = False
-        for raw in gomod.splitlines():
-            line = raw.split("//", 1)[0].rstrip()
-            if line.strip() == "replace (":
-                in_block = True
-                continue
-            if in_block and line.strip() == ")":
-                in_block = False
-                continue
-            if not (in_block or line.startswith("replace ")):
-                continue
-            match = _REPLACE.match(line)
-            if match is None or match.group(2).startswith((".", "/")):
-                continue
-            old, new, new_version = match.groups()
-            replaces[old] = f"{new} {new_version}" if new_version else new
-        return replaces
-
-    return compute
+    """The module's own replace directives, which a wrapper module must repeat."""
+    return lambda: replace_directives(_downloaded_gomod(module, version))
 
 
 def kubernetes_ldflags(version: str, build_date: str) -> str:

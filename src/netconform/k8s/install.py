@@ -280,7 +280,8 @@ def install_steps(
                 "helm install cilium from the verified chart",
             ),
             *(
-                _rollout(work, helm.namespace, what)
+                # the agents compile their datapath at start: minutes on a small machine
+                _rollout(work, helm.namespace, what, OPERATOR_TIMEOUT)
                 for what in (
                     "daemonset/cilium",
                     "daemonset/cilium-envoy",

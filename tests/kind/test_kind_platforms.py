@@ -1,0 +1,119 @@
+"""The kind platforms for real on the offline kit (the CNIs it has built: NETCONFORM_KIT_CNIS):
+a 3-node cluster, the CNI from its pinned manifest or chart, the probe image, a smoke subset
+(reachability, DNS, MTU, the NetworkPolicy canary, a few NetworkPolicy cases on an enforcing
+CNI); then nothing left behind (cluster, node containers, kind network, work files), also
+after Ctrl-C. The full catalogue runs in `tox -e flannel|cilium` and benchmarks/."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from netconform.platforms.kind import state_root
+from netconform.results import Measure
+
+NETCONFORM = [sys.executable, "-m", "netconform.cli"]
+SUBSET = "reach or dns or mtu or enforcement"
+# NetworkPolicy cases of the smoke subset: an ingress and an egress default-deny, a port
+# rule, a namespace selector and an ipBlock with except (the whole catalogue is the full run)
+NETPOL_SMOKE = (
+    "upstream.tcp.default-deny-ingress or upstream.tcp.egress-cidr-except"
+    " or generated.ports.ingress.81-tcp or upstream.tcp.allow-from-namespace"
+    " or generated.action.deny-then-allow"
+)
+ENFORCING = {"cilium"}
+
+
+def kit_cnis() -> list[str]:
+    return [c for c in os.environ.get("NETCONFORM_KIT_CNIS", "flannel").split(",") if c]
+
+
+def cni_param(cni: str) -> object:
+    missing = cni not in kit_cnis()
+    reason = f"the offline kit has not built {cni} (NETCONFORM_KIT_CNIS={kit_cnis()})"
+    return pytest.param(cni, marks=pytest.mark.skipif(missing, reason=reason))
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False).stdout
+
+
+def assert_nothing_left(cluster: str) -> None:
+    clusters = subprocess.run(
+        ["kind", "get", "clusters"], capture_output=True, text=True, check=False
+    )
+    assert cluster not in clusters.stdout.split()
+    nodes = docker("ps", "-a", "--filter", f"label=io.x-k8s.kind.cluster={cluster}", "-q")
+    assert nodes.strip() == ""
+    assert "kind" not in docker("network", "ls", "--format", "{{.Name}}").split()
+    assert not (state_root() / cluster).exists()
+
+
+@pytest.mark.parametrize("cni", [cni_param("flannel"), cni_param("cilium")])
+def test_run_end_to_end(cni: str, tmp_path: Path) -> None:
+    # kind's network may be left by an earlier cluster; a run removes it only if it made it
+    docker("network", "rm", "kind")
+    out = tmp_path / cni
+    subset = SUBSET if cni not in ENFORCING else f"{SUBSET} or {NETPOL_SMOKE}"
+    proc = subprocess.run(
+        [*NETCONFORM, "run", "--platform", f"kind-{cni}", "--out", str(out), "-k", subset],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["complete"] is True
+    info = results["platform_info"]
+    assert info["node_image"] == os.environ["NETCONFORM_KIND_NODE_IMAGE"]
+    assert info["kubernetes"] == "v1.36.1" and len(info["nodes"]) == 3
+    checks = {c["id"]: c for c in results["checks"]}
+    by_area: dict[str, list[str]] = {}
+    for check in checks.values():
+        by_area.setdefault(check["area"], []).append(check["verdict"])
+    for area in ("reachability", "dns", "mtu"):
+        assert by_area[area] and set(by_area[area]) <= {"pass", "skip"}, (area, by_area[area])
+        assert by_area[area].count("pass") >= 3, area
+    canary = checks["k8s.netpol.enforcement"]
+    assert canary["verdict"] == "pass"
+    if cni in ENFORCING:
+        assert canary["measurements"][Measure.ENFORCED] is True
+        cases = [c for i, c in checks.items() if i.startswith("k8s.netpol.") and c is not canary]
+        assert len(cases) == 5, sorted(checks)
+        for case in cases:
+            assert case["verdict"] == "pass", (case["id"], case["reason"])
+            assert case["measurements"][Measure.TOOK_EFFECT_S] >= 0
+    else:  # Flannel enforces nothing: one profile finding, measured, not a failure
+        assert canary["profile"] is True
+        assert canary["measurements"][Measure.ENFORCED] is False
+        assert "no enforcement" in canary["reason"]
+    cross = checks["k8s.reach.pod-to-pod.cross-node.tcp"]
+    assert cross["verdict"] == "pass"
+    assert (out / "allure-results").is_dir() and (out / "junit.xml").is_file()
+    assert_nothing_left(f"netconform-{cni}")
+
+
+def test_ctrl_c_during_provisioning_leaves_nothing(tmp_path: Path) -> None:
+    cluster = "netconform-flannel"
+    proc = subprocess.Popen(
+        [*NETCONFORM, "run", "--platform", "kind-flannel", "--out", str(tmp_path / "r")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if docker("ps", "--filter", f"label=io.x-k8s.kind.cluster={cluster}", "-q").strip():
+            break
+        time.sleep(1)
+    time.sleep(5)  # inside kind create / the install steps
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=300) != 0
+    assert_nothing_left(cluster)
