@@ -135,7 +135,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if state is None:
         return
     config.stash[STATE] = state
-    registry.load_checks(state.platform_name)
+    try:
+        registry.load_checks(state.platform_name, state.options)
+    except NetconformError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if not _is_worker(config):
         config.pluginmanager.register(ControllerHooks(state), "netconform-controller")
 

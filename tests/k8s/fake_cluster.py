@@ -16,6 +16,7 @@ from netconform.catalog.scenario import KubernetesScenario
 from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
+from netconform.k8s.netpol_binding import ClusterDns
 from netconform.k8s.workloads import WorkloadSpec, netpol_objects
 from netconform.netpol.catalogue import port_name
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
@@ -30,6 +31,21 @@ PORTS = tuple(
     for p in (80, 81)
     for proto in (Protocol.TCP, Protocol.UDP)
 )
+
+
+# The cluster's CoreDNS pod as kubeadm labels it (not made by the run).
+DNS_POD = Pod(
+    "kube-system",
+    "coredns-7db6d8ff4d-x2x9q",
+    {"k8s-app": "kube-dns", "pod-template-hash": "7db6d8ff4d"},
+    "10.244.0.2",
+    (
+        ContainerPort(53, Protocol.UDP, "dns"),
+        ContainerPort(53, Protocol.TCP, "dns-tcp"),
+        ContainerPort(9153, Protocol.TCP, "metrics"),
+    ),
+)
+DNS_NAMESPACE_LABELS = {"kubernetes.io/metadata.name": "kube-system"}
 
 
 @dataclass
@@ -102,6 +118,7 @@ class FakeNetpolContext:
 
     def apply_policy(self, manifest: Mapping[str, Any]) -> None:
         parse_policy(manifest)  # what the API server would reject, the fake rejects
+        self._own(manifest["metadata"]["namespace"])
         self.api_calls.append(
             f"apply {manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
         )
@@ -122,12 +139,22 @@ class FakeNetpolContext:
         self._changed()
 
     def set_namespace_labels(self, name: str, labels: Mapping[str, str]) -> None:
+        self._own(name)
         self.ns_labels[name] = {**labels, "kubernetes.io/metadata.name": name}
         self._changed()
 
     def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None:
+        self._own(namespace)
         self.pod_labels[f"{namespace}/{name}"] = dict(labels)
         self._changed()
+
+    def cluster_dns(self) -> ClusterDns:
+        return ClusterDns(DNS_POD.ip, dict(DNS_POD.labels), dict(DNS_NAMESPACE_LABELS))
+
+    def _own(self, namespace: str) -> None:
+        # A run touches only what it made: kube-system (and any other) is the cluster's.
+        if namespace not in self.ns_labels:
+            raise AssertionError(f"the run changed namespace {namespace}, which it did not make")
 
     def run_many(
         self, batches: Mapping[PodEndpoint, Sequence[Probe]]
@@ -137,30 +164,42 @@ class FakeNetpolContext:
         else:
             self.effective = copy.deepcopy(self.policies)
         cluster = Cluster(
-            tuple(Namespace(n, labels) for n, labels in self.ns_labels.items()),
-            tuple(
-                Pod(e.namespace, e.name, self.pod_labels[k], e.ip, PORTS)
-                for k, e in self.endpoints.items()
+            (
+                *(Namespace(n, labels) for n, labels in self.ns_labels.items()),
+                Namespace("kube-system", DNS_NAMESPACE_LABELS),
+            ),
+            (
+                *(
+                    Pod(e.namespace, e.name, self.pod_labels[k], e.ip, PORTS)
+                    for k, e in self.endpoints.items()
+                ),
+                DNS_POD,
             ),
         )
         docs = list(self.effective.values()) if self.plane.enforce else []
         if self.plane.ignore_egress:
             docs = [self._without_egress(d) for d in docs]
         oracle = Oracle(cluster, [parse_policy(d) for d in docs], self.plane.profile)
-        by_ip = {e.ip: e for e in self.endpoints.values()}
+        by_ip = {e.ip: e.key for e in self.endpoints.values()} | {DNS_POD.ip: DNS_POD.key}
         out = {}
         for src, probes in batches.items():
             results = []
             for p in probes:
-                dst = by_ip[p.target]
-                verdict = oracle.verdict(
-                    NetpolProbe(src.key, dst.key, p.port or 0, Protocol(str(p.kind).upper()))
-                )
+                if p.kind == ProbeKind.DNS:  # a query to the DNS pod over its transport
+                    dst = by_ip[p.params["server"]]
+                    protocol = Protocol(str(p.params["transport"]).upper())
+                    assert p.target.endswith(".svc.cluster.local"), p.target
+                else:
+                    dst, protocol = by_ip[p.target], Protocol(str(p.kind).upper())
+                verdict = oracle.verdict(NetpolProbe(src.key, dst, p.port or 0, protocol))
                 ok = verdict.allowed
                 argv = reproducer(["kubectl", "exec", "-n", src.namespace, src.name, "--"])(p)
                 if not ok and self.plane.crash_on_deny:
                     results.append(did_not_run(p, "no result: agent: Killed", argv))
                     continue
+                success = (
+                    Connectivity.ANSWERED if p.kind == ProbeKind.DNS else Connectivity.CONNECTED
+                )
                 results.append(
                     ProbeResult(
                         p.id,
@@ -169,8 +208,8 @@ class FakeNetpolContext:
                         ok,
                         None if ok else "timeout",
                         1.0,
-                        {"peer": dst.name} if ok else {},
-                        outcome=Connectivity.CONNECTED if ok else Connectivity.TIMEOUT,
+                        {"peer": dst} if ok else {},
+                        outcome=success if ok else Connectivity.TIMEOUT,
                         reproduce=argv,
                     )
                 )

@@ -29,7 +29,9 @@ from netconform.k8s.context import KubeCheckContext
 from netconform.k8s.netpol_binding import NetpolBinding
 from netconform.k8s.plan import netpol_binding
 from netconform.netpol.catalogue import (
+    CLUSTER_DNS,
     Case,
+    CaseSelection,
     CreatePolicy,
     DeleteAllPolicies,
     DeletePolicy,
@@ -41,6 +43,7 @@ from netconform.netpol.catalogue import (
 from netconform.netpol.model import Cluster, Protocol
 from netconform.netpol.oracle import Probe as NetpolProbe
 from netconform.netpol.oracle import ProbeVerdict, Profile
+from netconform.options import RunOptions
 from netconform.probes.model import ProbeKind
 from netconform.results import Area, CellValue, Measure, NetpolReport, NetpolStep
 from netconform.vocab import Capability
@@ -77,7 +80,18 @@ def _cells(
     for p in probes:
         ns, pod = p.source.split("/")
         src = ctx.pod(binding.real(ns), pod)
-        probe = ctx.probe(PROBE_KIND[p.protocol], ips[p.destination], port=p.port)
+        if p.destination == CLUSTER_DNS:
+            # The DNS server answers queries, not the agent's echo: a query over the cell's
+            # transport, to that pod's IP, for a name it serves itself.
+            probe = ctx.probe(
+                ProbeKind.DNS,
+                f"kubernetes.default.svc.{ctx.spec.cluster_domain}",
+                port=p.port,
+                server=ips[p.destination],
+                transport=p.protocol.lower(),
+            )
+        else:
+            probe = ctx.probe(PROBE_KIND[p.protocol], ips[p.destination], port=p.port)
         cells[p] = Cell(src, probe, str(p))
     return cells
 
@@ -191,11 +205,16 @@ def enforcement(ctx: KubeCheckContext) -> Outcome:
 def _sync_labels(
     ctx: KubeCheckContext, binding: NetpolBinding, before: Cluster | None, after: Cluster
 ) -> None:
-    """Make the real labels equal the model's where the step changed them."""
+    """Make the real labels equal the model's where the step changed them (only of what
+    the run made: the cluster DNS pod and kube-system are the cluster's)."""
     for ns in after.namespaces:
+        if not binding.owns_namespace(ns.name):
+            continue
         if before is None or before.namespace(ns.name).labels != ns.labels:
             ctx.set_namespace_labels(binding.real(ns.name), binding.real_namespace_labels(ns))
     for pod in after.pods:
+        if not binding.owns_namespace(pod.namespace):
+            continue
         if before is None or before.pod(pod.key).labels != pod.labels:
             ctx.set_pod_labels(binding.real(pod.namespace), pod.name, dict(pod.labels))
 
@@ -249,8 +268,14 @@ def _step_outcome(step: NetpolStep, expected: list[ProbeVerdict]) -> Outcome:
 
 def run_case(ctx: KubeCheckContext, case: Case) -> Outcome:
     binding = netpol_binding(ctx.spec)
-    ips = {key: ctx.pod(binding.real(key.split("/")[0]), key.split("/")[1]).ip for key in case.pods}
-    initial = binding.model(case, ips)
+    ips = {
+        key: ctx.pod(binding.real(key.split("/")[0]), key.split("/")[1]).ip
+        for key in case.model_pods
+    }
+    dns = ctx.cluster_dns() if case.uses_cluster_dns else None
+    if dns is not None:
+        ips[CLUSTER_DNS] = dns.ip
+    initial = binding.model(case, ips, dns)
     resolved = case.resolve(initial)
     steps: list[NetpolStep] = []
     stopped: Outcome | None = None
@@ -311,12 +336,19 @@ def run_case(ctx: KubeCheckContext, case: Case) -> Outcome:
     )
 
 
-def _register_case(case: Case) -> None:
+def check_id(case: Case) -> str:
+    return f"k8s.netpol.{case.id}"
+
+
+def _register_case(case: Case, builtin: bool = True) -> None:
     # No NetworkPolicy requirement: the canary decides (measured, not declared), once.
     requires: set[Capability] = set()
     if Protocol.SCTP in case.protocols:
         requires.add(Capability.SCTP)
-    aspect = SHARED_ASPECTS.get(case.id, aspects.netpol_case(case.id))
+    if builtin:
+        aspect = SHARED_ASPECTS.get(case.id, aspects.netpol_case(case.id))
+    else:
+        aspect = aspects.add_netpol_case(case.id, case.title)
 
     def run(ctx: KubeCheckContext, case: Case = case) -> Outcome:
         canary = check_enforcement(ctx)
@@ -327,9 +359,31 @@ def _register_case(case: Case) -> None:
         return run_case(ctx, case)
 
     CATALOGUE.register(
-        spec(f"k8s.netpol.{case.id}", Area.NETPOL, aspect, case.title, SPEC, frozenset(requires))
+        spec(check_id(case), Area.NETPOL, aspect, case.title, SPEC, frozenset(requires))
     )(run)
 
 
-for _case in load_catalogue():
+BUILTIN = tuple(load_catalogue())
+for _case in BUILTIN:
     _register_case(_case)
+
+
+def use_run_options(options: RunOptions) -> None:
+    """The registry's hook: the run's --netpol-cases selection."""
+    if options.netpol_cases.directory is not None:
+        use_cases(options.netpol_cases)
+
+
+def use_cases(selection: CaseSelection) -> list[Case]:
+    """Make the catalogue's NetworkPolicy cases the run's selection: the user's cases
+    registered (their expectations, like every case's, come from the oracle), the built-in
+    ones dropped when the user's replace them. Idempotent: the CLI and then each pytest
+    process call it with the same selection."""
+    user = selection.user_cases()
+    if not selection.with_catalogue:
+        for case in BUILTIN:
+            CATALOGUE.unregister(check_id(case))
+    for case in user:
+        CATALOGUE.unregister(check_id(case))
+        _register_case(case, builtin=False)
+    return user

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from netconform.catalog.scenario import KubernetesScenario
 from netconform.core import Capabilities
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kube import KubeApi, PodEndpoint
+from netconform.k8s.netpol_binding import ClusterDns
 from netconform.k8s.workloads import (
     NODE_INDEX_LABEL,
     ROLE_LABEL,
@@ -60,6 +60,8 @@ class KubeCheckContext(Protocol):
 
     def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None: ...
 
+    def cluster_dns(self) -> ClusterDns: ...
+
 
 def make_probe(kind: ProbeKind, target: str, default_timeout_s: float, **kw: Any) -> Probe:
     """A probe with a batch-unique id."""
@@ -86,12 +88,10 @@ class KubeContext:
         capabilities: Capabilities,
         info: Mapping[str, Any],
         params: KubernetesScenario,
-        netpol_cases: Path | None = None,
     ) -> None:
         self.api = api
         self.spec = spec
         self.params = params
-        self.netpol_cases = netpol_cases  # --netpol-cases; None: the built-in catalogue
         self.findings: dict[str, Any] = {}
         self._capabilities = capabilities
         self._info = dict(info)
@@ -152,15 +152,14 @@ class KubeContext:
         self.api.set_pod_labels(namespace, name, labels)
         self._pods = None  # labels are part of the endpoint value
 
+    def cluster_dns(self) -> ClusterDns:
+        return self.api.cluster_dns()
+
     def close(self) -> None:
         self.api.close()
 
 
-def attach(
-    handle: KubeHandle, params: KubernetesScenario, netpol_cases: Path | None = None
-) -> KubeContext:
+def attach(handle: KubeHandle, params: KubernetesScenario) -> KubeContext:
     """The checks' context in any process (xdist workers attach with the handle)."""
     api = KubeApi(handle.kubeconfig, handle.context)
-    return KubeContext(
-        api, handle.workload_spec(), handle.capabilities, handle.info, params, netpol_cases
-    )
+    return KubeContext(api, handle.workload_spec(), handle.capabilities, handle.info, params)
