@@ -109,6 +109,10 @@ BAD = {
         "(mine.deny-x).ports[0]: 'eighty': must be a port number",
     ),
     "no-cases": ("cases: []\n", "mine.yaml: cases: the list is empty"),
+    "port-the-pods-do-not-serve": (
+        GOOD.replace("  pods:", "  ports: [8080]\n  pods:").replace("80/TCP", "8080/TCP"),
+        "mine.yaml: mine.deny-x.ports: 8080: the run's pods serve 80 and 81 only",
+    ),
 }
 
 

@@ -25,9 +25,11 @@ from netconform.checks.netpol_report import (
     step_report,
     wrong,
 )
+from netconform.errors import file_field_error
 from netconform.k8s.context import KubeCheckContext
 from netconform.k8s.netpol_binding import NetpolBinding
 from netconform.k8s.plan import netpol_binding
+from netconform.k8s.workloads import NETPOL_PORTS
 from netconform.netpol.catalogue import (
     CLUSTER_DNS,
     Case,
@@ -368,6 +370,16 @@ for _case in BUILTIN:
     _register_case(_case)
 
 
+def _servable(case: Case) -> None:
+    """A case's pods on a cluster serve what netpol_objects deploys: no other port."""
+    extra = sorted(set(case.ports) - set(NETPOL_PORTS))
+    if extra:
+        served = " and ".join(str(p) for p in NETPOL_PORTS)
+        raise file_field_error(
+            case.source, f"{case.id}.ports", f"{extra[0]}: the run's pods serve {served} only"
+        )
+
+
 def use_run_options(options: RunOptions) -> None:
     """The registry's hook: the run's --netpol-cases selection."""
     if options.netpol_cases.directory is not None:
@@ -380,6 +392,8 @@ def use_cases(selection: CaseSelection) -> list[Case]:
     ones dropped when the user's replace them. Idempotent: the CLI and then each pytest
     process call it with the same selection."""
     user = selection.user_cases()
+    for case in user:
+        _servable(case)
     if not selection.with_catalogue:
         for case in BUILTIN:
             CATALOGUE.unregister(check_id(case))
