@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -55,6 +56,8 @@ class FakeDataPlane:
     ignore_egress: bool = False
     delay_observations: int = 0  # observations before a change takes effect
     crash_on_deny: bool = False  # the agent dies before reporting a cell the oracle denies
+    effect_after_s: float = 0.0  # wall-clock time before a change takes effect
+    observation_s: float = 0.0  # how long one observation takes (its slowest probe)
 
 
 class FakeNetpolContext:
@@ -75,6 +78,7 @@ class FakeNetpolContext:
         self.policies: dict[tuple[str, str], dict[str, Any]] = {}
         self.effective: dict[tuple[str, str], dict[str, Any]] = {}
         self.pending = 0
+        self.changed_at = 0.0
         self.api_calls: list[str] = []
         ips = (f"10.244.{a}.{b}" for a, b in itertools.product(range(1, 4), range(10, 20)))
         for obj in netpol_objects(self.spec):
@@ -115,6 +119,7 @@ class FakeNetpolContext:
 
     def _changed(self) -> None:
         self.pending = self.plane.delay_observations
+        self.changed_at = time.monotonic()
 
     def apply_policy(self, manifest: Mapping[str, Any]) -> None:
         parse_policy(manifest)  # what the API server would reject, the fake rejects
@@ -159,10 +164,12 @@ class FakeNetpolContext:
     def run_many(
         self, batches: Mapping[PodEndpoint, Sequence[Probe]]
     ) -> dict[PodEndpoint, list[ProbeResult]]:
+        began = time.monotonic()
         if self.pending > 0:
             self.pending -= 1
-        else:
+        elif began - self.changed_at >= self.plane.effect_after_s:
             self.effective = copy.deepcopy(self.policies)
+        time.sleep(self.plane.observation_s)
         cluster = Cluster(
             (
                 *(Namespace(n, labels) for n, labels in self.ns_labels.items()),

@@ -9,6 +9,7 @@ case is an error naming it (with the argv that re-runs it), never a deny that pa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -104,13 +105,18 @@ def _observe(ctx: KubeCheckContext, cells: Mapping[NetpolProbe, Cell]) -> Observ
 
 
 def _canary_poll(
-    ctx: KubeCheckContext, cells: Mapping[NetpolProbe, Cell], probe: NetpolProbe, want: CellValue
+    ctx: KubeCheckContext,
+    cells: Mapping[NetpolProbe, Cell],
+    probe: NetpolProbe,
+    want: CellValue,
+    since: float | None = None,
 ) -> Polled[CellValue]:
     return poll(
         lambda: cell_value(_observe(ctx, cells)[probe]),
         lambda value: value == want,
         ctx.params.netpol_deadline_s,
         ctx.params.poll_interval_s,
+        since=since,
     )
 
 
@@ -145,13 +151,12 @@ def check_enforcement(ctx: KubeCheckContext) -> Enforcement:
         }
         ctx.apply_policy(deny)
         try:
-            after = _canary_poll(ctx, cells, probe, CellValue.DENY)
+            after = _canary_poll(ctx, cells, probe, CellValue.DENY, since=time.monotonic())
         finally:
             ctx.delete_policy(ns, "netconform-canary")
         if after.held:
-            result = Enforcement(
-                True, f"default-deny ingress took effect in {after.elapsed_s:.1f}s", after.elapsed_s
-            )
+            took = after.began_s  # as for a case's step: see took_effect_s
+            result = Enforcement(True, f"default-deny ingress took effect in {took:.1f}s", took)
         elif after.value == CellValue.ERROR:
             result = _undecided(f"{src.key} -> {dst.key}:80 under a default-deny ingress")
         else:
@@ -237,16 +242,28 @@ def _apply(
 
 
 def _poll_step(
-    ctx: KubeCheckContext, cells: Mapping[NetpolProbe, Cell], expected: Sequence[ProbeVerdict]
+    ctx: KubeCheckContext,
+    cells: Mapping[NetpolProbe, Cell],
+    expected: Sequence[ProbeVerdict],
+    applied: float,
 ) -> Polled[Observed]:
-    """Until the observed matrix equals the expected one: the elapsed time is how long the
-    step's policies took to take effect."""
+    """Until the observed matrix equals the expected one, counted from `applied` (when the
+    API server had accepted the step's last change)."""
     return poll(
         lambda: _observe(ctx, cells),
         lambda seen: not wrong(expected, seen),
         ctx.params.netpol_deadline_s,
         ctx.params.poll_interval_s,
+        since=applied,
     )
+
+
+def took_effect_s(polled: Polled[Observed]) -> float:
+    """How long the step's change took to show in the data plane: from its apply to the
+    start of the first observation that matched the oracle (what that observation saw was
+    in effect when it began; the one before, which did not match, began one observation and
+    one interval earlier: the resolution). A step that never held: until the deadline."""
+    return polled.began_s if polled.held else polled.elapsed_s
 
 
 def _step_outcome(step: NetpolStep, expected: list[ProbeVerdict]) -> Outcome:
@@ -284,11 +301,14 @@ def run_case(ctx: KubeCheckContext, case: Case) -> Outcome:
     try:
         before = initial
         for step in resolved.steps:
-            _apply(ctx, binding, step, before)
-            before = step.cluster
+            # Everything the observations need is ready before the change, so the clock
+            # that measures how long it takes to apply starts right after it.
             expected = step.expected()
             cells = _cells(ctx, binding, [v.probe for v in expected], ips)
-            polled = _poll_step(ctx, cells, expected)
+            _apply(ctx, binding, step, before)
+            applied = time.monotonic()
+            before = step.cluster
+            polled = _poll_step(ctx, cells, expected, applied)
             profile = ""
             if not polled.held and not errors(expected, polled.value):
                 profile = next(
@@ -302,7 +322,7 @@ def run_case(ctx: KubeCheckContext, case: Case) -> Outcome:
             report = step_report(
                 step.step.name,
                 polled.held,
-                polled.elapsed_s,
+                took_effect_s(polled),
                 polled.attempts,
                 expected,
                 polled.value,
