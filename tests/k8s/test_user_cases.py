@@ -264,3 +264,16 @@ def test_the_pytest_option_refuses_bad_cases_before_the_session(tmp_path: Path) 
     )
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
     assert "mine.yaml: cases[0].titel: unknown field" in proc.stderr
+
+
+def test_the_readme_example_is_a_valid_case_file(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Your own NetworkPolicy cases") :]
+    block = section[section.index("```yaml\n") + 8 : section.index("```\n", 10)]
+    directory = _case_file(tmp_path, block)
+    (case,) = k8s_netpol.use_cases(CaseSelection(directory, with_catalogue=False))
+    assert case.id == "shop.api-ingress" and len(case.steps) == 2
+    ctx = FakeNetpolContext()
+    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    result = execute(CATALOGUE.get("k8s.netpol.shop.api-ingress"), ctx)
+    assert result.verdict == Verdict.PASS, result.reason
