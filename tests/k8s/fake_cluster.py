@@ -7,11 +7,13 @@ shows up as a wrong cell, exactly as it would on a cluster."""
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from netconform.catalog.scenario import KubernetesScenario
 from netconform.core import Capabilities
@@ -49,6 +51,18 @@ DNS_POD = Pod(
 DNS_NAMESPACE_LABELS = {"kubernetes.io/metadata.name": "kube-system"}
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _locked(method: F) -> F:
+    @functools.wraps(method)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
 @dataclass
 class FakeDataPlane:
     enforce: bool = True
@@ -78,6 +92,11 @@ class FakeNetpolContext:
         self.policies: dict[tuple[str, str], dict[str, Any]] = {}
         self.effective: dict[tuple[str, str], dict[str, Any]] = {}
         self.pending = 0
+        self.lock = threading.RLock()  # cases in several lanes call at once
+        self.observations = 0
+        self.in_flight = self.most_in_flight = 0  # observations under way at once
+        self.planned: tuple[str, ...] = ()
+        self.closers: list[Callable[[], None]] = []
         self.changed_at = 0.0
         self.api_calls: list[str] = []
         ips = (f"10.244.{a}.{b}" for a, b in itertools.product(range(1, 4), range(10, 20)))
@@ -121,6 +140,7 @@ class FakeNetpolContext:
         self.pending = self.plane.delay_observations
         self.changed_at = time.monotonic()
 
+    @_locked
     def apply_policy(self, manifest: Mapping[str, Any]) -> None:
         parse_policy(manifest)  # what the API server would reject, the fake rejects
         self._own(manifest["metadata"]["namespace"])
@@ -132,22 +152,26 @@ class FakeNetpolContext:
         )
         self._changed()
 
+    @_locked
     def delete_policy(self, namespace: str, name: str) -> None:
         self.api_calls.append(f"delete {namespace}/{name}")
         self.policies.pop((namespace, name), None)
         self._changed()
 
+    @_locked
     def delete_all_policies(self, namespace: str) -> None:
         self.api_calls.append(f"delete-all {namespace}")
         for key in [k for k in self.policies if k[0] == namespace]:
             del self.policies[key]
         self._changed()
 
+    @_locked
     def set_namespace_labels(self, name: str, labels: Mapping[str, str]) -> None:
         self._own(name)
         self.ns_labels[name] = {**labels, "kubernetes.io/metadata.name": name}
         self._changed()
 
+    @_locked
     def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None:
         self._own(namespace)
         self.pod_labels[f"{namespace}/{name}"] = dict(labels)
@@ -164,26 +188,32 @@ class FakeNetpolContext:
     def run_many(
         self, batches: Mapping[PodEndpoint, Sequence[Probe]]
     ) -> dict[PodEndpoint, list[ProbeResult]]:
-        began = time.monotonic()
-        if self.pending > 0:
-            self.pending -= 1
-        elif began - self.changed_at >= self.plane.effect_after_s:
-            self.effective = copy.deepcopy(self.policies)
-        time.sleep(self.plane.observation_s)
-        cluster = Cluster(
-            (
-                *(Namespace(n, labels) for n, labels in self.ns_labels.items()),
-                Namespace("kube-system", DNS_NAMESPACE_LABELS),
-            ),
-            (
-                *(
-                    Pod(e.namespace, e.name, self.pod_labels[k], e.ip, PORTS)
-                    for k, e in self.endpoints.items()
+        with self.lock:  # the data plane as it is when the observation begins
+            self.observations += 1
+            began = time.monotonic()
+            if self.pending > 0:
+                self.pending -= 1
+            elif began - self.changed_at >= self.plane.effect_after_s:
+                self.effective = copy.deepcopy(self.policies)
+            cluster = Cluster(
+                (
+                    *(Namespace(n, labels) for n, labels in self.ns_labels.items()),
+                    Namespace("kube-system", DNS_NAMESPACE_LABELS),
                 ),
-                DNS_POD,
-            ),
-        )
-        docs = list(self.effective.values()) if self.plane.enforce else []
+                (
+                    *(
+                        Pod(e.namespace, e.name, self.pod_labels[k], e.ip, PORTS)
+                        for k, e in self.endpoints.items()
+                    ),
+                    DNS_POD,
+                ),
+            )
+            docs = list(self.effective.values()) if self.plane.enforce else []
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        time.sleep(self.plane.observation_s)
+        with self.lock:
+            self.in_flight -= 1
         if self.plane.ignore_egress:
             docs = [self._without_egress(d) for d in docs]
         oracle = Oracle(cluster, [parse_policy(d) for d in docs], self.plane.profile)

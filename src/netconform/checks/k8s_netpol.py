@@ -17,6 +17,7 @@ from typing import Any
 from netconform import aspects
 from netconform.checks.base import CATALOGUE, Outcome, Polled, poll
 from netconform.checks.k8s_common import Cell, observe, spec
+from netconform.checks.netpol_lanes import Lanes, Prefetch
 from netconform.checks.netpol_report import (
     Observed,
     cell_value,
@@ -26,7 +27,7 @@ from netconform.checks.netpol_report import (
     step_report,
     wrong,
 )
-from netconform.errors import file_field_error
+from netconform.errors import InputError, file_field_error
 from netconform.k8s.context import KubeCheckContext
 from netconform.k8s.netpol_binding import NetpolBinding
 from netconform.k8s.plan import netpol_binding
@@ -285,8 +286,10 @@ def _step_outcome(step: NetpolStep, expected: list[ProbeVerdict]) -> Outcome:
     )
 
 
-def run_case(ctx: KubeCheckContext, case: Case) -> Outcome:
-    binding = netpol_binding(ctx.spec)
+def run_case(ctx: KubeCheckContext, case: Case, binding: NetpolBinding | None = None) -> Outcome:
+    """One case in one lane (default lane 0): each step applied, then polled until the
+    observed matrix equals the oracle's; policies and labels put back however it ends."""
+    binding = binding or netpol_binding(ctx.spec)
     ips = {
         key: ctx.pod(binding.real(key.split("/")[0]), key.split("/")[1]).ip
         for key in case.model_pods
@@ -378,11 +381,62 @@ def _register_case(case: Case, builtin: bool = True) -> None:
             return Outcome.errored(f"{canary.reason} (see {CANARY_ID})")
         if not canary.enforced:
             return Outcome.skipped(f"not applicable: {canary.reason} (see {CANARY_ID})")
-        return run_case(ctx, case)
+        prefetch = _prefetch(ctx)
+        if prefetch is not None and case.id in prefetch:
+            return prefetch.outcome(case.id)
+        with _lanes(ctx).take() as binding:  # not planned (run alone): now, in this thread
+            return run_case(ctx, case, binding)
+
+    _CASES[case.id] = case
 
     CATALOGUE.register(
         spec(check_id(case), Area.NETPOL, aspect, case.title, SPEC, frozenset(requires))
     )(run)
+
+
+# The case of every registered case check, by case id.
+_CASES: dict[str, Case] = {}
+LANES_KEY, PREFETCH_KEY = "netpol_lanes", "netpol_prefetch"  # in ctx.findings
+
+
+def _lanes(ctx: KubeCheckContext) -> Lanes[NetpolBinding]:
+    found: Lanes[NetpolBinding] | None = ctx.findings.get(LANES_KEY)
+    if found is None:
+        found = Lanes([netpol_binding(ctx.spec, lane) for lane in range(ctx.spec.netpol_lanes)])
+        ctx.findings[LANES_KEY] = found
+    return found
+
+
+def _runnable(ctx: KubeCheckContext, check_id_: str) -> str | None:
+    """The case id of a planned check that will run here (a case whose capabilities the
+    platform has), else None."""
+    case_id = check_id_.removeprefix("k8s.netpol.")
+    if not check_id_.startswith("k8s.netpol.") or case_id not in _CASES:
+        return None
+    try:
+        requires = CATALOGUE.get(check_id_).spec.requires
+    except InputError:
+        return None
+    return case_id if ctx.capabilities.why_missing(requires) is None else None
+
+
+def _prefetch(ctx: KubeCheckContext) -> Prefetch[NetpolBinding, Outcome] | None:
+    """Created once, at the first case: the process's planned cases start in the lanes
+    (None: nothing planned, every case runs when its check does)."""
+    if PREFETCH_KEY in ctx.findings:
+        found: Prefetch[NetpolBinding, Outcome] | None = ctx.findings[PREFETCH_KEY]
+        return found
+    planned = [c for i in getattr(ctx, "planned", ()) if (c := _runnable(ctx, i))]
+    found = None
+    if planned:
+        found = Prefetch(
+            _lanes(ctx), planned, lambda case_id, binding: run_case(ctx, _CASES[case_id], binding)
+        )
+        closers = getattr(ctx, "closers", None)
+        if closers is not None:
+            closers.append(found.close)
+    ctx.findings[PREFETCH_KEY] = found
+    return found
 
 
 BUILTIN = tuple(load_catalogue())
@@ -417,6 +471,7 @@ def use_cases(selection: CaseSelection) -> list[Case]:
     if not selection.with_catalogue:
         for case in BUILTIN:
             CATALOGUE.unregister(check_id(case))
+            _CASES.pop(case.id, None)
     for case in user:
         CATALOGUE.unregister(check_id(case))
         _register_case(case, builtin=False)

@@ -5,7 +5,7 @@ fake); `KubeContext` is the real one, attached to with a `KubeHandle`."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from netconform.catalog.scenario import KubernetesScenario
@@ -93,6 +93,8 @@ class KubeContext:
         self.spec = spec
         self.params = params
         self.findings: dict[str, Any] = {}
+        self.planned: tuple[str, ...] = ()  # the check ids this process will run, in order
+        self.closers: list[Callable[[], None]] = []  # what checks started in the background
         self._capabilities = capabilities
         self._info = dict(info)
         self._pods: list[PodEndpoint] | None = None
@@ -155,7 +157,13 @@ class KubeContext:
     def cluster_dns(self) -> ClusterDns:
         return self.api.cluster_dns()
 
+    def plan(self, check_ids: Sequence[str]) -> None:
+        """The checks this process will run, in order (a check may start some early)."""
+        self.planned = tuple(check_ids)
+
     def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
         self.api.close()
 
 
