@@ -107,9 +107,11 @@ class KubeContext:
         return dict(self._info)
 
     def _all_pods(self) -> list[PodEndpoint]:
-        if self._pods is None:
-            self._pods = self.api.run_pods(self.spec.run_id)
-        return self._pods
+        # A local: another lane's thread may drop the cache between the two lines.
+        pods = self._pods
+        if pods is None:
+            pods = self._pods = self.api.run_pods(self.spec.run_id)
+        return pods
 
     def pods(self, role: str) -> list[PodEndpoint]:
         return [p for p in self._all_pods() if p.label(ROLE_LABEL) == role]
