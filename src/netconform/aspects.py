@@ -167,9 +167,20 @@ def table() -> Mapping[str, Aspect]:
     return MappingProxyType({**STATIC, **cases})
 
 
+# Aspects of a user's NetworkPolicy cases (--netpol-cases), added when the run loads them.
+_USER_CASES: dict[str, Aspect] = {}
+
+
+def add_netpol_case(case_id: str, title: str) -> str:
+    """The aspect of a user-supplied NetworkPolicy case, made known for this process."""
+    key = netpol_case(case_id)
+    _USER_CASES.setdefault(key, Aspect(key, Area.NETPOL, title))
+    return key
+
+
 def get(key: str) -> Aspect:
     """The aspect of a key; an unknown key is a KeyError naming it."""
     try:
-        return table()[key]
+        return _USER_CASES.get(key) or table()[key]
     except KeyError:
         raise KeyError(f"unknown aspect {key!r} (not in netconform.aspects)") from None

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netconform.inputs import files_dir
 from netconform.lab.config import LabConfig
+from netconform.netpol.catalogue import CaseSelection
 from netconform.settings import Settings
 
 
@@ -26,7 +26,9 @@ class RunOptions:
     lab: LabConfig = field(default_factory=LabConfig)  # swarm-lab
     node_image: str | None = None  # kind: None is the node image of the platform's config
     offline: bool = False  # kind
-    netpol_cases: Path | None = None  # Kubernetes: NetworkPolicy case files; None: built in
+    # Kubernetes: the NetworkPolicy cases (a user's directory instead of or beside the
+    # built-in catalogue); validated with the other inputs, before any platform exists.
+    netpol_cases: CaseSelection = field(default_factory=CaseSelection)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,7 +43,7 @@ class RunOptions:
             },
             "node_image": self.node_image,
             "offline": self.offline,
-            "netpol_cases": None if self.netpol_cases is None else str(self.netpol_cases),
+            "netpol_cases": str(self.netpol_cases) or None,
         }
 
     @classmethod
@@ -54,7 +56,7 @@ class RunOptions:
             lab=LabConfig(**data["lab"]),
             node_image=data["node_image"],
             offline=data["offline"],
-            netpol_cases=None if data["netpol_cases"] is None else Path(data["netpol_cases"]),
+            netpol_cases=CaseSelection.parse(data.get("netpol_cases")),
         )
 
 
@@ -92,8 +94,9 @@ OPTIONS = (
     Option("--offline", "--offline", "offline",
            "kind platforms: run without the network (env NETCONFORM_OFFLINE=1)", None, flag=True),
     Option("--netpol-cases", "--netpol-cases", "netpol_cases",
-           "Kubernetes platforms: a directory of NetworkPolicy case files "
-           "(the scenarios/netpol/ format)", Path, metavar="DIR"),
+           "Kubernetes platforms: run the NetworkPolicy cases of DIR (*.yaml, the "
+           "scenarios/netpol/ format) instead of the built-in catalogue; +DIR runs them "
+           "beside it", str, metavar="[+]DIR"),
 )  # fmt: skip
 
 
@@ -126,6 +129,8 @@ def normalise(given: Mapping[str, Any], settings: Settings) -> RunOptions:
     platform = str(given["platform"])
     lab = LabConfig()
     cases = given.get("netpol_cases")
+    selection = CaseSelection.parse(None if cases is None else str(cases))
+    selection.user_cases()  # bad case files are exit 2 here, before anything is built
     return RunOptions(
         platform=platform,
         out=Path(given.get("out") or f"reports/{platform}"),
@@ -138,7 +143,7 @@ def normalise(given: Mapping[str, Any], settings: Settings) -> RunOptions:
         ),
         node_image=given.get("node_image") or settings.kind_node_image,
         offline=bool(given.get("offline")) or settings.offline,
-        netpol_cases=None if cases is None else files_dir(Path(cases), "--netpol-cases", "*.yaml"),
+        netpol_cases=selection,
     )
 
 

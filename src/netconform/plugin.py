@@ -135,7 +135,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if state is None:
         return
     config.stash[STATE] = state
-    registry.load_checks(state.platform_name)
+    try:
+        registry.load_checks(state.platform_name, state.options)
+    except NetconformError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if not _is_worker(config):
         config.pluginmanager.register(ControllerHooks(state), "netconform-controller")
 
@@ -248,11 +251,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("netconform_check", found, ids=[c.spec.id for c in found])
 
 
+def _planned(session: pytest.Session) -> list[str]:
+    """The ids of the checks this process collected (after -k and deselection), in order."""
+    ids = []
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        check = callspec.params.get("netconform_check") if callspec is not None else None
+        if isinstance(check, Check):
+            ids.append(check.spec.id)
+    return ids
+
+
 @pytest.fixture(scope="session")
-def platform_context(pytestconfig: pytest.Config) -> Iterator[Any]:
+def platform_context(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[Any]:
     state = pytestconfig.stash[STATE]
     assert state.handle is not None, "platform was not provisioned"
     ctx = state.entry.attach(state.handle, state.scenario, state.options)
+    plan = getattr(ctx, "plan", None)  # a context that can start checks early is told which
+    if plan is not None:
+        plan(_planned(request.session))
     yield ctx
     close = getattr(ctx, "close", None)
     if close is not None:

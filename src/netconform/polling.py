@@ -21,7 +21,10 @@ class Polled(Generic[T]):
     value: T  # the last observation
     held: bool
     attempts: int
-    elapsed_s: float
+    elapsed_s: float  # from the start until the last observation ended
+    # From the start until the last observation began: when it held, what it saw was in
+    # effect by then (an observation lasts as long as its slowest probe, e.g. a denied one).
+    began_s: float = 0.0
 
 
 def poll(
@@ -31,17 +34,20 @@ def poll(
     interval_s: float = 0.5,
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
+    since: float | None = None,
 ) -> Polled[T]:
     """Observe until the expectation holds or the deadline passes; the last observation is
     kept either way, so a failure reports what was really seen. The first observation is
-    always made; none starts after the deadline."""
-    start = clock()
+    always made; none starts after the deadline. `since` (a `clock()` value) is when the
+    awaited change was made, if before the call: times and the deadline count from it."""
+    start = clock() if since is None else since
     attempts = 0
     while True:
         attempts += 1
+        began = clock() - start
         value = observe()
         if holds(value):
-            return Polled(value, True, attempts, clock() - start)
+            return Polled(value, True, attempts, clock() - start, began)
         if clock() - start + interval_s > deadline_s:
-            return Polled(value, False, attempts, clock() - start)
+            return Polled(value, False, attempts, clock() - start, began)
         sleep(interval_s)

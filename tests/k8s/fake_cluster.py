@@ -7,15 +7,19 @@ shows up as a wrong cell, exactly as it would on a cluster."""
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from netconform.catalog.scenario import KubernetesScenario
 from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
 from netconform.k8s.kube import PodEndpoint
+from netconform.k8s.netpol_binding import ClusterDns
 from netconform.k8s.workloads import WorkloadSpec, netpol_objects
 from netconform.netpol.catalogue import port_name
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
@@ -32,6 +36,33 @@ PORTS = tuple(
 )
 
 
+# The cluster's CoreDNS pod as kubeadm labels it (not made by the run).
+DNS_POD = Pod(
+    "kube-system",
+    "coredns-7db6d8ff4d-x2x9q",
+    {"k8s-app": "kube-dns", "pod-template-hash": "7db6d8ff4d"},
+    "10.244.0.2",
+    (
+        ContainerPort(53, Protocol.UDP, "dns"),
+        ContainerPort(53, Protocol.TCP, "dns-tcp"),
+        ContainerPort(9153, Protocol.TCP, "metrics"),
+    ),
+)
+DNS_NAMESPACE_LABELS = {"kubernetes.io/metadata.name": "kube-system"}
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _locked(method: F) -> F:
+    @functools.wraps(method)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
 @dataclass
 class FakeDataPlane:
     enforce: bool = True
@@ -39,6 +70,8 @@ class FakeDataPlane:
     ignore_egress: bool = False
     delay_observations: int = 0  # observations before a change takes effect
     crash_on_deny: bool = False  # the agent dies before reporting a cell the oracle denies
+    effect_after_s: float = 0.0  # wall-clock time before a change takes effect
+    observation_s: float = 0.0  # how long one observation takes (its slowest probe)
 
 
 class FakeNetpolContext:
@@ -59,6 +92,12 @@ class FakeNetpolContext:
         self.policies: dict[tuple[str, str], dict[str, Any]] = {}
         self.effective: dict[tuple[str, str], dict[str, Any]] = {}
         self.pending = 0
+        self.lock = threading.RLock()  # cases in several lanes call at once
+        self.observations = 0
+        self.in_flight = self.most_in_flight = 0  # observations under way at once
+        self.planned: tuple[str, ...] = ()
+        self.closers: list[Callable[[], None]] = []
+        self.changed_at = 0.0
         self.api_calls: list[str] = []
         ips = (f"10.244.{a}.{b}" for a, b in itertools.product(range(1, 4), range(10, 20)))
         for obj in netpol_objects(self.spec):
@@ -99,9 +138,12 @@ class FakeNetpolContext:
 
     def _changed(self) -> None:
         self.pending = self.plane.delay_observations
+        self.changed_at = time.monotonic()
 
+    @_locked
     def apply_policy(self, manifest: Mapping[str, Any]) -> None:
         parse_policy(manifest)  # what the API server would reject, the fake rejects
+        self._own(manifest["metadata"]["namespace"])
         self.api_calls.append(
             f"apply {manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
         )
@@ -110,57 +152,91 @@ class FakeNetpolContext:
         )
         self._changed()
 
+    @_locked
     def delete_policy(self, namespace: str, name: str) -> None:
         self.api_calls.append(f"delete {namespace}/{name}")
         self.policies.pop((namespace, name), None)
         self._changed()
 
+    @_locked
     def delete_all_policies(self, namespace: str) -> None:
         self.api_calls.append(f"delete-all {namespace}")
         for key in [k for k in self.policies if k[0] == namespace]:
             del self.policies[key]
         self._changed()
 
+    @_locked
     def set_namespace_labels(self, name: str, labels: Mapping[str, str]) -> None:
+        self._own(name)
         self.ns_labels[name] = {**labels, "kubernetes.io/metadata.name": name}
         self._changed()
 
+    @_locked
     def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None:
+        self._own(namespace)
         self.pod_labels[f"{namespace}/{name}"] = dict(labels)
         self._changed()
+
+    def cluster_dns(self) -> ClusterDns:
+        return ClusterDns(DNS_POD.ip, dict(DNS_POD.labels), dict(DNS_NAMESPACE_LABELS))
+
+    def _own(self, namespace: str) -> None:
+        # A run touches only what it made: kube-system (and any other) is the cluster's.
+        if namespace not in self.ns_labels:
+            raise AssertionError(f"the run changed namespace {namespace}, which it did not make")
 
     def run_many(
         self, batches: Mapping[PodEndpoint, Sequence[Probe]]
     ) -> dict[PodEndpoint, list[ProbeResult]]:
-        if self.pending > 0:
-            self.pending -= 1
-        else:
-            self.effective = copy.deepcopy(self.policies)
-        cluster = Cluster(
-            tuple(Namespace(n, labels) for n, labels in self.ns_labels.items()),
-            tuple(
-                Pod(e.namespace, e.name, self.pod_labels[k], e.ip, PORTS)
-                for k, e in self.endpoints.items()
-            ),
-        )
-        docs = list(self.effective.values()) if self.plane.enforce else []
+        with self.lock:  # the data plane as it is when the observation begins
+            self.observations += 1
+            began = time.monotonic()
+            if self.pending > 0:
+                self.pending -= 1
+            elif began - self.changed_at >= self.plane.effect_after_s:
+                self.effective = copy.deepcopy(self.policies)
+            cluster = Cluster(
+                (
+                    *(Namespace(n, labels) for n, labels in self.ns_labels.items()),
+                    Namespace("kube-system", DNS_NAMESPACE_LABELS),
+                ),
+                (
+                    *(
+                        Pod(e.namespace, e.name, self.pod_labels[k], e.ip, PORTS)
+                        for k, e in self.endpoints.items()
+                    ),
+                    DNS_POD,
+                ),
+            )
+            docs = list(self.effective.values()) if self.plane.enforce else []
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        time.sleep(self.plane.observation_s)
+        with self.lock:
+            self.in_flight -= 1
         if self.plane.ignore_egress:
             docs = [self._without_egress(d) for d in docs]
         oracle = Oracle(cluster, [parse_policy(d) for d in docs], self.plane.profile)
-        by_ip = {e.ip: e for e in self.endpoints.values()}
+        by_ip = {e.ip: e.key for e in self.endpoints.values()} | {DNS_POD.ip: DNS_POD.key}
         out = {}
         for src, probes in batches.items():
             results = []
             for p in probes:
-                dst = by_ip[p.target]
-                verdict = oracle.verdict(
-                    NetpolProbe(src.key, dst.key, p.port or 0, Protocol(str(p.kind).upper()))
-                )
+                if p.kind == ProbeKind.DNS:  # a query to the DNS pod over its transport
+                    dst = by_ip[p.params["server"]]
+                    protocol = Protocol(str(p.params["transport"]).upper())
+                    assert p.target.endswith(".svc.cluster.local"), p.target
+                else:
+                    dst, protocol = by_ip[p.target], Protocol(str(p.kind).upper())
+                verdict = oracle.verdict(NetpolProbe(src.key, dst, p.port or 0, protocol))
                 ok = verdict.allowed
                 argv = reproducer(["kubectl", "exec", "-n", src.namespace, src.name, "--"])(p)
                 if not ok and self.plane.crash_on_deny:
                     results.append(did_not_run(p, "no result: agent: Killed", argv))
                     continue
+                success = (
+                    Connectivity.ANSWERED if p.kind == ProbeKind.DNS else Connectivity.CONNECTED
+                )
                 results.append(
                     ProbeResult(
                         p.id,
@@ -169,8 +245,8 @@ class FakeNetpolContext:
                         ok,
                         None if ok else "timeout",
                         1.0,
-                        {"peer": dst.name} if ok else {},
-                        outcome=Connectivity.CONNECTED if ok else Connectivity.TIMEOUT,
+                        {"peer": dst} if ok else {},
+                        outcome=success if ok else Connectivity.TIMEOUT,
                         reproduce=argv,
                     )
                 )

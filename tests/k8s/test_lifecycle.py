@@ -16,6 +16,7 @@ from netconform.core import running
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s import install
 from netconform.k8s.tools import Completed, SubprocessRunner
+from netconform.k8s.workloads import NETPOL_LANES
 from netconform.platforms.cluster import ClusterPlatform
 from netconform.platforms.kind import KindPlatform
 
@@ -317,8 +318,9 @@ def test_cluster_platform_deletes_exactly_its_namespaces(
         < index(seen, "delete", "namespace")
     )
     delete = seen[index(seen, "delete", "namespace")]
+    lanes = [f"{ns}{lane or ''}" for lane in range(NETPOL_LANES) for ns in ("x", "y", "z")]
     assert sorted(a for a in delete if a.startswith("nc-")) == sorted(
-        f"nc-c1-{s}" for s in ("probe", "dns", "x", "y", "z")
+        f"nc-c1-{s}" for s in ("probe", "dns", *lanes)
     )
     assert "-l" not in delete and "--all" not in delete
 

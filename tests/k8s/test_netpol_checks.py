@@ -54,6 +54,31 @@ def test_slow_enforcement_is_measured_not_failed() -> None:
     assert result.netpol is not None and result.netpol.steps[0].took_effect_s > 0
 
 
+def test_time_to_take_effect_counts_from_the_apply_to_the_observation_that_held() -> None:
+    """Not from when polling started, and not including the matching observation's own
+    duration (a denied probe's timeout): the policy takes 0.3 s, an observation 0.2 s."""
+    plane = FakeDataPlane(effect_after_s=0.3, observation_s=0.2)
+    ctx = FakeNetpolContext(plane)
+    ctx.params = ctx.params.model_copy(update={"netpol_deadline_s": 3.0, "poll_interval_s": 0.05})
+    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    result = execute(CATALOGUE.get("k8s.netpol.upstream.tcp.default-deny-ingress"), ctx)
+    assert result.verdict == Verdict.PASS, result.reason
+    assert result.netpol is not None
+    (step,) = result.netpol.steps
+    # Observations begin at ~0, 0.25, 0.5: the first after 0.3 s holds.
+    assert step.attempts == 3
+    assert 0.3 <= step.took_effect_s < 0.3 + 0.2 + 0.05 + 0.05, step.took_effect_s
+
+
+def test_a_change_in_effect_at_once_took_no_time_however_long_probing_took() -> None:
+    ctx = FakeNetpolContext(FakeDataPlane(observation_s=0.2))
+    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    result = execute(CATALOGUE.get("k8s.netpol.upstream.tcp.default-deny-ingress"), ctx)
+    assert result.netpol is not None
+    (step,) = result.netpol.steps
+    assert step.held and step.attempts == 1 and step.took_effect_s < 0.05
+
+
 def test_wrong_cells_come_with_tables_and_the_oracles_explanation() -> None:
     ctx = FakeNetpolContext(FakeDataPlane(ignore_egress=True))
     result = execute(CATALOGUE.get("k8s.netpol.upstream.tcp.default-deny-all"), ctx)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from netconform.k8s import manifests, plan, profiles
+from netconform.k8s.workloads import NETPOL_LANES
 from netconform.netpol.catalogue import CreatePolicy, UpdatePolicy, load_catalogue
 
 from . import schemas
@@ -159,9 +160,10 @@ def test_cluster_plan_touches_only_its_namespaces(rendered: dict[str, Path]) -> 
     summary = json.loads((rendered["cluster"] / "plan.json").read_text())
     delete = summary["steps"][-1]["argv"]
     assert delete[3:5] == ["delete", "namespace"]
-    assert sorted(delete[5:10]) == sorted(f"nc-{RUN}-{s}" for s in ("probe", "dns", "x", "y", "z"))
+    lanes = [f"{ns}{lane or ''}" for lane in range(NETPOL_LANES) for ns in ("x", "y", "z")]
+    names = [f"nc-{RUN}-{s}" for s in ("probe", "dns", *lanes)]
+    assert sorted(delete[5 : 5 + len(names)]) == sorted(names)
+    assert all(a.startswith("--") for a in delete[5 + len(names) :])
     assert not any(a.startswith("-l") or a == "--all" for a in delete)
     docs = _docs(rendered["cluster"] / "workloads.yaml")
-    assert {d["metadata"].get("namespace", d["metadata"]["name"]) for d in docs} == set(
-        delete[5:10]
-    )
+    assert {d["metadata"].get("namespace", d["metadata"]["name"]) for d in docs} == set(names)

@@ -15,6 +15,7 @@ from netconform.errors import EnvironmentUnfit, InputError
 from netconform.k8s.handle import KubeHandle
 from netconform.lab import setup
 from netconform.lab.config import LabConfig
+from netconform.netpol.catalogue import CaseSelection
 from netconform.options import OPTIONS, RunOptions, add_cli_options, normalise
 from netconform.platforms.swarm_deploy import Node
 from netconform.platforms.swarm_platforms import SwarmHandle, SwarmLabPlatform
@@ -59,7 +60,26 @@ def test_netpol_cases_must_be_a_directory_of_case_files(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"holds no \*.yaml files"):
         normalise(_given(*argv, str(tmp_path)), Settings())
     (tmp_path / "mine.yaml").write_text("cases: []\n")
-    assert normalise(_given(*argv, str(tmp_path)), Settings()).netpol_cases == tmp_path
+    with pytest.raises(InputError, match=r"mine.yaml: cases: the list is empty"):
+        normalise(_given(*argv, str(tmp_path)), Settings())
+    (tmp_path / "mine.yaml").write_text(MINIMAL_CASE)
+    replaced = normalise(_given(*argv, str(tmp_path)), Settings()).netpol_cases
+    assert replaced == CaseSelection(tmp_path, with_catalogue=False)
+    added = normalise(_given(*argv, f"+{tmp_path}"), Settings()).netpol_cases
+    assert added == CaseSelection(tmp_path, with_catalogue=True)
+    assert normalise(_given("--platform", "kind-calico"), Settings()).netpol_cases == (
+        CaseSelection()
+    )
+
+
+MINIMAL_CASE = """cases:
+- id: mine.deny
+  pods: [x/a, x/b]
+  steps:
+  - actions:
+    - create-policy: {metadata: {name: deny, namespace: x}, spec: {podSelector: {}}}
+    probes: [80/TCP]
+"""
 
 
 def test_settings_from_the_environment() -> None:
@@ -109,7 +129,7 @@ def test_run_options_survive_json(tmp_path: Path) -> None:
         lab=LabConfig("l", 2, 9000),
         node_image="n:1",
         offline=True,
-        netpol_cases=tmp_path,
+        netpol_cases=CaseSelection(tmp_path, with_catalogue=False),
     )
     assert RunOptions.from_json(options.to_json()) == options
     assert RunOptions.from_json(RunOptions("x", tmp_path).to_json()) == RunOptions("x", tmp_path)

@@ -9,6 +9,7 @@ case is an error naming it (with the argv that re-runs it), never a deny that pa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from netconform import aspects
 from netconform.checks.base import CATALOGUE, Outcome, Polled, poll
 from netconform.checks.k8s_common import Cell, observe, spec
+from netconform.checks.netpol_lanes import Lanes, Prefetch
 from netconform.checks.netpol_report import (
     Observed,
     cell_value,
@@ -25,11 +27,15 @@ from netconform.checks.netpol_report import (
     step_report,
     wrong,
 )
+from netconform.errors import InputError, file_field_error
 from netconform.k8s.context import KubeCheckContext
 from netconform.k8s.netpol_binding import NetpolBinding
 from netconform.k8s.plan import netpol_binding
+from netconform.k8s.workloads import NETPOL_PORTS
 from netconform.netpol.catalogue import (
+    CLUSTER_DNS,
     Case,
+    CaseSelection,
     CreatePolicy,
     DeleteAllPolicies,
     DeletePolicy,
@@ -41,6 +47,7 @@ from netconform.netpol.catalogue import (
 from netconform.netpol.model import Cluster, Protocol
 from netconform.netpol.oracle import Probe as NetpolProbe
 from netconform.netpol.oracle import ProbeVerdict, Profile
+from netconform.options import RunOptions
 from netconform.probes.model import ProbeKind
 from netconform.results import Area, CellValue, Measure, NetpolReport, NetpolStep
 from netconform.vocab import Capability
@@ -77,7 +84,18 @@ def _cells(
     for p in probes:
         ns, pod = p.source.split("/")
         src = ctx.pod(binding.real(ns), pod)
-        probe = ctx.probe(PROBE_KIND[p.protocol], ips[p.destination], port=p.port)
+        if p.destination == CLUSTER_DNS:
+            # The DNS server answers queries, not the agent's echo: a query over the cell's
+            # transport, to that pod's IP, for a name it serves itself.
+            probe = ctx.probe(
+                ProbeKind.DNS,
+                f"kubernetes.default.svc.{ctx.spec.cluster_domain}",
+                port=p.port,
+                server=ips[p.destination],
+                transport=p.protocol.lower(),
+            )
+        else:
+            probe = ctx.probe(PROBE_KIND[p.protocol], ips[p.destination], port=p.port)
         cells[p] = Cell(src, probe, str(p))
     return cells
 
@@ -88,13 +106,18 @@ def _observe(ctx: KubeCheckContext, cells: Mapping[NetpolProbe, Cell]) -> Observ
 
 
 def _canary_poll(
-    ctx: KubeCheckContext, cells: Mapping[NetpolProbe, Cell], probe: NetpolProbe, want: CellValue
+    ctx: KubeCheckContext,
+    cells: Mapping[NetpolProbe, Cell],
+    probe: NetpolProbe,
+    want: CellValue,
+    since: float | None = None,
 ) -> Polled[CellValue]:
     return poll(
         lambda: cell_value(_observe(ctx, cells)[probe]),
         lambda value: value == want,
         ctx.params.netpol_deadline_s,
         ctx.params.poll_interval_s,
+        since=since,
     )
 
 
@@ -129,13 +152,12 @@ def check_enforcement(ctx: KubeCheckContext) -> Enforcement:
         }
         ctx.apply_policy(deny)
         try:
-            after = _canary_poll(ctx, cells, probe, CellValue.DENY)
+            after = _canary_poll(ctx, cells, probe, CellValue.DENY, since=time.monotonic())
         finally:
             ctx.delete_policy(ns, "netconform-canary")
         if after.held:
-            result = Enforcement(
-                True, f"default-deny ingress took effect in {after.elapsed_s:.1f}s", after.elapsed_s
-            )
+            took = after.began_s  # as for a case's step: see took_effect_s
+            result = Enforcement(True, f"default-deny ingress took effect in {took:.1f}s", took)
         elif after.value == CellValue.ERROR:
             result = _undecided(f"{src.key} -> {dst.key}:80 under a default-deny ingress")
         else:
@@ -191,11 +213,16 @@ def enforcement(ctx: KubeCheckContext) -> Outcome:
 def _sync_labels(
     ctx: KubeCheckContext, binding: NetpolBinding, before: Cluster | None, after: Cluster
 ) -> None:
-    """Make the real labels equal the model's where the step changed them."""
+    """Make the real labels equal the model's where the step changed them (only of what
+    the run made: the cluster DNS pod and kube-system are the cluster's)."""
     for ns in after.namespaces:
+        if not binding.owns_namespace(ns.name):
+            continue
         if before is None or before.namespace(ns.name).labels != ns.labels:
             ctx.set_namespace_labels(binding.real(ns.name), binding.real_namespace_labels(ns))
     for pod in after.pods:
+        if not binding.owns_namespace(pod.namespace):
+            continue
         if before is None or before.pod(pod.key).labels != pod.labels:
             ctx.set_pod_labels(binding.real(pod.namespace), pod.name, dict(pod.labels))
 
@@ -216,16 +243,28 @@ def _apply(
 
 
 def _poll_step(
-    ctx: KubeCheckContext, cells: Mapping[NetpolProbe, Cell], expected: Sequence[ProbeVerdict]
+    ctx: KubeCheckContext,
+    cells: Mapping[NetpolProbe, Cell],
+    expected: Sequence[ProbeVerdict],
+    applied: float,
 ) -> Polled[Observed]:
-    """Until the observed matrix equals the expected one: the elapsed time is how long the
-    step's policies took to take effect."""
+    """Until the observed matrix equals the expected one, counted from `applied` (when the
+    API server had accepted the step's last change)."""
     return poll(
         lambda: _observe(ctx, cells),
         lambda seen: not wrong(expected, seen),
         ctx.params.netpol_deadline_s,
         ctx.params.poll_interval_s,
+        since=applied,
     )
+
+
+def took_effect_s(polled: Polled[Observed]) -> float:
+    """How long the step's change took to show in the data plane: from its apply to the
+    start of the first observation that matched the oracle (what that observation saw was
+    in effect when it began; the one before, which did not match, began one observation and
+    one interval earlier: the resolution). A step that never held: until the deadline."""
+    return polled.began_s if polled.held else polled.elapsed_s
 
 
 def _step_outcome(step: NetpolStep, expected: list[ProbeVerdict]) -> Outcome:
@@ -247,21 +286,32 @@ def _step_outcome(step: NetpolStep, expected: list[ProbeVerdict]) -> Outcome:
     )
 
 
-def run_case(ctx: KubeCheckContext, case: Case) -> Outcome:
-    binding = netpol_binding(ctx.spec)
-    ips = {key: ctx.pod(binding.real(key.split("/")[0]), key.split("/")[1]).ip for key in case.pods}
-    initial = binding.model(case, ips)
+def run_case(ctx: KubeCheckContext, case: Case, binding: NetpolBinding | None = None) -> Outcome:
+    """One case in one lane (default lane 0): each step applied, then polled until the
+    observed matrix equals the oracle's; policies and labels put back however it ends."""
+    binding = binding or netpol_binding(ctx.spec)
+    ips = {
+        key: ctx.pod(binding.real(key.split("/")[0]), key.split("/")[1]).ip
+        for key in case.model_pods
+    }
+    dns = ctx.cluster_dns() if case.uses_cluster_dns else None
+    if dns is not None:
+        ips[CLUSTER_DNS] = dns.ip
+    initial = binding.model(case, ips, dns)
     resolved = case.resolve(initial)
     steps: list[NetpolStep] = []
     stopped: Outcome | None = None
     try:
         before = initial
         for step in resolved.steps:
-            _apply(ctx, binding, step, before)
-            before = step.cluster
+            # Everything the observations need is ready before the change, so the clock
+            # that measures how long it takes to apply starts right after it.
             expected = step.expected()
             cells = _cells(ctx, binding, [v.probe for v in expected], ips)
-            polled = _poll_step(ctx, cells, expected)
+            _apply(ctx, binding, step, before)
+            applied = time.monotonic()
+            before = step.cluster
+            polled = _poll_step(ctx, cells, expected, applied)
             profile = ""
             if not polled.held and not errors(expected, polled.value):
                 profile = next(
@@ -275,7 +325,7 @@ def run_case(ctx: KubeCheckContext, case: Case) -> Outcome:
             report = step_report(
                 step.step.name,
                 polled.held,
-                polled.elapsed_s,
+                took_effect_s(polled),
                 polled.attempts,
                 expected,
                 polled.value,
@@ -311,12 +361,19 @@ def run_case(ctx: KubeCheckContext, case: Case) -> Outcome:
     )
 
 
-def _register_case(case: Case) -> None:
+def check_id(case: Case) -> str:
+    return f"k8s.netpol.{case.id}"
+
+
+def _register_case(case: Case, builtin: bool = True) -> None:
     # No NetworkPolicy requirement: the canary decides (measured, not declared), once.
     requires: set[Capability] = set()
     if Protocol.SCTP in case.protocols:
         requires.add(Capability.SCTP)
-    aspect = SHARED_ASPECTS.get(case.id, aspects.netpol_case(case.id))
+    if builtin:
+        aspect = SHARED_ASPECTS.get(case.id, aspects.netpol_case(case.id))
+    else:
+        aspect = aspects.add_netpol_case(case.id, case.title)
 
     def run(ctx: KubeCheckContext, case: Case = case) -> Outcome:
         canary = check_enforcement(ctx)
@@ -324,12 +381,98 @@ def _register_case(case: Case) -> None:
             return Outcome.errored(f"{canary.reason} (see {CANARY_ID})")
         if not canary.enforced:
             return Outcome.skipped(f"not applicable: {canary.reason} (see {CANARY_ID})")
-        return run_case(ctx, case)
+        prefetch = _prefetch(ctx)
+        if prefetch is not None and case.id in prefetch:
+            return prefetch.outcome(case.id)
+        with _lanes(ctx).take() as binding:  # not planned (run alone): now, in this thread
+            return run_case(ctx, case, binding)
+
+    _CASES[case.id] = case
 
     CATALOGUE.register(
-        spec(f"k8s.netpol.{case.id}", Area.NETPOL, aspect, case.title, SPEC, frozenset(requires))
+        spec(check_id(case), Area.NETPOL, aspect, case.title, SPEC, frozenset(requires))
     )(run)
 
 
-for _case in load_catalogue():
+# The case of every registered case check, by case id.
+_CASES: dict[str, Case] = {}
+LANES_KEY, PREFETCH_KEY = "netpol_lanes", "netpol_prefetch"  # in ctx.findings
+
+
+def _lanes(ctx: KubeCheckContext) -> Lanes[NetpolBinding]:
+    found: Lanes[NetpolBinding] | None = ctx.findings.get(LANES_KEY)
+    if found is None:
+        found = Lanes([netpol_binding(ctx.spec, lane) for lane in range(ctx.spec.netpol_lanes)])
+        ctx.findings[LANES_KEY] = found
+    return found
+
+
+def _runnable(ctx: KubeCheckContext, check_id_: str) -> str | None:
+    """The case id of a planned check that will run here (a case whose capabilities the
+    platform has), else None."""
+    case_id = check_id_.removeprefix("k8s.netpol.")
+    if not check_id_.startswith("k8s.netpol.") or case_id not in _CASES:
+        return None
+    try:
+        requires = CATALOGUE.get(check_id_).spec.requires
+    except InputError:
+        return None
+    return case_id if ctx.capabilities.why_missing(requires) is None else None
+
+
+def _prefetch(ctx: KubeCheckContext) -> Prefetch[NetpolBinding, Outcome] | None:
+    """Created once, at the first case: the process's planned cases start in the lanes
+    (None: nothing planned, every case runs when its check does)."""
+    if PREFETCH_KEY in ctx.findings:
+        found: Prefetch[NetpolBinding, Outcome] | None = ctx.findings[PREFETCH_KEY]
+        return found
+    planned = [c for i in getattr(ctx, "planned", ()) if (c := _runnable(ctx, i))]
+    found = None
+    if planned:
+        found = Prefetch(
+            _lanes(ctx), planned, lambda case_id, binding: run_case(ctx, _CASES[case_id], binding)
+        )
+        closers = getattr(ctx, "closers", None)
+        if closers is not None:
+            closers.append(found.close)
+    ctx.findings[PREFETCH_KEY] = found
+    return found
+
+
+BUILTIN = tuple(load_catalogue())
+for _case in BUILTIN:
     _register_case(_case)
+
+
+def _servable(case: Case) -> None:
+    """A case's pods on a cluster serve what netpol_objects deploys: no other port."""
+    extra = sorted(set(case.ports) - set(NETPOL_PORTS))
+    if extra:
+        served = " and ".join(str(p) for p in NETPOL_PORTS)
+        raise file_field_error(
+            case.source, f"{case.id}.ports", f"{extra[0]}: the run's pods serve {served} only"
+        )
+
+
+def use_run_options(options: RunOptions) -> None:
+    """The registry's hook: the run's --netpol-cases selection."""
+    if options.netpol_cases.directory is not None:
+        use_cases(options.netpol_cases)
+
+
+def use_cases(selection: CaseSelection) -> list[Case]:
+    """Make the catalogue's NetworkPolicy cases the run's selection: the user's cases
+    registered (their expectations, like every case's, come from the oracle), the built-in
+    ones dropped when the user's replace them. Idempotent: the CLI and then each pytest
+    process call it with the same selection."""
+    user = selection.user_cases()
+    for case in user:
+        _servable(case)
+    if not selection.with_catalogue:
+        for case in BUILTIN:
+            CATALOGUE.unregister(check_id(case))
+            _CASES.pop(case.id, None)
+    for case in user:
+        CATALOGUE.unregister(check_id(case))
+        _register_case(case, builtin=False)
+    return user

@@ -19,8 +19,9 @@ Observed = Mapping[NetpolProbe, ProbeResult]
 
 
 def cell_value(result: ProbeResult) -> CellValue:
-    # A TCP handshake without a reply crossed the policy: the connection was allowed.
-    if result.ok or result.outcome == Connectivity.NO_REPLY:
+    # A TCP handshake without a reply, or a DNS answer (a negative one too), crossed the
+    # policy: the connection was allowed.
+    if result.ok or result.outcome in (Connectivity.NO_REPLY, Connectivity.ANSWERED):
         return CellValue.ALLOW
     if result.outcome in BLOCKED:
         return CellValue.DENY

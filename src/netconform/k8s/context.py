@@ -5,14 +5,14 @@ fake); `KubeContext` is the real one, attached to with a `KubeHandle`."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from netconform.catalog.scenario import KubernetesScenario
 from netconform.core import Capabilities
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kube import KubeApi, PodEndpoint
+from netconform.k8s.netpol_binding import ClusterDns
 from netconform.k8s.workloads import (
     NODE_INDEX_LABEL,
     ROLE_LABEL,
@@ -60,6 +60,8 @@ class KubeCheckContext(Protocol):
 
     def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None: ...
 
+    def cluster_dns(self) -> ClusterDns: ...
+
 
 def make_probe(kind: ProbeKind, target: str, default_timeout_s: float, **kw: Any) -> Probe:
     """A probe with a batch-unique id."""
@@ -86,13 +88,13 @@ class KubeContext:
         capabilities: Capabilities,
         info: Mapping[str, Any],
         params: KubernetesScenario,
-        netpol_cases: Path | None = None,
     ) -> None:
         self.api = api
         self.spec = spec
         self.params = params
-        self.netpol_cases = netpol_cases  # --netpol-cases; None: the built-in catalogue
         self.findings: dict[str, Any] = {}
+        self.planned: tuple[str, ...] = ()  # the check ids this process will run, in order
+        self.closers: list[Callable[[], None]] = []  # what checks started in the background
         self._capabilities = capabilities
         self._info = dict(info)
         self._pods: list[PodEndpoint] | None = None
@@ -105,9 +107,11 @@ class KubeContext:
         return dict(self._info)
 
     def _all_pods(self) -> list[PodEndpoint]:
-        if self._pods is None:
-            self._pods = self.api.run_pods(self.spec.run_id)
-        return self._pods
+        # A local: another lane's thread may drop the cache between the two lines.
+        pods = self._pods
+        if pods is None:
+            pods = self._pods = self.api.run_pods(self.spec.run_id)
+        return pods
 
     def pods(self, role: str) -> list[PodEndpoint]:
         return [p for p in self._all_pods() if p.label(ROLE_LABEL) == role]
@@ -152,15 +156,20 @@ class KubeContext:
         self.api.set_pod_labels(namespace, name, labels)
         self._pods = None  # labels are part of the endpoint value
 
+    def cluster_dns(self) -> ClusterDns:
+        return self.api.cluster_dns()
+
+    def plan(self, check_ids: Sequence[str]) -> None:
+        """The checks this process will run, in order (a check may start some early)."""
+        self.planned = tuple(check_ids)
+
     def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
         self.api.close()
 
 
-def attach(
-    handle: KubeHandle, params: KubernetesScenario, netpol_cases: Path | None = None
-) -> KubeContext:
+def attach(handle: KubeHandle, params: KubernetesScenario) -> KubeContext:
     """The checks' context in any process (xdist workers attach with the handle)."""
     api = KubeApi(handle.kubeconfig, handle.context)
-    return KubeContext(
-        api, handle.workload_spec(), handle.capabilities, handle.info, params, netpol_cases
-    )
+    return KubeContext(api, handle.workload_spec(), handle.capabilities, handle.info, params)

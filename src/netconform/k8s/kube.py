@@ -10,7 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from netconform.errors import EnvironmentUnfit
+from netconform.k8s.netpol_binding import ClusterDns
 from netconform.k8s.workloads import RUN_LABEL
+from netconform.netpol.catalogue import CLUSTER_DNS_LABELS, DNS_NAMESPACE
 from netconform.probes.executors import agent_command, reproducer
 from netconform.probes.model import Probe, ProbeResult, parse_agent_output
 
@@ -73,8 +76,13 @@ class KubeExecExecutor:
                 _preload_content=False,
             )
             resp.run_forever(timeout=deadline)
+            # Still open: the exec itself outlived its deadline (not a probe's timeout); the
+            # probes it never reported did not run, and say so.
+            timed_out = resp.is_open()
             stdout, stderr = resp.read_stdout() or "", resp.read_stderr() or ""
             resp.close()
+            if timed_out:
+                stderr = f"{stderr}\nexec did not finish within {deadline:g}s"
         except Exception as exc:  # an exec that fails is every probe's error, not a crash
             why = f"exec failed: {type(exc).__name__}: {exc}"
             return parse_agent_output(probes, "", why, self._reproduce)
@@ -148,6 +156,25 @@ class KubeApi:
             if labels.get("kubernetes.io/os", "linux") == "linux":
                 names.append(labels.get("kubernetes.io/hostname", node.metadata.name))
         return sorted(names)
+
+    def cluster_dns(self) -> ClusterDns:
+        """The first running cluster DNS pod (k8s-app=kube-dns in kube-system, as kubeadm
+        labels CoreDNS), with its labels and its namespace's, for NetworkPolicy cases."""
+        ns, (key, value) = DNS_NAMESPACE, next(iter(CLUSTER_DNS_LABELS.items()))
+        pods = self.core.list_namespaced_pod(ns, label_selector=f"{key}={value}").items
+        running = sorted(
+            (p for p in pods if p.status.phase == "Running" and p.status.pod_ip),
+            key=lambda p: p.metadata.name,
+        )
+        if not running:
+            raise EnvironmentUnfit(f"no running cluster DNS pod ({key}={value} in {ns})")
+        pod = running[0]
+        namespace = self.core.read_namespace(ns)
+        return ClusterDns(
+            pod.status.pod_ip,
+            dict(pod.metadata.labels or {}),
+            dict(namespace.metadata.labels or {}),
+        )
 
     def cluster_dns_ip(self) -> str:
         return str(self.core.read_namespaced_service("kube-dns", "kube-system").spec.cluster_ip)

@@ -9,8 +9,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from netconform.netpol.catalogue import Case, standard_cluster
+from netconform.netpol.catalogue import (
+    DNS_NAMESPACE,
+    Case,
+    cluster_dns_pod,
+    standard_cluster,
+    with_cluster_dns,
+)
 from netconform.netpol.model import NAMESPACE_NAME_LABEL, Cluster, Namespace
+
+
+@dataclass(frozen=True)
+class ClusterDns:
+    """The real cluster DNS pod a case's `kube-system/kube-dns` stands for: its IP, its
+    labels and its namespace's labels, as the cluster has them (never changed by a run)."""
+
+    ip: str
+    labels: Mapping[str, str]
+    namespace_labels: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -46,16 +62,32 @@ class NetpolBinding:
             if expression.get("key") == NAMESPACE_NAME_LABEL:
                 expression["values"] = [self.real(v) for v in expression.get("values") or []]
 
-    def model(self, case: Case, pod_ips: Mapping[str, str]) -> Cluster:
-        """The case's model with the run's labels and real IPs (keyed `x/a`)."""
-        base = standard_cluster(case.ports, case.protocols).subset(case.pods)
+    def model(
+        self, case: Case, pod_ips: Mapping[str, str], dns: ClusterDns | None = None
+    ) -> Cluster:
+        """The case's model with the run's labels and real IPs (keyed `x/a`); the cluster
+        DNS pod, when the case names it, as the cluster has it."""
+        base = standard_cluster(case.ports, case.protocols).subset(case.model_pods)
         pods = tuple(
             replace(p, ip=pod_ips[p.key], labels={**self.pod_labels, **p.labels}) for p in base.pods
         )
         namespaces = tuple(
             Namespace(ns.name, dict(self.namespace_labels)) for ns in base.namespaces
         )
-        return Cluster(namespaces, pods)
+        cluster = Cluster(namespaces, pods)
+        if not case.uses_cluster_dns:
+            return cluster
+        if dns is None:
+            raise ValueError(f"case {case.id} names the cluster DNS: its pod is needed")
+        return with_cluster_dns(
+            cluster,
+            cluster_dns_pod(dns.ip, dns.labels),
+            Namespace(DNS_NAMESPACE, dns.namespace_labels),
+        )
+
+    def owns_namespace(self, logical: str) -> bool:
+        """Whether the run made this namespace (so a case may change its labels)."""
+        return logical in self.namespaces
 
     def real_namespace_labels(self, model: Namespace) -> dict[str, str]:
         """What the real namespace's labels must be for the model namespace (the API server

@@ -158,9 +158,9 @@ class RenderedPlan:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def netpol_binding(spec: WorkloadSpec) -> NetpolBinding:
+def netpol_binding(spec: WorkloadSpec, lane: int = 0) -> NetpolBinding:
     return NetpolBinding(
-        namespaces=spec.netpol_namespaces(),
+        namespaces=spec.netpol_namespaces(lane),
         namespace_labels={MANAGED_BY: "netconform", RUN_LABEL: spec.run_id},
         pod_labels={MANAGED_BY: "netconform", RUN_LABEL: spec.run_id, ROLE_LABEL: "netpol"},
     )

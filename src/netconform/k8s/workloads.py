@@ -23,6 +23,11 @@ NODE_INDEX_LABEL = "netconform.io/node-index"
 SLOT_LABEL = "netconform.io/slot"
 NETPOL_PORTS = (80, 81)
 NETPOL_PROTOCOLS = (Protocol.TCP, Protocol.UDP)  # SCTP: the agent has no SCTP probe yet
+# Copies of the NetworkPolicy model, each in namespaces of its own, so cases run side by
+# side: a policy selects pods of its own namespace only, and a case probes only its lane's
+# pods, so no lane's policies can change another lane's cells. A round of probes costs its
+# slowest (denied) probe; lanes wait for those at the same time.
+NETPOL_LANES = 3
 PROBE_SLOTS = ("a", "b")  # two probe pods per node: same-node pairs and local backends
 DNS_BACKENDS = 2
 DNS_EXTERNAL_NAME = "dns-target.example.com"
@@ -54,6 +59,7 @@ class WorkloadSpec:
     cluster_dns_ip: str
     cluster_domain: str = "cluster.local"
     image_pull_policy: str = "IfNotPresent"
+    netpol_lanes: int = NETPOL_LANES
 
     def labels(self, **extra: str) -> dict[str, str]:
         return {MANAGED_BY: "netconform", RUN_LABEL: self.run_id, **extra}
@@ -66,19 +72,24 @@ class WorkloadSpec:
     def dns_namespace(self) -> str:
         return f"nc-{self.run_id}-dns"
 
-    def netpol_namespace(self, logical: str) -> str:
-        return f"nc-{self.run_id}-{logical}"
+    def netpol_namespace(self, logical: str, lane: int = 0) -> str:
+        """nc-<run>-x for lane 0, nc-<run>-x1, nc-<run>-x2 ... for the others."""
+        return f"nc-{self.run_id}-{logical}{lane or ''}"
 
-    def netpol_namespaces(self) -> dict[str, str]:
-        """Logical name (x, y, z) -> the run's real namespace name."""
-        return {ns: self.netpol_namespace(ns) for ns in NAMESPACES}
+    def netpol_namespaces(self, lane: int = 0) -> dict[str, str]:
+        """Logical name (x, y, z) -> the run's real namespace name in that lane."""
+        return {ns: self.netpol_namespace(ns, lane) for ns in NAMESPACES}
 
     def namespaces(self) -> list[str]:
-        return [self.probe_namespace, self.dns_namespace, *self.netpol_namespaces().values()]
+        lanes = [
+            n for lane in range(self.netpol_lanes) for n in self.netpol_namespaces(lane).values()
+        ]
+        return [self.probe_namespace, self.dns_namespace, *lanes]
 
-    def netpol_pod_node(self, logical_ns: str, pod: str) -> str:
-        """Round-robin over the nodes, so every policy case crosses nodes."""
-        index = NAMESPACES.index(logical_ns) * len(POD_NAMES) + POD_NAMES.index(pod)
+    def netpol_pod_node(self, logical_ns: str, pod: str, lane: int = 0) -> str:
+        """Round-robin over the nodes, so every policy case crosses nodes (each lane starts
+        one node further on)."""
+        index = NAMESPACES.index(logical_ns) * len(POD_NAMES) + POD_NAMES.index(pod) + lane
         return self.nodes[index % len(self.nodes)]
 
 
@@ -236,22 +247,25 @@ def probe_objects(spec: WorkloadSpec) -> list[Manifest]:
 
 
 def netpol_objects(spec: WorkloadSpec) -> list[Manifest]:
-    """The upstream e2e model: pods a, b, c in x, y, z (labelled pod=<name>), each serving
-    80 and 81 over TCP and UDP on named ports, and a Service s-<pod> per pod."""
+    """The upstream e2e model, once per lane: pods a, b, c in x, y, z (labelled
+    pod=<name>), each serving 80 and 81 over TCP and UDP on named ports, and a Service
+    s-<pod> per pod."""
     objects: list[Manifest] = []
     service_ports = [
         _service_port(port_name(p, proto), p, p, str(proto))
         for p in NETPOL_PORTS
         for proto in NETPOL_PROTOCOLS
     ]
-    for logical, real in spec.netpol_namespaces().items():
+    lanes = [(lane, ns) for lane in range(spec.netpol_lanes) for ns in NAMESPACES]
+    for lane, logical in lanes:
+        real = spec.netpol_namespace(logical, lane)
         objects.append(_namespace(spec, real))
         for pod in POD_NAMES:
             labels = spec.labels(**{"pod": pod, ROLE_LABEL: "netpol"})
             containers = [
                 _server(spec, f"serve-{port}", port, port, named=True) for port in NETPOL_PORTS
             ]
-            node = spec.netpol_pod_node(logical, pod)
+            node = spec.netpol_pod_node(logical, pod, lane)
             objects.append(_pod(spec, real, pod, labels, node, containers))
             objects.append(
                 _service(

@@ -8,6 +8,11 @@ of the case's pods. Expected matrices are never stored: `expectations()` asks th
 
 Manifests may say `${ip:y/b}` (a pod's IP) or `${cidr:x/b:4}` (the /4 network holding it);
 `Case.resolve(cluster)` substitutes the IPs of the cluster the case runs on.
+
+A case may also list `kube-system/kube-dns`: the cluster's DNS server (a pod labelled
+`k8s-app=kube-dns` in namespace kube-system, serving 53/UDP and 53/TCP), so DNS egress rules
+(namespaceSelector + podSelector) can be probed. It is a destination only: it never sends
+probes, its labels are never changed and no policy may be placed in its namespace.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from netconform.errors import file_field_error
+from netconform.inputs import files_dir
 from netconform.netpol.document import read_structured
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
 from netconform.netpol.oracle import Oracle, Probe, ProbeVerdict, Profile
@@ -28,6 +34,15 @@ from netconform.netpol.validation import InvalidPolicy, is_dns_subdomain, parse_
 
 NAMESPACES = ("x", "y", "z")
 POD_NAMES = ("a", "b", "c")
+# The cluster's DNS server as a case names it; bound to a real CoreDNS pod on a cluster.
+DNS_NAMESPACE = "kube-system"
+CLUSTER_DNS = f"{DNS_NAMESPACE}/kube-dns"
+CLUSTER_DNS_LABELS = {"k8s-app": "kube-dns"}  # what kubeadm's CoreDNS pods carry
+CLUSTER_DNS_PORTS = (
+    ContainerPort(53, Protocol.UDP, "dns"),
+    ContainerPort(53, Protocol.TCP, "dns-tcp"),
+    ContainerPort(9153, Protocol.TCP, "metrics"),
+)
 _PLACEHOLDER = re.compile(r"\$\{(ip|cidr):([a-z0-9-]+/[a-z0-9-]+)(?::(\d+))?\}")
 
 
@@ -51,6 +66,19 @@ def standard_cluster(
         for p, name in enumerate(POD_NAMES)
     )
     return Cluster(tuple(Namespace(ns) for ns in NAMESPACES), pods)
+
+
+def cluster_dns_pod(ip: str = "10.244.0.10", labels: Mapping[str, str] | None = None) -> Pod:
+    """The cluster DNS server as the oracle sees it (stand-in IP unless a cluster's)."""
+    name = CLUSTER_DNS.split("/")[1]
+    return Pod(DNS_NAMESPACE, name, labels or CLUSTER_DNS_LABELS, ip, CLUSTER_DNS_PORTS)
+
+
+def with_cluster_dns(cluster: Cluster, dns: Pod, namespace: Namespace | None = None) -> Cluster:
+    """`cluster` plus kube-system and its DNS pod."""
+    return Cluster(
+        (*cluster.namespaces, namespace or Namespace(DNS_NAMESPACE)), (*cluster.pods, dns)
+    )
 
 
 @dataclass(frozen=True)
@@ -123,9 +151,20 @@ class Case:
     upstream: str = ""
     source: str = ""
 
+    @property
+    def model_pods(self) -> tuple[str, ...]:
+        """The case's pods of the standard model (its own pods, which send and receive)."""
+        return tuple(p for p in self.pods if p != CLUSTER_DNS)
+
+    @property
+    def uses_cluster_dns(self) -> bool:
+        return CLUSTER_DNS in self.pods
+
     def model(self) -> Cluster:
-        """The standard model reduced to this case's pods, ports and protocols."""
-        return standard_cluster(self.ports, self.protocols).subset(self.pods)
+        """The standard model reduced to this case's pods, ports and protocols (plus
+        kube-system and the cluster DNS pod when the case names it)."""
+        base = standard_cluster(self.ports, self.protocols).subset(self.model_pods)
+        return with_cluster_dns(base, cluster_dns_pod()) if self.uses_cluster_dns else base
 
     def resolve(self, cluster: Cluster | None = None) -> ResolvedCase:
         """Steps with IP placeholders filled in and the cluster/policy state after each."""
@@ -174,11 +213,15 @@ class ResolvedStep:
     manifests: tuple[Mapping[str, Any], ...] = field(hash=False)
 
     def probes(self) -> list[Probe]:
+        """Per probed port/protocol, every ordered pair of a source (any pod but the cluster
+        DNS) and a destination serving it (every model pod serves the case's ports)."""
+        sources = [p for p in self.cluster.pods if p.key != CLUSTER_DNS]
         return [
             Probe(src.key, dst.key, port, protocol)
             for port, protocol in self.step.probes
-            for src in self.cluster.pods
+            for src in sources
             for dst in self.cluster.pods
+            if dst.serves(port, protocol)
         ]
 
     def expected(self, profile: Profile | None = None) -> list[ProbeVerdict]:
@@ -232,9 +275,17 @@ def _parse_probe_spec(text: Any, field: str) -> tuple[int, Protocol]:
     return int(match.group(1)), Protocol(match.group(2))
 
 
+def _only(value: Mapping[str, Any], field: str, allowed: set[str]) -> None:
+    unknown = sorted(str(k) for k in value if k not in allowed)
+    if unknown:
+        known = ", ".join(sorted(allowed))
+        raise _CaseProblem(f"{field}.{unknown[0]}", f"unknown field (known: {known})")
+
+
 def _labels_action(value: Any, field: str, target_key: str) -> tuple[str, dict[str, str], bool]:
     if not isinstance(value, Mapping) or target_key not in value:
         raise _CaseProblem(field, f"expected {{{target_key}: ..., labels: {{...}}}}")
+    _only(value, field, {target_key, "labels", "replace"})
     labels = value.get("labels") or {}
     if not isinstance(labels, Mapping):
         raise _CaseProblem(f"{field}.labels", "must be an object")
@@ -245,9 +296,21 @@ def _labels_action(value: Any, field: str, target_key: str) -> tuple[str, dict[s
     )
 
 
+ACTIONS = (
+    "create-policy",
+    "update-policy",
+    "delete-policy",
+    "delete-all-policies",
+    "set-pod-labels",
+    "set-namespace-labels",
+)
+
+
 def _parse_action(value: Any, field: str) -> Action:
     if not isinstance(value, Mapping) or len(value) != 1:
-        raise _CaseProblem(field, "an action is an object with exactly one key")
+        raise _CaseProblem(
+            field, f"an action is an object with exactly one of {', '.join(ACTIONS)}"
+        )
     kind, body = next(iter(value.items()))
     where = f"{field}.{kind}"
     if kind in ("create-policy", "update-policy"):
@@ -268,30 +331,72 @@ def _parse_action(value: Any, field: str) -> Action:
     if kind == "set-namespace-labels":
         ns, labels, replace = _labels_action(body, where, "namespace")
         return SetNamespaceLabels(ns, labels, replace)
-    raise _CaseProblem(where, "unknown action")
+    raise _CaseProblem(where, f"unknown action (known: {', '.join(ACTIONS)})")
 
 
 _CASE_FIELDS = {"id", "title", "tags", "pods", "ports", "protocols", "steps", "upstream"}
+_STEP_FIELDS = {"name", "actions", "probes"}
+
+
+def _list(value: Any, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _CaseProblem(field, f"must be a list, not {type(value).__name__}")
+    return value
+
+
+def _ports(value: Any, field: str) -> tuple[int, ...]:
+    ports = []
+    for i, raw in enumerate(_list(value, field) or [80, 81]):
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 65535:
+            raise _CaseProblem(f"{field}[{i}]", f"{raw!r}: must be a port number 1-65535")
+        ports.append(raw)
+    return tuple(ports)
+
+
+def _pods(value: Any, field: str) -> tuple[str, ...]:
+    raw = _list(value, field)
+    if not raw:
+        return tuple(f"{n}/{p}" for n in NAMESPACES for p in POD_NAMES)
+    pods = []
+    for i, pod in enumerate(raw):
+        if pod != CLUSTER_DNS and (
+            not isinstance(pod, str)
+            or pod.partition("/")[0] not in NAMESPACES
+            or pod.partition("/")[2] not in POD_NAMES
+        ):
+            raise _CaseProblem(
+                f"{field}[{i}]",
+                f"{pod!r}: not a pod of the model (x, y or z / a, b or c, or {CLUSTER_DNS})",
+            )
+        if pod in pods:
+            raise _CaseProblem(f"{field}[{i}]", f"{pod} is listed twice")
+        pods.append(pod)
+    if all(p == CLUSTER_DNS for p in pods):
+        raise _CaseProblem(field, "at least one pod of the model is needed to send probes")
+    return tuple(pods)
 
 
 def parse_case(value: Any, field: str, source: str = "") -> Case:
     if not isinstance(value, Mapping):
         raise _CaseProblem(field, "a case is an object")
-    unknown = set(value) - _CASE_FIELDS
-    if unknown:
-        raise _CaseProblem(f"{field}.{sorted(unknown)[0]}", "unknown field")
+    _only(value, field, _CASE_FIELDS)
     case_id = value.get("id")
     if not isinstance(case_id, str) or not is_dns_subdomain(case_id):
         raise _CaseProblem(f"{field}.id", f"{case_id!r}: must be a lowercase dotted id")
     field = f"{field} ({case_id})"
-    pods = tuple(
-        str(p) for p in value.get("pods") or [f"{n}/{p}" for n in NAMESPACES for p in POD_NAMES]
-    )
-    ports = tuple(int(p) for p in value.get("ports") or (80, 81))
+    pods = _pods(value.get("pods"), f"{field}.pods")
+    ports = _ports(value.get("ports"), f"{field}.ports")
     try:
-        protocols = tuple(Protocol(p) for p in value.get("protocols") or ("TCP",))
+        protocols = tuple(
+            Protocol(p) for p in _list(value.get("protocols"), f"{field}.protocols") or ("TCP",)
+        )
     except ValueError:
         raise _CaseProblem(f"{field}.protocols", "each must be TCP, UDP or SCTP") from None
+    served = {(p, proto) for p in ports for proto in protocols}
+    if CLUSTER_DNS in pods:
+        served |= {(c.port, c.protocol) for c in CLUSTER_DNS_PORTS}
     steps = []
     raw_steps = value.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
@@ -300,16 +405,17 @@ def parse_case(value: Any, field: str, source: str = "") -> Case:
         sfield = f"{field}.steps[{i}]"
         if not isinstance(raw, Mapping):
             raise _CaseProblem(sfield, "a step is an object")
+        _only(raw, sfield, _STEP_FIELDS)
         actions = tuple(
             _parse_action(a, f"{sfield}.actions[{j}]")
-            for j, a in enumerate(raw.get("actions") or [])
+            for j, a in enumerate(_list(raw.get("actions"), f"{sfield}.actions"))
         )
         probes = tuple(
             _parse_probe_spec(p, f"{sfield}.probes[{j}]")
-            for j, p in enumerate(raw.get("probes") or [])
+            for j, p in enumerate(_list(raw.get("probes"), f"{sfield}.probes"))
         )
         for j, (port, protocol) in enumerate(probes):
-            if port not in ports or protocol not in protocols:
+            if (port, protocol) not in served:
                 raise _CaseProblem(
                     f"{sfield}.probes[{j}]", f"{port}/{protocol} is not served by the case's pods"
                 )
@@ -317,7 +423,7 @@ def parse_case(value: Any, field: str, source: str = "") -> Case:
     case = Case(
         id=case_id,
         title=str(value.get("title", "")),
-        tags=tuple(str(t) for t in value.get("tags") or ()),
+        tags=tuple(str(t) for t in _list(value.get("tags"), f"{field}.tags")),
         pods=pods,
         ports=ports,
         protocols=protocols,
@@ -325,30 +431,37 @@ def parse_case(value: Any, field: str, source: str = "") -> Case:
         upstream=str(value.get("upstream", "")),
         source=source,
     )
-    try:
-        case.model()
-    except KeyError as exc:
-        raise _CaseProblem(f"{field}.pods", f"not in the standard model: {exc}") from None
     _check_resolves(case, field)
     return case
 
 
 def _check_resolves(case: Case, field: str) -> None:
-    """Every manifest must be valid and every label change must name a real object."""
+    """Every manifest must be valid and live in a model namespace, and every label change
+    must name an object of the case."""
     cluster = case.model()
     for i, step in enumerate(case.steps):
         for j, action in enumerate(step.actions):
             where = f"{field}.steps[{i}].actions[{j}]"
             if isinstance(action, CreatePolicy | UpdatePolicy):
                 try:
-                    parse_policy(substitute_ips(action.manifest, cluster))
+                    policy = parse_policy(substitute_ips(action.manifest, cluster))
                 except InvalidPolicy as exc:
                     first = exc.errors[0]
                     raise _CaseProblem(f"{where} {first.field}", first.problem) from None
                 except KeyError as exc:
                     raise _CaseProblem(
-                        where, f"IP placeholder names an unknown pod {exc}"
+                        where, f"IP placeholder names a pod the case does not list: {exc}"
                     ) from None
+                if policy.namespace not in NAMESPACES:
+                    # Policies live in the run's own namespaces: never in kube-system/default.
+                    raise _CaseProblem(
+                        f"{where} metadata.namespace",
+                        f"{policy.namespace!r}: a case's policies live in x, y or z",
+                    )
+            elif isinstance(action, DeletePolicy) and action.namespace not in NAMESPACES:
+                raise _CaseProblem(where, f"namespace {action.namespace} is not x, y or z")
+            elif isinstance(action, SetPodLabels) and action.pod == CLUSTER_DNS:
+                raise _CaseProblem(where, f"{CLUSTER_DNS} is the cluster's: its labels stay")
             elif isinstance(action, SetPodLabels) and action.pod not in case.pods:
                 raise _CaseProblem(where, f"pod {action.pod} is not among the case's pods")
             elif isinstance(action, SetNamespaceLabels) and action.namespace not in NAMESPACES:
@@ -359,6 +472,11 @@ def load_cases_file(path: Path) -> list[Case]:
     doc = read_structured(path)
     if not isinstance(doc, Mapping) or not isinstance(doc.get("cases"), list):
         raise file_field_error(path, "cases", "expected a top-level `cases:` list")
+    extra = sorted(str(k) for k in doc if k != "cases")
+    if extra:
+        raise file_field_error(path, extra[0], "unknown field (a case file holds only `cases:`)")
+    if not doc["cases"]:
+        raise file_field_error(path, "cases", "the list is empty: a case file holds cases")
     try:
         return [parse_case(c, f"cases[{i}]", str(path)) for i, c in enumerate(doc["cases"])]
     except _CaseProblem as exc:
@@ -391,6 +509,52 @@ def load_catalogue(directory: Path | None = None) -> list[Case]:
             seen[case.id] = str(path)
             cases.append(case)
     return cases
+
+
+@dataclass(frozen=True)
+class CaseSelection:
+    """The NetworkPolicy cases a run runs: a user's directory instead of the built-in
+    catalogue (`--netpol-cases DIR`) or beside it (`--netpol-cases +DIR`)."""
+
+    directory: Path | None = None  # None: the built-in catalogue only
+    with_catalogue: bool = True
+
+    @classmethod
+    def parse(cls, text: str | None) -> CaseSelection:
+        """From the option's value: `DIR` replaces the catalogue, `+DIR` adds to it."""
+        if text is None:
+            return cls()
+        if text.startswith("+"):
+            return cls(Path(text[1:]), with_catalogue=True)
+        return cls(Path(text), with_catalogue=False)
+
+    def __str__(self) -> str:
+        if self.directory is None:
+            return ""
+        return f"{'+' if self.with_catalogue else ''}{self.directory}"
+
+    def user_cases(self, option: str = "--netpol-cases") -> list[Case]:
+        """The user's cases, validated; a missing or empty directory or a bad file is an
+        InputError naming it (and the case and field)."""
+        if self.directory is None:
+            return []
+        directory = files_dir(self.directory, option, "*.yaml")
+        cases = load_catalogue(directory)
+        if self.with_catalogue:
+            builtin = {c.id: c.source for c in load_catalogue()}
+            for case in cases:
+                if case.id in builtin:
+                    raise file_field_error(
+                        case.source,
+                        case.id,
+                        f"the built-in catalogue has this case id ({builtin[case.id]}): "
+                        "rename the case, or run it instead of the catalogue (no '+')",
+                    )
+        return cases
+
+    def cases(self, option: str = "--netpol-cases") -> list[Case]:
+        builtin = load_catalogue() if self.with_catalogue else []
+        return [*builtin, *self.user_cases(option)]
 
 
 def select(cases: Sequence[Case], tags: Iterable[str] = ()) -> list[Case]:

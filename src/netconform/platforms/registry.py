@@ -86,10 +86,10 @@ def _attach_swarm(handle: Any, scenario: SwarmScenario, _: RunOptions) -> CheckC
     return context_from_handle(handle, scenario)
 
 
-def _attach_kube(handle: Any, scenario: KubernetesScenario, options: RunOptions) -> CheckContext:
+def _attach_kube(handle: Any, scenario: KubernetesScenario, _: RunOptions) -> CheckContext:
     from netconform.k8s.context import attach
 
-    return attach(handle, scenario, options.netpol_cases)
+    return attach(handle, scenario)
 
 
 def _swarm_handle(data: Mapping[str, Any]) -> Handle:
@@ -148,15 +148,32 @@ def names(family: Family | None = None) -> tuple[str, ...]:
     return tuple(n for n, e in PLATFORMS.items() if family in (None, e.family))
 
 
-def load_checks(which: str) -> None:
+def _kubernetes_only(options: RunOptions) -> None:
+    if entry(options.platform).family != Family.KUBERNETES:
+        kube = ", ".join(names(Family.KUBERNETES))
+        raise InputError(
+            f"--netpol-cases {options.netpol_cases}: NetworkPolicy cases run on {kube}, "
+            f"not on {options.platform}"
+        )
+
+
+def load_checks(which: str, options: RunOptions | None = None) -> None:
     """Import the check modules of a platform, or of every platform of a family (`swarm` is
-    both, with the same modules); importing registers the checks in the catalogue."""
+    both, with the same modules); importing registers the checks in the catalogue. With a
+    run's options, its own NetworkPolicy cases (--netpol-cases) replace or join the
+    built-in ones; a bad case file is an InputError here."""
     if which in PLATFORMS or which not in set(Family):
         modules = entry(which).check_modules
     else:
         modules = tuple(m for e in PLATFORMS.values() if e.family == which for m in e.check_modules)
+    if options is not None and options.netpol_cases.directory is not None:
+        _kubernetes_only(options)
     for module in dict.fromkeys(modules):
-        importlib.import_module(module)
+        loaded = importlib.import_module(module)
+        # A check module whose catalogue depends on the run (its own cases) says so here.
+        use_run_options = getattr(loaded, "use_run_options", None)
+        if options is not None and use_run_options is not None:
+            use_run_options(options)
 
 
 @dataclass(frozen=True)
@@ -173,6 +190,7 @@ class PreparedRun:
 def prepare_run(options: RunOptions, settings: Settings, progress: Progress) -> PreparedRun:
     """Bad input (2) or an unfit machine (3) is raised here, before anything is created."""
     found = entry(options.platform)
+    load_checks(options.platform, options)  # bad --netpol-cases: exit 2, nothing built yet
     scenario = load_scenario(found.family, options.scenario)
     platform = found.build(options, scenario, settings, progress)
     platform.prepare_host()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from netconform.errors import NetconformError
 from netconform.inputs import output_dir
-from netconform.report import selftest_section
+from netconform.report import netpol_summary, selftest_section
 from netconform.report.allure_report import generate_allure_report
 from netconform.report.compare import comparison_to_json, load_runs, merge_runs
 from netconform.report.html import render_html
@@ -47,7 +47,10 @@ def run_report(args: argparse.Namespace) -> int:
     (out / HTML_FILE).write_text(render_html(comparison, selftests=selftests), encoding="utf-8")
     markdown = render_markdown(comparison) + selftest_section.render_markdown(selftests)
     (out / MARKDOWN_FILE).write_text(markdown, encoding="utf-8")
-    merged = comparison_to_json(comparison) | {"selftests": selftests}
+    merged = comparison_to_json(comparison) | {
+        "netpol": netpol_summary.summary_json(comparison),
+        "selftests": selftests,
+    }
     (out / JSON_FILE).write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
     for name in (HTML_FILE, MARKDOWN_FILE, JSON_FILE):
         print(f"wrote {out / name}")

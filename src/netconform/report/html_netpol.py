@@ -8,6 +8,7 @@ import shlex
 from collections.abc import Iterator, Sequence
 from html import escape
 
+from netconform.report import netpol_summary
 from netconform.report.compare import CellState, Comparison, Row
 from netconform.report.netpol_view import StepView, TableView, failed_steps
 from netconform.report.presentation import SYMBOLS
@@ -36,7 +37,9 @@ def render_section(comparison: Comparison) -> Iterator[str]:
         for index, (col, cell) in enumerate(zip(comparison.columns, row.cells, strict=True))
         if cell is not None and (steps := failed_steps(cell))
     ]
-    yield '<h2 id="netpol">NetworkPolicy failures</h2>'
+    yield '<h2 id="netpol">NetworkPolicy</h2>'
+    yield from netpol_summary.render_html(comparison)
+    yield "<h3>Failures</h3>"
     if not failures:
         yield "<p>No NetworkPolicy case failed or errored.</p>"
         return

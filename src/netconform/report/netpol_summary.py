@@ -1,0 +1,148 @@
+"""The NetworkPolicy figures of each run, side by side: how many cases passed, diverged (a
+legitimate CNI difference recorded as the platform's profile), failed, errored or were
+skipped, and how long a policy change took to take effect (p50/p99 over every held step).
+Read from results.json's typed values only; every renderer and comparison.json use these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from html import escape
+
+from netconform.report.compare import Column, Comparison
+from netconform.report.key_measurements import percentile, took_effect_s
+from netconform.results import Area, CheckResult, JSONValue, Verdict
+
+CANARY_ASPECT = "netpol.default-deny.canary"
+
+
+@dataclass(frozen=True)
+class NetpolSummary:
+    """One run's NetworkPolicy cases (the canary is not a case)."""
+
+    label: str
+    passed: int
+    diverged: int  # passed under a recorded platform profile
+    failed: int
+    errors: int
+    skipped: int
+    steps: int  # held steps, the latency sample
+    p50_s: float | None
+    p99_s: float | None
+
+    @property
+    def cases(self) -> int:
+        return self.passed + self.diverged + self.failed + self.errors + self.skipped
+
+    def to_json(self) -> dict[str, JSONValue]:
+        return {
+            "cases": self.cases,
+            "passed": self.passed,
+            "diverged": self.diverged,
+            "failed": self.failed,
+            "error": self.errors,
+            "skipped": self.skipped,
+            "took_effect_s": {"steps": self.steps, "p50": self.p50_s, "p99": self.p99_s},
+        }
+
+
+def is_case(check: CheckResult) -> bool:
+    return check.area == Area.NETPOL and check.aspect != CANARY_ASPECT
+
+
+def summarise(column: Column) -> NetpolSummary:
+    cases = [c for c in column.run.checks if is_case(c)]
+
+    def n(verdict: Verdict, profile: bool | None = None) -> int:
+        return sum(
+            c.verdict == verdict and (profile is None or c.profile == profile) for c in cases
+        )
+
+    samples = took_effect_s(column)
+    return NetpolSummary(
+        label=column.label,
+        passed=n(Verdict.PASS, profile=False),
+        diverged=n(Verdict.PASS, profile=True),
+        failed=n(Verdict.FAIL),
+        errors=n(Verdict.ERROR),
+        skipped=n(Verdict.SKIP),
+        steps=len(samples),
+        p50_s=round(percentile(samples, 0.5), 3) if samples else None,
+        p99_s=round(percentile(samples, 0.99), 3) if samples else None,
+    )
+
+
+def summaries(comparison: Comparison) -> list[NetpolSummary]:
+    """One per run that has NetworkPolicy cases."""
+    found = [summarise(col) for col in comparison.columns]
+    return [s for s in found if s.cases]
+
+
+def summary_json(comparison: Comparison) -> dict[str, JSONValue]:
+    """comparison.json's `netpol`: per run label, its counts and latency percentiles."""
+    return {s.label: s.to_json() for s in summaries(comparison)}
+
+
+HEADINGS = (
+    "platform",
+    "cases",
+    "passed",
+    "diverged (profile)",
+    "failed",
+    "error",
+    "skipped",
+    "took effect p50",
+    "p99",
+    "held steps",
+)
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:g} s"
+
+
+def _cells(s: NetpolSummary) -> Sequence[str]:
+    return (
+        s.label,
+        str(s.cases),
+        str(s.passed),
+        str(s.diverged),
+        str(s.failed),
+        str(s.errors),
+        str(s.skipped),
+        _seconds(s.p50_s),
+        _seconds(s.p99_s),
+        str(s.steps),
+    )
+
+
+LATENCY_NOTE = (
+    "Took effect: from the API server accepting a step's change to the start of the first "
+    "observation that matched the oracle, over every step that held."
+)
+
+
+def render_html(comparison: Comparison) -> Iterator[str]:
+    found = summaries(comparison)
+    if not found:
+        return
+    head = "".join(f"<th>{escape(h)}</th>" for h in HEADINGS)
+    yield f'<table class="netpol-summary"><thead><tr>{head}</tr></thead><tbody>'
+    for s in found:
+        yield "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in _cells(s)) + "</tr>"
+    yield f"</tbody></table><p class=t>{escape(LATENCY_NOTE)}</p>"
+
+
+def render_markdown(comparison: Comparison) -> Iterator[str]:
+    found = summaries(comparison)
+    if not found:
+        return
+    yield "## NetworkPolicy cases"
+    yield ""
+    yield "| " + " | ".join(HEADINGS) + " |"
+    yield "|---" * len(HEADINGS) + "|"
+    for s in found:
+        yield "| " + " | ".join(_cells(s)) + " |"
+    yield ""
+    yield LATENCY_NOTE
+    yield ""

@@ -1,0 +1,279 @@
+"""--netpol-cases: a user's NetworkPolicy cases instead of (DIR) or beside (+DIR) the
+built-in catalogue. Bad case files are one line naming file, case and field, exit 2, before
+any platform exists; good ones run like catalogue cases, their expectations from the oracle."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from netconform.checks import k8s_netpol
+from netconform.checks.base import CATALOGUE, execute
+from netconform.checks.k8s_netpol import Enforcement
+from netconform.cli import main
+from netconform.errors import EnvironmentUnfit
+from netconform.netpol.catalogue import CaseSelection
+from netconform.netpol.oracle import Profile
+from netconform.platforms.kind import KindPlatform
+from netconform.results import Verdict
+
+from .fake_cluster import FakeDataPlane, FakeNetpolContext
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "netpol-microservices"
+GOOD = """cases:
+- id: mine.deny-x
+  title: my default deny
+  pods: [x/a, x/b, y/a]
+  steps:
+  - actions:
+    - create-policy: {metadata: {name: deny, namespace: x}, spec: {podSelector: {}}}
+    probes: [80/TCP]
+"""
+
+
+@pytest.fixture(autouse=True)
+def catalogue() -> Iterator[None]:
+    """A run's selection changes the process's catalogue: put it back after each test."""
+    saved = dict(CATALOGUE._checks)
+    yield
+    CATALOGUE._checks.clear()
+    CATALOGUE._checks.update(saved)
+
+
+@pytest.fixture
+def never_provisioned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A kind platform that fails loudly if anything of it is touched."""
+    touched: list[str] = []
+
+    def loud(name: str) -> object:
+        def method(self: object) -> None:
+            touched.append(name)
+            raise AssertionError(f"KindPlatform.{name} was called")
+
+        return method
+
+    for name in ("prepare_host", "preflight", "provision"):
+        monkeypatch.setattr(KindPlatform, name, loud(name))
+    return touched
+
+
+def _case_file(tmp_path: Path, text: str | bytes, name: str = "mine.yaml") -> Path:
+    directory = tmp_path / "cases"
+    directory.mkdir(exist_ok=True)
+    path = directory / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return directory
+
+
+BAD = {
+    "malformed-yaml": ("cases: [\n  - id: x\n", "mine.yaml: not valid YAML/JSON"),
+    "binary": (b"\xff\xfe\x00 not text", "mine.yaml: cannot read: not UTF-8 text"),
+    "unknown-case-field": (
+        GOOD.replace("  title:", "  titel:"),
+        "mine.yaml: cases[0].titel: unknown field",
+    ),
+    "unknown-step-field": (
+        GOOD.replace("    probes:", "    probe:"),
+        "mine.yaml: cases[0] (mine.deny-x).steps[0].probe: unknown field",
+    ),
+    "invalid-policy": (
+        GOOD.replace("podSelector: {}", "podSelector: {matchLabels: {'-bad': x}}"),
+        "mine.yaml: cases[0] (mine.deny-x).steps[0].actions[0] spec.podSelector.matchLabels",
+    ),
+    "unknown-pod": (
+        GOOD.replace("y/a]", "w/a]"),
+        "mine.yaml: cases[0] (mine.deny-x).pods[2]: 'w/a': not a pod of the model",
+    ),
+    "unknown-pod-in-ip": (
+        GOOD.replace(
+            "podSelector: {}",
+            "podSelector: {}, egress: [{to: [{ipBlock: {cidr: '${ip:z/c}/32'}}]}]",
+        ),
+        "mine.yaml: cases[0] (mine.deny-x).steps[0].actions[0]: IP placeholder names a pod",
+    ),
+    "policy-in-kube-system": (
+        GOOD.replace("namespace: x}", "namespace: kube-system}"),
+        "(mine.deny-x).steps[0].actions[0] metadata.namespace: 'kube-system'",
+    ),
+    "unserved-probe": (
+        GOOD.replace("[80/TCP]", "[8080/TCP]"),
+        "(mine.deny-x).steps[0].probes[0]: 8080/TCP is not served",
+    ),
+    "port-not-a-number": (
+        GOOD.replace("  pods:", "  ports: [eighty]\n  pods:"),
+        "(mine.deny-x).ports[0]: 'eighty': must be a port number",
+    ),
+    "no-cases": ("cases: []\n", "mine.yaml: cases: the list is empty"),
+    "port-the-pods-do-not-serve": (
+        GOOD.replace("  pods:", "  ports: [8080]\n  pods:").replace("80/TCP", "8080/TCP"),
+        "mine.yaml: mine.deny-x.ports: 8080: the run's pods serve 80 and 81 only",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD))
+def test_a_bad_case_file_is_one_line_and_exit_2_before_any_platform(
+    kind: str,
+    tmp_path: Path,
+    never_provisioned: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text, wanted = BAD[kind]
+    directory = _case_file(tmp_path, text)
+    argv = ["run", "--platform", "kind-cilium", "--out", str(tmp_path / "out")]
+    assert main([*argv, "--netpol-cases", str(directory)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert str(directory / "mine.yaml") in err and wanted in err, err
+    assert never_provisioned == []
+
+
+@pytest.mark.parametrize(
+    ("layout", "wanted"),
+    [("missing", "no such directory"), ("empty", "holds no *.yaml files"), ("file", "not a dir")],
+)
+def test_a_bad_directory_is_one_line_and_exit_2(
+    layout: str,
+    wanted: str,
+    tmp_path: Path,
+    never_provisioned: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "cases"
+    if layout == "empty":
+        path.mkdir()
+    elif layout == "file":
+        path.write_text(GOOD)
+    argv = ["run", "--platform", "kind-calico", "--netpol-cases", f"+{path}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--netpol-cases {path}: " in err and wanted in err, err
+    assert never_provisioned == []
+
+
+def test_beside_the_catalogue_a_users_id_must_not_be_a_catalogue_id(
+    tmp_path: Path, never_provisioned: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = _case_file(tmp_path, GOOD.replace("mine.deny-x", "upstream.tcp.default-deny-all"))
+    assert main(["run", "--platform", "kind-calico", "--netpol-cases", f"+{directory}"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "mine.yaml: upstream.tcp.default-deny-all: the built-in catalogue has this case id" in err
+    )
+    assert never_provisioned == []
+    # Instead of the catalogue, the same id is the user's case.
+    selection = CaseSelection(directory, with_catalogue=False)
+    assert [c.id for c in k8s_netpol.use_cases(selection)] == ["upstream.tcp.default-deny-all"]
+
+
+def test_netpol_cases_on_a_swarm_platform_is_bad_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = _case_file(tmp_path, GOOD)
+    assert main(["run", "--platform", "swarm", "--netpol-cases", str(directory)]) == 2
+    assert "NetworkPolicy cases run on kind-flannel" in capsys.readouterr().err
+
+
+def test_good_cases_reach_the_platform_only_after_they_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The positive control of the tests above: valid cases get as far as the preflight."""
+
+    def preflight(self: KindPlatform) -> None:
+        raise EnvironmentUnfit("stop here: the cases loaded")
+
+    monkeypatch.setattr(KindPlatform, "prepare_host", lambda self: None)
+    monkeypatch.setattr(KindPlatform, "preflight", preflight)
+    argv = ["run", "--platform", "kind-cilium", "--out", str(tmp_path / "out")]
+    assert main([*argv, "--netpol-cases", str(EXAMPLE)]) == 3
+    assert "stop here: the cases loaded" in capsys.readouterr().err
+
+
+def _netpol_ids() -> set[str]:
+    return {c.spec.id for c in CATALOGUE if c.spec.id.startswith("k8s.netpol.")}
+
+
+def test_dir_replaces_the_catalogue_and_plus_dir_adds_to_it(tmp_path: Path) -> None:
+    directory = _case_file(tmp_path, GOOD)
+    builtin = _netpol_ids()
+    assert len(builtin) > 138 and "k8s.netpol.mine.deny-x" not in builtin
+    k8s_netpol.use_cases(CaseSelection(directory, with_catalogue=True))
+    assert _netpol_ids() == builtin | {"k8s.netpol.mine.deny-x"}
+    k8s_netpol.use_cases(CaseSelection(directory, with_catalogue=False))
+    k8s_netpol.use_cases(CaseSelection(directory, with_catalogue=False))  # idempotent
+    assert _netpol_ids() == {"k8s.netpol.enforcement", "k8s.netpol.mine.deny-x"}
+    check = CATALOGUE.get("k8s.netpol.mine.deny-x")
+    assert check.spec.aspect == "netpol.case.mine.deny-x" and check.spec.title == "my default deny"
+
+
+def _run_example(plane: FakeDataPlane) -> tuple[FakeNetpolContext, object]:
+    (case,) = k8s_netpol.use_cases(CaseSelection(EXAMPLE, with_catalogue=False))
+    ctx = FakeNetpolContext(plane)
+    initial = (dict(ctx.ns_labels), dict(ctx.pod_labels))
+    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    result = execute(CATALOGUE.get(f"k8s.netpol.{case.id}"), ctx)
+    assert ctx.policies == {} and (ctx.ns_labels, ctx.pod_labels) == initial  # cleaned up
+    return ctx, result
+
+
+def test_the_example_passes_on_a_correct_data_plane() -> None:
+    ctx, result = _run_example(FakeDataPlane())
+    assert result.verdict == Verdict.PASS and not result.profile, result.reason
+    assert result.netpol is not None and len(result.netpol.steps) == 4
+    # only the run's namespaces were touched (the fake refuses anything else, kube-system too)
+    assert ctx.api_calls and all(" nc-r1-" in c for c in ctx.api_calls)
+
+
+def test_the_example_on_a_cni_whose_ipblock_never_matches_pods_passes_as_a_profile() -> None:
+    _, result = _run_example(FakeDataPlane(profile=Profile(ipblock_matches_pods=False)))
+    assert result.verdict == Verdict.PASS and result.profile, result.reason
+    assert result.netpol is not None
+    assert result.netpol.steps[-1].profile == "ipblock-does-not-match-pods"
+
+
+def test_the_example_fails_where_egress_is_not_enforced() -> None:
+    _, result = _run_example(FakeDataPlane(ignore_egress=True))
+    assert result.verdict == Verdict.FAIL
+    assert "step 'default deny all in x'" in result.reason
+
+
+def test_the_pytest_option_refuses_bad_cases_before_the_session(tmp_path: Path) -> None:
+    directory = _case_file(tmp_path, GOOD.replace("  title:", "  titel:"))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(REPO / "conformance"),
+            "-p",
+            "no:cacheprovider",
+            "--platform",
+            "kind-calico",
+            "--netpol-cases",
+            str(directory),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
+    assert "mine.yaml: cases[0].titel: unknown field" in proc.stderr
+
+
+def test_the_readme_example_is_a_valid_case_file(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Your own NetworkPolicy cases") :]
+    block = section[section.index("```yaml\n") + 8 : section.index("```\n", 10)]
+    directory = _case_file(tmp_path, block)
+    (case,) = k8s_netpol.use_cases(CaseSelection(directory, with_catalogue=False))
+    assert case.id == "shop.api-ingress" and len(case.steps) == 2
+    ctx = FakeNetpolContext()
+    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    result = execute(CATALOGUE.get("k8s.netpol.shop.api-ingress"), ctx)
+    assert result.verdict == Verdict.PASS, result.reason
