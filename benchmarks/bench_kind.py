@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 
 from netconform.platforms.kind import KindPlatform
+from netconform.report.compare import Column, results_path
+from netconform.report.netpol_summary import is_case, summarise
+from netconform.results import read_results
 from netconform.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,39 +111,13 @@ def node_memory_bytes(cluster: str) -> int:
     return total
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
-
-
-def netpol_figures(results: dict[str, object]) -> dict[str, object]:
-    """The catalogue's share of a run, from its results.json."""
-    checks = [
-        c
-        for c in results["checks"]  # type: ignore[attr-defined]
-        if c["area"] == "netpol" and c["id"] != "k8s.netpol.enforcement"
-    ]
-    verdicts: dict[str, int] = {}
-    for check in checks:
-        key = "profile" if check["verdict"] == "pass" and check["profile"] else check["verdict"]
-        verdicts[key] = verdicts.get(key, 0) + 1
-    took = [
-        step["took_effect_s"]
-        for c in checks
-        if c.get("netpol")
-        for step in c["netpol"]["steps"]
-        if step["held"]
-    ]
-    return {
-        "cases": len(checks),
-        "catalogue_s": round(sum(c["duration_s"] for c in checks), 1),
-        "verdicts": verdicts,
-        "steps_held": len(took),
-        "took_effect_p50_s": percentile(took, 0.5),
-        "took_effect_p99_s": percentile(took, 0.99),
-    }
+def netpol_figures(out: Path) -> dict[str, object]:
+    """The catalogue's share of a run: the report's own NetworkPolicy summary of its results,
+    and the cases' summed time."""
+    run = read_results(results_path(out))
+    summary = summarise(Column(run.platform, out, run))
+    cases_s = sum(c.duration_s for c in run.checks if is_case(c))
+    return {"catalogue_s": round(cases_s, 1), **summary.to_json()}
 
 
 def full_run(cni: str, keep_in: Path | None) -> dict[str, object]:
@@ -164,11 +141,12 @@ def full_run(cni: str, keep_in: Path | None) -> dict[str, object]:
         done.set()
         sampler.join()
         results = json.loads((Path(out) / "results.json").read_text())
+        netpol = netpol_figures(Path(out))
     return {
         "full_run_s": seconds,
         "exit": proc.returncode,
         "summary": results["summary"],
-        "netpol": netpol_figures(results),
+        "netpol": netpol,
         "peak_node_memory_mib": round(peak[0] / (1 << 20)),
     }
 
