@@ -267,9 +267,11 @@ def platform_context(pytestconfig: pytest.Config, request: pytest.FixtureRequest
     state = pytestconfig.stash[STATE]
     assert state.handle is not None, "platform was not provisioned"
     ctx = state.entry.attach(state.handle, state.scenario, state.options)
-    plan = getattr(ctx, "plan", None)  # a context that can start checks early is told which
-    if plan is not None:
-        plan(_planned(request.session))
+    # a context that can start checks early is told which (Swarm contexts have a `plan`
+    # attribute of their own, the run's Docker names: hence the distinct name)
+    plan_checks = getattr(ctx, "plan_checks", None)
+    if plan_checks is not None:
+        plan_checks(_planned(request.session))
     yield ctx
     close = getattr(ctx, "close", None)
     if close is not None:

@@ -159,7 +159,7 @@ class KubeContext:
     def cluster_dns(self) -> ClusterDns:
         return self.api.cluster_dns()
 
-    def plan(self, check_ids: Sequence[str]) -> None:
+    def plan_checks(self, check_ids: Sequence[str]) -> None:
         """The checks this process will run, in order (a check may start some early)."""
         self.planned = tuple(check_ids)
 
