@@ -59,11 +59,18 @@ class Measure(StrEnum):
     # The underlay.
     WIRE_PACKETS = "wire_packets"  # {class: packets} counted on the underlay switch
     # DNS.
-    DNS_P50_MS = "dns_p50_ms"  # lookup latency over UDP
+    # Lookup latency, each lookup timed around its own exchange, one at a time.
+    DNS_P50_MS = "dns_p50_ms"  # over UDP
+    DNS_P90_MS = "dns_p90_ms"
     DNS_P99_MS = "dns_p99_ms"
     DNS_TCP_P50_MS = "dns_tcp_p50_ms"
+    DNS_TCP_P90_MS = "dns_tcp_p90_ms"
     DNS_TCP_P99_MS = "dns_tcp_p99_ms"
+    DIG_P50_MS = "dig_p50_ms"  # the same lookups asked by dig in the same endpoint (UDP)
+    DIG_P99_MS = "dig_p99_ms"
+    DIG_SAMPLES = "dig_samples"  # lookups dig answered
     SAMPLES = "samples"  # lookups per transport
+    CONCURRENCY = "concurrency"  # lookups in flight at once while timing
     FAILED_PROBES = "failed_probes"
     SCALE_CONVERGED_S = "scale_converged_s"  # {replicas: seconds until DNS followed}
     # MTU.

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from tests.dns_series import series_values
+
 from netconform.catalog.scenario import KubernetesScenario
 from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
@@ -184,7 +186,7 @@ class Conformant:
         return int(self.ctx.info.get("overhead_bytes", OVERHEAD))
 
     def __call__(self, src: PodEndpoint, p: Probe) -> Reply:
-        handler = getattr(self, f"_{p.kind}")
+        handler = getattr(self, "_" + str(p.kind).replace("-", "_"))
         reply: Reply = handler(src, p)
         return reply
 
@@ -248,6 +250,12 @@ class Conformant:
         return True, None, {"content": conf}
 
     # --- DNS ----------------------------------------------------------------------------
+    def _dns_latency(self, src: PodEndpoint, p: Probe) -> Reply:
+        ok, error, _ = self._dns(src, p)
+        if not ok:
+            return False, error or "timeout", {"samples_ms": [], "failed": p.params["samples"]}
+        return True, None, series_values(p)
+
     def records(self, name: str, qtype: str) -> list[dict[str, Any]] | None:
         """The records of a fully qualified name (None: NXDOMAIN)."""
         ctx, ns = self.ctx, SPEC.dns_namespace

@@ -59,7 +59,10 @@ def test_full_run_passes_records_and_leaves_nothing(tmp_path: Path, lab_name: st
             assert any(why in check["reason"] for why in features["missing"].values()), check
     by_id = {c["id"]: c for c in data["checks"]}
     assert by_id["mtu.interface.default"]["measurements"][Measure.EFFECTIVE_MTU] == 1450
-    assert by_id["dns.latency"]["measurements"][Measure.DNS_P99_MS] > 0
+    latency = by_id["dns.latency"]["measurements"]
+    assert latency[Measure.DNS_P99_MS] > 0
+    # dig, in the probe image, answered the same series in the same container
+    assert latency[Measure.DIG_SAMPLES] == latency[Measure.SAMPLES]
     wire = by_id["reachability.underlay.vxlan"]["measurements"]
     packets = wire[Measure.WIRE_PACKETS]
     assert packets["vxlan"] >= 2 * wire[Measure.PROBES] and packets["clear"] == 0

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.dns_series import series_values
+
 from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
 from netconform.checks.base import CATALOGUE, execute
 from netconform.core import Capabilities
@@ -397,6 +399,9 @@ class FakeSwarm:
         kind = probe.kind
         if kind == ProbeKind.DNS:
             return self._resolve(source, probe)
+        if kind == ProbeKind.DNS_LATENCY:
+            resolved = self._resolve(source, probe)
+            return answered(**series_values(probe)) if resolved.ok else failed("timeout")
         if kind == ProbeKind.READ:
             return self._read(probe.target)
         if kind == ProbeKind.INTERFACES:

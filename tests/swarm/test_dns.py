@@ -3,17 +3,29 @@ embedded DNS answers, and fails on one wrong, stale or missing answer."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import Any
 
 import pytest
+from tests.dns_series import series_values
 
 from netconform.checks.swarm_dns import parse_resolv_conf
-from netconform.platforms.swarm_plan import ServiceKey
-from netconform.probes.model import ProbeKind
-from netconform.results import Measure
+from netconform.platforms.swarm_plan import Endpoint, ServiceKey
+from netconform.probes.model import Probe, ProbeKind
+from netconform.results import Measure, Verdict
 
 from .cases import Case, fails, passes
-from .fake_swarm import FakeSwarm, a_records, answered, failed, nxdomain, once, servfail, when
+from .fake_swarm import (
+    NOT_RUN,
+    Answer,
+    FakeSwarm,
+    Override,
+    a_records,
+    answered,
+    failed,
+    nxdomain,
+    servfail,
+    when,
+)
 
 VIP = "10.10.0.7"  # ncr1-vip's VIP on the main overlay
 PROBE_VIP = "10.10.0.2"
@@ -217,22 +229,27 @@ CASES = [
     ),
     passes(
         "dns.latency",
-        "80 lookups answered, worst p99 1.0 ms",
+        "40 lookups per transport, one at a time: UDP p50 1.00 ms, p90 1.00 ms",
+        "dig over UDP p50 1.00 ms",
         measurements={
             Measure.SAMPLES: 40,
+            Measure.CONCURRENCY: 1,
             Measure.DNS_P50_MS: 1.0,
+            Measure.DNS_P90_MS: 1.0,
             Measure.DNS_P99_MS: 1.0,
             Measure.DNS_TCP_P99_MS: 1.0,
+            Measure.DIG_P50_MS: 1.0,
+            Measure.DIG_SAMPLES: 40,
             Measure.FAILED_PROBES: 0,
         },
+        # one series per transport, one after the other, in separate execs
+        holds=lambda _, ctx: [len(probes) for _, probes in ctx.batches] == [1, 1],
     ),
     fails(
         "dns.latency",
         "TCP lookups take 300 ms",
-        "p99 300.0 ms over the limit 250.0 ms",
-        ctx=lambda: FakeSwarm(
-            when(replace(a_records(*PROBE_IPS), latency_ms=300.0), transport="tcp")
-        ),
+        "TCP p99 300.0 ms over the limit 250.0 ms",
+        ctx=lambda: FakeSwarm(series(ms=300.0, transport="tcp")),
         measurements={
             Measure.DNS_TCP_P99_MS: 300.0,
             Measure.DNS_P99_MS: 1.0,
@@ -243,8 +260,24 @@ CASES = [
         "dns.latency",
         "one lookup times out",
         "1/80 lookups failed",
-        ctx=lambda: FakeSwarm(once(failed("timeout"), kind=ProbeKind.DNS, transport="udp")),
+        ctx=lambda: FakeSwarm(series(failed=1, transport="udp")),
         measurements={Measure.FAILED_PROBES: 1},
+        observed={"udp errors": {"timeout": 1}},
+    ),
+    passes(
+        "dns.latency",
+        "(dig: dig not in the endpoint image)",
+        script="no dig in the image",
+        ctx=lambda: FakeSwarm(series(dig_ms=None, transport="udp")),
+        observed={"dig": "dig not in the endpoint image"},
+        holds=lambda r, _: Measure.DIG_P50_MS not in r.measurements,
+    ),
+    Case(
+        "dns.latency",
+        "the agent crashed",
+        Verdict.ERROR,
+        ("the udp lookup series did not run",),
+        ctx=lambda: FakeSwarm(when(NOT_RUN, kind=ProbeKind.DNS_LATENCY)),
     ),
 ]
 
@@ -252,6 +285,17 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_dns_check(case: Case) -> None:
     case.run()
+
+
+def series(transport: str, **figures: Any) -> Override:
+    """The dns-latency series over `transport` with other figures (ms, failed, dig_ms)."""
+
+    def override(_: Endpoint, probe: Probe) -> Answer | None:
+        if probe.kind != ProbeKind.DNS_LATENCY or probe.params["transport"] != transport:
+            return None
+        return answered(**series_values(probe, **figures))
+
+    return override
 
 
 def test_resolv_conf_parsing_skips_comments_and_keeps_file_order() -> None:

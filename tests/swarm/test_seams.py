@@ -51,16 +51,16 @@ sys.modules["pyroute2"] = None
 from netconform.platforms.registry import load_checks
 from netconform.checks.base import CATALOGUE
 load_checks("swarm")
-from swarm.fake_swarm import FakeSwarm, run_check
+from tests.swarm.fake_swarm import FakeSwarm, run_check
 print(len(CATALOGUE.for_family("swarm")), run_check("dns.tasks.ips", FakeSwarm()).verdict)
 """
 
 
 def test_check_modules_and_the_fake_import_without_docker_or_pyroute2() -> None:
-    tests_dir = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", BLOCKED_IMPORT],
-        cwd=tests_dir,
+        cwd=checkout,
         capture_output=True,
         text=True,
         check=False,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
+import dns.message
+import dns.rrset
 import pytest
 
 from netconform.probes import agent
@@ -152,3 +156,101 @@ def test_connect_only_observes_the_handshake_of_a_silent_service() -> None:
     assert silent.outcome == Connectivity.CONNECTED
     # connected, but the service never answers: its own outcome, not an error text to match
     assert not replying.ok and replying.outcome in {Connectivity.NO_REPLY, Connectivity.TIMEOUT}
+
+
+class _Responder:
+    """A DNS server on loopback (UDP and TCP, one port) answering A 192.0.2.1 for any name
+    after `delay_s`, and dropping every `drop_every`-th UDP query (0: none)."""
+
+    def __init__(self, delay_s: float = 0.0, drop_every: int = 0) -> None:
+        self.delay_s, self.drop_every = delay_s, drop_every
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", 0))
+        self.port = int(self.udp.getsockname()[1])
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind(("127.0.0.1", self.port))
+        self.tcp.listen(16)
+        self.seen = 0
+        self.closed = threading.Event()
+        for target in (self._serve_udp, self._serve_tcp):
+            threading.Thread(target=target, daemon=True).start()
+
+    def _answer(self, wire: bytes) -> bytes:
+        query = dns.message.from_wire(wire)
+        response = dns.message.make_response(query)
+        name = query.question[0].name
+        response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "192.0.2.1"))
+        time.sleep(self.delay_s)
+        return bytes(response.to_wire())
+
+    def _serve_udp(self) -> None:
+        while not self.closed.is_set():
+            try:
+                wire, peer = self.udp.recvfrom(4096)
+            except OSError:
+                return
+            self.seen += 1
+            if self.drop_every and self.seen % self.drop_every == 0:
+                continue
+            self.udp.sendto(self._answer(wire), peer)
+
+    def _serve_tcp(self) -> None:
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.tcp.accept()
+            except OSError:
+                return
+            with conn:
+                size = int.from_bytes(conn.recv(2), "big")
+                reply = self._answer(conn.recv(size))
+                conn.sendall(len(reply).to_bytes(2, "big") + reply)
+
+    def close(self) -> None:
+        self.closed.set()
+        self.udp.close()
+        self.tcp.close()
+
+
+def _series(port: int, transport: str, samples: int, timeout_s: float = 1.0) -> Probe:
+    params = {"server": "127.0.0.1", "transport": transport, "samples": samples,
+              "concurrency": 1, "dig": transport == "udp", "budget_s": 30}  # fmt: skip
+    return Probe("s", ProbeKind.DNS_LATENCY, "svc.example.", port, timeout_s, params)
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_dns_series_times_each_exchange_one_after_another(transport: str) -> None:
+    responder = _Responder(delay_s=0.03)
+    try:
+        [result] = _run([_series(responder.port, transport, samples=8)])
+    finally:
+        responder.close()
+    assert result.ok, result.error
+    timings = result.values["samples_ms"]
+    assert len(timings) == 8 and result.values["failed"] == 0
+    # every sample carries the server's own 30 ms, and little else: no queue in front
+    assert all(30 <= t < 30 + 25 for t in timings), timings
+    # one after the other: the series took at least the sum of its samples
+    assert result.latency_ms is not None and result.latency_ms >= sum(timings)
+    if transport == "udp" and shutil.which("dig"):
+        dig = result.values["dig"]["samples_ms"]
+        assert len(dig) == 8 and all(30 <= t < 30 + 25 for t in dig), dig
+
+
+def test_dns_series_counts_lost_lookups_as_failures() -> None:
+    responder = _Responder(drop_every=3)
+    try:
+        [result] = _run([_series(responder.port, "udp", samples=9, timeout_s=0.2)])
+    finally:
+        responder.close()
+    assert result.ok
+    # the warm-up is the first query the server sees; dig's queries come after the series
+    assert result.values["failed"] == 3 and result.values["errors"] == {"timeout": 3}
+    assert len(result.values["samples_ms"]) == 6
+
+
+def test_dns_series_with_no_server_did_run_and_answered_nothing() -> None:
+    port = _free_port(socket.SOCK_DGRAM)
+    [result] = _run([_series(port, "tcp", samples=3, timeout_s=0.2)])
+    assert result.ran and not result.ok
+    assert result.values["failed"] == 3 and "no lookup answered" in (result.error or "")

@@ -25,6 +25,11 @@ class MtuParams(_Strict):
     transfer_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=1 << 30)  # cross-host TCP transfer
 
 
+class DnsParams(_Strict):
+    latency_samples: int = Field(40, ge=5, le=1000)
+    latency_p99_max_ms: float = Field(250, gt=0)
+
+
 class _CommonScenario(_Strict):
     """What the checks of every family read. The defaults here are the only ones: the files
     in scenarios/ spell them out for the reader, and a test keeps the two equal."""
@@ -33,15 +38,11 @@ class _CommonScenario(_Strict):
     probe_timeout_s: float = Field(2.0, gt=0, le=30)  # a denied or broken path costs this
     converge_deadline_s: float = Field(30.0, gt=0, le=600)  # a check polls until this
     mtu: MtuParams = MtuParams()
+    dns: DnsParams = DnsParams()
 
 
 class SwarmNetworks(_Strict):
     mtu_option: int = Field(1400, ge=1280, le=9000)
-
-
-class DnsParams(_Strict):
-    latency_samples: int = Field(40, ge=5, le=1000)
-    latency_p99_max_ms: float = Field(250, gt=0)
 
 
 class VipParams(_Strict):
@@ -57,7 +58,6 @@ class ScaleParams(_Strict):
 class SwarmScenario(_CommonScenario):
     family: Literal["swarm"] = "swarm"
     networks: SwarmNetworks = SwarmNetworks()
-    dns: DnsParams = DnsParams()
     vip: VipParams = VipParams()
     scale: ScaleParams = ScaleParams()
 

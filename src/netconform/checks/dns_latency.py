@@ -1,56 +1,143 @@
-"""The DNS latency judge both families share: p50/p99 per transport of a batch of lookups,
-a failed lookup a finding, a lookup that did not run an error."""
+"""The DNS latency measurement both families share.
+
+One series probe per transport (probes.agent `dns-latency`): `samples` lookups of one name
+from one endpoint, one after the other, each timed around its own exchange, so the figures
+are the server's and the path's, not a queue in the harness. Once per run the same endpoint
+asks `dig` the same question over UDP, and both figures are recorded. A failed lookup is a
+finding, a series that did not run an error.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from netconform.checks.base import Outcome
 from netconform.probes.model import ProbeResult
 from netconform.results import Measure
 
+# Each lookup's own timeout; a series may take samples (plus a warm-up) times that, twice
+# when dig asks too.
+LOOKUP_TIMEOUT_S = 1.0
+CONCURRENCY = 1  # one lookup at a time: the figure is one client's latency
+DIG_TRANSPORT = "udp"
+
 PERCENTILES = {
-    "udp": (Measure.DNS_P50_MS, Measure.DNS_P99_MS),
-    "tcp": (Measure.DNS_TCP_P50_MS, Measure.DNS_TCP_P99_MS),
+    "udp": (Measure.DNS_P50_MS, Measure.DNS_P90_MS, Measure.DNS_P99_MS),
+    "tcp": (Measure.DNS_TCP_P50_MS, Measure.DNS_TCP_P90_MS, Measure.DNS_TCP_P99_MS),
 }
 
 
-def percentiles(results: Sequence[ProbeResult]) -> tuple[float, float] | None:
-    """p50 and p99 of the answered lookups' latency, None when none answered."""
-    lat = sorted(r.latency_ms for r in results if r.ok and r.latency_ms is not None)
-    if not lat:
+@dataclass(frozen=True)
+class Spread:
+    """Nearest-rank percentiles of a set of timings, in ms."""
+
+    samples: int
+    p50: float
+    p90: float
+    p99: float
+
+    def text(self) -> str:
+        return f"p50 {self.p50:.2f} ms, p90 {self.p90:.2f} ms, p99 {self.p99:.2f} ms"
+
+
+def nearest_rank(ordered: Sequence[float], fraction: float) -> float:
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def spread(timings_ms: Sequence[float]) -> Spread | None:
+    if not timings_ms:
         return None
-    return lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    ordered = sorted(timings_ms)
+    return Spread(
+        len(ordered),
+        nearest_rank(ordered, 0.50),
+        nearest_rank(ordered, 0.90),
+        nearest_rank(ordered, 0.99),
+    )
 
 
-def judge_latency(by_transport: Mapping[str, Sequence[ProbeResult]], limit_ms: float) -> Outcome:
-    """`by_transport`: "udp"/"tcp" -> the lookups made over it (the same count each)."""
-    every = [r for results in by_transport.values() for r in results]
-    samples = max((len(results) for results in by_transport.values()), default=0)
-    measurements: dict[Measure, Any] = {Measure.SAMPLES: samples}
-    unrun = [r for r in every if not r.ran]
-    if unrun:
-        return Outcome.errored(
-            f"{len(unrun)}/{len(every)} lookups did not run: {unrun[0].error}",
-            observed={"reproduce": list(unrun[0].reproduce)},
+def series_params(samples: int, transport: str) -> dict[str, Any]:
+    """The keyword arguments of a context's `probe(ProbeKind.DNS_LATENCY, name, ...)`."""
+    dig = transport == DIG_TRANSPORT
+    budget = LOOKUP_TIMEOUT_S * (samples + 1) * (2 if dig else 1) + 5
+    return {
+        "transport": transport,
+        "samples": samples,
+        "concurrency": CONCURRENCY,
+        "dig": dig,
+        "timeout_s": LOOKUP_TIMEOUT_S,
+        "budget_s": budget,
+    }
+
+
+def _timings(result: ProbeResult) -> list[float]:
+    return [float(t) for t in result.values.get("samples_ms") or ()]
+
+
+def judge_latency(
+    by_transport: Mapping[str, ProbeResult], samples: int, limit_ms: float
+) -> Outcome:
+    """`by_transport`: "udp"/"tcp" -> the series run over it, `samples` lookups each."""
+    measurements: dict[Measure, Any] = {Measure.SAMPLES: samples, Measure.CONCURRENCY: CONCURRENCY}
+    observed: dict[str, Any] = {}
+    for transport, result in by_transport.items():
+        if not result.ran:
+            return Outcome.errored(
+                f"the {transport} lookup series did not run: {result.error}",
+                observed={"reproduce": list(result.reproduce)},
+                measurements=measurements,
+            )
+    failed = 0
+    worst: tuple[float, str] = (0.0, "")
+    parts = []
+    for transport, result in by_transport.items():
+        failed += int(result.values.get("failed", 0)) if result.ok else samples
+        errors = result.values.get("errors") or {}
+        if errors:
+            observed[f"{transport} errors"] = dict(errors)
+        found = spread(_timings(result))
+        if found is None:
+            continue
+        keys = PERCENTILES[transport]
+        for key, value in zip(keys, (found.p50, found.p90, found.p99), strict=True):
+            measurements[key] = round(value, 3)
+        parts.append(f"{transport.upper()} {found.text()}")
+        worst = max(worst, (found.p99, transport))
+    dig_note = _record_dig(by_transport.get(DIG_TRANSPORT), measurements, observed)
+    measurements[Measure.FAILED_PROBES] = failed
+    every = samples * len(by_transport)
+    if failed:
+        return Outcome.failed(
+            f"{failed}/{every} lookups failed", observed=observed, measurements=measurements
+        )
+    if worst[0] > limit_ms:
+        return Outcome.failed(
+            f"{worst[1].upper()} p99 {worst[0]:.1f} ms over the limit {limit_ms} ms",
+            observed=observed,
             measurements=measurements,
         )
-    worst = 0.0
-    for transport, results in by_transport.items():
-        found = percentiles(results)
-        if found:
-            p50_key, p99_key = PERCENTILES[transport]
-            measurements[p50_key], measurements[p99_key] = round(found[0], 3), round(found[1], 3)
-            worst = max(worst, found[1])
-    failures = sum(1 for r in every if not r.ok)
-    measurements[Measure.FAILED_PROBES] = failures
-    if failures:
-        return Outcome.failed(f"{failures}/{len(every)} lookups failed", measurements=measurements)
-    if worst > limit_ms:
-        return Outcome.failed(
-            f"p99 {worst:.1f} ms over the limit {limit_ms} ms", measurements=measurements
-        )
     return Outcome.passed(
-        f"{len(every)} lookups answered, worst p99 {worst:.1f} ms", measurements=measurements
+        f"{samples} lookups per transport, one at a time: {'; '.join(parts)}{dig_note}",
+        observed=observed,
+        measurements=measurements,
     )
+
+
+def _record_dig(
+    result: ProbeResult | None, measurements: dict[Measure, Any], observed: dict[str, Any]
+) -> str:
+    """dig's figures beside ours (the cross-check); a note for the summary."""
+    if result is None:
+        return ""
+    dig = result.values.get("dig") or {}
+    found = spread([float(t) for t in dig.get("samples_ms") or ()])
+    if found is None:
+        observed["dig"] = dig.get("error", "dig reported nothing")
+        return f" (dig: {observed['dig']})"
+    measurements[Measure.DIG_P50_MS] = round(found.p50, 3)
+    measurements[Measure.DIG_P99_MS] = round(found.p99, 3)
+    measurements[Measure.DIG_SAMPLES] = found.samples
+    return f"; dig over UDP p50 {found.p50:.2f} ms, p99 {found.p99:.2f} ms"

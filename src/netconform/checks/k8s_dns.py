@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, ProbeDidNotRun
-from netconform.checks.dns_latency import judge_latency
+from netconform.checks.dns_latency import judge_latency, series_params
 from netconform.checks.k8s_common import Cell, describe, not_run, observe, poll_cells, spec
 from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
 from netconform.k8s.kube import PodEndpoint
@@ -455,28 +455,21 @@ def service_other_namespace(ctx: KubeCheckContext) -> Outcome:
     )
 
 
-# The Swarm scenario's DNS latency defaults; the Kubernetes scenario has no DNS block yet.
-LATENCY_SAMPLES = 40
-LATENCY_P99_MAX_MS = 250.0
-
-
 @CATALOGUE.register(
     _spec(
         "k8s.dns.latency",
         "dns.latency",
-        "Cluster DNS lookup latency p50/p99 of a Service FQDN (UDP and TCP)",
+        "Cluster DNS lookup latency p50/p90/p99 of a Service FQDN (UDP and TCP), one lookup "
+        "at a time, with dig as a cross-check",
         SPEC,
     )
 )
 def latency(ctx: KubeCheckContext) -> Outcome:
     src, name = _client(ctx), _fqdn(ctx, "dns-svc")
-    cells = {
-        t: [
-            Cell(src, ctx.probe(ProbeKind.DNS, name, transport=t), f"{t} lookup {i}")
-            for i in range(LATENCY_SAMPLES)
-        ]
-        for t in TRANSPORTS
-    }
-    seen = observe(ctx, [c for batch in cells.values() for c in batch])
-    by_transport = {t: [seen[c.label] for c in batch] for t, batch in cells.items()}
-    return judge_latency(by_transport, LATENCY_P99_MAX_MS)
+    samples = ctx.params.dns.latency_samples
+    # One transport after the other: two series at once would time each other.
+    by_transport: dict[str, ProbeResult] = {}
+    for transport in TRANSPORTS:
+        series = ctx.probe(ProbeKind.DNS_LATENCY, name, **series_params(samples, transport))
+        by_transport[transport] = observe(ctx, [Cell(src, series, transport)])[transport]
+    return judge_latency(by_transport, samples, ctx.params.dns.latency_p99_max_ms)

@@ -61,7 +61,7 @@ class KubeExecExecutor:
             return []
         from kubernetes.stream import stream
 
-        deadline = max(p.timeout_s for p in probes) + 15
+        deadline = max(p.budget_s for p in probes) + 15
         try:
             resp = stream(
                 self._core.connect_get_namespaced_pod_exec,

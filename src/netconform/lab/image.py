@@ -20,11 +20,13 @@ REPOSITORY = "netconform/probe"
 @dataclass(frozen=True)
 class ImageRecipe:
     suite: str
-    # python3 + dnspython run the probe agent; iputils ping does DF pings (-M do); iproute2
-    # shows routes; iperf3 and netcat are for people debugging inside a probe container.
+    # python3 + dnspython run the probe agent; iputils ping does DF pings (-M do); dig
+    # (dnsutils) cross-checks the agent's DNS latency; iproute2 shows routes; iperf3 and
+    # netcat are for people debugging inside a probe container.
     packages: tuple[str, ...] = (
         "python3",
         "python3-dnspython",
+        "dnsutils",
         "iputils-ping",
         "iproute2",
         "iperf3",

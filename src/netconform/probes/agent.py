@@ -9,10 +9,14 @@ batch: runs every probe concurrently, each with its own short timeout, and print
 line per probe as it completes:
 {"id", "kind", "target", "ok", "outcome", "error", "latency_ms", "values"}.
 `outcome` is how the probe ended (probes.model.Connectivity), classified here and only here.
+`latency_ms` is the probe's wall time inside a concurrent batch: a bound, not a latency
+figure. Latency figures come from series probes (dns-latency), which time each exchange on
+its own, one after the other (or at a fixed, recorded concurrency).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,6 +29,19 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+try:  # imported once, before any probe runs: an import inside a probe would be timed
+    import dns.exception
+    import dns.flags
+    import dns.message
+    import dns.query
+    import dns.rcode
+    import dns.rdatatype
+    import dns.resolver
+except ImportError as _missing:
+    DNS_MISSING: ImportError | None = _missing
+else:
+    DNS_MISSING = None
 
 ProbeSpec = dict[str, Any]
 Values = dict[str, Any]
@@ -126,15 +143,13 @@ def _nameserver() -> str:
     raise OSError("no nameserver in /etc/resolv.conf")
 
 
-def probe_dns(p: ProbeSpec) -> Values:
-    import dns.exception
-    import dns.flags
-    import dns.message
-    import dns.query
-    import dns.rcode
-    import dns.rdatatype
-    import dns.resolver
+def _need_dns() -> None:
+    if DNS_MISSING is not None:
+        raise DNS_MISSING
 
+
+def probe_dns(p: ProbeSpec) -> Values:
+    _need_dns()
     qtype = p.get("qtype", "A")
     transport = p.get("transport", "udp")
     server = p.get("server") or _nameserver()
@@ -186,6 +201,106 @@ def probe_dns(p: ProbeSpec) -> Values:
     if rcode != "NOERROR":  # a negative answer is still an answer: the rcode says which
         raise ProbeFailure(rcode.lower(), values, ANSWERED)
     return values
+
+
+def _exchange(query: Any, server: str, port: int, transport: str, timeout_s: float) -> Any:
+    if transport == "tcp":
+        return dns.query.tcp(query, server, port=port, timeout=timeout_s)
+    return dns.query.udp(query, server, port=port, timeout=timeout_s)
+
+
+def probe_dns_latency(p: ProbeSpec) -> Values:
+    """`samples` lookups of one name, each timed around its own exchange (perf_counter just
+    before the query is sent and just after its answer is parsed), `concurrency` at a time
+    (1: one after the other). One untimed lookup first, so ARP and conntrack are warm.
+    With `dig`, the same server and name asked by dig (-u: microseconds, as dig itself
+    times the exchange) for a cross-check."""
+    _need_dns()
+    name, qtype = p["target"], p.get("qtype", "A")
+    transport = p.get("transport", "udp")
+    server = p.get("server") or _nameserver()
+    port = int(p.get("port") or 53)
+    samples = int(p.get("samples", 40))
+    concurrency = max(1, int(p.get("concurrency", 1)))
+    timeout_s = float(p["timeout_s"])
+    errors: dict[str, int] = {}
+    timings: list[float] = []
+    lock = threading.Lock()
+
+    def lookup(_: int) -> None:
+        query = dns.message.make_query(name, qtype)
+        start = time.perf_counter()
+        try:
+            response = _exchange(query, server, port, transport, timeout_s)
+        except dns.exception.Timeout:
+            error = "timeout"
+        except Exception as exc:
+            error = _classify(exc)[1]
+        else:
+            elapsed = (time.perf_counter() - start) * 1000
+            rcode = dns.rcode.to_text(response.rcode())
+            error = "" if rcode == "NOERROR" else rcode.lower()
+        with lock:
+            if error:
+                errors[error] = errors.get(error, 0) + 1
+            else:
+                timings.append(round(elapsed, 3))
+
+    with contextlib.suppress(Exception):  # the warm-up is no sample; the samples say what failed
+        _exchange(dns.message.make_query(name, qtype), server, port, transport, timeout_s)
+    if concurrency == 1:
+        for i in range(samples):
+            lookup(i)
+    else:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            list(pool.map(lookup, range(samples)))
+    values: Values = {
+        "server": server,
+        "transport": transport,
+        "concurrency": concurrency,
+        "samples_ms": timings,
+        "failed": sum(errors.values()),
+        "errors": errors,
+    }
+    if p.get("dig"):
+        values["dig"] = _dig_series(name, qtype, server, port, transport, samples, timeout_s)
+    if not timings:
+        raise ProbeFailure("no lookup answered: %s" % errors, values, TIMEOUT)
+    return values
+
+
+DIG_QUERY_TIME = re.compile(r"^;; Query time: (\d+) (usec|msec)", re.MULTILINE)
+
+
+def _dig_series(
+    name: str, qtype: str, server: str, port: int, transport: str, samples: int, timeout_s: float
+) -> Values:
+    """One dig process asking `samples` times (dig takes several queries on one command
+    line, each with its own statistics)."""
+    argv = ["dig", "-u", "-p", str(port), "@" + server, "+tries=1"]
+    argv += ["+time=%d" % max(1, round(timeout_s))]
+    argv += ["+noall", "+stats"] + (["+tcp"] if transport == "tcp" else [])
+    for _ in range(samples):
+        argv += [name, qtype]
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=samples * timeout_s + 5
+        )
+    except FileNotFoundError:
+        return {"error": "dig not in the endpoint image"}
+    except subprocess.TimeoutExpired:
+        return {"error": "dig did not finish"}
+    timings = [
+        int(value) / (1000.0 if unit == "usec" else 1.0)
+        for value, unit in DIG_QUERY_TIME.findall(proc.stdout)
+    ]
+    found: Values = {"samples_ms": [round(t, 3) for t in timings], "asked": samples}
+    if not timings:
+        found["error"] = "dig answered nothing (rc=%d): %s" % (
+            proc.returncode,
+            (proc.stdout + proc.stderr).strip()[-200:],
+        )
+    return found
 
 
 def probe_transfer(p: ProbeSpec) -> Values:
@@ -253,6 +368,7 @@ PROBES: dict[str, Any] = {
     "udp": probe_udp,
     "icmp": probe_icmp,
     "dns": probe_dns,
+    "dns-latency": probe_dns_latency,
     "transfer": probe_transfer,
     "read": probe_read,
     "interfaces": probe_interfaces,
@@ -299,7 +415,7 @@ def batch(spec: str) -> None:
     if not probes:
         return
     # The agent can never outlive its probes: a hard deadline kills it.
-    deadline = max(p["timeout_s"] for p in probes) + 5
+    deadline = max(p.get("budget_s", p["timeout_s"]) for p in probes) + 5
     signal.alarm(int(deadline) + 1)
     with ThreadPoolExecutor(max_workers=min(64, len(probes))) as pool:
         list(pool.map(run_one, probes))

@@ -105,7 +105,7 @@ class NetnsExecutor:
         prefix = ["nsenter", f"--net=/run/netns/{self._netns}"]
         argv = [*prefix, *agent_command(probes, self._python)]
         reproduce = reproducer(prefix, self._python)
-        deadline = max(p.timeout_s for p in probes) + 10
+        deadline = max(p.budget_s for p in probes) + 10
         try:
             proc = subprocess.run(
                 argv, capture_output=True, text=True, timeout=deadline, check=False

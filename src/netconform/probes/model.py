@@ -18,6 +18,7 @@ class ProbeKind(StrEnum):
     UDP = "udp"
     ICMP = "icmp"
     DNS = "dns"
+    DNS_LATENCY = "dns-latency"  # a series of lookups, each timed around its own exchange
     TRANSFER = "transfer"
     READ = "read"
     INTERFACES = "interfaces"
@@ -34,6 +35,12 @@ class Probe:
     port: int | None = None
     timeout_s: float = 2.0
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def budget_s(self) -> float:
+        """How long the probe may take in all: its timeout, or for a series probe (many
+        exchanges, each with `timeout_s`) the `budget_s` it was given."""
+        return float(self.params.get("budget_s", self.timeout_s))
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
