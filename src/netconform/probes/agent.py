@@ -203,18 +203,45 @@ def probe_dns(p: ProbeSpec) -> Values:
     return values
 
 
-def _exchange(query: Any, server: str, port: int, transport: str, timeout_s: float) -> Any:
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionResetError("connection closed mid-answer")
+        data += chunk
+    return data
+
+
+def _timed_exchange(
+    wire: bytes, query_id: int, server: str, port: int, transport: str, timeout_s: float
+) -> tuple[bytes, float]:
+    """(answer, ms) of one query: the clock runs from just before the query is sent to just
+    after the answer's last byte arrives (over TCP: the connection's handshake too, as a TCP
+    lookup needs one). Encoding and parsing stay outside it, as they do in dig."""
     if transport == "tcp":
-        return dns.query.tcp(query, server, port=port, timeout=timeout_s)
-    return dns.query.udp(query, server, port=port, timeout=timeout_s)
+        start = time.perf_counter()
+        with socket.create_connection((server, port), timeout=timeout_s) as sock:
+            sock.sendall(len(wire).to_bytes(2, "big") + wire)
+            size = int.from_bytes(_recv_exactly(sock, 2), "big")
+            answer = _recv_exactly(sock, size)
+        return answer, (time.perf_counter() - start) * 1000
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout_s)
+        sock.connect((server, port))
+        start = time.perf_counter()
+        sock.send(wire)
+        while True:  # a stray datagram (an old answer) is not this query's
+            answer = sock.recv(65535)
+            if answer[:2] == query_id.to_bytes(2, "big"):
+                return answer, (time.perf_counter() - start) * 1000
 
 
 def probe_dns_latency(p: ProbeSpec) -> Values:
-    """`samples` lookups of one name, each timed around its own exchange (perf_counter just
-    before the query is sent and just after its answer is parsed), `concurrency` at a time
-    (1: one after the other). One untimed lookup first, so ARP and conntrack are warm.
-    With `dig`, the same server and name asked by dig (-u: microseconds, as dig itself
-    times the exchange) for a cross-check."""
+    """`samples` lookups of one name, each timed around its own network exchange (see
+    _timed_exchange), `concurrency` at a time (1: one after the other). One untimed lookup
+    first, so ARP and conntrack are warm. With `dig`, the same server and name asked by dig
+    (-u: microseconds, as dig itself times the exchange) for a cross-check."""
     _need_dns()
     name, qtype = p["target"], p.get("qtype", "A")
     transport = p.get("transport", "udp")
@@ -229,25 +256,24 @@ def probe_dns_latency(p: ProbeSpec) -> Values:
 
     def lookup(_: int) -> None:
         query = dns.message.make_query(name, qtype)
-        start = time.perf_counter()
+        elapsed = 0.0
         try:
-            response = _exchange(query, server, port, transport, timeout_s)
-        except dns.exception.Timeout:
-            error = "timeout"
+            answer, elapsed = _timed_exchange(
+                query.to_wire(), query.id, server, port, transport, timeout_s
+            )
+            rcode = dns.rcode.to_text(dns.message.from_wire(answer).rcode())
+            error = "" if rcode == "NOERROR" else rcode.lower()
         except Exception as exc:
             error = _classify(exc)[1]
-        else:
-            elapsed = (time.perf_counter() - start) * 1000
-            rcode = dns.rcode.to_text(response.rcode())
-            error = "" if rcode == "NOERROR" else rcode.lower()
         with lock:
             if error:
                 errors[error] = errors.get(error, 0) + 1
             else:
                 timings.append(round(elapsed, 3))
 
+    warm_up = dns.message.make_query(name, qtype)
     with contextlib.suppress(Exception):  # the warm-up is no sample; the samples say what failed
-        _exchange(dns.message.make_query(name, qtype), server, port, transport, timeout_s)
+        _timed_exchange(warm_up.to_wire(), warm_up.id, server, port, transport, timeout_s)
     if concurrency == 1:
         for i in range(samples):
             lookup(i)
