@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from netconform.errors import InputError, NetconformError, exit_code_of
+from netconform.errors import EnvironmentUnfit, InputError, NetconformError, exit_code_of
 from netconform.inputs import output_dir
 from netconform.lab.config import LabConfig
 from netconform.options import OPTIONS, add_cli_options, normalise
@@ -29,7 +29,7 @@ def conformance_dir() -> Path:
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     import pytest
 
-    from netconform.plugin import ProvidedRun
+    from netconform.plugin import ProvidedRun, RunState
     from netconform.progress import StreamProgress
 
     settings = Settings.from_env()
@@ -37,7 +37,12 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     output_dir(options.out, "--out")
     # Fail fast, before pytest starts: bad scenario (2), missing tools or not root (3). The
     # plugin takes the prepared run as it is: nothing is parsed or preflighted twice.
-    run = registry.prepare_run(options, settings, StreamProgress())
+    try:
+        run = registry.prepare_run(options, settings, StreamProgress())
+    except EnvironmentUnfit as exc:
+        # This machine cannot host the platform: the run directory says so, for the report.
+        RunState(options, settings=settings).not_provisioned(exc)
+        raise
     out = options.out
     argv = [
         str(conformance_dir()),

@@ -29,7 +29,14 @@ from netconform.platforms import registry
 from netconform.platforms.registry import PreparedRun, prepare_run
 from netconform.progress import StreamProgress
 from netconform.report.allure_results import label_result, write_run_files
-from netconform.results import Area, CheckResult, RunResults, Verdict, write_results
+from netconform.results import (
+    PROVISIONING_ERROR,
+    Area,
+    CheckResult,
+    RunResults,
+    Verdict,
+    write_results,
+)
 from netconform.settings import Settings
 
 RESULT_PROPERTY = "netconform_result"
@@ -78,6 +85,12 @@ class RunState:
             complete=complete,
         )
         write_results(self.options.out / "results.json", run)
+
+    def not_provisioned(self, exc: BaseException) -> None:
+        """An incomplete results.json that says why, so a nightly report shows the platform
+        as not provisioned instead of silently missing."""
+        self.info = {"platform": self.platform_name, PROVISIONING_ERROR: str(exc)}
+        self.write(complete=False)
 
     def worker_input(self) -> str:
         assert self.scenario is not None
@@ -155,10 +168,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         state.platform = run.platform
         state.handle = state.lifecycle.enter_context(running(run.platform))
     except (NetconformError, OSError) as exc:
-        # An incomplete results.json says why, so a nightly report shows the platform as
-        # not provisioned instead of silently missing.
-        state.info = {"platform": state.platform_name, "provisioning_error": str(exc)}
-        state.write(complete=False)
+        state.not_provisioned(exc)
         pytest.exit(f"netconform: {exc}", returncode=exit_code_of(exc))
     state.info = {**state.handle.info, "platform": state.platform_name}
     state.options.out.mkdir(parents=True, exist_ok=True)

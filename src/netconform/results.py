@@ -21,6 +21,8 @@ from netconform.errors import InputError
 from netconform.vocab import Family
 
 SCHEMA = "netconform/results/v2"
+# platform_info key of a run whose platform could not be provisioned: the error, one line
+PROVISIONING_ERROR = "provisioning_error"
 SCHEMA_V1 = "netconform/results/v1"
 READABLE_SCHEMAS = (SCHEMA, SCHEMA_V1)
 

@@ -90,6 +90,30 @@ def test_crashed_run_reported_not_dropped(tmp_path: Path, golden_dirs: list[Path
     assert "**kind-cilium crashed**" in (out / "comparison.md").read_text()
 
 
+def test_a_platform_this_machine_cannot_host_is_a_column_with_the_reason(
+    tmp_path: Path, golden_dirs: list[Path]
+) -> None:
+    # the real run: kind-calico with no kind on PATH is exit 3, and its results say why
+    blocked = tmp_path / "kind-calico"
+    run = subprocess.run(
+        [sys.executable, "-m", "netconform.cli", "run", "--platform", "kind-calico",
+         "--out", str(blocked)],
+        capture_output=True, text=True, check=False, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "NETCONFORM_OFFLINE": "1"},
+    )  # fmt: skip
+    assert run.returncode == 3, run.stderr
+    out = tmp_path / "out"
+    done = _run_cli(str(golden_dirs[0]), str(blocked), "--out", str(out), "--no-allure")
+    assert done.returncode == 0, done.stderr
+    assert "platforms not provisioned, shown with the reason: kind-calico" in done.stdout
+    markdown = (out / "comparison.md").read_text()
+    assert "**kind-calico could not be provisioned**: platform kind-calico needs kind" in markdown
+    assert "kind-calico could not be provisioned" in (out / "comparison.html").read_text()
+    columns = json.loads((out / "comparison.json").read_text())["platforms"]
+    assert "needs kind" in columns[1]["provisioning_error"]
+    assert columns[0]["provisioning_error"] is None
+
+
 def test_usage_error_is_exit_2(tmp_path: Path) -> None:
     done = _run_cli("--out", str(tmp_path))
     assert done.returncode == 2

@@ -54,7 +54,10 @@ def run_report(args: argparse.Namespace) -> int:
     (out / JSON_FILE).write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
     for name in (HTML_FILE, MARKDOWN_FILE, JSON_FILE):
         print(f"wrote {out / name}")
-    crashed = [c.label for c in comparison.columns if c.crashed]
+    unprovisioned = [c.label for c in comparison.columns if c.provisioning_error]
+    crashed = [c.label for c in comparison.columns if c.crashed and not c.provisioning_error]
+    if unprovisioned:
+        print(f"note: platforms not provisioned, shown with the reason: {', '.join(unprovisioned)}")
     if crashed:
         print(f"note: incomplete (crashed) runs shown as such: {', '.join(crashed)}")
     if not args.no_allure:

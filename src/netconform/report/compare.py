@@ -15,7 +15,14 @@ from pathlib import Path
 
 from netconform.aspects import STATIC
 from netconform.errors import InputError
-from netconform.results import Area, CheckResult, JSONValue, RunResults, read_results
+from netconform.results import (
+    PROVISIONING_ERROR,
+    Area,
+    CheckResult,
+    JSONValue,
+    RunResults,
+    read_results,
+)
 
 RESULTS_FILE = "results.json"
 COMPARISON_SCHEMA = "netconform/comparison/v2"
@@ -49,6 +56,12 @@ class Column:
     @property
     def crashed(self) -> bool:
         return not self.run.complete
+
+    @property
+    def provisioning_error(self) -> str | None:
+        """Why the platform could not be provisioned (the run then recorded no check)."""
+        error = self.run.platform_info.get(PROVISIONING_ERROR)
+        return str(error) if error is not None and self.crashed else None
 
     @property
     def family(self) -> str | None:
@@ -243,6 +256,7 @@ def _platform_json(col: Column) -> dict[str, JSONValue]:
         "started": col.run.started,
         "finished": col.run.finished,
         "complete": col.run.complete,
+        "provisioning_error": col.provisioning_error,
         "run_time_s": col.run_time_s,
         "summary": col.run.summary,
     }

@@ -146,6 +146,13 @@ def _crash_banner(comparison: Comparison) -> Iterator[str]:
     yield '<div class="banner" id="crashed">'
     for col in crashed:
         sign = SYMBOLS[CellState.NOT_REACHED]
+        if col.provisioning_error is not None:
+            yield (
+                f'<p><span class="crashed">{sign} {escape(col.label)} could not be '
+                f"provisioned</span>: {escape(col.provisioning_error)}. No check ran; its "
+                f"cells are shown as “{sign} {WORDS[CellState.NOT_REACHED]}”.</p>"
+            )
+            continue
         yield (
             f'<p><span class="crashed">{sign} {escape(col.label)} did not '
             f"complete</span>: started {escape(col.run.started)}, never finished; "
@@ -314,10 +321,13 @@ def _platform_info(comparison: Comparison) -> Iterator[str]:
     yield '<h2 id="platforms">Platforms</h2><div class="cards">'
     for col in comparison.columns:
         run = col.run
+        sign = SYMBOLS[CellState.NOT_REACHED]
         status = (
-            f'<span class="crashed">{SYMBOLS[CellState.NOT_REACHED]} crashed / incomplete</span>'
-            if col.crashed
-            else "complete"
+            "complete"
+            if not col.crashed
+            else f'<span class="crashed">{sign} not provisioned</span>'
+            if col.provisioning_error is not None
+            else f'<span class="crashed">{sign} crashed / incomplete</span>'
         )
         summary = ", ".join(f"{SYMBOLS[k]} {n} {k}" for k, n in run.summary.items())
         facts = [

@@ -62,7 +62,13 @@ def _intro(comparison: Comparison) -> Iterator[str]:
     )
     yield ""
     for col in comparison.columns:
-        if col.crashed:
+        if col.provisioning_error is not None:
+            yield (
+                f"> {_MD_SYMBOLS[CellState.NOT_REACHED]} **{col.label} could not be "
+                f"provisioned**: {col.provisioning_error}. No check ran."
+            )
+            yield ""
+        elif col.crashed:
             yield (
                 f"> {_MD_SYMBOLS[CellState.NOT_REACHED]} **{col.label} crashed**: started "
                 f"{col.run.started}, never finished; {len(col.run.checks)} checks recorded."
@@ -76,7 +82,14 @@ def _runs(comparison: Comparison) -> Iterator[str]:
     yield "## Runs"
     yield ""
     yield from _header(comparison, "")
-    yield _line("status", (crashed if c.crashed else "complete" for c in columns))
+    unprovisioned = f"{_MD_SYMBOLS[CellState.NOT_REACHED]} not provisioned"
+    yield _line(
+        "status",
+        (
+            "complete" if not c.crashed else unprovisioned if c.provisioning_error else crashed
+            for c in columns
+        ),
+    )
     for verdict in COUNTED:
         counts = (str(c.run.summary[verdict]) for c in columns)
         yield _line(f"{_MD_SYMBOLS[verdict]} {verdict}", counts)
