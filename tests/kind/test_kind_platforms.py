@@ -117,3 +117,27 @@ def test_ctrl_c_during_provisioning_leaves_nothing(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=300) != 0
     assert_nothing_left(cluster)
+
+
+def test_calico_without_its_images_is_exit_3_naming_them_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    # The module proxy serves neither Calico v3.32.1 nor tigera/operator/api (README): the
+    # kit cannot build Calico's images, and the platform says which are missing, up front.
+    if "calico" in kit_cnis():
+        pytest.skip("the kit has built Calico: test_run_end_to_end covers it")
+    out = tmp_path / "calico"
+    proc = subprocess.run(
+        [*NETCONFORM, "run", "--platform", "kind-calico", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (line,) = proc.stderr.strip().splitlines()
+    assert "quay.io/calico/node:v3.32.1" in line and "not in the local Docker" in line
+    results = json.loads((out / "results.json").read_text())
+    assert results["complete"] is False and results["checks"] == []
+    assert "quay.io/calico/node:v3.32.1" in results["platform_info"]["provisioning_error"]
+    assert_nothing_left("netconform-calico")
