@@ -28,15 +28,23 @@ def shared_cni() -> Path:
     return SHARED_CNI
 
 
-def fake_plugins_archive(names: tuple[str, ...] = ("bridge", "host-local", "ptp")) -> bytes:
+def _tgz(files: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name in names:
-            data = f"#!/bin/sh\necho fake {name}\n".encode()
-            info = tarfile.TarInfo(f"./{name}")
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def fake_plugins_archive(names: tuple[str, ...] = ("bridge", "host-local", "ptp")) -> bytes:
+    return _tgz({f"./{name}": f"#!/bin/sh\necho fake {name}\n".encode() for name in names})
+
+
+def stand_in_chart(shared_cni: Path) -> bytes:
+    """A chart .tgz holding only the pinned chart's own values.yaml (from shared/cni)."""
+    return _tgz({"cilium/values.yaml": (shared_cni / "cilium/v1.20.0/values.yaml").read_bytes()})
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +60,7 @@ def offline_artifacts(shared_cni: Path) -> Callable[[str], plan.Artifacts]:
             if url.endswith(".tgz") and "cni-plugins" in url:
                 return fake_plugins_archive()
             if url.endswith(".tgz"):
-                return b"stand-in chart"
+                return stand_in_chart(shared_cni)
             data = real(url, sha256)
             return verify(data, sha256, url)
 

@@ -54,6 +54,8 @@ elif tool == "kubectl" and "version" in argv:
     print(json.dumps({"serverVersion": {"gitVersion": "v1.36.1"}}))
 elif tool == "docker" and argv[1:3] == ["network", "inspect"]:
     print("1500")
+elif tool == "docker" and argv[1] == "run" and "CapBnd" in argv:  # $FAKE_CAPBND: the mask
+    print("CapBnd:\t" + os.environ.get("FAKE_CAPBND", "000001ffffffffff"))
 elif tool == "docker" and argv[1] == "info" and "{{.CgroupVersion}}" in argv:
     print(os.environ.get("FAKE_CGROUP_VERSION", "2"))
 elif tool == "docker" and argv[1] == "info":

@@ -167,3 +167,30 @@ def test_a_local_cilium_chart_is_installed_and_its_digest_recorded(
         assert installed.read_bytes() == chart.read_bytes()
     assert handle.info["cni_chart"]["path"] == str(chart)
     assert len(handle.info["cni_chart"]["sha256"]) == 64
+
+
+def test_capabilities_the_nodes_lack_are_dropped_from_the_charts_lists_and_said(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # this machine's nodes: Docker 20.10 knows no BPF, PERFMON, CHECKPOINT_RESTORE, and the
+    # host's bounding set lacks SYS_RESOURCE (bit 24)
+    monkeypatch.setenv("FAKE_CAPBND", "000000fffeffffff")
+    with running(cilium(tmp_path, offline_artifacts, offline=True)) as handle:
+        values = cilium_values(tmp_path)
+    asked = values["securityContext"]["capabilities"]
+    # the chart's own lists (its values.yaml), less SYS_RESOURCE, every other entry kept
+    assert asked["cleanCiliumState"] == ["NET_ADMIN", "SYS_MODULE", "SYS_ADMIN"]
+    assert "SYS_RESOURCE" not in asked["ciliumAgent"] and "NET_ADMIN" in asked["ciliumAgent"]
+    assert "mountCgroup" not in asked  # nothing it asks for is missing: left to the chart
+    assert handle.info["capabilities_dropped"] == {
+        "ciliumAgent": ["SYS_RESOURCE"],
+        "cleanCiliumState": ["SYS_RESOURCE"],
+    }
+
+
+def test_nodes_with_every_capability_get_the_charts_lists_untouched(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any
+) -> None:
+    with running(cilium(tmp_path, offline_artifacts, offline=True)) as handle:
+        assert "securityContext" not in cilium_values(tmp_path)
+    assert handle.info["capabilities_dropped"] == {}

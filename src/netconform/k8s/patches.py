@@ -93,3 +93,27 @@ def unknown_value_paths(values: Mapping[str, Any], defaults: Mapping[str, Any]) 
         elif isinstance(value, Mapping) and isinstance(defaults[key], Mapping):
             unknown += [f"{key}.{p}" for p in unknown_value_paths(value, defaults[key])]
     return unknown
+
+
+def capabilities_beyond(
+    chart_defaults: Mapping[str, Any], path: str, bounding: frozenset[str]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """(values, dropped): the chart's capability lists at `path` (dotted) trimmed to the
+    `bounding` set, as helm values that replace them, and what each list lost. A container
+    asking for a capability its node's bounding set lacks cannot start ("unable to apply
+    caps"); without the capability it starts, and the report says what was dropped."""
+    node: Any = chart_defaults
+    for key in path.split("."):
+        node = node.get(key, {}) if isinstance(node, Mapping) else {}
+    values: dict[str, Any] = {}
+    dropped: dict[str, list[str]] = {}
+    for container, asked in (node or {}).items():
+        if not isinstance(asked, list):
+            continue
+        missing = [c for c in asked if str(c).upper().removeprefix("CAP_") not in bounding]
+        if missing:
+            dropped[container] = missing
+            values[container] = [c for c in asked if c not in missing]
+    for key in reversed(path.split(".")):
+        values = {key: values} if values else {}
+    return values, dropped

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from netconform.k8s import manifests, patches
 from netconform.k8s.download import Fetch, fetch_url, fetch_verified, verify
 from netconform.k8s.images import manifest_images
@@ -80,6 +82,9 @@ class KindHost:
     # the profile's optional images that cannot be had here (offline, not local)
     absent_optional: frozenset[str] = frozenset()
     local_chart: Path | None = None  # a chart file to install instead of the pinned one
+    # the capabilities a privileged node container has (its bounding set); None: unknown,
+    # assume all. A CNI container asking for one outside it cannot start.
+    node_capabilities: frozenset[str] | None = None
 
 
 def absent_optional(profile: CniProfile, host: KindHost) -> list[OptionalImage]:
@@ -231,13 +236,10 @@ def render_cni(
         for optional in absent_optional(profile, host):
             values = patches.deep_merge(values, optional.values_without)
         values = patches.cilium_values(values, cluster, profile.mtu)
+        values = patches.deep_merge(values, trimmed_capabilities(profile, host, artifacts)[0])
         written.append(_write(work.cni / CILIUM_VALUES_FILE, manifests.dump(values)))
         if include_binaries:
-            if host.local_chart is not None:  # the user's chart: recorded, not pinned
-                chart = host.local_chart.read_bytes()
-            else:
-                art = profile.artifact("cilium-chart")
-                chart = artifacts(art.url, art.sha256)
+            chart = chart_of(profile, host, artifacts)
             written.append(_write(work.cni / names["cilium-chart"], chart))
     if include_binaries and copy_plugins and profile.node_plugins is not None:
         import platform as machine
@@ -250,6 +252,44 @@ def render_cni(
             artifacts(ref.url, ref.sha256), profile.node_plugins.plugins, work.node_plugins
         )
     return written
+
+
+def chart_of(profile: CniProfile, host: KindHost, artifacts: Artifacts) -> bytes:
+    """The chart to install: the user's (recorded, not pinned) or the verified pinned one."""
+    if host.local_chart is not None:
+        return host.local_chart.read_bytes()
+    art = profile.artifact("cilium-chart")
+    return artifacts(art.url, art.sha256)
+
+
+def chart_defaults(chart: bytes) -> dict[str, Any]:
+    """The chart's own values.yaml (`<chart>/values.yaml` in the .tgz); {} for a file that is
+    no chart archive (helm install then says so)."""
+    try:
+        archive = tarfile.open(fileobj=io.BytesIO(chart), mode="r:gz")  # noqa: SIM115 - closed below
+    except tarfile.TarError:
+        return {}
+    with archive:
+        for member in archive.getmembers():
+            parts = member.name.split("/")
+            if len(parts) == 2 and parts[1] == "values.yaml" and member.isfile():
+                extracted = archive.extractfile(member)
+                if extracted is not None:
+                    loaded = yaml.safe_load(extracted.read())
+                    return loaded if isinstance(loaded, dict) else {}
+    return {}
+
+
+def trimmed_capabilities(
+    profile: CniProfile, host: KindHost, artifacts: Artifacts
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Helm values that drop from the chart's capability lists what the nodes' bounding set
+    lacks, and what was dropped per container (empty when nothing is, or it is unknown)."""
+    path = profile.helm.capability_lists if profile.helm else None
+    if path is None or host.node_capabilities is None:
+        return {}, {}
+    defaults = chart_defaults(chart_of(profile, host, artifacts))
+    return patches.capabilities_beyond(defaults, path, host.node_capabilities)
 
 
 def cni_images_of(
@@ -328,6 +368,8 @@ def render_kind(
         "runs_without": [
             {"image": o.image, "what": o.what, "capability": str(o.capability)} for o in without
         ],
+        # asked for by the chart, outside the nodes' bounding set: dropped so the pods start
+        "capabilities_dropped": trimmed_capabilities(profile, host, artifacts)[1],
         "cni_chart": None if host.local_chart is None else _chart_record(host.local_chart),
     }
     plan = RenderedPlan(

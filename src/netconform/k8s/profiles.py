@@ -49,6 +49,9 @@ class HelmRelease(_Strict):
     release: str
     namespace: str
     values: Mapping[str, Any] = Field(default_factory=dict)
+    # dotted path in the chart's values.yaml to {container: [capability, ...]}: the
+    # capabilities the chart asks for, trimmed to what the nodes' bounding set has
+    capability_lists: str | None = None
 
 
 class OptionalImage(_Strict):

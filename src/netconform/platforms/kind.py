@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from netconform.errors import said_not_raised
-from netconform.k8s import diagnostics, images, install, plan, profiles
+from netconform.k8s import capabilities, diagnostics, images, install, plan, profiles
 from netconform.k8s.cni_status import reported_capabilities
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kindcluster import KindClusters
@@ -141,6 +141,9 @@ class KindPlatform:
             probe_image_present=probe_present,
             absent_optional=absent,
             local_chart=self.local_chart,
+            node_capabilities=capabilities.node_bounding_set(self.runner, node_image)
+            if node_image
+            else None,
         )
 
     def _provision(self) -> KubeHandle:
