@@ -64,11 +64,21 @@ class CouldNotMeasure(Exception):
 class DidNotRun(Exception):
     """A probe did not run (exec or agent failure): the check is an error."""
 
+    def __init__(self, message: str, reproduce: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.reproduce = tuple(reproduce)
+
+
+def _name(endpoint: object) -> str:
+    return str(getattr(endpoint, "name", endpoint))
+
 
 def _one(bench: Bench[E], source: E, probe: Probe) -> ProbeResult:
     result = bench.run_many({source: [probe]})[source][0]
     if not result.ran:
-        raise DidNotRun(f"{probe.kind} from {source}: {result.error}")
+        raise DidNotRun(
+            f"{probe.kind} from {_name(source)} did not run: {result.error}", result.reproduce
+        )
     if not result.ok:
         raise CouldNotMeasure(f"{probe.kind} to {probe.target}: {result.error}")
     return result
@@ -80,9 +90,11 @@ def start_servers(bench: Bench[E], endpoints: Sequence[E]) -> None:
     for source, results in bench.run_many(batches).items():
         result = results[0]
         if not result.ran:
-            raise DidNotRun(f"perf servers in {source}: {result.error}")
+            raise DidNotRun(
+                f"perf servers in {_name(source)} did not run: {result.error}", result.reproduce
+            )
         if not result.ok:
-            raise CouldNotMeasure(f"perf servers in {source}: {result.error}")
+            raise CouldNotMeasure(f"perf servers in {_name(source)}: {result.error}")
 
 
 def _cpu_seconds(bench: Bench[E], endpoints: Sequence[E]) -> dict[E, float | None]:
@@ -364,7 +376,9 @@ def _judged(
     try:
         figures, observed = measure()
     except DidNotRun as exc:
-        return Outcome.errored(f"could not measure: {exc}")
+        return Outcome.errored(
+            f"could not measure: {exc}", observed={"reproduce": list(exc.reproduce)}
+        )
     except CouldNotMeasure as exc:
         return Outcome.failed(f"could not measure: {exc}", expected="measured")
     return judge(figures, observed)
