@@ -105,6 +105,18 @@ def plan_services(
     return plans
 
 
+def object_counts(
+    scenario: SwarmScenario, capabilities: frozenset[Capability], nodes: int
+) -> dict[str, int]:
+    """What `deploy` creates, by kind (the comparison's complexity figure)."""
+    standalone = nodes * 2 + 2 + 2  # peers and host-network ones; the bridge pair; DNS
+    return {
+        "networks": len(plan_networks(scenario, capabilities)) + 1,  # + the plain bridge
+        "services": len(plan_services(scenario, capabilities)),
+        "containers": standalone,
+    }
+
+
 @contextlib.contextmanager
 def _refusal_is_exit_3(doing: str) -> Iterator[None]:
     """A refusal of the Docker API becomes one line and exit 3."""
