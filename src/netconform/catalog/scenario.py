@@ -34,8 +34,8 @@ class PerfParams(_Strict):
     streams: int = Field(4, ge=2, le=16)  # the multi-stream TCP figure
     udp_mbit: int = Field(500, ge=1, le=100_000)  # the rate UDP is offered at
     udp_length: int = Field(1200, ge=64, le=8972)  # UDP payload: below every overlay MTU
-    rr_requests: int = Field(200, ge=10, le=10_000)  # request/response exchanges per sample
-    connections: int = Field(100, ge=10, le=5_000)  # connections per connection-rate sample
+    rr_requests: int = Field(1000, ge=10, le=10_000)  # request/response exchanges per sample
+    connections: int = Field(300, ge=10, le=5_000)  # connections per connection-rate sample
     # Opt-in: a throughput under this fraction of the baseline's fails (k8s-netperf: 0.9).
     min_throughput_ratio: float | None = Field(None, gt=0, le=10)
     # Opt-in: a p50 latency over this multiple of the baseline's fails.
