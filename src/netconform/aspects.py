@@ -28,6 +28,7 @@ class Aspect:
 NETPOL_CASE_PREFIX = "netpol.case."
 
 _R, _D, _M, _I, _N = Area.REACHABILITY, Area.DNS, Area.MTU, Area.ISOLATION, Area.NETPOL
+_P = Area.PERF
 
 _TABLE: tuple[tuple[str, Area, str], ...] = (
     # --- reachability ------------------------------------------------------------------
@@ -146,6 +147,54 @@ _TABLE: tuple[tuple[str, Area, str], ...] = (
     ),
     # --- NetworkPolicy -------------------------------------------------------------------
     ("netpol.default-deny.canary", _N, "The platform enforces NetworkPolicy (default-deny)"),
+    # --- DNS options ---------------------------------------------------------------------
+    (
+        "dns.resolv-conf.search-upstream",
+        _D,
+        "A short name resolves through the configured search domain, answered by the "
+        "configured upstream nameserver",
+    ),
+    # --- perf (informational: measured against the host network / underlay) -------------
+    (
+        "perf.tcp.cross-host.1-stream",
+        _P,
+        "TCP throughput across hosts, 1 stream, and its ratio to the host network",
+    ),
+    (
+        "perf.tcp.cross-host.streams",
+        _P,
+        "TCP throughput across hosts, several streams, and its ratio to the host network",
+    ),
+    (
+        "perf.tcp.same-host.1-stream",
+        _P,
+        "TCP throughput between endpoints on one host, 1 stream, against the host's loopback",
+    ),
+    (
+        "perf.udp.cross-host",
+        _P,
+        "UDP throughput and loss across hosts at a fixed offered rate, against the host network",
+    ),
+    (
+        "perf.tcp.service",
+        _P,
+        "TCP throughput through a service's virtual IP (ClusterIP) to a backend on another host",
+    ),
+    (
+        "perf.rr.cross-host",
+        _P,
+        "TCP request/response latency p50/p99 across hosts, against the host network",
+    ),
+    (
+        "perf.crr.cross-host",
+        _P,
+        "TCP connection rate across hosts (connect, one exchange, close), against the host network",
+    ),
+    (
+        "perf.reference.bridge",
+        _P,
+        "Reference: TCP throughput on a plain Docker bridge network on one host",
+    ),
 )
 
 STATIC: Mapping[str, Aspect] = MappingProxyType({k: Aspect(k, a, t) for k, a, t in _TABLE})

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import json
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,11 +167,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         run = state.provided or prepare_run(state.options, state.settings, progress)
         state.scenario = run.scenario
         state.platform = run.platform
+        provisioning = time.monotonic()
         state.handle = state.lifecycle.enter_context(running(run.platform))
+        provision_s = round(time.monotonic() - provisioning, 1)
     except (NetconformError, OSError) as exc:
         state.not_provisioned(exc)
         pytest.exit(f"netconform: {exc}", returncode=exit_code_of(exc))
-    state.info = {**state.handle.info, "platform": state.platform_name}
+    # provision_s: the comparison of approaches' complexity (time to provision)
+    state.info = {**state.handle.info, "platform": state.platform_name, "provision_s": provision_s}
     state.options.out.mkdir(parents=True, exist_ok=True)
     state.write(complete=False)
 

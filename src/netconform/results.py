@@ -90,6 +90,29 @@ class Measure(StrEnum):
     ENFORCED = "enforced"  # the default-deny canary saw a policy take effect (bool)
     TOOK_EFFECT_S = "took_effect_s"  # policy change until the data plane showed it (slowest step)
     STEPS = "steps"  # steps of a NetworkPolicy case
+    # Perf (informational): the measured path and its baseline (host network / underlay),
+    # sampled alternately; figures are medians over the samples.
+    MBIT_S = "mbit_s"  # throughput, median of the samples
+    MBIT_S_SAMPLES = "mbit_s_samples"  # each sample's throughput
+    SPREAD_PCT = "spread_pct"  # (max - min) / median of the samples, percent
+    STREAMS = "streams"  # parallel TCP streams per sample
+    SAMPLE_S = "sample_s"  # length of one throughput sample
+    RETRANSMITS = "retransmits"  # TCP retransmissions over every sample
+    UDP_LOSS_PCT = "udp_loss_pct"  # datagrams lost, median of the samples
+    UDP_OFFERED_MBIT_S = "udp_offered_mbit_s"  # the rate the sender was asked to send at
+    RR_P50_MS = "rr_p50_ms"  # TCP request/response round trip, one connection
+    RR_P90_MS = "rr_p90_ms"
+    RR_P99_MS = "rr_p99_ms"
+    CONNECTIONS_PER_S = "connections_per_s"  # connect + one exchange + close, sequential
+    CPU_S_PER_GB = "cpu_s_per_gb"  # the endpoints' cgroup CPU seconds per GB moved
+    BASELINE = "baseline"  # what the baseline path is (e.g. "host-network")
+    BASELINE_MBIT_S = "baseline_mbit_s"
+    BASELINE_SPREAD_PCT = "baseline_spread_pct"
+    BASELINE_RR_P50_MS = "baseline_rr_p50_ms"
+    BASELINE_RR_P99_MS = "baseline_rr_p99_ms"
+    BASELINE_CONNECTIONS_PER_S = "baseline_connections_per_s"
+    BASELINE_CPU_S_PER_GB = "baseline_cpu_s_per_gb"
+    RATIO_TO_BASELINE = "ratio_to_baseline"  # the path's main figure / the baseline's
 
 
 class CellValue(StrEnum):

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from tests.dns_series import series_values
+from tests.swarm.perf_plane import PERF_KINDS, PerfPlane
 
 from netconform.catalog.scenario import KubernetesScenario
 from netconform.core import Capabilities
@@ -180,12 +181,15 @@ class Conformant:
     def __init__(self, ctx: ScriptedContext) -> None:
         self.ctx = ctx
         self._turn = itertools.count()
+        self.perf = PerfPlane()
 
     @property
     def overhead(self) -> int:
         return int(self.ctx.info.get("overhead_bytes", OVERHEAD))
 
     def __call__(self, src: PodEndpoint, p: Probe) -> Reply:
+        if str(p.kind) in PERF_KINDS:
+            return self._perf(src, p)
         handler = getattr(self, "_" + str(p.kind).replace("-", "_"))
         reply: Reply = handler(src, p)
         return reply
@@ -228,6 +232,18 @@ class Conformant:
     def _transfer(self, src: PodEndpoint, p: Probe) -> Reply:
         n = int(p.params["bytes"])
         return True, None, {"bytes": n, "requested": n, "seconds": 0.2, "mbit_s": n * 40 / 1e6}
+
+    def _perf(self, src: PodEndpoint, p: Probe) -> Reply:
+        if p.target == "127.0.0.1" or src.label(ROLE_LABEL) == "host":
+            path = "loopback" if p.target == "127.0.0.1" else "host"
+        elif any(ip == p.target for ip in self.ctx.services.values()):
+            path = "service"
+        else:
+            backends = self._backends(p.target, p.port)
+            if str(p.kind) in {"iperf3", "rr", "crr"} and not backends:
+                return False, "timeout", {}
+            path = "same-host" if backends and backends[0].node == src.node else "overlay"
+        return True, None, self.perf.values(str(p.kind), p.params, path, src.key)
 
     # --- the endpoint's own view ---------------------------------------------------------
     def _interfaces(self, src: PodEndpoint, p: Probe) -> Reply:

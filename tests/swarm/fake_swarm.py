@@ -23,9 +23,15 @@ from netconform.checks.base import CATALOGUE, execute
 from netconform.core import Capabilities
 from netconform.lab import capture
 from netconform.platforms.swarm_plan import (
+    BRIDGE_NETWORK,
+    DNS_ANSWER,
+    DNS_DOMAIN,
+    DNS_OPTIONS,
+    HOST_NETWORK,
     PEER,
     PROBE_ALIAS,
     PUBLISHED_PORT,
+    ContainerRole,
     Endpoint,
     NetworkKey,
     ServiceKey,
@@ -34,6 +40,8 @@ from netconform.platforms.swarm_plan import (
 from netconform.probes.executors import reproducer
 from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult
 from netconform.results import CheckResult
+
+from .perf_plane import PERF_KINDS, PerfPlane
 
 NODES = ("h1", "h2", "h3")
 GOSSIP_PORT = 7946
@@ -199,7 +207,11 @@ SERVICES = (
     Service(ServiceKey.VIP, NetworkKey.MAIN, replicas=3),
     Service(ServiceKey.DNSRR, NetworkKey.MAIN, replicas=2, vip=False),
     Service(ServiceKey.SCALE, NetworkKey.MAIN, replicas=3),
+    Service(ServiceKey.PERF, NetworkKey.MAIN, replicas=1),
+    Service(ServiceKey.DNS_OPTIONS, NetworkKey.MAIN, replicas=1),
 )
+LOOPBACK = "127.0.0.1"
+BRIDGE_SUBNET = "172.18.0."
 
 
 class FakeWatch:
@@ -260,7 +272,9 @@ class FakeSwarm:
         self.services = {s.key: s for s in SERVICES}
         self.replicas = {s.key: s.replicas for s in SERVICES if s.replicas is not None}
         self.vips = {  # each on its service's own overlay
-            s.key: OVERLAYS[s.network].address(2 + i) for i, s in enumerate(SERVICES) if s.vip
+            s.key: OVERLAYS[s.network].address(2 + i if i < 8 else 230 + i - 8)
+            for i, s in enumerate(SERVICES)
+            if s.vip
         }
         self.peer_endpoints = [
             Endpoint(self.plan.peer_name(n), PEER, n, OVERLAYS[NetworkKey.MAIN].address(250 + i),
@@ -273,6 +287,49 @@ class FakeSwarm:
         self._active_watch: FakeWatch | None = None
         self._round_robin = itertools.count()
         self._ids = itertools.count()
+        self.perf = PerfPlane()
+        self.standalone_endpoints = self._standalone()
+
+    def _standalone(self) -> dict[ContainerRole, list[Endpoint]]:
+        def container(role: ContainerRole, node: str, index: int, ip: str, net: str) -> Endpoint:
+            name = self.plan.container_name(role, node, index)
+            return Endpoint(name, str(role), node, ip, f"{role}{node}{index}".ljust(64, "0"), net)
+
+        return {
+            ContainerRole.HOST: [
+                container(ContainerRole.HOST, n.name, 0, n.address, HOST_NETWORK)
+                for n in self.nodes
+            ],
+            ContainerRole.BRIDGE: [
+                container(
+                    ContainerRole.BRIDGE, NODES[0], i, f"{BRIDGE_SUBNET}{2 + i}", BRIDGE_NETWORK
+                )
+                for i in (0, 1)
+            ],
+            ContainerRole.DNS_UPSTREAM: [
+                container(
+                    ContainerRole.DNS_UPSTREAM,
+                    NODES[0],
+                    0,
+                    OVERLAYS[NetworkKey.MAIN].address(240),
+                    NetworkKey.MAIN,
+                )
+            ],
+            ContainerRole.DNS_OPTIONS: [
+                container(
+                    ContainerRole.DNS_OPTIONS,
+                    NODES[-1],
+                    0,
+                    OVERLAYS[NetworkKey.MAIN].address(241),
+                    NetworkKey.MAIN,
+                )
+            ],
+        }
+
+    def standalone(self, role: ContainerRole) -> list[Endpoint]:
+        return [
+            e for e in self.standalone_endpoints[role] if (str(role), e.node) not in self.absent
+        ]
 
     # --- CheckContext --------------------------------------------------------------------
     @property
@@ -286,7 +343,9 @@ class FakeSwarm:
     def _tasks_of(self, key: ServiceKey) -> list[Endpoint]:
         service = self.services[key]
         overlay = OVERLAYS[service.network]
-        base = 10 + 30 * list(self.services).index(key)  # disjoint addresses per service
+        index = list(self.services).index(key)
+        # disjoint addresses per service (the perf and DNS-options ones below the peers)
+        base = 10 + 30 * index if index < 8 else 200 + 10 * (index - 8)
         if service.replicas is None:
             slots: list[tuple[int | None, str]] = [(None, n) for n in NODES]
         else:
@@ -397,6 +456,12 @@ class FakeSwarm:
 
     def healthy(self, source: Endpoint, probe: Probe) -> Answer:
         kind = probe.kind
+        if kind in PERF_KINDS:
+            return self._perf(source, probe)
+        if kind == ProbeKind.READ and self._dns_configured(source):
+            return self._read_configured(probe.target)
+        if kind == ProbeKind.DNS and self._dns_configured(source) and probe.params.get("search"):
+            return self._resolve_configured(probe)
         if kind == ProbeKind.DNS:
             return self._resolve(source, probe)
         if kind == ProbeKind.DNS_LATENCY:
@@ -481,6 +546,63 @@ class FakeSwarm:
         if probe.params.get("qtype", "A") == "AAAA":
             return a_records()  # NOERROR, no answer: the overlays are v4-only
         return a_records(*ips)
+
+    # --- DNS options and perf ------------------------------------------------------------
+    @staticmethod
+    def _dns_configured(source: Endpoint) -> bool:
+        return source.service in {ServiceKey.DNS_OPTIONS, ContainerRole.DNS_OPTIONS}
+
+    def _read_configured(self, path: str) -> Answer:
+        if path != "/etc/resolv.conf":
+            return self._read(path)
+        upstream = self.standalone_endpoints[ContainerRole.DNS_UPSTREAM][0].ip
+        return answered(
+            content=f"# Generated by Docker Engine.\nnameserver 127.0.0.11\nsearch {DNS_DOMAIN}\n"
+            f"options {' '.join(DNS_OPTIONS)}\n\n# Based on host file: '/etc/resolv.conf' "
+            f"(internal resolver)\n# ExtServers: [{upstream}]\n"
+        )
+
+    def _resolve_configured(self, probe: Probe) -> Answer:
+        """The embedded DNS: its own names first, then the search domain at the upstream."""
+        if "." not in probe.target:
+            qname = f"{probe.target}.{DNS_DOMAIN}."
+            return answered(rcode="NOERROR", answers=[DNS_ANSWER], qname=qname, server="127.0.0.11")
+        return nxdomain()
+
+    def _perf_path(self, source: Endpoint, probe: Probe) -> str:
+        if probe.target == LOOPBACK:
+            return "loopback"
+        if source.service == ContainerRole.HOST:
+            return "host"
+        if source.service == ContainerRole.BRIDGE:
+            return "bridge"
+        if probe.target in self.vips.values():
+            return "service"
+        dst = self.endpoint_at(probe.target)
+        return "same-host" if dst is not None and dst.node == source.node else "overlay"
+
+    def _perf(self, source: Endpoint, probe: Probe) -> Answer:
+        if probe.kind in {ProbeKind.IPERF3, ProbeKind.RR, ProbeKind.CRR}:
+            reachable = (
+                probe.target == LOOPBACK
+                or (
+                    source.service == ContainerRole.HOST
+                    and probe.target in {n.address for n in self.nodes}
+                )
+                or (
+                    source.service == ContainerRole.BRIDGE
+                    and probe.target.startswith(BRIDGE_SUBNET)
+                )
+                or probe.target in self.vips.values()
+                or self.endpoint_at(probe.target) is not None
+            )
+            if not reachable:
+                return failed(
+                    "iperf3: unable to connect to server: Connection timed out",
+                    Connectivity.TIMEOUT,
+                )
+        path = self._perf_path(source, probe)
+        return answered(**self.perf.values(str(probe.kind), probe.params, path, source.name))
 
     @staticmethod
     def _read(path: str) -> Answer:

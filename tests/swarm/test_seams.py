@@ -23,17 +23,19 @@ from netconform.probes.model import Connectivity, ProbeKind
 from netconform.results import Verdict
 
 from .test_dns import CASES as DNS
+from .test_dns_options import CASES as DNS_OPTIONS
 from .test_isolation import CASES as ISOLATION
 from .test_mtu import CASES as MTU
+from .test_perf import CASES as PERF
 from .test_reachability import CASES as REACHABILITY
 
-CASES = [*REACHABILITY, *DNS, *MTU, *ISOLATION]
+CASES = [*REACHABILITY, *DNS, *MTU, *ISOLATION, *DNS_OPTIONS, *PERF]
 SWARM_CHECKS = {c.spec.id: c.spec for c in CATALOGUE.for_family("swarm")}
 
 
 @pytest.mark.parametrize("verdict", [Verdict.PASS, Verdict.FAIL])
 def test_every_swarm_check_has_a_passing_and_a_failing_script(verdict: Verdict) -> None:
-    assert len(SWARM_CHECKS) == 35
+    assert len(SWARM_CHECKS) == 45
     scripted = {c.check_id for c in CASES if c.verdict == verdict}
     assert sorted(set(SWARM_CHECKS) - scripted) == []
     assert sorted(scripted - set(SWARM_CHECKS)) == []
@@ -66,7 +68,7 @@ def test_check_modules_and_the_fake_import_without_docker_or_pyroute2() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["35", "pass"]
+    assert done.stdout.split() == ["45", "pass"]
 
 
 # --- the real context, over stand-in Docker clients ----------------------------------------

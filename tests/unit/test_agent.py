@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -228,13 +229,15 @@ def test_dns_series_times_each_exchange_one_after_another(transport: str) -> Non
     assert result.ok, result.error
     timings = result.values["samples_ms"]
     assert len(timings) == 8 and result.values["failed"] == 0
-    # every sample carries the server's own 30 ms, and little else: no queue in front
-    assert all(30 <= t < 30 + 25 for t in timings), timings
+    # every sample carries the server's own 30 ms, and little else: no queue in front (the
+    # median, so a loaded machine's one slow wake-up does not decide)
+    assert all(t >= 30 for t in timings) and statistics.median(timings) < 30 + 50, timings
     # one after the other: the series took at least the sum of its samples
     assert result.latency_ms is not None and result.latency_ms >= sum(timings)
     if transport == "udp" and shutil.which("dig"):
         dig = result.values["dig"]["samples_ms"]
-        assert len(dig) == 8 and all(30 <= t < 30 + 25 for t in dig), dig
+        assert len(dig) == 8 and all(t >= 30 for t in dig), dig
+        assert statistics.median(dig) < 30 + 50, dig
 
 
 def test_dns_series_counts_lost_lookups_as_failures() -> None:

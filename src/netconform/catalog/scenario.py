@@ -30,6 +30,23 @@ class DnsParams(_Strict):
     latency_p99_max_ms: float = Field(250, gt=0)
 
 
+class PerfParams(_Strict):
+    """The perf area: short samples taken alternately on the path and its baseline (the host
+    network), so a drift of the machine weighs on both; thresholds are opt-in."""
+
+    samples: int = Field(3, ge=1, le=20)  # per path and figure
+    sample_s: int = Field(1, ge=1, le=30)  # one iperf3 sample (iperf3 -t takes seconds)
+    streams: int = Field(4, ge=2, le=16)  # the multi-stream TCP figure
+    udp_mbit: int = Field(500, ge=1, le=100_000)  # the rate UDP is offered at
+    udp_length: int = Field(1200, ge=64, le=8972)  # UDP payload: below every overlay MTU
+    rr_requests: int = Field(1000, ge=10, le=10_000)  # request/response exchanges per sample
+    connections: int = Field(300, ge=10, le=5_000)  # connections per connection-rate sample
+    # Opt-in: a throughput under this fraction of the baseline's fails (k8s-netperf: 0.9).
+    min_throughput_ratio: float | None = Field(None, gt=0, le=10)
+    # Opt-in: a p50 latency over this multiple of the baseline's fails.
+    max_latency_ratio: float | None = Field(None, ge=1, le=1000)
+
+
 class _CommonScenario(_Strict):
     """What the checks of every family read. The defaults here are the only ones: the files
     in scenarios/ spell them out for the reader, and a test keeps the two equal."""
@@ -39,6 +56,7 @@ class _CommonScenario(_Strict):
     converge_deadline_s: float = Field(30.0, gt=0, le=600)  # a check polls until this
     mtu: MtuParams = MtuParams()
     dns: DnsParams = DnsParams()
+    perf: PerfParams = PerfParams()
 
 
 class SwarmNetworks(_Strict):

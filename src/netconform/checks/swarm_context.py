@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from netconform.catalog.scenario import SwarmScenario
 from netconform.core import Capabilities
-from netconform.platforms.swarm_plan import Endpoint, SwarmPlan
+from netconform.platforms.swarm_plan import ContainerRole, Endpoint, SwarmPlan
 from netconform.probes.executors import BatchExecutor
 from netconform.probes.model import Probe, ProbeKind, ProbeResult
 
@@ -57,6 +57,10 @@ class SwarmCheckContext(Protocol):
         ...
 
     def vip(self, key: str, network: str) -> str | None: ...
+
+    def standalone(self, role: ContainerRole) -> list[Endpoint]:
+        """The standalone containers of a role: host-network, bridge, DNS options."""
+        ...
 
     def overlay(self, key: str) -> tuple[int, str]:
         """The VXLAN network id and the subnet of one of the run's overlays."""

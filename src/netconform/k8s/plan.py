@@ -335,7 +335,8 @@ def render_kind(
     local = [i for i in cni_images if host.local_images is None or i in host.local_images]
     image = probe_image or probe_image_tag()
     spec = WorkloadSpec(run_id, nodes, image, cluster_dns_ip(config.networking.serviceSubnet))
-    files.append(_write(work.workloads, manifests.dump_all(all_objects(spec))))
+    workloads = all_objects(spec)
+    files.append(_write(work.workloads, manifests.dump_all(workloads)))
     binding = netpol_binding(spec)
     files += render_policies(out, binding, load_catalogue() if cases is None else cases)
     cluster_steps = [
@@ -371,6 +372,9 @@ def render_kind(
         # asked for by the chart, outside the nodes' bounding set: dropped so the pods start
         "capabilities_dropped": trimmed_capabilities(profile, host, artifacts)[1],
         "cni_chart": None if host.local_chart is None else _chart_record(host.local_chart),
+        # the comparison's complexity: what the run creates beside the CNI's own manifests
+        "objects": {"workloads": len(workloads)},
+        "images": [*cni_images, image],
     }
     plan = RenderedPlan(
         platform,

@@ -12,7 +12,7 @@ from typing import Any
 from netconform.k8s.manifests import Manifest
 from netconform.netpol.catalogue import NAMESPACES, POD_NAMES, port_name
 from netconform.netpol.model import Protocol
-from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
+from netconform.probes.agent import IPERF3_PORT, SERVER_TCP_PORT, SERVER_UDP_PORT
 from netconform.probes.executors import serve_command
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -200,6 +200,8 @@ def probe_objects(spec: WorkloadSpec) -> list[Manifest]:
     service_ports = [
         _service_port("tcp", SERVER_TCP_PORT, SERVER_TCP_PORT, "TCP"),
         _service_port("udp", SERVER_UDP_PORT, SERVER_UDP_PORT, "UDP"),
+        # the perf area's iperf3 through a ClusterIP (k8s.perf.tcp.clusterip)
+        _service_port("iperf3", IPERF3_PORT, IPERF3_PORT, "TCP"),
     ]
     for i, node in enumerate(spec.nodes):
         for slot in PROBE_SLOTS:

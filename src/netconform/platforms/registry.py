@@ -105,10 +105,11 @@ def _kube_handle(data: Mapping[str, Any]) -> Handle:
 
 
 SWARM_CHECKS = tuple(
-    f"netconform.checks.swarm_{area}" for area in ("reachability", "dns", "mtu", "isolation")
+    f"netconform.checks.swarm_{area}"
+    for area in ("reachability", "dns", "mtu", "isolation", "dns_options", "perf")
 )
 KUBERNETES_CHECKS = tuple(
-    f"netconform.checks.k8s_{area}" for area in ("reachability", "dns", "mtu", "netpol")
+    f"netconform.checks.k8s_{area}" for area in ("reachability", "dns", "mtu", "netpol", "perf")
 )
 
 

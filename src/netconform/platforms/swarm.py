@@ -17,7 +17,17 @@ from netconform.lab import capture
 from netconform.lab.capture import UnderlayWatch
 from netconform.platforms import swarm_deploy
 from netconform.platforms.swarm_deploy import LABEL, Node
-from netconform.platforms.swarm_plan import PEER, Endpoint, NetworkKey, ServiceKey, SwarmPlan
+from netconform.platforms.swarm_plan import (
+    BRIDGE_NETWORK,
+    HOST_NETWORK,
+    PEER,
+    ROLE_LABEL,
+    ContainerRole,
+    Endpoint,
+    NetworkKey,
+    ServiceKey,
+    SwarmPlan,
+)
 from netconform.polling import poll
 from netconform.probes.agent import SERVER_TCP_PORT
 from netconform.probes.executors import DockerExecExecutor, NetnsExecutor, run_batches
@@ -150,6 +160,26 @@ class SwarmContext:
                     )
                 )
         return found
+
+    def standalone(self, role: ContainerRole) -> list[Endpoint]:
+        """The run's standalone containers of one role (swarm_deploy.start_standalone), by
+        node and name; a host-network one's address is its node's underlay address."""
+        found = []
+        networks = {
+            ContainerRole.BRIDGE: BRIDGE_NETWORK,
+            ContainerRole.HOST: HOST_NETWORK,
+        }
+        key = networks.get(role, NetworkKey.MAIN)
+        for node in self.nodes:
+            flt = {"label": [f"{LABEL}={self.run_id}", f"{ROLE_LABEL}={role}"]}
+            for c in self.clients[node.name].containers.list(filters=flt, ignore_removed=True):
+                if key == HOST_NETWORK:
+                    ip = node.address
+                else:
+                    net = c.attrs["NetworkSettings"]["Networks"].get(self.plan.network_name(key))
+                    ip = (net or {}).get("IPAddress", "")
+                found.append(Endpoint(c.name, str(role), node.name, ip, c.id, key))
+        return sorted(found, key=lambda e: (e.node, e.name))
 
     def vip(self, key: str, network: str) -> str | None:
         svc = self.service(key)

@@ -15,18 +15,25 @@ import docker.errors
 from netconform.catalog.scenario import SwarmScenario
 from netconform.errors import EnvironmentUnfit
 from netconform.platforms.swarm_plan import (
+    BRIDGE_NETWORK,
+    DNS_ANSWER,
+    DNS_DOMAIN,
+    DNS_OPTIONS,
     PROBE_ALIAS,
     PUBLISHED_PORT,
+    ROLE_LABEL,
+    ContainerRole,
     SwarmPlan,
     network_name,
     service_name,
 )
 from netconform.polling import Clock, Sleep, poll
 from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
-from netconform.probes.executors import serve_command
+from netconform.probes.executors import dns_upstream_command, serve_command
 from netconform.vocab import Capability
 
 LABEL = "io.netconform.run"
+IDLE = ["sleep", "infinity"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class ServicePlan:
     endpoint_mode: str = "vip"
     aliases: tuple[str, ...] = ()
     publish: bool = False
+    dns_options: bool = False  # given the lab's upstream, DNS_DOMAIN and DNS_OPTIONS
 
 
 def plan_networks(
@@ -89,10 +97,24 @@ def plan_services(
         ),
         ServicePlan("dnsrr", "main", "replicated", replicas=2, endpoint_mode="dnsrr"),
         ServicePlan("scale", "main", "replicated", replicas=scenario.scale.high),
+        ServicePlan("perf", "main", "replicated", replicas=1),
+        ServicePlan("dnsopts", "main", "replicated", replicas=1, dns_options=True),
     ]
     if Capability.ESP in capabilities:
         plans.append(ServicePlan("encrypted", "encrypted", "global"))
     return plans
+
+
+def object_counts(
+    scenario: SwarmScenario, capabilities: frozenset[Capability], nodes: int
+) -> dict[str, int]:
+    """What `deploy` creates, by kind (the comparison's complexity figure)."""
+    standalone = nodes * 2 + 2 + 2  # peers and host-network ones; the bridge pair; DNS
+    return {
+        "networks": len(plan_networks(scenario, capabilities)) + 1,  # + the plain bridge
+        "services": len(plan_services(scenario, capabilities)),
+        "containers": standalone,
+    }
 
 
 @contextlib.contextmanager
@@ -137,6 +159,7 @@ def deploy(
         _start_peer(
             clients[node.name], image, serve, SwarmPlan(run_id).peer_name(node.name), main, labels
         )
+    upstream = start_standalone(clients, nodes, image, run_id, serve)
     for svc in plan_services(scenario, capabilities):
         mode = (
             docker.types.ServiceMode("global")
@@ -161,7 +184,75 @@ def deploy(
             labels=labels,
             container_labels=labels,
             stop_grace_period=1_000_000_000,
+            **(_dns_config(upstream) if svc.dns_options else {}),
         )
+
+
+def _dns_config(upstream: str) -> dict[str, Any]:
+    import docker.types
+
+    config = docker.types.DNSConfig([upstream], [DNS_DOMAIN], list(DNS_OPTIONS))
+    return {"dns_config": config}
+
+
+def start_standalone(
+    clients: Mapping[str, Any], nodes: Sequence[Node], image: str, run_id: str, serve: list[str]
+) -> str:
+    """The containers beside the services: a host-network one per node (the perf baseline),
+    a pair on a plain bridge network on the first node (a reference row), the DNS upstream
+    the lab serves itself and a container given it with --dns, --dns-search, --dns-option.
+    Returns the upstream's address on the main overlay."""
+    plan = SwarmPlan(run_id)
+    first = clients[nodes[0].name]
+
+    def labels(role: ContainerRole) -> dict[str, str]:
+        return {LABEL: run_id, ROLE_LABEL: str(role)}
+
+    for node in nodes:
+        clients[node.name].containers.run(
+            image,
+            command=IDLE,  # perf probes start their own servers (agent.probe_perf_server)
+            name=plan.container_name(ContainerRole.HOST, node.name),
+            network_mode="host",
+            labels=labels(ContainerRole.HOST),
+            detach=True,
+        )
+    bridge = plan.network_name(BRIDGE_NETWORK)
+    first.networks.create(bridge, driver="bridge", labels={LABEL: run_id})
+    for index in (0, 1):
+        first.containers.run(
+            image,
+            name=plan.container_name(ContainerRole.BRIDGE, nodes[0].name, index),
+            command=IDLE,
+            network=bridge,
+            labels=labels(ContainerRole.BRIDGE),
+            detach=True,
+        )
+    main = plan.network_name("main")
+    upstream_name = plan.container_name(ContainerRole.DNS_UPSTREAM, nodes[0].name)
+    _start_peer(
+        first,
+        image,
+        dns_upstream_command(DNS_DOMAIN, DNS_ANSWER),
+        upstream_name,
+        main,
+        labels(ContainerRole.DNS_UPSTREAM),
+    )
+    attrs = first.containers.get(upstream_name).attrs
+    upstream = str(attrs["NetworkSettings"]["Networks"][main]["IPAddress"])
+    last = nodes[-1]
+    _start_peer(
+        clients[last.name],
+        image,
+        serve,
+        plan.container_name(ContainerRole.DNS_OPTIONS, last.name),
+        main,
+        labels(ContainerRole.DNS_OPTIONS),
+        dns=[upstream],
+        dns_search=[DNS_DOMAIN],
+        dns_opt=list(DNS_OPTIONS),
+    )
+    return upstream
 
 
 def _start_peer(
@@ -174,6 +265,7 @@ def _start_peer(
     deadline_s: float = 90,
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
+    **run_options: Any,
 ) -> None:
     """Start one standalone container on an overlay, retrying what a busy swarm answers
     while the worker waits for the manager: the overlay not known yet (NotFound), or the
@@ -182,7 +274,13 @@ def _start_peer(
     def attempt() -> docker.errors.APIError | None:
         try:
             client.containers.run(
-                image, command=command, name=name, network=network, labels=dict(labels), detach=True
+                image,
+                command=command,
+                name=name,
+                network=network,
+                labels=dict(labels),
+                detach=True,
+                **run_options,
             )
         except docker.errors.APIError as exc:
             if _worth_retrying(exc):

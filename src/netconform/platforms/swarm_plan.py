@@ -24,6 +24,8 @@ class ServiceKey(StrEnum):
     VIP = "vip"  # replicated, endpoint mode vip, published
     DNSRR = "dnsrr"  # replicated, endpoint mode dnsrr
     SCALE = "scale"  # replicated, scaled by dns.tasks.follows-scale
+    PERF = "perf"  # replicated x1, endpoint mode vip: one backend behind the VIP (perf area)
+    DNS_OPTIONS = "dnsopts"  # replicated x1 with --dns, --dns-search, --dns-option
 
 
 class NetworkKey(StrEnum):
@@ -35,6 +37,24 @@ class NetworkKey(StrEnum):
     INTERNAL = "internal"
     ENCRYPTED = "encrypted"
 
+
+class ContainerRole(StrEnum):
+    """Standalone containers beside the services (swarm_deploy.start_standalone)."""
+
+    HOST = "host"  # one per node on the host network: the perf baseline (the underlay)
+    BRIDGE = "bridge"  # two on the first node on a plain bridge network: a reference row
+    DNS_UPSTREAM = "dns-upstream"  # the DNS server the DNS-options endpoints are given
+    DNS_OPTIONS = "dns-options"  # a container run with --dns, --dns-search, --dns-option
+
+
+BRIDGE_NETWORK = "bridge"  # plan key of the plain bridge network on the first node
+HOST_NETWORK = "host"  # Endpoint.network of the host-network containers
+ROLE_LABEL = "io.netconform.role"
+# What the DNS-options endpoints are given: the lab's own upstream serves DNS_DOMAIN and
+# answers every name in it with DNS_ANSWER (TEST-NET-2: an answer only, never a target).
+DNS_DOMAIN = "netconform.test"
+DNS_ANSWER = "198.51.100.53"
+DNS_OPTIONS = ("ndots:2", "attempts:2")
 
 PEER = "peer"  # Endpoint.service of the standalone containers (one per node, main overlay)
 PROBE_ALIAS = "probe-alias"  # network alias of the probe service on the main overlay
@@ -61,6 +81,10 @@ class SwarmPlan:
     def network_key(self, name: str) -> str:
         """The plan key of one of the run's network names."""
         return name.removeprefix(self.prefix)
+
+    def container_name(self, role: str, node: str, index: int = 0) -> str:
+        """A standalone container of `role` on `node` (index: the second of a pair)."""
+        return f"{PREFIX}{self.run_id}-{role}-{node}" + (f"-{index}" if index else "")
 
     def peer_name(self, node: str) -> str:
         """The standalone container on `node`; also its DNS name."""

@@ -168,6 +168,8 @@ class SwarmLabPlatform:
             "underlay_subnet": lab.subnet,
             "kernel_features": features.to_json(),
             "image": lab.image,
+            "images": [lab.image],
+            "objects": swarm_deploy.object_counts(self.scenario, features.available, len(nodes)),
         }
         # probes from each host's own namespace
         caps = {Capability(c) for c in features.available} | {Capability.HOST_ACCESS}
@@ -290,6 +292,8 @@ class SwarmPlatform:
         clients = _clients(nodes)
         try:
             info = _swarm_info(clients, nodes)
+            info["images"] = [self.image]
+            info["objects"] = swarm_deploy.object_counts(self.scenario, caps.available, len(nodes))
             swarm_deploy.deploy(
                 clients, nodes, self.image, self._run_id, self.scenario, caps.available
             )

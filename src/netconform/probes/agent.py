@@ -486,6 +486,243 @@ def serve(tcp_port: int, udp_port: int) -> None:
     tcp.serve_forever()
 
 
+# --- perf probes (issue 12 §2) -----------------------------------------------------------
+# Each times its own network exchange and runs its samples one after another; a batch of
+# perf probes should hold one probe, so nothing else shares the endpoint while it measures.
+IPERF3_PORT = 5201
+RR_PORT = 5202
+CGROUP_CPU_FILES = (
+    ("/sys/fs/cgroup/cpu.stat", "usage_usec", 1e-6),  # cgroup v2
+    ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "", 1e-9),  # cgroup v1
+    ("/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage", "", 1e-9),
+)
+
+
+def cgroup_cpu_s() -> Any:
+    """CPU seconds this endpoint's cgroup has used ({seconds, source}), None unreadable."""
+    for path, key, scale in CGROUP_CPU_FILES:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            continue
+        if not key:
+            return {"seconds": int(text.split()[0]) * scale, "source": path}
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == key:
+                return {"seconds": int(parts[1]) * scale, "source": path}
+    return None
+
+
+def probe_cpu(p: ProbeSpec) -> Values:
+    return {"cpu": cgroup_cpu_s()}
+
+
+def _iperf3_running() -> bool:
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"iperf3") and b"-s" in argv:
+            return True
+    return False
+
+
+def _echo_connection(conn: socket.socket) -> None:
+    try:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            conn.sendall(data)
+    except OSError:
+        return
+    finally:
+        conn.close()
+
+
+def _serve_echo_forever(listener: socket.socket) -> None:
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            continue
+        threading.Thread(target=_echo_connection, args=(conn,), daemon=True).start()
+
+
+def _daemonize_echo(listener: socket.socket) -> None:
+    """The echo server in a detached grandchild, so the exec that started it ends."""
+    if os.fork() != 0:
+        listener.close()
+        os.wait()
+        return
+    os.setsid()
+    if os.fork() != 0:
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    signal.alarm(0)
+    try:
+        _serve_echo_forever(listener)
+    finally:
+        os._exit(0)
+
+
+def probe_perf_server(p: ProbeSpec) -> Values:
+    """Start, once per endpoint, the echo server (request/response and connection rate)
+    and an iperf3 server; both stay up until the endpoint goes."""
+    rr_port = int(p.get("rr_port", RR_PORT))
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("0.0.0.0", rr_port))
+        listener.listen(128)
+        echo = "started"
+    except OSError:
+        listener.close()
+        echo = "running"
+    if echo == "started":
+        _daemonize_echo(listener)
+    values: Values = {"echo": echo, "echo_port": rr_port}
+    iperf_port = int(p.get("iperf3_port", IPERF3_PORT))
+    if _iperf3_running():
+        values["iperf3"] = "running"
+        return values
+    try:
+        proc = subprocess.run(
+            ["iperf3", "-s", "-D", "-p", str(iperf_port)],
+            capture_output=True,
+            text=True,
+            timeout=p["timeout_s"],
+            check=False,
+        )
+    except OSError as exc:
+        raise ProbeFailure("iperf3: %s" % exc, values, ERROR)
+    if proc.returncode != 0:
+        raise ProbeFailure("iperf3 -s: %s" % (proc.stderr or proc.stdout).strip(), values, ERROR)
+    deadline = time.monotonic() + p["timeout_s"]
+    while not _iperf3_running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    values["iperf3"] = "started"
+    return values
+
+
+def _iperf3_sample(p: ProbeSpec) -> Values:
+    argv = ["iperf3", "-c", p["target"], "-p", str(p.get("port") or IPERF3_PORT), "-J"]
+    argv += ["-t", str(p.get("duration_s", 1.0)), "-P", str(int(p.get("streams", 1)))]
+    if p.get("udp"):
+        argv += ["-u", "-b", "%dM" % int(p.get("udp_mbit", 500)), "-l", str(p.get("length", 1200))]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=p["timeout_s"], check=False)
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        raise ProbeFailure("iperf3: %s" % (proc.stderr or proc.stdout)[-200:], {}, ERROR)
+    if report.get("error"):
+        error = str(report["error"])
+        outcome = REFUSED if "refused" in error else TIMEOUT if "timed out" in error else ERROR
+        raise ProbeFailure("iperf3: %s" % error, {}, outcome)
+    end = report["end"]
+    got = end.get("sum_received") or end.get("sum") or {}
+    sample: Values = {
+        "mbit_s": round(got["bits_per_second"] / 1e6, 2),
+        "bytes": got["bytes"],
+        "seconds": round(got["seconds"], 4),
+    }
+    if p.get("udp"):
+        summary = end.get("sum") or got
+        sample["lost_percent"] = summary.get("lost_percent")
+        sample["jitter_ms"] = summary.get("jitter_ms")
+        sample["sent_mbit_s"] = round(summary.get("bits_per_second", 0) / 1e6, 2)
+    else:
+        sample["retransmits"] = (end.get("sum_sent") or {}).get("retransmits")
+    cpu = end.get("cpu_utilization_percent") or {}
+    sample["cpu_client_pct"] = cpu.get("host_total")
+    sample["cpu_server_pct"] = cpu.get("remote_total")
+    return sample
+
+
+def probe_iperf3(p: ProbeSpec) -> Values:
+    """`samples` short iperf3 runs one after another; the client's cgroup CPU around them."""
+    before = cgroup_cpu_s()
+    samples = [_iperf3_sample(p) for _ in range(int(p.get("samples", 1)))]
+    after = cgroup_cpu_s()
+    values: Values = {"samples": samples}
+    if before is not None and after is not None:
+        values["client_cpu_s"] = round(after["seconds"] - before["seconds"], 6)
+    return values
+
+
+def _percentiles_ms(samples: list[float]) -> Values:
+    ordered = sorted(samples)
+    n = len(ordered)
+
+    def rank(fraction: float) -> float:
+        return round(ordered[max(0, min(n - 1, int(-(-fraction * n // 1)) - 1))] * 1000, 4)
+
+    return {"p50_ms": rank(0.5), "p90_ms": rank(0.9), "p99_ms": rank(0.99), "samples": n}
+
+
+def _exchange(s: socket.socket, message: bytes) -> None:
+    s.sendall(message)
+    got = 0
+    while got < len(message):
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ProbeFailure("echo server closed the connection", {}, ERROR)
+        got += len(chunk)
+
+
+def probe_rr(p: ProbeSpec) -> Values:
+    """TCP request/response on one connection: each exchange timed on its own."""
+    message = b"x" * int(p.get("size", 1))
+    count = int(p.get("count", 200))
+    with socket.create_connection((p["target"], p["port"]), timeout=p["timeout_s"]) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(int(p.get("warmup", 10))):
+            _exchange(s, message)
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            _exchange(s, message)
+            times.append(time.perf_counter() - start)
+    times_us = [round(t * 1e6, 1) for t in times]
+    return dict(_percentiles_ms(times), size=len(message), times_us=times_us)
+
+
+def probe_crr(p: ProbeSpec) -> Values:
+    """TCP connection rate: connect, one exchange, close, one after another."""
+    count = int(p.get("count", 100))
+    address = (p["target"], p["port"])
+    times = []
+    begin = time.perf_counter()
+    for _ in range(count):
+        start = time.perf_counter()
+        with socket.create_connection(address, timeout=p["timeout_s"]) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            _exchange(s, b"x")
+        times.append(time.perf_counter() - start)
+    elapsed = time.perf_counter() - begin
+    return dict(_percentiles_ms(times), per_s=round(count / elapsed, 1), seconds=round(elapsed, 4))
+
+
+PROBES.update(
+    {
+        "cpu": probe_cpu,
+        "perf-server": probe_perf_server,
+        "iperf3": probe_iperf3,
+        "rr": probe_rr,
+        "crr": probe_crr,
+    }
+)
+
+
 def main(argv: list[str]) -> None:
     if len(argv) >= 2 and argv[0] == "batch":
         batch(argv[1])

@@ -47,6 +47,12 @@ def serve_command(tcp_port: int, udp_port: int, python: str = "python3") -> list
     return [python, "-c", agent_source(), "serve", str(tcp_port), str(udp_port)]
 
 
+def dns_upstream_command(domain: str, answer: str, python: str = "python3") -> list[str]:
+    """The lab's own DNS server (netconform/probes/dns_upstream.py) for `domain`."""
+    source = resources.files("netconform.probes").joinpath("dns_upstream.py").read_text()
+    return [python, "-c", source, domain, answer]
+
+
 class BatchExecutor(Protocol):
     """Runs one batch of probes from one source, with one exec."""
 

@@ -23,6 +23,12 @@ class ProbeKind(StrEnum):
     READ = "read"
     INTERFACES = "interfaces"
     ROUTES = "routes"
+    # perf (agent.py's perf block): one probe per batch, samples one after another
+    CPU = "cpu"  # the endpoint's own cgroup CPU seconds
+    PERF_SERVER = "perf-server"  # start the echo and iperf3 servers in the endpoint
+    IPERF3 = "iperf3"  # iperf3 client samples (TCP streams or UDP at a rate)
+    RR = "rr"  # TCP request/response on one connection, each exchange timed
+    CRR = "crr"  # TCP connect, one exchange, close: the connection rate
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from netconform.errors import NetconformError
 from netconform.inputs import output_dir
-from netconform.report import netpol_summary, selftest_section
+from netconform.report import approaches, netpol_summary, selftest_section
 from netconform.report.allure_report import generate_allure_report
 from netconform.report.compare import comparison_to_json, load_runs, merge_runs
 from netconform.report.html import render_html
@@ -49,6 +49,7 @@ def run_report(args: argparse.Namespace) -> int:
     (out / MARKDOWN_FILE).write_text(markdown, encoding="utf-8")
     merged = comparison_to_json(comparison) | {
         "netpol": netpol_summary.summary_json(comparison),
+        "approaches": approaches.summary_json(comparison),
         "selftests": selftests,
     }
     (out / JSON_FILE).write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from netconform.report import html_netpol, selftest_section
+from netconform.report import approaches, html_netpol, selftest_section
 from netconform.report.compare import CellState, Comparison, Row
 from netconform.report.key_measurements import key_measurement_rows
 from netconform.report.netpol_view import failed_steps
@@ -60,6 +60,9 @@ dl.m dt{color:#57606a}dl.m dd{margin:0;word-break:break-word}
 th .t{font-weight:normal}
 .cards{display:flex;flex-wrap:wrap;gap:1rem}
 .card{border:1px solid #d0d7de;border-radius:6px;padding:.5rem 1rem;min-width:18rem}
+#approaches-table tr.reference td{color:#57606a;font-style:italic}
+.charts{display:flex;flex-wrap:wrap;gap:2rem;margin:.5rem 0}
+.charts svg{font-family:system-ui,sans-serif;fill:#1f2328}
 """
 
 _SCRIPT = """
@@ -128,6 +131,7 @@ def render_html(
         f"({escape(platforms)}), generated {when}.</p>",
         *_crash_banner(comparison),
         *_key_measurements(comparison),
+        *approaches.render_html(comparison),
         *_matrix(comparison),
         *html_netpol.render_section(comparison),
         *_profile(comparison),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from netconform.report import netpol_summary
+from netconform.report import approaches, netpol_summary
 from netconform.report.compare import CellState, Comparison, Row
 from netconform.report.key_measurements import key_measurement_rows
 from netconform.report.presentation import (
@@ -47,7 +47,13 @@ def _line(first: str, cells: Iterable[str]) -> str:
 
 
 def _document(comparison: Comparison) -> Iterator[str]:
-    sections = (_intro, _runs, _key_measurements, netpol_summary.render_markdown)
+    sections = (
+        _intro,
+        _runs,
+        _key_measurements,
+        approaches.render_markdown,
+        netpol_summary.render_markdown,
+    )
     for section in (*sections, _area_summary, _differences, _full):
         yield from section(comparison)
 

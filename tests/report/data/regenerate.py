@@ -45,15 +45,17 @@ REPO = HERE.parents[2]
 sys.path.insert(0, str(REPO))  # the test fakes are imported as tests.k8s..., tests.swarm...
 
 from tests.k8s.fake_cluster import FakeDataPlane, FakeNetpolContext  # noqa: E402
-from tests.k8s.scripted import ScriptedContext, override  # noqa: E402
+from tests.k8s.scripted import SPEC, ScriptedContext, override  # noqa: E402
 from tests.swarm.fake_swarm import FakeSwarm, combine, failed, when  # noqa: E402
 
 from netconform import polling  # noqa: E402
 from netconform.checks.base import CATALOGUE, Check, execute  # noqa: E402
 from netconform.core import Capabilities  # noqa: E402
 from netconform.k8s import profiles  # noqa: E402
+from netconform.k8s.workloads import all_objects  # noqa: E402
 from netconform.netpol.oracle import Profile  # noqa: E402
 from netconform.platforms.registry import load_checks  # noqa: E402
+from netconform.platforms.swarm_deploy import object_counts  # noqa: E402
 from netconform.probes.model import ProbeKind  # noqa: E402
 from netconform.results import CheckResult, RunResults, write_results  # noqa: E402
 from netconform.vocab import Family  # noqa: E402
@@ -120,6 +122,9 @@ def _kube_info(cni: str) -> tuple[dict[str, Any], Capabilities]:
         "kube_proxy_mode": "iptables",
         "nodes": ["control-plane", "worker", "worker2"],
         "underlay_mtu": 1500,
+        # as k8s.plan records them: the run's own objects, and the images it loads
+        "objects": {"workloads": len(all_objects(SPEC))},
+        "images": [*profile.preload_images, SPEC.image],
     }
     caps = profile.capabilities
     return info, Capabilities(frozenset(caps.available), dict(caps.missing))
@@ -161,7 +166,14 @@ def _swarm() -> tuple[dict[str, Any], list[CheckResult]]:
         when(failed("timeout"), kind=ProbeKind.ICMP, df=True, target=h3.ip),
     )
     ctx = FakeSwarm(broken)
-    info = {**ctx.platform_info(), "docker": "26.1.5+dfsg1", "nodes": [n.name for n in ctx.nodes]}
+    info = {
+        **ctx.platform_info(),
+        "docker": "26.1.5+dfsg1",
+        "nodes": [n.name for n in ctx.nodes],
+        # what swarm_deploy.deploy creates, as the platform records it
+        "objects": object_counts(ctx.scenario, ctx.capabilities.available, len(ctx.nodes)),
+        "images": ["netconform/probe"],
+    }
     return info, _run(_checks(Family.SWARM), lambda _: ctx)
 
 

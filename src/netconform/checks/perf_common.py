@@ -1,0 +1,384 @@
+"""The perf area both families share: a path (client, server, the address dialled) measured
+against its baseline (the same exchange between the hosts themselves), and the figures.
+
+Informational: a perf check passes when it measured and fails when it could not (a probe
+that ran and failed); a probe that did not run is an error. The scenario's thresholds
+(`perf.min_throughput_ratio`, `perf.max_latency_ratio`) are opt-in.
+
+How it measures: one probe per exec, so nothing else runs in the endpoint meanwhile; the
+path's and the baseline's samples alternate (path, baseline, path, ...), so a machine that
+slows down during the check weighs on both; every figure is timed around its own network
+exchange inside the endpoint (iperf3's own interval, or perf_counter around one
+request/response), never around an exec. CPU seconds per GB: the client's cgroup counter
+around each sample (read in the endpoint) plus the server's cgroup counter before and after
+all the path's samples, over the bytes iperf3 says were received.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from netconform.catalog.scenario import PerfParams
+from netconform.checks.base import Outcome
+from netconform.probes.agent import IPERF3_PORT, RR_PORT
+from netconform.probes.model import Probe, ProbeKind, ProbeResult
+from netconform.results import Measure
+
+IPERF3 = "https://software.es.net/iperf/invoking.html"
+NETPERF_RR = "https://hewlettpackard.github.io/netperf/doc/netperf.html#TCP_005fRR"
+K8S_NETPERF = "https://github.com/cloud-bulldozer/k8s-netperf"
+
+E = TypeVar("E", bound=Hashable)
+RunMany = Callable[[Mapping[E, Sequence[Probe]]], dict[E, list[ProbeResult]]]
+MakeProbe = Callable[..., Probe]
+
+
+@dataclass(frozen=True)
+class PerfPath(Generic[E]):
+    """One measured path: who sends, where the servers run, and the address dialled."""
+
+    name: str  # "overlay", "host network", "bridge", "pod network", ...
+    client: E
+    server: E
+    target: str
+    label: str  # e.g. "probe@h1 -> probe@h2 (10.0.1.3)"
+
+
+@dataclass(frozen=True)
+class Bench(Generic[E]):
+    """What a perf check needs of its context: batch probing and the probe factory."""
+
+    run_many: RunMany[E]
+    make_probe: MakeProbe
+    params: PerfParams
+
+
+class CouldNotMeasure(Exception):
+    """A probe ran and failed: the check fails with this."""
+
+
+class DidNotRun(Exception):
+    """A probe did not run (exec or agent failure): the check is an error."""
+
+    def __init__(self, message: str, reproduce: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.reproduce = tuple(reproduce)
+
+
+def _name(endpoint: object) -> str:
+    return str(getattr(endpoint, "name", endpoint))
+
+
+def _one(bench: Bench[E], source: E, probe: Probe) -> ProbeResult:
+    result = bench.run_many({source: [probe]})[source][0]
+    if not result.ran:
+        raise DidNotRun(
+            f"{probe.kind} from {_name(source)} did not run: {result.error}", result.reproduce
+        )
+    if not result.ok:
+        raise CouldNotMeasure(f"{probe.kind} to {probe.target}: {result.error}")
+    return result
+
+
+def start_servers(bench: Bench[E], endpoints: Sequence[E]) -> None:
+    """The echo and iperf3 servers in every endpoint (idempotent), one round."""
+    batches = {e: [bench.make_probe(ProbeKind.PERF_SERVER, "", timeout_s=5.0)] for e in endpoints}
+    for source, results in bench.run_many(batches).items():
+        result = results[0]
+        if not result.ran:
+            raise DidNotRun(
+                f"perf servers in {_name(source)} did not run: {result.error}", result.reproduce
+            )
+        if not result.ok:
+            raise CouldNotMeasure(f"perf servers in {_name(source)}: {result.error}")
+
+
+def _cpu_seconds(bench: Bench[E], endpoints: Sequence[E]) -> dict[E, float | None]:
+    batches = {e: [bench.make_probe(ProbeKind.CPU, "")] for e in dict.fromkeys(endpoints)}
+    out: dict[E, float | None] = {}
+    for source, results in bench.run_many(batches).items():
+        cpu = results[0].values.get("cpu") if results[0].ok else None
+        out[source] = float(cpu["seconds"]) if isinstance(cpu, dict) else None
+    return out
+
+
+def alternate(
+    bench: Bench[E], paths: Sequence[PerfPath[E]], probe_for: Callable[[PerfPath[E]], Probe]
+) -> list[list[ProbeResult]]:
+    """`samples` rounds, each path once per round in order: one result list per path."""
+    found: list[list[ProbeResult]] = [[] for _ in paths]
+    for _ in range(bench.params.samples):
+        for i, path in enumerate(paths):
+            found[i].append(_one(bench, path.client, probe_for(path)))
+    return found
+
+
+def spread_pct(values: Sequence[float]) -> float:
+    """(max - min) / median, percent: how far the samples disagree."""
+    middle = statistics.median(values)
+    return round((max(values) - min(values)) / middle * 100, 1) if middle else 0.0
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of a non-empty sample."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered), max(1, math.ceil(fraction * len(ordered)))) - 1]
+
+
+# --- throughput --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Throughput:
+    mbit_s: float
+    samples: tuple[float, ...]
+    spread_pct: float
+    cpu_s_per_gb: float | None
+    retransmits: int | None
+    loss_pct: float | None
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "mbit_s": list(self.samples),
+            "cpu_s_per_gb": self.cpu_s_per_gb,
+            "retransmits": self.retransmits,
+            "udp_loss_pct": self.loss_pct,
+        }
+
+
+def _throughput(results: Sequence[ProbeResult], server_cpu_s: float | None) -> Throughput:
+    samples = [s for r in results for s in r.values.get("samples", [])]
+    rates = [float(s["mbit_s"]) for s in samples]
+    moved = sum(int(s["bytes"]) for s in samples)
+    client = [r.values.get("client_cpu_s") for r in results]
+    cpu: float | None = None
+    if moved and server_cpu_s is not None and all(c is not None for c in client):
+        cpu = round(
+            (sum(float(c) for c in client if c is not None) + server_cpu_s) / (moved / 1e9), 3
+        )
+    retransmits = [s.get("retransmits") for s in samples]
+    losses = [float(s["lost_percent"]) for s in samples if s.get("lost_percent") is not None]
+    return Throughput(
+        mbit_s=round(statistics.median(rates), 1),
+        samples=tuple(rates),
+        spread_pct=spread_pct(rates),
+        cpu_s_per_gb=cpu,
+        retransmits=sum(int(r) for r in retransmits if r is not None)
+        if any(r is not None for r in retransmits)
+        else None,
+        loss_pct=round(statistics.median(losses), 3) if losses else None,
+    )
+
+
+def measure_throughput(
+    bench: Bench[E],
+    path: PerfPath[E],
+    baseline: PerfPath[E] | None,
+    streams: int = 1,
+    udp: bool = False,
+) -> Outcome:
+    """iperf3 on the path (and its baseline, alternately): the median, the spread, the ratio."""
+    params = bench.params
+    paths = [path] if baseline is None else [path, baseline]
+    kw: dict[str, Any] = {"duration_s": params.sample_s, "streams": streams, "samples": 1}
+    if udp:
+        kw.update(udp=True, udp_mbit=params.udp_mbit, length=params.udp_length)
+
+    def probe_for(p: PerfPath[E]) -> Probe:
+        return bench.make_probe(
+            ProbeKind.IPERF3, p.target, port=IPERF3_PORT, timeout_s=params.sample_s + 10.0, **kw
+        )
+
+    def measure() -> tuple[list[Throughput], dict[str, Any]]:
+        servers = [p.server for p in paths]
+        start_servers(bench, servers)
+        before = _cpu_seconds(bench, servers)
+        found = alternate(bench, paths, probe_for)
+        after = _cpu_seconds(bench, servers)
+        figures = []
+        for p, results in zip(paths, found, strict=True):
+            b, a = before.get(p.server), after.get(p.server)
+            figures.append(_throughput(results, a - b if a is not None and b is not None else None))
+        return figures, {
+            p.name: {"path": p.label, **f.evidence()} for p, f in zip(paths, figures, strict=True)
+        }
+
+    return _judged(
+        measure,
+        lambda figures, observed: _judge_throughput(bench, paths, figures, observed, streams, udp),
+    )
+
+
+def _judge_throughput(
+    bench: Bench[E],
+    paths: Sequence[PerfPath[E]],
+    figures: Sequence[Throughput],
+    observed: dict[str, Any],
+    streams: int,
+    udp: bool,
+) -> Outcome:
+    params = bench.params
+    main = figures[0]
+    m: dict[Measure, Any] = {
+        Measure.MBIT_S: main.mbit_s,
+        Measure.MBIT_S_SAMPLES: list(main.samples),
+        Measure.SPREAD_PCT: main.spread_pct,
+        Measure.SAMPLES: len(main.samples),
+        Measure.SAMPLE_S: params.sample_s,
+        Measure.STREAMS: streams,
+        Measure.CPU_S_PER_GB: main.cpu_s_per_gb,
+    }
+    if udp:
+        m[Measure.UDP_LOSS_PCT] = main.loss_pct
+        m[Measure.UDP_OFFERED_MBIT_S] = params.udp_mbit
+    else:
+        m[Measure.RETRANSMITS] = main.retransmits
+    what = f"{paths[0].name} {main.mbit_s:g} Mbit/s (spread {main.spread_pct:g}%)"
+    if udp:
+        what += f", loss {main.loss_pct}% at {params.udp_mbit} Mbit/s offered"
+    ratio = None
+    if len(figures) > 1:
+        base = figures[1]
+        ratio = round(main.mbit_s / base.mbit_s, 3) if base.mbit_s else None
+        m.update(
+            {
+                Measure.BASELINE: paths[1].name,
+                Measure.BASELINE_MBIT_S: base.mbit_s,
+                Measure.BASELINE_SPREAD_PCT: base.spread_pct,
+                Measure.BASELINE_CPU_S_PER_GB: base.cpu_s_per_gb,
+                Measure.RATIO_TO_BASELINE: ratio,
+            }
+        )
+        what += f"; {paths[1].name} {base.mbit_s:g} Mbit/s; ratio {ratio}"
+    limit = params.min_throughput_ratio
+    expected = f"ratio to the baseline >= {limit}" if limit is not None else "measured"
+    if limit is not None and ratio is not None and ratio < limit:
+        return Outcome.failed(
+            f"{what}: under the scenario's {limit}",
+            expected=expected,
+            observed=observed,
+            measurements=m,
+        )
+    return Outcome.passed(what, expected=expected, observed=observed, measurements=m)
+
+
+# --- latency and connection rate ---------------------------------------------------------
+def measure_latency(bench: Bench[E], path: PerfPath[E], baseline: PerfPath[E]) -> Outcome:
+    """TCP request/response on one connection, `rr_requests` exchanges per sample."""
+    params = bench.params
+
+    def probe_for(p: PerfPath[E]) -> Probe:
+        return bench.make_probe(
+            ProbeKind.RR, p.target, port=RR_PORT, count=params.rr_requests, timeout_s=10.0
+        )
+
+    def measure() -> tuple[list[dict[str, float]], dict[str, Any]]:
+        start_servers(bench, [path.server, baseline.server])
+        found = alternate(bench, [path, baseline], probe_for)
+        figures = []
+        for results in found:
+            times = [float(t) / 1000 for r in results for t in r.values.get("times_us", [])]
+            figures.append(
+                {
+                    "p50": round(percentile(times, 0.5), 4),
+                    "p90": round(percentile(times, 0.9), 4),
+                    "p99": round(percentile(times, 0.99), 4),
+                    "n": float(len(times)),
+                    "spread": spread_pct([float(r.values["p50_ms"]) for r in results]),
+                }
+            )
+        observed = {
+            p.name: {"path": p.label, **f} for p, f in zip((path, baseline), figures, strict=True)
+        }
+        return figures, observed
+
+    def judge(figures: list[dict[str, float]], observed: dict[str, Any]) -> Outcome:
+        main, base = figures
+        ratio = round(main["p50"] / base["p50"], 3) if base["p50"] else None
+        m: dict[Measure, Any] = {
+            Measure.RR_P50_MS: main["p50"],
+            Measure.RR_P90_MS: main["p90"],
+            Measure.RR_P99_MS: main["p99"],
+            Measure.SAMPLES: int(main["n"]),
+            Measure.SPREAD_PCT: main["spread"],
+            Measure.BASELINE: baseline.name,
+            Measure.BASELINE_RR_P50_MS: base["p50"],
+            Measure.BASELINE_RR_P99_MS: base["p99"],
+            Measure.RATIO_TO_BASELINE: ratio,
+        }
+        what = (
+            f"{path.name} p50 {main['p50']:g} ms p99 {main['p99']:g} ms; {baseline.name} p50 "
+            f"{base['p50']:g} ms p99 {base['p99']:g} ms; ratio {ratio} ({int(main['n'])} exchanges)"
+        )
+        limit = params.max_latency_ratio
+        expected = f"p50 ratio to the baseline <= {limit}" if limit is not None else "measured"
+        if limit is not None and ratio is not None and ratio > limit:
+            return Outcome.failed(
+                f"{what}: over the scenario's {limit}",
+                expected=expected,
+                observed=observed,
+                measurements=m,
+            )
+        return Outcome.passed(what, expected=expected, observed=observed, measurements=m)
+
+    return _judged(measure, judge)
+
+
+def measure_connection_rate(bench: Bench[E], path: PerfPath[E], baseline: PerfPath[E]) -> Outcome:
+    """Connect, one exchange, close, one after another, `connections` per sample."""
+    params = bench.params
+
+    def probe_for(p: PerfPath[E]) -> Probe:
+        return bench.make_probe(
+            ProbeKind.CRR, p.target, port=RR_PORT, count=params.connections, timeout_s=20.0
+        )
+
+    def measure() -> tuple[list[list[float]], dict[str, Any]]:
+        start_servers(bench, [path.server, baseline.server])
+        found = alternate(bench, [path, baseline], probe_for)
+        rates = [[float(r.values["per_s"]) for r in results] for results in found]
+        observed = {
+            p.name: {"path": p.label, "connections_per_s": r}
+            for p, r in zip((path, baseline), rates, strict=True)
+        }
+        return rates, observed
+
+    def judge(rates: list[list[float]], observed: dict[str, Any]) -> Outcome:
+        main, base = (round(statistics.median(r), 1) for r in rates)
+        ratio = round(main / base, 3) if base else None
+        m: dict[Measure, Any] = {
+            Measure.CONNECTIONS_PER_S: main,
+            Measure.SPREAD_PCT: spread_pct(rates[0]),
+            Measure.SAMPLES: len(rates[0]),
+            Measure.BASELINE: baseline.name,
+            Measure.BASELINE_CONNECTIONS_PER_S: base,
+            Measure.RATIO_TO_BASELINE: ratio,
+        }
+        return Outcome.passed(
+            f"{path.name} {main:g} connections/s; {baseline.name} {base:g}/s; ratio {ratio}",
+            expected="measured",
+            observed=observed,
+            measurements=m,
+        )
+
+    return _judged(measure, judge)
+
+
+T = TypeVar("T")
+
+
+def _judged(
+    measure: Callable[[], tuple[T, dict[str, Any]]],
+    judge: Callable[[T, dict[str, Any]], Outcome],
+) -> Outcome:
+    try:
+        figures, observed = measure()
+    except DidNotRun as exc:
+        return Outcome.errored(
+            f"could not measure: {exc}", observed={"reproduce": list(exc.reproduce)}
+        )
+    except CouldNotMeasure as exc:
+        return Outcome.failed(f"could not measure: {exc}", expected="measured")
+    return judge(figures, observed)
