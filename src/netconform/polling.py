@@ -35,11 +35,13 @@ def poll(
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
     since: float | None = None,
+    min_attempts: int = 1,
 ) -> Polled[T]:
     """Observe until the expectation holds or the deadline passes; the last observation is
     kept either way, so a failure reports what was really seen. The first observation is
-    always made; none starts after the deadline. `since` (a `clock()` value) is when the
-    awaited change was made, if before the call: times and the deadline count from it."""
+    always made; none starts after the deadline, except to reach `min_attempts`. `since` (a
+    `clock()` value) is when the awaited change was made, if before the call: times and the
+    deadline count from it."""
     start = clock() if since is None else since
     attempts = 0
     while True:
@@ -48,6 +50,6 @@ def poll(
         value = observe()
         if holds(value):
             return Polled(value, True, attempts, clock() - start, began)
-        if clock() - start + interval_s > deadline_s:
+        if attempts >= min_attempts and clock() - start + interval_s > deadline_s:
             return Polled(value, False, attempts, clock() - start, began)
         sleep(interval_s)

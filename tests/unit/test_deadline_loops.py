@@ -35,6 +35,22 @@ def test_poll_keeps_the_last_observation_and_counts_attempts() -> None:
     assert (polled.held, polled.attempts, polled.elapsed_s) == (False, 4, 3.0)
 
 
+def test_an_observation_that_outlasts_the_deadline_is_followed_by_a_second_one() -> None:
+    clock = FakeClock()
+
+    def slow_observation() -> float:  # lasts 12 s: longer than the whole deadline
+        began = clock.now
+        clock.now += 12
+        return began
+
+    # the change took effect 3 s in: the first observation began before it, the second after
+    polled = poll(slow_observation, lambda began: began >= 3, 10, 1, clock, clock.sleep,
+                  min_attempts=2)  # fmt: skip
+    assert (polled.held, polled.attempts, polled.began_s) == (True, 2, 13.0)
+    once = poll(slow_observation, lambda began: began >= 1000, 10, 1, clock, clock.sleep)
+    assert (once.held, once.attempts) == (False, 1)
+
+
 def test_kill_all_kills_until_the_cgroup_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     rounds = iter([{11, 12}, {12}, set()])
     killed: list[tuple[int, int]] = []

@@ -249,13 +249,17 @@ def _poll_step(
     applied: float,
 ) -> Polled[Observed]:
     """Until the observed matrix equals the expected one, counted from `applied` (when the
-    API server had accepted the step's last change)."""
+    API server had accepted the step's last change). Twice at least: a first observation
+    that lasted the whole deadline (a loaded machine, many denied probes waiting out their
+    timeouts) began before the change could take effect, and cannot tell a slow data plane
+    from a wrong one (found on Cilium: 11 cases failed on one such observation)."""
     return poll(
         lambda: _observe(ctx, cells),
         lambda seen: not wrong(expected, seen),
         ctx.params.netpol_deadline_s,
         ctx.params.poll_interval_s,
         since=applied,
+        min_attempts=2,
     )
 
 
