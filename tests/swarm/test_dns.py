@@ -248,7 +248,7 @@ CASES = [
     fails(
         "dns.latency",
         "TCP lookups take 300 ms",
-        "TCP p99 300.0 ms over the limit 250.0 ms",
+        "TCP p90 300.0 ms over the limit 250.0 ms",
         ctx=lambda: FakeSwarm(series(ms=300.0, transport="tcp")),
         measurements={
             Measure.DNS_TCP_P99_MS: 300.0,

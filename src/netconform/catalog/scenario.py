@@ -27,7 +27,7 @@ class MtuParams(_Strict):
 
 class DnsParams(_Strict):
     latency_samples: int = Field(40, ge=5, le=1000)
-    latency_p99_max_ms: float = Field(250, gt=0)
+    latency_p90_max_ms: float = Field(250, gt=0)
 
 
 class PerfParams(_Strict):

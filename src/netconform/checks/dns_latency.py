@@ -105,7 +105,9 @@ def judge_latency(
         for key, value in zip(keys, (found.p50, found.p90, found.p99), strict=True):
             measurements[key] = round(value, 3)
         parts.append(f"{transport.upper()} {found.text()}")
-        worst = max(worst, (found.p99, transport))
+        # the limit holds for p90: on a loaded 2-core machine one lookup in 40 can wait for
+        # the CPU for a quarter of a second, which says nothing about the DNS server
+        worst = max(worst, (found.p90, transport))
     dig_note = _record_dig(by_transport.get(DIG_TRANSPORT), measurements, observed)
     measurements[Measure.FAILED_PROBES] = failed
     every = samples * len(by_transport)
@@ -115,7 +117,7 @@ def judge_latency(
         )
     if worst[0] > limit_ms:
         return Outcome.failed(
-            f"{worst[1].upper()} p99 {worst[0]:.1f} ms over the limit {limit_ms} ms",
+            f"{worst[1].upper()} p90 {worst[0]:.1f} ms over the limit {limit_ms} ms",
             observed=observed,
             measurements=measurements,
         )

@@ -472,4 +472,4 @@ def latency(ctx: KubeCheckContext) -> Outcome:
     for transport in TRANSPORTS:
         series = ctx.probe(ProbeKind.DNS_LATENCY, name, **series_params(samples, transport))
         by_transport[transport] = observe(ctx, [Cell(src, series, transport)])[transport]
-    return judge_latency(by_transport, samples, ctx.params.dns.latency_p99_max_ms)
+    return judge_latency(by_transport, samples, ctx.params.dns.latency_p90_max_ms)

@@ -94,7 +94,7 @@ def fake_time() -> Iterator[None]:
     clock = FakeClock()
     defaults = polling.poll.__defaults__
     monotonic = time.monotonic
-    polling.poll.__defaults__ = (0.5, clock, clock.sleep, None)
+    polling.poll.__defaults__ = (0.5, clock, clock.sleep, None, 1)
     time.monotonic = clock  # execute() times each check with it
     try:
         yield
