@@ -108,7 +108,8 @@ def test_a_platform_this_machine_cannot_host_is_a_column_with_the_reason(
     assert "platforms not provisioned, shown with the reason: kind-calico" in done.stdout
     markdown = (out / "comparison.md").read_text()
     assert "**kind-calico could not be provisioned**: platform kind-calico needs kind" in markdown
-    assert "kind-calico could not be provisioned" in (out / "comparison.html").read_text()
+    html = (out / "comparison.html").read_text()
+    assert "kind-calico could not be provisioned" in html and "not provisioned</span>" in html
     columns = json.loads((out / "comparison.json").read_text())["platforms"]
     assert "needs kind" in columns[1]["provisioning_error"]
     assert columns[0]["provisioning_error"] is None

@@ -169,8 +169,9 @@ def _crash_banner(comparison: Comparison) -> Iterator[str]:
 def _column_heads(comparison: Comparison) -> str:
     heads = []
     for col in comparison.columns:
+        word = "not provisioned" if col.provisioning_error is not None else "crashed"
         status = (
-            f'<br><span class="crashed">{SYMBOLS[CellState.NOT_REACHED]} crashed</span>'
+            f'<br><span class="crashed">{SYMBOLS[CellState.NOT_REACHED]} {word}</span>'
             if col.crashed
             else ""
         )
