@@ -45,6 +45,8 @@ def test_offline_missing_cni_image_is_exit_3_before_any_cluster(
     with pytest.raises(EnvironmentUnfit, match=r"--offline: image ghcr.io/flannel-io/flannel:v0"):
         p.provision()
     assert count(calls(fake_path), "kind", "create") == 0
+    # the draft plan rendered to list the images is not left behind either
+    assert not (tmp_path / "work" / "netconform-flannel").exists()
 
 
 def test_online_missing_image_is_left_to_the_nodes_and_present_ones_are_loaded(

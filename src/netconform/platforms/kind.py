@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from netconform.errors import said_not_raised
+from netconform.errors import NetconformError, said_not_raised
 from netconform.k8s import capabilities, diagnostics, images, install, plan, profiles
 from netconform.k8s.cni_status import reported_capabilities
 from netconform.k8s.handle import KubeHandle
@@ -147,7 +147,13 @@ class KindPlatform:
         )
 
     def _provision(self) -> KubeHandle:
-        host = self.inspect_host()  # exit 3 for a missing offline image, before anything
+        existed = self.work.root.exists()
+        try:
+            host = self.inspect_host()  # exit 3 for a missing offline image, before anything
+        except NetconformError:
+            if not existed:  # the draft plan it rendered to list the images: not left behind
+                shutil.rmtree(self.work.root, ignore_errors=True)
+            raise
         if not host.probe_image_present:
             self.progress.step("building the probe image (offline Debian recipe, cached)")
             ensure_built(plan.probe_recipe())
