@@ -40,7 +40,11 @@ def _replaces() -> Mapping[str, str]:
     return {**module_replaces(MODULE, pins.CILIUM)(), **_OVERRIDES}
 
 
-_STUBS_KEY = (files_digest(tree(MCS_CONTROLLERS_STUB)), sorted(_OVERRIDES.items()))
+# by content, never by where the checkout is: a fresh clone must find the same cache
+_STUBS_KEY = (
+    files_digest(tree(MCS_CONTROLLERS_STUB)),
+    sorted((module, target.replace(str(KIT_DIR), "kit")) for module, target in _OVERRIDES.items()),
+)
 
 AGENT_BINARIES = GoBinaries(
     "cilium",
