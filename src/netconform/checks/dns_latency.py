@@ -9,12 +9,12 @@ finding, a series that did not run an error.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from netconform.checks.base import Outcome
+from netconform.checks.perf_common import percentile
 from netconform.probes.model import ProbeResult
 from netconform.results import Measure
 
@@ -43,19 +43,14 @@ class Spread:
         return f"p50 {self.p50:.2f} ms, p90 {self.p90:.2f} ms, p99 {self.p99:.2f} ms"
 
 
-def nearest_rank(ordered: Sequence[float], fraction: float) -> float:
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
 def spread(timings_ms: Sequence[float]) -> Spread | None:
     if not timings_ms:
         return None
-    ordered = sorted(timings_ms)
     return Spread(
-        len(ordered),
-        nearest_rank(ordered, 0.50),
-        nearest_rank(ordered, 0.90),
-        nearest_rank(ordered, 0.99),
+        len(timings_ms),
+        percentile(timings_ms, 0.50),
+        percentile(timings_ms, 0.90),
+        percentile(timings_ms, 0.99),
     )
 
 
