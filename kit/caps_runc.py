@@ -10,26 +10,17 @@ import json
 import os
 import sys
 
-RUNC = os.environ.get("NETCONFORM_KIT_RUNC", "/usr/sbin/runc")
+# `kit up` installs netconform's capability table beside this script (one source for both)
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+from netconform_capabilities import NAMES, from_status
 
-# capability(7) numbers
-NAMES = (  # noqa: SIM905
-    "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
-    "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
-    "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
-    "SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
-    "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF "
-    "CHECKPOINT_RESTORE"
-).split()
+RUNC = os.environ.get("NETCONFORM_KIT_RUNC", "/usr/sbin/runc")
 
 
 def allowed():
     with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("CapBnd:"):
-                mask = int(line.split()[1], 16)
-                return {"CAP_" + n for i, n in enumerate(NAMES) if mask >> i & 1}
-    return {"CAP_" + n for n in NAMES}
+        names = from_status(status.read())
+    return {"CAP_" + n for n in (NAMES if names is None else names)}
 
 
 def filter_caps(caps, keep):

@@ -21,6 +21,8 @@ EXEC_ROOT = RUN_DIR / "exec"
 DATA_ROOT = CACHE / "docker"
 LOG = CACHE / "logs" / "dockerd.log"
 RUNTIME = BIN / "caps-runc"
+# the capability table the runtime imports, from the product (standard library only)
+CAPABILITY_TABLE = KIT_DIR.parent / "src" / "netconform" / "k8s" / "capabilities.py"
 DOCKER_HOST = f"unix://{SOCKET}"
 
 
@@ -53,12 +55,16 @@ def responds() -> bool:
     return proc.returncode == 0
 
 
-def install_runtime() -> None:
-    BIN.mkdir(parents=True, exist_ok=True)
-    tmp = RUNTIME.with_suffix(".tmp")
+def install_runtime(bin_dir: Path = BIN) -> Path:
+    """The runtime wrapper and the capability table it imports, in bin_dir."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(CAPABILITY_TABLE, bin_dir / "netconform_capabilities.py")
+    runtime = bin_dir / RUNTIME.name
+    tmp = runtime.with_suffix(".tmp")
     shutil.copyfile(KIT_DIR / "caps_runc.py", tmp)
     tmp.chmod(0o755)
-    tmp.replace(RUNTIME)
+    tmp.replace(runtime)
+    return runtime
 
 
 def start() -> None:

@@ -32,8 +32,8 @@ def poll(
     holds: Callable[[T], bool],
     deadline_s: float,
     interval_s: float = 0.5,
-    clock: Clock = time.monotonic,
-    sleep: Sleep = time.sleep,
+    clock: Clock | None = None,
+    sleep: Sleep | None = None,
     since: float | None = None,
     min_attempts: int = 1,
 ) -> Polled[T]:
@@ -41,7 +41,10 @@ def poll(
     kept either way, so a failure reports what was really seen. The first observation is
     always made; none starts after the deadline, except to reach `min_attempts`. `since` (a
     `clock()` value) is when the awaited change was made, if before the call: times and the
-    deadline count from it."""
+    deadline count from it. The clock and the sleep default to time's, looked up at call
+    time (a script that fakes time patches the time module, not these defaults)."""
+    clock = clock or time.monotonic
+    sleep = sleep or time.sleep
     start = clock() if since is None else since
     attempts = 0
     while True:

@@ -252,16 +252,7 @@ def _judge_throughput(
             }
         )
         what += f"; {paths[1].name} {base.mbit_s:g} Mbit/s; ratio {ratio}"
-    limit = params.min_throughput_ratio
-    expected = f"ratio to the baseline >= {limit}" if limit is not None else "measured"
-    if limit is not None and ratio is not None and ratio < limit:
-        return Outcome.failed(
-            f"{what}: under the scenario's {limit}",
-            expected=expected,
-            observed=observed,
-            measurements=m,
-        )
-    return Outcome.passed(what, expected=expected, observed=observed, measurements=m)
+    return _against_limit(what, ratio, params.min_throughput_ratio, observed, m, at_least=True)
 
 
 # --- latency and connection rate ---------------------------------------------------------
@@ -313,15 +304,9 @@ def measure_latency(bench: Bench[E], path: PerfPath[E], baseline: PerfPath[E]) -
             f"{base['p50']:g} ms p99 {base['p99']:g} ms; ratio {ratio} ({int(main['n'])} exchanges)"
         )
         limit = params.max_latency_ratio
-        expected = f"p50 ratio to the baseline <= {limit}" if limit is not None else "measured"
-        if limit is not None and ratio is not None and ratio > limit:
-            return Outcome.failed(
-                f"{what}: over the scenario's {limit}",
-                expected=expected,
-                observed=observed,
-                measurements=m,
-            )
-        return Outcome.passed(what, expected=expected, observed=observed, measurements=m)
+        return _against_limit(
+            what, ratio, limit, observed, m, at_least=False, ratio_name="p50 ratio"
+        )
 
     return _judged(measure, judge)
 
@@ -364,6 +349,32 @@ def measure_connection_rate(bench: Bench[E], path: PerfPath[E], baseline: PerfPa
         )
 
     return _judged(measure, judge)
+
+
+def _against_limit(
+    what: str,
+    ratio: float | None,
+    limit: float | None,
+    observed: dict[str, Any],
+    m: dict[Measure, Any],
+    at_least: bool,
+    ratio_name: str = "ratio",
+) -> Outcome:
+    """A figure is informational unless the scenario sets a limit on its ratio to the
+    baseline (a minimum for throughput, a maximum for latency)."""
+    if limit is None:
+        return Outcome.passed(what, expected="measured", observed=observed, measurements=m)
+    expected = f"{ratio_name} to the baseline {'>=' if at_least else '<='} {limit}"
+    breached = ratio is not None and (ratio < limit if at_least else ratio > limit)
+    if breached:
+        side = "under" if at_least else "over"
+        return Outcome.failed(
+            f"{what}: {side} the scenario's {limit}",
+            expected=expected,
+            observed=observed,
+            measurements=m,
+        )
+    return Outcome.passed(what, expected=expected, observed=observed, measurements=m)
 
 
 T = TypeVar("T")

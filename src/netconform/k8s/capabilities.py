@@ -2,11 +2,17 @@
 
 A container asking for a capability outside its runtime's bounding set cannot start (runc:
 "unable to apply caps"). Docker 20.10 on a host whose bounding set lacks one starts kind's
-privileged nodes only through a runtime that drops it, and the nodes then lack it too."""
+privileged nodes only through a runtime that drops it, and the nodes then lack it too.
+
+Standard library only at run time: the kit's OCI runtime wrapper (kit/caps_runc.py) runs
+under the system Python with a copy of this module beside it, so the table has one source."""
 
 from __future__ import annotations
 
-from netconform.k8s.tools import Runner
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from netconform.k8s.tools import Runner
 
 # capabilities(7), in bit order
 NAMES = (  # noqa: SIM905 - one line per row of the man page

@@ -48,7 +48,6 @@ from tests.k8s.fake_cluster import FakeDataPlane, FakeNetpolContext  # noqa: E40
 from tests.k8s.scripted import SPEC, ScriptedContext, override  # noqa: E402
 from tests.swarm.fake_swarm import FakeSwarm, combine, failed, when  # noqa: E402
 
-from netconform import polling  # noqa: E402
 from netconform.checks.base import CATALOGUE, Check, execute  # noqa: E402
 from netconform.core import Capabilities  # noqa: E402
 from netconform.k8s import profiles  # noqa: E402
@@ -92,15 +91,13 @@ class FakeClock:
 @contextmanager
 def fake_time() -> Iterator[None]:
     clock = FakeClock()
-    defaults = polling.poll.__defaults__
-    monotonic = time.monotonic
-    polling.poll.__defaults__ = (0.5, clock, clock.sleep, None, 1)
-    time.monotonic = clock  # execute() times each check with it
+    monotonic, sleep = time.monotonic, time.sleep
+    # poll() and execute() read the clock from the time module when called
+    time.monotonic, time.sleep = clock, clock.sleep
     try:
         yield
     finally:
-        polling.poll.__defaults__ = defaults
-        time.monotonic = monotonic
+        time.monotonic, time.sleep = monotonic, sleep
 
 
 def _checks(family: Family, prefix: str = "") -> list[Check[Any]]:
