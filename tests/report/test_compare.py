@@ -86,7 +86,20 @@ def test_absent_cells_say_why() -> None:
         CellState.PASS,
         CellState.NOT_REACHED,
     )
-    assert rows[CANARY].differs
+    assert rows[CANARY].differs  # flannel and calico disagree
+
+
+def test_a_run_that_never_got_there_is_not_a_difference() -> None:
+    comparison = merge_runs([(PATH, r) for r in sample_runs()])
+    rows = {r.aspect: r for r in comparison.rows}
+    # the crashed run reached the cross-host check, not the canary; the others agree on it
+    reached = [r for r in comparison.rows if r.states[3] is CellState.NOT_REACHED]
+    agreeing = [
+        r for r in reached if len({s for s in r.states[:3]} - {CellState.NOT_APPLICABLE}) == 1
+    ]
+    assert agreeing, "the sample has rows only the crashed run lacks"
+    assert not any(r.differs for r in agreeing)
+    assert rows[CANARY] not in agreeing
 
 
 def test_a_complete_run_without_its_familys_check_is_not_run() -> None:

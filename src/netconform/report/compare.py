@@ -45,6 +45,9 @@ class CellState(StrEnum):
     NOT_APPLICABLE = "not-applicable"
 
 
+_NOT_COMPARED = frozenset({CellState.NOT_APPLICABLE, CellState.NOT_REACHED})
+
+
 @dataclass(frozen=True)
 class Column:
     """One run shown as one column of the matrix."""
@@ -85,9 +88,11 @@ class Row:
 
     @property
     def differs(self) -> bool:
-        """True when the platforms that have this aspect do not all agree (a check not run or
-        not reached counts as a difference, a family without the aspect does not)."""
-        compared = {s for s in self.states if s is not CellState.NOT_APPLICABLE}
+        """True when the platforms that have this aspect do not all agree. A check a complete
+        run did not run counts as a difference; a family without the aspect does not, nor does
+        a run that never got there (it crashed or was never provisioned: its banner says so,
+        and a platform that measured nothing would otherwise make every row differ)."""
+        compared = {s for s in self.states if s not in _NOT_COMPARED}
         return len(compared) > 1
 
     @property
