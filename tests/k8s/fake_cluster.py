@@ -72,6 +72,8 @@ class FakeDataPlane:
     crash_on_deny: bool = False  # the agent dies before reporting a cell the oracle denies
     effect_after_s: float = 0.0  # wall-clock time before a change takes effect
     observation_s: float = 0.0  # how long one observation takes (its slowest probe)
+    # wall-clock time before a label change takes effect (Cilium's identity jitter)
+    label_effect_after_s: float = 0.0
 
 
 class FakeNetpolContext:
@@ -98,6 +100,8 @@ class FakeNetpolContext:
         self.planned: tuple[str, ...] = ()
         self.closers: list[Callable[[], None]] = []
         self.changed_at = 0.0
+        self.labels_changed_at = 0.0
+        self.info: dict[str, Any] = {}
         self.api_calls: list[str] = []
         ips = (f"10.244.{a}.{b}" for a, b in itertools.product(range(1, 4), range(10, 20)))
         for obj in netpol_objects(self.spec):
@@ -118,13 +122,15 @@ class FakeNetpolContext:
                     obj["spec"]["nodeSelector"]["kubernetes.io/hostname"],
                 )
 
+        self.effective_labels = copy.deepcopy((self.ns_labels, self.pod_labels))
+
     # --- KubeCheckContext -----------------------------------------------------------
     @property
     def capabilities(self) -> Capabilities:
         return self._capabilities
 
     def platform_info(self) -> dict[str, Any]:
-        return {}
+        return dict(self.info)
 
     def pods(self, role: str) -> list[PodEndpoint]:
         return list(self.endpoints.values()) if role == "netpol" else []
@@ -170,12 +176,14 @@ class FakeNetpolContext:
         self._own(name)
         self.ns_labels[name] = {**labels, "kubernetes.io/metadata.name": name}
         self._changed()
+        self.labels_changed_at = time.monotonic()
 
     @_locked
     def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None:
         self._own(namespace)
         self.pod_labels[f"{namespace}/{name}"] = dict(labels)
         self._changed()
+        self.labels_changed_at = time.monotonic()
 
     def cluster_dns(self) -> ClusterDns:
         return ClusterDns(DNS_POD.ip, dict(DNS_POD.labels), dict(DNS_NAMESPACE_LABELS))
@@ -195,14 +203,17 @@ class FakeNetpolContext:
                 self.pending -= 1
             elif began - self.changed_at >= self.plane.effect_after_s:
                 self.effective = copy.deepcopy(self.policies)
+            if began - self.labels_changed_at >= self.plane.label_effect_after_s:
+                self.effective_labels = copy.deepcopy((self.ns_labels, self.pod_labels))
+            ns_labels, pod_labels = self.effective_labels
             cluster = Cluster(
                 (
-                    *(Namespace(n, labels) for n, labels in self.ns_labels.items()),
+                    *(Namespace(n, labels) for n, labels in ns_labels.items()),
                     Namespace("kube-system", DNS_NAMESPACE_LABELS),
                 ),
                 (
                     *(
-                        Pod(e.namespace, e.name, self.pod_labels[k], e.ip, PORTS)
+                        Pod(e.namespace, e.name, pod_labels[k], e.ip, PORTS)
                         for k, e in self.endpoints.items()
                     ),
                     DNS_POD,

@@ -79,6 +79,48 @@ def test_a_change_in_effect_at_once_took_no_time_however_long_probing_took() -> 
     assert step.held and step.attempts == 1 and step.took_effect_s < 0.05
 
 
+def _relabelling_context(label_change_s: float | None) -> FakeNetpolContext:
+    """Label changes take 0.5 s to show, against a 0.3 s step deadline."""
+    ctx = FakeNetpolContext(FakeDataPlane(label_effect_after_s=0.5))
+    ctx.params = ctx.params.model_copy(update={"poll_interval_s": 0.05})
+    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    if label_change_s is not None:
+        ctx.info["netpol_label_change_s"] = label_change_s
+    return ctx
+
+
+RELABEL = "k8s.netpol.generated.action.relabel-target"
+
+
+def test_a_cni_slow_by_design_on_relabels_gets_its_profiles_time_for_them() -> None:
+    result = execute(CATALOGUE.get(RELABEL), _relabelling_context(None))
+    assert result.verdict == Verdict.FAIL, result.reason
+    assert "relabel x/b to pod=d" in result.reason
+    result = execute(CATALOGUE.get(RELABEL), _relabelling_context(1.0))
+    assert result.verdict == Verdict.PASS, result.reason
+    assert result.netpol is not None
+    create, relabel = result.netpol.steps
+    assert create.took_effect_s < 0.3  # only label changes get the extra time
+    assert 0.5 <= relabel.took_effect_s < 1.0  # measured, not slept for
+
+
+def test_the_case_after_a_relabelling_one_waits_for_the_labels_put_back() -> None:
+    """The labels a case puts back are a change too: the next case in the lane starts while
+    x/b still shows pod=d, and its first step is given until they have settled."""
+    ctx = _relabelling_context(1.0)
+    assert execute(CATALOGUE.get(RELABEL), ctx).verdict == Verdict.PASS
+    again = execute(CATALOGUE.get(RELABEL), ctx)
+    assert again.verdict == Verdict.PASS, again.reason
+    assert again.netpol is not None and again.netpol.steps[0].took_effect_s > 0.1
+    # without the settling, the first step of the next case fails on x/b's old labels
+    ctx = _relabelling_context(1.0)
+    assert execute(CATALOGUE.get(RELABEL), ctx).verdict == Verdict.PASS
+    ctx.findings.clear()
+    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    stale = execute(CATALOGUE.get(RELABEL), ctx)
+    assert stale.verdict == Verdict.FAIL and "'create'" in stale.reason, stale.reason
+
+
 def test_wrong_cells_come_with_tables_and_the_oracles_explanation() -> None:
     ctx = FakeNetpolContext(FakeDataPlane(ignore_egress=True))
     result = execute(CATALOGUE.get("k8s.netpol.upstream.tcp.default-deny-all"), ctx)

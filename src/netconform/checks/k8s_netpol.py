@@ -247,6 +247,7 @@ def _poll_step(
     cells: Mapping[NetpolProbe, Cell],
     expected: Sequence[ProbeVerdict],
     applied: float,
+    deadline_s: float,
 ) -> Polled[Observed]:
     """Until the observed matrix equals the expected one, counted from `applied` (when the
     API server had accepted the step's last change). Twice at least: a first observation
@@ -256,11 +257,35 @@ def _poll_step(
     return poll(
         lambda: _observe(ctx, cells),
         lambda seen: not wrong(expected, seen),
-        ctx.params.netpol_deadline_s,
+        deadline_s,
         ctx.params.poll_interval_s,
         since=applied,
         min_attempts=2,
     )
+
+
+def label_change_s(ctx: KubeCheckContext) -> float:
+    """How much longer than the scenario's deadline the CNI takes, by design, to apply a
+    label change (its profile's netpol_timing; 0 for a platform without a profile)."""
+    return float(ctx.platform_info().get("netpol_label_change_s") or 0.0)
+
+
+def _settled_key(binding: NetpolBinding) -> str:
+    return "netpol_labels_settle:" + ",".join(sorted(binding.namespaces.values()))
+
+
+def step_deadline_s(
+    ctx: KubeCheckContext, binding: NetpolBinding, applied: float, changes_labels: bool
+) -> float:
+    """The step's deadline, from `applied`: the scenario's, plus the CNI's label-change time
+    for a step that changes labels, and at least until the lane's last put-back labels have
+    had that time (a case that follows a relabelling one starts while they settle)."""
+    deadline = ctx.params.netpol_deadline_s
+    extra = label_change_s(ctx)
+    if changes_labels:
+        deadline += extra
+    settles_at = float(ctx.findings.get(_settled_key(binding), 0.0))
+    return max(deadline, settles_at - applied + ctx.params.netpol_deadline_s)
 
 
 def took_effect_s(polled: Polled[Observed]) -> float:
@@ -305,6 +330,7 @@ def run_case(ctx: KubeCheckContext, case: Case, binding: NetpolBinding | None = 
     resolved = case.resolve(initial)
     steps: list[NetpolStep] = []
     stopped: Outcome | None = None
+    relabelled = False
     try:
         before = initial
         for step in resolved.steps:
@@ -312,10 +338,13 @@ def run_case(ctx: KubeCheckContext, case: Case, binding: NetpolBinding | None = 
             # that measures how long it takes to apply starts right after it.
             expected = step.expected()
             cells = _cells(ctx, binding, [v.probe for v in expected], ips)
+            changes_labels = before is not step.cluster
+            relabelled = relabelled or changes_labels
             _apply(ctx, binding, step, before)
             applied = time.monotonic()
             before = step.cluster
-            polled = _poll_step(ctx, cells, expected, applied)
+            deadline = step_deadline_s(ctx, binding, applied, changes_labels)
+            polled = _poll_step(ctx, cells, expected, applied, deadline)
             profile = ""
             if not polled.held and not errors(expected, polled.value):
                 profile = next(
@@ -343,6 +372,9 @@ def run_case(ctx: KubeCheckContext, case: Case, binding: NetpolBinding | None = 
         for real in binding.namespaces.values():
             ctx.delete_all_policies(real)
         _sync_labels(ctx, binding, None, initial)
+        if relabelled:
+            # the labels put back are themselves a change the next case in this lane waits for
+            ctx.findings[_settled_key(binding)] = time.monotonic() + label_change_s(ctx)
     netpol = NetpolReport(case.id, tuple(steps))
     measurements: dict[Measure, Any] = {
         Measure.TOOK_EFFECT_S: round(max(s.took_effect_s for s in steps), 3),

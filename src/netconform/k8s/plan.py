@@ -366,6 +366,9 @@ def render_kind(
         "probe_image": image,
         "encapsulation": profile.encapsulation,
         "overhead_bytes": profile.overhead_bytes,
+        # extra NetworkPolicy deadline for label changes, and why (the CNI's design)
+        "netpol_label_change_s": profile.netpol_timing.label_change_s,
+        "netpol_label_change_why": profile.netpol_timing.why or None,
         "runs_without": [
             {"image": o.image, "what": o.what, "capability": str(o.capability)} for o in without
         ],
