@@ -220,6 +220,9 @@ class NetpolStep:
     explanations: Mapping[str, str] = field(default_factory=dict)  # cell label -> oracle's why
     errors: tuple[CellError, ...] = ()
     profile: str = ""
+    # the step changed pod or namespace labels (its time to take effect is the CNI's
+    # label-change latency, reported apart from policy changes)
+    label_change: bool = False
 
     def difference(self) -> tuple[str, ...]:
         return tuple(label for table in self.tables for label in table.difference())
@@ -234,6 +237,7 @@ class NetpolStep:
             "explanations": dict(self.explanations),
             "errors": [e.to_json() for e in self.errors],
             "profile": self.profile,
+            "label_change": self.label_change,
         }
 
     @classmethod
@@ -247,6 +251,7 @@ class NetpolStep:
             explanations={str(k): str(v) for k, v in (data.get("explanations") or {}).items()},
             errors=tuple(CellError.from_json(e) for e in data.get("errors") or ()),
             profile=str(data.get("profile") or ""),
+            label_change=bool(data.get("label_change") or False),
         )
 
 

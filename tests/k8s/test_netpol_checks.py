@@ -100,6 +100,7 @@ def test_a_cni_slow_by_design_on_relabels_gets_its_profiles_time_for_them() -> N
     assert result.verdict == Verdict.PASS, result.reason
     assert result.netpol is not None
     create, relabel = result.netpol.steps
+    assert (create.label_change, relabel.label_change) == (False, True)
     assert create.took_effect_s < 0.3  # only label changes get the extra time
     assert 0.5 <= relabel.took_effect_s < 1.0  # measured, not slept for
 

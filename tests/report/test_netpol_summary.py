@@ -11,7 +11,7 @@ from netconform.report.cli import main
 from netconform.report.compare import Column, Comparison, load_runs, merge_runs
 from netconform.report.key_measurements import percentile
 from netconform.report.netpol_summary import summaries, summary_json
-from netconform.results import Verdict
+from netconform.results import NetpolReport, NetpolStep, Verdict
 
 from .built import held_report, k8s, named_port_report, run
 from .support import DATA, GOLDEN_RUNS
@@ -60,6 +60,19 @@ def test_latency_percentiles_are_over_held_steps_only() -> None:
     assert summary.steps == len(held) + 1
     assert summary.p50_s == percentile([*held, 1.2], 0.5) == 0.6
     assert summary.p99_s == 5.0
+
+
+def test_relabel_steps_are_reported_apart_from_policy_changes() -> None:
+    steps = (
+        NetpolStep("create", True, 0.4, 2, ()),
+        NetpolStep("relabel", True, 22.0, 9, (), label_change=True),
+        NetpolStep("relabel back", True, 7.0, 5, (), label_change=True),
+    )
+    cases = [k8s("k8s.netpol.a", "netpol.case.a", netpol=NetpolReport("a", steps))]
+    (summary,) = summaries(merge_runs([(Path("r"), run("kind-cilium", cases))]))
+    assert (summary.steps, summary.p50_s, summary.p99_s) == (1, 0.4, 0.4)
+    assert (summary.label_steps, summary.label_max_s) == (2, 22.0)
+    assert summary.label_p50_s == percentile([22.0, 7.0], 0.5)
 
 
 def test_the_report_files_carry_the_figures(tmp_path: Path) -> None:

@@ -363,6 +363,7 @@ def run_case(ctx: KubeCheckContext, case: Case, binding: NetpolBinding | None = 
                 expected,
                 polled.value,
                 profile,
+                changes_labels,
             )
             steps.append(report)
             if not polled.held and not profile:

@@ -88,12 +88,13 @@ def step_report(
     expected: Sequence[ProbeVerdict],
     observed: Observed,
     profile: str = "",
+    label_change: bool = False,
 ) -> NetpolStep:
     """A step that held under the default expectation is summarised without tables; one
     that did not (or held only under a profile) carries its tables, the oracle's explanation
     of every wrong cell and the cells that could not be probed."""
     if held and not profile:
-        return NetpolStep(name, True, took_effect_s, attempts, ())
+        return NetpolStep(name, True, took_effect_s, attempts, (), label_change=label_change)
     return NetpolStep(
         name,
         held,
@@ -103,4 +104,5 @@ def step_report(
         {str(v.probe): explain(v) for v in wrong(expected, observed)},
         tuple(errors(expected, observed)),
         profile,
+        label_change,
     )

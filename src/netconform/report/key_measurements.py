@@ -81,15 +81,17 @@ def _direct_row(comparison: Comparison, known: KeyMeasurement) -> MeasurementRow
     return MeasurementRow(known.label, known.unit, ", ".join(sources), tuple(values))
 
 
-def took_effect_s(column: Column) -> list[float]:
+def took_effect_s(column: Column, label_change: bool = False) -> list[float]:
     """How long each NetworkPolicy step of the run took to take effect (held steps only:
-    a step that never held ran into its deadline, which is not a latency)."""
+    a step that never held ran into its deadline, which is not a latency): the steps that
+    changed policies, or with `label_change` those that changed labels (a CNI may apply a
+    relabel on another clock, e.g. Cilium's identity jitter)."""
     return [
         step.took_effect_s
         for check in column.run.checks
         if check.netpol is not None
         for step in check.netpol.steps
-        if step.held
+        if step.held and step.label_change == label_change
     ]
 
 

@@ -26,9 +26,12 @@ class NetpolSummary:
     failed: int
     errors: int
     skipped: int
-    steps: int  # held steps, the latency sample
+    steps: int  # held steps that changed policies, the latency sample
     p50_s: float | None
     p99_s: float | None
+    label_steps: int = 0  # held steps that changed labels
+    label_p50_s: float | None = None
+    label_max_s: float | None = None
 
     @property
     def cases(self) -> int:
@@ -43,6 +46,11 @@ class NetpolSummary:
             "error": self.errors,
             "skipped": self.skipped,
             "took_effect_s": {"steps": self.steps, "p50": self.p50_s, "p99": self.p99_s},
+            "label_change_took_effect_s": {
+                "steps": self.label_steps,
+                "p50": self.label_p50_s,
+                "max": self.label_max_s,
+            },
         }
 
 
@@ -59,6 +67,7 @@ def summarise(column: Column) -> NetpolSummary:
         )
 
     samples = took_effect_s(column)
+    relabels = took_effect_s(column, label_change=True)
     return NetpolSummary(
         label=column.label,
         passed=n(Verdict.PASS, profile=False),
@@ -69,6 +78,9 @@ def summarise(column: Column) -> NetpolSummary:
         steps=len(samples),
         p50_s=round(percentile(samples, 0.5), 3) if samples else None,
         p99_s=round(percentile(samples, 0.99), 3) if samples else None,
+        label_steps=len(relabels),
+        label_p50_s=round(percentile(relabels, 0.5), 3) if relabels else None,
+        label_max_s=round(max(relabels), 3) if relabels else None,
     )
 
 
@@ -94,6 +106,9 @@ HEADINGS = (
     "took effect p50",
     "p99",
     "held steps",
+    "relabel took effect p50",
+    "max",
+    "held relabel steps",
 )
 
 
@@ -113,12 +128,16 @@ def _cells(s: NetpolSummary) -> Sequence[str]:
         _seconds(s.p50_s),
         _seconds(s.p99_s),
         str(s.steps),
+        _seconds(s.label_p50_s),
+        _seconds(s.label_max_s),
+        str(s.label_steps),
     )
 
 
 LATENCY_NOTE = (
     "Took effect: from the API server accepting a step's change to the start of the first "
-    "observation that matched the oracle, over every step that held."
+    "observation that matched the oracle, over every step that held; steps that changed "
+    "pod or namespace labels (relabel) apart from those that changed policies."
 )
 
 
