@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,11 +39,14 @@ GOOD = """cases:
 
 @pytest.fixture(autouse=True)
 def catalogue() -> Iterator[None]:
-    """A run's selection changes the process's catalogue: put it back after each test."""
-    saved = dict(CATALOGUE._checks)
+    """A run's selection changes the process's catalogue and case table: put both back
+    after each test (a later test module must see the built-in cases)."""
+    saved, cases = dict(CATALOGUE._checks), dict(k8s_netpol._CASES)
     yield
     CATALOGUE._checks.clear()
     CATALOGUE._checks.update(saved)
+    k8s_netpol._CASES.clear()
+    k8s_netpol._CASES.update(cases)
 
 
 @pytest.fixture
@@ -211,14 +215,31 @@ def test_dir_replaces_the_catalogue_and_plus_dir_adds_to_it(tmp_path: Path) -> N
     assert check.spec.aspect == "netpol.case.mine.deny-x" and check.spec.title == "my default deny"
 
 
-def _run_example(plane: FakeDataPlane) -> tuple[FakeNetpolContext, object]:
+def _run_example(
+    plane: FakeDataPlane, info: dict[str, float] | None = None
+) -> tuple[FakeNetpolContext, Any]:
     (case,) = k8s_netpol.use_cases(CaseSelection(EXAMPLE, with_catalogue=False))
     ctx = FakeNetpolContext(plane)
+    ctx.info.update(info or {})
     initial = (dict(ctx.ns_labels), dict(ctx.pod_labels))
     ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
     result = execute(CATALOGUE.get(f"k8s.netpol.{case.id}"), ctx)
     assert ctx.policies == {} and (ctx.ns_labels, ctx.pod_labels) == initial  # cleaned up
     return ctx, result
+
+
+def test_policy_steps_after_a_relabel_wait_for_it_too() -> None:
+    """The example labels its pods first; with labels 0.5 s slow to show (and a 0.3 s step
+    deadline) its later policy steps select pods by labels the data plane lacks yet: they
+    pass only when the profile's label-change time covers the steps after a relabel too
+    (found on real Cilium: 'default deny all in x' failed right after the labelling)."""
+    plane = FakeDataPlane(label_effect_after_s=0.5)
+    _, slow = _run_example(plane)
+    assert slow.verdict == Verdict.FAIL, slow.reason
+    _, covered = _run_example(plane, {"netpol_label_change_s": 1.0})
+    assert covered.verdict == Verdict.PASS, covered.reason
+    assert covered.netpol is not None
+    assert [s.label_change for s in covered.netpol.steps] == [True, False, False, False]
 
 
 def test_the_example_passes_on_a_correct_data_plane() -> None:

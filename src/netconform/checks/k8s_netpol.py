@@ -274,18 +274,21 @@ def _settled_key(binding: NetpolBinding) -> str:
     return "netpol_labels_settle:" + ",".join(sorted(binding.namespaces.values()))
 
 
-def step_deadline_s(
-    ctx: KubeCheckContext, binding: NetpolBinding, applied: float, changes_labels: bool
-) -> float:
-    """The step's deadline, from `applied`: the scenario's, plus the CNI's label-change time
-    for a step that changes labels, and at least until the lane's last put-back labels have
-    had that time (a case that follows a relabelling one starts while they settle)."""
+def mark_relabelled(ctx: KubeCheckContext, binding: NetpolBinding, at: float) -> None:
+    """The lane's labels changed at `at`: until the CNI's label-change time has passed, its
+    steps may see the old labels (Cilium: a pod waiting for its new identity applies no
+    policy change either, so a policy step right after a relabel waits too)."""
+    key = _settled_key(binding)
+    ctx.findings[key] = max(float(ctx.findings.get(key, 0.0)), at + label_change_s(ctx))
+
+
+def step_deadline_s(ctx: KubeCheckContext, binding: NetpolBinding, applied: float) -> float:
+    """The step's deadline, from `applied`: the scenario's, and at least until the lane's
+    last label change has had the CNI's label-change time (a relabelling step, the steps
+    after it, and the case after one, whose put-back labels settle)."""
     deadline = ctx.params.netpol_deadline_s
-    extra = label_change_s(ctx)
-    if changes_labels:
-        deadline += extra
     settles_at = float(ctx.findings.get(_settled_key(binding), 0.0))
-    return max(deadline, settles_at - applied + ctx.params.netpol_deadline_s)
+    return max(deadline, settles_at - applied + deadline)
 
 
 def took_effect_s(polled: Polled[Observed]) -> float:
@@ -343,7 +346,9 @@ def run_case(ctx: KubeCheckContext, case: Case, binding: NetpolBinding | None = 
             _apply(ctx, binding, step, before)
             applied = time.monotonic()
             before = step.cluster
-            deadline = step_deadline_s(ctx, binding, applied, changes_labels)
+            if changes_labels:
+                mark_relabelled(ctx, binding, applied)
+            deadline = step_deadline_s(ctx, binding, applied)
             polled = _poll_step(ctx, cells, expected, applied, deadline)
             profile = ""
             if not polled.held and not errors(expected, polled.value):
@@ -375,7 +380,7 @@ def run_case(ctx: KubeCheckContext, case: Case, binding: NetpolBinding | None = 
         _sync_labels(ctx, binding, None, initial)
         if relabelled:
             # the labels put back are themselves a change the next case in this lane waits for
-            ctx.findings[_settled_key(binding)] = time.monotonic() + label_change_s(ctx)
+            mark_relabelled(ctx, binding, time.monotonic())
     netpol = NetpolReport(case.id, tuple(steps))
     measurements: dict[Measure, Any] = {
         Measure.TOOK_EFFECT_S: round(max(s.took_effect_s for s in steps), 3),
