@@ -74,6 +74,9 @@ class FakeDataPlane:
     observation_s: float = 0.0  # how long one observation takes (its slowest probe)
     # wall-clock time before a label change takes effect (Cilium's identity jitter)
     label_effect_after_s: float = 0.0
+    # one allowed probe of every large batch (a whole matrix) is lost, as one SYN among
+    # hundreds on a loaded machine; probed again alone, it connects
+    loses_one_of_a_matrix: bool = False
 
 
 class FakeNetpolContext:
@@ -230,6 +233,7 @@ class FakeNetpolContext:
         oracle = Oracle(cluster, [parse_policy(d) for d in docs], self.plane.profile)
         by_ip = {e.ip: e.key for e in self.endpoints.values()} | {DNS_POD.ip: DNS_POD.key}
         out = {}
+        lose_one = self.plane.loses_one_of_a_matrix and sum(map(len, batches.values())) > 3
         for src, probes in batches.items():
             results = []
             for p in probes:
@@ -241,6 +245,8 @@ class FakeNetpolContext:
                     dst, protocol = by_ip[p.target], Protocol(str(p.kind).upper())
                 verdict = oracle.verdict(NetpolProbe(src.key, dst, p.port or 0, protocol))
                 ok = verdict.allowed
+                if ok and lose_one and dst != src.key:  # a pod to itself is not compared
+                    ok, lose_one = False, False
                 argv = reproducer(["kubectl", "exec", "-n", src.namespace, src.name, "--"])(p)
                 if not ok and self.plane.crash_on_deny:
                     results.append(did_not_run(p, "no result: agent: Killed", argv))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from netconform.checks import k8s_netpol
 from netconform.checks.base import CATALOGUE, execute
 from netconform.checks.k8s_netpol import CANARY_ID, Enforcement
 from netconform.netpol.catalogue import load_catalogue
@@ -120,6 +121,18 @@ def test_the_case_after_a_relabelling_one_waits_for_the_labels_put_back() -> Non
     ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
     stale = execute(CATALOGUE.get(RELABEL), ctx)
     assert stale.verdict == Verdict.FAIL and "'create'" in stale.reason, stale.reason
+
+
+def test_a_cell_lost_once_in_every_matrix_is_probed_again_not_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    case = "k8s.netpol.upstream.tcp.default-deny-ingress"
+    ctx = FakeNetpolContext(FakeDataPlane(loses_one_of_a_matrix=True))
+    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    assert execute(CATALOGUE.get(case), ctx).verdict == Verdict.PASS
+    monkeypatch.setattr(k8s_netpol, "CELL_RETRIES", 0)  # without the re-probe: fails
+    result = execute(CATALOGUE.get(case), ctx)
+    assert result.verdict == Verdict.FAIL and "expected allowed" in result.reason, result.reason
 
 
 def test_wrong_cells_come_with_tables_and_the_oracles_explanation() -> None:
