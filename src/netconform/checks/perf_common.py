@@ -84,10 +84,21 @@ def _one(bench: Bench[E], source: E, probe: Probe) -> ProbeResult:
     return result
 
 
-def start_servers(bench: Bench[E], endpoints: Sequence[E]) -> None:
-    """The echo and iperf3 servers in every endpoint (idempotent), one round."""
-    batches = {e: [bench.make_probe(ProbeKind.PERF_SERVER, "", timeout_s=5.0)] for e in endpoints}
-    for source, results in bench.run_many(batches).items():
+def _cpu(result: ProbeResult) -> float | None:
+    cpu = result.values.get("cpu") if result.ok else None
+    return float(cpu["seconds"]) if isinstance(cpu, dict) else None
+
+
+def start_servers(
+    bench: Bench[E], endpoints: Sequence[E], read_cpu: bool = False
+) -> dict[E, float | None]:
+    """The echo and iperf3 servers in every endpoint (idempotent), one round; with
+    `read_cpu`, each endpoint's cgroup CPU seconds read in the same exec, just after."""
+    probes = [bench.make_probe(ProbeKind.PERF_SERVER, "", timeout_s=5.0)]
+    if read_cpu:
+        probes.append(bench.make_probe(ProbeKind.CPU, ""))
+    cpu: dict[E, float | None] = {}
+    for source, results in bench.run_many({e: probes for e in dict.fromkeys(endpoints)}).items():
         result = results[0]
         if not result.ran:
             raise DidNotRun(
@@ -95,15 +106,13 @@ def start_servers(bench: Bench[E], endpoints: Sequence[E]) -> None:
             )
         if not result.ok:
             raise CouldNotMeasure(f"perf servers in {_name(source)}: {result.error}")
+        cpu[source] = _cpu(results[1]) if read_cpu else None
+    return cpu
 
 
 def _cpu_seconds(bench: Bench[E], endpoints: Sequence[E]) -> dict[E, float | None]:
     batches = {e: [bench.make_probe(ProbeKind.CPU, "")] for e in dict.fromkeys(endpoints)}
-    out: dict[E, float | None] = {}
-    for source, results in bench.run_many(batches).items():
-        cpu = results[0].values.get("cpu") if results[0].ok else None
-        out[source] = float(cpu["seconds"]) if isinstance(cpu, dict) else None
-    return out
+    return {source: _cpu(results[0]) for source, results in bench.run_many(batches).items()}
 
 
 def alternate(
@@ -175,13 +184,13 @@ def _throughput(results: Sequence[ProbeResult], server_cpu_s: float | None) -> T
 def measure_throughput(
     bench: Bench[E],
     path: PerfPath[E],
-    baseline: PerfPath[E] | None,
+    baseline: PerfPath[E],
     streams: int = 1,
     udp: bool = False,
 ) -> Outcome:
-    """iperf3 on the path (and its baseline, alternately): the median, the spread, the ratio."""
+    """iperf3 on the path and its baseline, alternately: the medians, the spreads, the ratio."""
     params = bench.params
-    paths = [path] if baseline is None else [path, baseline]
+    paths = [path, baseline]
     kw: dict[str, Any] = {"duration_s": params.sample_s, "streams": streams, "samples": 1}
     if udp:
         kw.update(udp=True, udp_mbit=params.udp_mbit, length=params.udp_length)
@@ -193,8 +202,7 @@ def measure_throughput(
 
     def measure() -> tuple[list[Throughput], dict[str, Any]]:
         servers = [p.server for p in paths]
-        start_servers(bench, servers)
-        before = _cpu_seconds(bench, servers)
+        before = start_servers(bench, servers, read_cpu=True)
         found = alternate(bench, paths, probe_for)
         after = _cpu_seconds(bench, servers)
         figures = []
@@ -220,7 +228,8 @@ def _judge_throughput(
     udp: bool,
 ) -> Outcome:
     params = bench.params
-    main = figures[0]
+    main, base = figures
+    ratio = round(main.mbit_s / base.mbit_s, 3) if base.mbit_s else None
     m: dict[Measure, Any] = {
         Measure.MBIT_S: main.mbit_s,
         Measure.MBIT_S_SAMPLES: list(main.samples),
@@ -229,6 +238,11 @@ def _judge_throughput(
         Measure.SAMPLE_S: params.sample_s,
         Measure.STREAMS: streams,
         Measure.CPU_S_PER_GB: main.cpu_s_per_gb,
+        Measure.BASELINE: paths[1].name,
+        Measure.BASELINE_MBIT_S: base.mbit_s,
+        Measure.BASELINE_SPREAD_PCT: base.spread_pct,
+        Measure.BASELINE_CPU_S_PER_GB: base.cpu_s_per_gb,
+        Measure.RATIO_TO_BASELINE: ratio,
     }
     if udp:
         m[Measure.UDP_LOSS_PCT] = main.loss_pct
@@ -238,20 +252,7 @@ def _judge_throughput(
     what = f"{paths[0].name} {main.mbit_s:g} Mbit/s (spread {main.spread_pct:g}%)"
     if udp:
         what += f", loss {main.loss_pct}% at {params.udp_mbit} Mbit/s offered"
-    ratio = None
-    if len(figures) > 1:
-        base = figures[1]
-        ratio = round(main.mbit_s / base.mbit_s, 3) if base.mbit_s else None
-        m.update(
-            {
-                Measure.BASELINE: paths[1].name,
-                Measure.BASELINE_MBIT_S: base.mbit_s,
-                Measure.BASELINE_SPREAD_PCT: base.spread_pct,
-                Measure.BASELINE_CPU_S_PER_GB: base.cpu_s_per_gb,
-                Measure.RATIO_TO_BASELINE: ratio,
-            }
-        )
-        what += f"; {paths[1].name} {base.mbit_s:g} Mbit/s; ratio {ratio}"
+    what += f"; {paths[1].name} {base.mbit_s:g} Mbit/s; ratio {ratio}"
     return _against_limit(what, ratio, params.min_throughput_ratio, observed, m, at_least=True)
 
 

@@ -1,6 +1,7 @@
-"""Perf on Swarm (informational): the overlay against the host network between the same two
-hosts, the overlay on one host against the host's loopback, through a service VIP, and a
-plain Docker bridge network on one host as a reference row (see perf_common)."""
+"""Perf on Swarm (informational): the overlay between two hosts, the overlay on one host,
+through a service VIP, and a plain Docker bridge network on one host as a reference row,
+each against the host network between the same hosts (the loopback on one host; see
+perf_common)."""
 
 from __future__ import annotations
 
@@ -65,25 +66,30 @@ def _pick(found: dict[str, Endpoint], node: str, what: str) -> Endpoint:
     return found[node]
 
 
+def _host_network(ctx: SwarmCheckContext, a: str, b: str) -> PerfPath[Endpoint]:
+    """The host network from node a to node b (the host's loopback when a == b): the
+    baseline every perf path is measured against."""
+    hosts = _by_node(ctx.standalone(ContainerRole.HOST))
+    client, server = _pick(hosts, a, "host container"), _pick(hosts, b, "host container")
+    if a == b:
+        return _path("host loopback", client, server, LOOPBACK)
+    return _path("host network", client, server)
+
+
 def cross_host(ctx: SwarmCheckContext) -> tuple[PerfPath[Endpoint], PerfPath[Endpoint]]:
     """The overlay between a probe task on the first and one on the second node, and the
     host network between the same two nodes."""
     a, b = _two_nodes(ctx)
     tasks = _by_node(ctx.tasks(ServiceKey.PROBE))
-    hosts = _by_node(ctx.standalone(ContainerRole.HOST))
     overlay = _path("overlay", _pick(tasks, a, "probe task"), _pick(tasks, b, "probe task"))
-    host = _path(
-        "host network", _pick(hosts, a, "host container"), _pick(hosts, b, "host container")
-    )
-    return overlay, host
+    return overlay, _host_network(ctx, a, b)
 
 
 def same_host(ctx: SwarmCheckContext) -> tuple[PerfPath[Endpoint], PerfPath[Endpoint]]:
     a, _ = _two_nodes(ctx)
     task = _pick(_by_node(ctx.tasks(ServiceKey.PROBE)), a, "probe task")
     peer = _pick(_by_node(ctx.peers()), a, "peer container")
-    host = _pick(_by_node(ctx.standalone(ContainerRole.HOST)), a, "host container")
-    return _path("overlay", task, peer), _path("host loopback", host, host, LOOPBACK)
+    return _path("overlay", task, peer), _host_network(ctx, a, a)
 
 
 PerfCheck = Callable[[SwarmCheckContext], Outcome]
@@ -160,7 +166,7 @@ def vip(ctx: SwarmCheckContext) -> Outcome:
     if not clients:
         raise Unplaced(f"no probe task on a node other than {backend.node}")
     path = _path("service VIP", clients[0], backend, address)
-    return measure_throughput(_bench(ctx), path, None)
+    return measure_throughput(_bench(ctx), path, _host_network(ctx, clients[0].node, backend.node))
 
 
 _register(
@@ -174,17 +180,19 @@ _register(
 
 
 def bridge(ctx: SwarmCheckContext) -> Outcome:
-    """Two containers on a plain bridge network on the first node: a reference row."""
+    """Two containers on a plain bridge network on the first node (a reference row), against
+    that node's loopback."""
     pair = ctx.standalone(ContainerRole.BRIDGE)
     if len(pair) < 2:
         raise Unplaced("the bridge pair is not running")
-    return measure_throughput(_bench(ctx), _path("bridge", pair[0], pair[1]), None)
+    path = _path("bridge", pair[0], pair[1])
+    return measure_throughput(_bench(ctx), path, _host_network(ctx, pair[0].node, pair[1].node))
 
 
 _register(
     "perf.bridge.same-host",
     "perf.reference.bridge",
-    "Reference: TCP throughput on a plain Docker bridge network on one host",
+    "Reference: TCP throughput on a plain Docker bridge network on one host, against its loopback",
     IPERF3,
     bridge,
 )

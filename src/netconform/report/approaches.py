@@ -19,7 +19,6 @@ from netconform.results import Area, CheckResult, JSONValue, Measure, Verdict
 
 THROUGHPUT_ASPECT = "perf.tcp.cross-host.1-stream"
 LATENCY_ASPECT = "perf.rr.cross-host"
-SAME_HOST_ASPECT = "perf.tcp.same-host.1-stream"
 BRIDGE_ASPECT = "perf.reference.bridge"
 CANARY_ASPECT = "netpol.default-deny.canary"
 MTU_ASPECTS = ("mtu.interface.overlay-rule", "mtu.pmtu.df-at-limit")
@@ -116,12 +115,6 @@ def _platform_row(column: Column) -> Approach:
     )
 
 
-def _ratio(value: Any, base: Any) -> float | None:
-    if isinstance(value, int | float) and isinstance(base, int | float) and base:
-        return round(value / base, 3)
-    return None
-
-
 def _reference_rows(column: Column) -> Iterator[Approach]:
     base = _measured(column, THROUGHPUT_ASPECT, Measure.BASELINE)
     base_mbit = _measured(column, THROUGHPUT_ASPECT, Measure.BASELINE_MBIT_S)
@@ -141,14 +134,13 @@ def _reference_rows(column: Column) -> Iterator[Approach]:
         )
     bridge = _measured(column, BRIDGE_ASPECT, Measure.MBIT_S)
     if bridge is not None:
-        loopback = _measured(column, SAME_HOST_ASPECT, Measure.BASELINE_MBIT_S)
         yield Approach(
             name=f"bridge, one host ({column.label})",
             platform=column.label,
             reference=True,
             mbit_s=bridge,
-            throughput_ratio=_ratio(bridge, loopback),
-            baseline=str(_measured(column, SAME_HOST_ASPECT, Measure.BASELINE) or ""),
+            throughput_ratio=_measured(column, BRIDGE_ASPECT, Measure.RATIO_TO_BASELINE),
+            baseline=str(_measured(column, BRIDGE_ASPECT, Measure.BASELINE) or ""),
         )
 
 
