@@ -34,7 +34,7 @@ class PerfParams(_Strict):
     """The perf area: short samples taken alternately on the path and its baseline (the host
     network), so a drift of the machine weighs on both; thresholds are opt-in."""
 
-    samples: int = Field(4, ge=1, le=20)  # per path and figure; 4 keep the area near 55 s
+    samples: int = Field(3, ge=1, le=20)  # per path and figure; 3 keep the area under 60 s
     sample_s: int = Field(1, ge=1, le=30)  # one iperf3 sample (iperf3 -t takes seconds)
     streams: int = Field(4, ge=2, le=16)  # the multi-stream TCP figure
     udp_mbit: int = Field(500, ge=1, le=100_000)  # the rate UDP is offered at
