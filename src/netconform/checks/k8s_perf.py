@@ -14,6 +14,7 @@ from netconform.checks.perf_common import (
     NETPERF_RR,
     Bench,
     PerfPath,
+    host_baseline,
     measure_connection_rate,
     measure_latency,
     measure_throughput,
@@ -24,7 +25,6 @@ from netconform.k8s.workloads import NODE_INDEX_LABEL, probe_service_name
 from netconform.results import Area
 from netconform.vocab import Capability
 
-LOOPBACK = "127.0.0.1"
 HOST = frozenset({Capability.HOSTNETWORK})
 
 Path = PerfPath[PodEndpoint]
@@ -65,10 +65,7 @@ def _host_network(ctx: KubeCheckContext, a: int, b: int) -> Path:
     """hostNetwork pods from node a to node b (the node's loopback when a == b): the
     baseline every perf path is measured against."""
     hosts = _hosts(ctx)
-    client, server = _host(hosts, a), _host(hosts, b)
-    if a == b:
-        return _path("host loopback", client, server, LOOPBACK)
-    return _path("host network", client, server)
+    return host_baseline(_path, _host(hosts, a), _host(hosts, b), same_host=a == b)
 
 
 def cross_node(ctx: KubeCheckContext) -> tuple[Path, Path]:

@@ -48,6 +48,18 @@ class PerfPath(Generic[E]):
     label: str  # e.g. "probe@h1 -> probe@h2 (10.0.1.3)"
 
 
+LOOPBACK = "127.0.0.1"
+MakePath = Callable[[str, E, E, str], PerfPath[E]]  # name, client, server, target ("": server's)
+
+
+def host_baseline(make: MakePath[E], client: E, server: E, same_host: bool) -> PerfPath[E]:
+    """The baseline a path is measured against, between host-network endpoints: the host's
+    loopback when the path stays on one host, else the host network between the two."""
+    if same_host:
+        return make("host loopback", client, server, LOOPBACK)
+    return make("host network", client, server, "")
+
+
 @dataclass(frozen=True)
 class Bench(Generic[E]):
     """What a perf check needs of its context: batch probing and the probe factory."""

@@ -15,6 +15,7 @@ from netconform.checks.perf_common import (
     NETPERF_RR,
     Bench,
     PerfPath,
+    host_baseline,
     measure_connection_rate,
     measure_latency,
     measure_throughput,
@@ -27,7 +28,6 @@ from netconform.vocab import Capability
 
 NOT_CATCHABLE = "informational: a figure, not a verdict on the data path (it fails only when "
 NOT_CATCHABLE += "it could not measure, which the reachability checks already catch)"
-LOOPBACK = "127.0.0.1"
 
 
 def _spec(id_: str, aspect: str, title: str, ref: str, **kw: Any) -> CheckSpec:
@@ -71,9 +71,7 @@ def _host_network(ctx: SwarmCheckContext, a: str, b: str) -> PerfPath[Endpoint]:
     baseline every perf path is measured against."""
     hosts = _by_node(ctx.standalone(ContainerRole.HOST))
     client, server = _pick(hosts, a, "host container"), _pick(hosts, b, "host container")
-    if a == b:
-        return _path("host loopback", client, server, LOOPBACK)
-    return _path("host network", client, server)
+    return host_baseline(_path, client, server, same_host=a == b)
 
 
 def cross_host(ctx: SwarmCheckContext) -> tuple[PerfPath[Endpoint], PerfPath[Endpoint]]:
