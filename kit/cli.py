@@ -50,6 +50,7 @@ IMAGE_LANE: tuple[Component, ...] = (
 ALL: tuple[Component, ...] = (*GO_LANE, *ROOTFS_LANE, *IMAGE_LANE)
 CNI_PARTS: dict[str, tuple[Component, ...]] = {"cilium": CILIUM}  # flannel is in the core
 TIMINGS = CACHE / "state" / "timings.json"
+PINNED_CNI = CACHE / "cni"  # a copy of shared/cni, refreshed by each `up` that sees it
 
 
 def _label(component: Component) -> str:
@@ -99,10 +100,23 @@ def exports() -> list[str]:
     if "cilium" in cnis:  # the chart packaged from the module, in place of the published one
         lines.append(f"export NETCONFORM_CILIUM_CHART={cilium.CHART.archive}")
     # The pinned CNI manifests, for machines that cannot download them (verified by sha256).
-    shared = KIT_DIR.parent.parent / "shared" / "cni"
-    if shared.is_dir():
-        lines.append(f"export NETCONFORM_ARTIFACTS={shared}")
+    if (pinned := pinned_cni_files()) is not None:
+        lines.append(f"export NETCONFORM_ARTIFACTS={pinned}")
     return lines
+
+
+def pinned_cni_files() -> Path | None:
+    """shared/cni beside the repository (read in place), else the kit's copy of it from an
+    earlier `up`: a clone elsewhere (a CI checkout) still runs kind offline."""
+    shared = KIT_DIR.parent.parent / "shared" / "cni"
+    if (shared / "README.md").is_file():
+        staging = PINNED_CNI.with_name(PINNED_CNI.name + ".new")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(shared, staging)
+        shutil.rmtree(PINNED_CNI, ignore_errors=True)
+        staging.rename(PINNED_CNI)
+        return shared
+    return PINNED_CNI if (PINNED_CNI / "README.md").is_file() else None
 
 
 class NotBuilt(Exception):

@@ -18,7 +18,18 @@ from netconform.k8s import plan, profiles
 from netconform.k8s.download import verify
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_CNI = REPO.parent / "shared" / "cni"
+# beside the repository, else where the kit's exports point (its copy, for a clone elsewhere)
+SHARED_CNI = next(
+    (
+        path
+        for path in (
+            REPO.parent / "shared" / "cni",
+            Path(os.environ.get("NETCONFORM_ARTIFACTS", "")),
+        )
+        if (path / "README.md").is_file()
+    ),
+    REPO.parent / "shared" / "cni",
+)
 
 
 @pytest.fixture(scope="session")
