@@ -112,7 +112,8 @@ class Measure(StrEnum):
     BASELINE_RR_P99_MS = "baseline_rr_p99_ms"
     BASELINE_CONNECTIONS_PER_S = "baseline_connections_per_s"
     BASELINE_CPU_S_PER_GB = "baseline_cpu_s_per_gb"
-    RATIO_TO_BASELINE = "ratio_to_baseline"  # the path's main figure / the baseline's
+    RATIO_TO_BASELINE = "ratio_to_baseline"  # median over the rounds of path / baseline
+    RATIO_SPREAD_PCT = "ratio_spread_pct"  # (max - min) / median of the rounds' ratios
 
 
 class CellValue(StrEnum):

@@ -7,7 +7,8 @@ that ran and failed); a probe that did not run is an error. The scenario's thres
 
 How it measures: one probe per exec, so nothing else runs in the endpoint meanwhile; the
 path's and the baseline's samples alternate (path, baseline, path, ...), so a machine that
-slows down during the check weighs on both; every figure is timed around its own network
+slows down during the check weighs on both, and the ratio to the baseline is taken round by
+round (median of path/baseline per round); every figure is timed around its own network
 exchange inside the endpoint (iperf3's own interval, or perf_counter around one
 request/response), never around an exec. CPU seconds per GB: the client's cgroup counter
 around each sample (read in the endpoint) plus the server's cgroup counter before and after
@@ -138,6 +139,30 @@ def alternate(
     return found
 
 
+@dataclass(frozen=True)
+class Ratio:
+    """The path's figure over the baseline's, taken round by round: a round's two samples
+    run back to back, so a machine that slows down between rounds leaves the round's ratio
+    alone (the ratio of the two medians would carry that drift). The median over the
+    rounds, and how far the rounds disagree."""
+
+    value: float | None
+    spread_pct: float | None
+
+    @classmethod
+    def of_rounds(cls, path: Sequence[float], baseline: Sequence[float]) -> Ratio:
+        rounds = [p / b for p, b in zip(path, baseline, strict=True) if b]
+        if not rounds:
+            return cls(None, None)
+        return cls(round(statistics.median(rounds), 3), spread_pct(rounds))
+
+    def measured(self) -> dict[Measure, float | None]:
+        return {Measure.RATIO_TO_BASELINE: self.value, Measure.RATIO_SPREAD_PCT: self.spread_pct}
+
+    def __str__(self) -> str:
+        return f"ratio {self.value} (rounds spread {self.spread_pct}%)"
+
+
 def spread_pct(values: Sequence[float]) -> float:
     """(max - min) / median, percent: how far the samples disagree."""
     middle = statistics.median(values)
@@ -241,7 +266,7 @@ def _judge_throughput(
 ) -> Outcome:
     params = bench.params
     main, base = figures
-    ratio = round(main.mbit_s / base.mbit_s, 3) if base.mbit_s else None
+    ratio = Ratio.of_rounds(main.samples, base.samples)
     m: dict[Measure, Any] = {
         Measure.MBIT_S: main.mbit_s,
         Measure.MBIT_S_SAMPLES: list(main.samples),
@@ -254,7 +279,7 @@ def _judge_throughput(
         Measure.BASELINE_MBIT_S: base.mbit_s,
         Measure.BASELINE_SPREAD_PCT: base.spread_pct,
         Measure.BASELINE_CPU_S_PER_GB: base.cpu_s_per_gb,
-        Measure.RATIO_TO_BASELINE: ratio,
+        **ratio.measured(),
     }
     if udp:
         m[Measure.UDP_LOSS_PCT] = main.loss_pct
@@ -264,8 +289,10 @@ def _judge_throughput(
     what = f"{paths[0].name} {main.mbit_s:g} Mbit/s (spread {main.spread_pct:g}%)"
     if udp:
         what += f", loss {main.loss_pct}% at {params.udp_mbit} Mbit/s offered"
-    what += f"; {paths[1].name} {base.mbit_s:g} Mbit/s; ratio {ratio}"
-    return _against_limit(what, ratio, params.min_throughput_ratio, observed, m, at_least=True)
+    what += f"; {paths[1].name} {base.mbit_s:g} Mbit/s; {ratio}"
+    return _against_limit(
+        what, ratio.value, params.min_throughput_ratio, observed, m, at_least=True
+    )
 
 
 # --- latency and connection rate ---------------------------------------------------------
@@ -278,29 +305,29 @@ def measure_latency(bench: Bench[E], path: PerfPath[E], baseline: PerfPath[E]) -
             ProbeKind.RR, p.target, port=RR_PORT, count=params.rr_requests, timeout_s=10.0
         )
 
-    def measure() -> tuple[list[dict[str, float]], dict[str, Any]]:
+    def measure() -> tuple[tuple[list[dict[str, float]], Ratio], dict[str, Any]]:
         start_servers(bench, [path.server, baseline.server])
         found = alternate(bench, [path, baseline], probe_for)
-        figures = []
+        figures, round_p50s = [], []
         for results in found:
             times = [float(t) / 1000 for r in results for t in r.values.get("times_us", [])]
+            round_p50s.append([float(r.values["p50_ms"]) for r in results])
             figures.append(
                 {
                     "p50": round(percentile(times, 0.5), 4),
                     "p90": round(percentile(times, 0.9), 4),
                     "p99": round(percentile(times, 0.99), 4),
                     "n": float(len(times)),
-                    "spread": spread_pct([float(r.values["p50_ms"]) for r in results]),
+                    "spread": spread_pct(round_p50s[-1]),
                 }
             )
         observed = {
             p.name: {"path": p.label, **f} for p, f in zip((path, baseline), figures, strict=True)
         }
-        return figures, observed
+        return (figures, Ratio.of_rounds(*round_p50s)), observed
 
-    def judge(figures: list[dict[str, float]], observed: dict[str, Any]) -> Outcome:
-        main, base = figures
-        ratio = round(main["p50"] / base["p50"], 3) if base["p50"] else None
+    def judge(measured: tuple[list[dict[str, float]], Ratio], observed: dict[str, Any]) -> Outcome:
+        (main, base), ratio = measured
         m: dict[Measure, Any] = {
             Measure.RR_P50_MS: main["p50"],
             Measure.RR_P90_MS: main["p90"],
@@ -310,15 +337,15 @@ def measure_latency(bench: Bench[E], path: PerfPath[E], baseline: PerfPath[E]) -
             Measure.BASELINE: baseline.name,
             Measure.BASELINE_RR_P50_MS: base["p50"],
             Measure.BASELINE_RR_P99_MS: base["p99"],
-            Measure.RATIO_TO_BASELINE: ratio,
+            **ratio.measured(),
         }
         what = (
             f"{path.name} p50 {main['p50']:g} ms p99 {main['p99']:g} ms; {baseline.name} p50 "
-            f"{base['p50']:g} ms p99 {base['p99']:g} ms; ratio {ratio} ({int(main['n'])} exchanges)"
+            f"{base['p50']:g} ms p99 {base['p99']:g} ms; p50 {ratio} ({int(main['n'])} exchanges)"
         )
         limit = params.max_latency_ratio
         return _against_limit(
-            what, ratio, limit, observed, m, at_least=False, ratio_name="p50 ratio"
+            what, ratio.value, limit, observed, m, at_least=False, ratio_name="p50 ratio"
         )
 
     return _judged(measure, judge)
@@ -345,17 +372,17 @@ def measure_connection_rate(bench: Bench[E], path: PerfPath[E], baseline: PerfPa
 
     def judge(rates: list[list[float]], observed: dict[str, Any]) -> Outcome:
         main, base = (round(statistics.median(r), 1) for r in rates)
-        ratio = round(main / base, 3) if base else None
+        ratio = Ratio.of_rounds(*rates)
         m: dict[Measure, Any] = {
             Measure.CONNECTIONS_PER_S: main,
             Measure.SPREAD_PCT: spread_pct(rates[0]),
             Measure.SAMPLES: len(rates[0]),
             Measure.BASELINE: baseline.name,
             Measure.BASELINE_CONNECTIONS_PER_S: base,
-            Measure.RATIO_TO_BASELINE: ratio,
+            **ratio.measured(),
         }
         return Outcome.passed(
-            f"{path.name} {main:g} connections/s; {baseline.name} {base:g}/s; ratio {ratio}",
+            f"{path.name} {main:g} connections/s; {baseline.name} {base:g}/s; {ratio}",
             expected="measured",
             observed=observed,
             measurements=m,
