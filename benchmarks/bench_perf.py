@@ -83,6 +83,7 @@ def _per_check(seen: list[dict[str, Any]], measure: Measure) -> dict[str, Any]:
         "baseline": seen[-1]["measurements"][Measure.BASELINE],
         "baseline_" + str(measure): _over_runs(seen, BASELINE_FIGURE[measure]),
         "within_run_spread_pct": [c["measurements"].get(Measure.SPREAD_PCT) for c in seen],
+        "ratio_rounds_spread_pct": [c["measurements"].get(Measure.RATIO_SPREAD_PCT) for c in seen],
     }
     if measure == Measure.RR_P50_MS:
         found["p99_ms"] = [c["measurements"].get(Measure.RR_P99_MS) for c in seen]
@@ -143,6 +144,13 @@ def figures(runs: list[tuple[float, dict[str, Any]]], without: float) -> dict[st
         "worst_throughput_spread_over_runs_pct": worst,
         "throughput_spread_target_pct": SPREAD_TARGET_PCT,
         "throughput_target": throughput_verdict(**worst),
+        "ratio_over_target": sorted(
+            check_id
+            for check_id, v in per_check.items()
+            if check_id in THROUGHPUT
+            and "ratio_to_baseline" in v
+            and v["ratio_to_baseline"]["spread_over_runs_pct"] > SPREAD_TARGET_PCT
+        ),
         "perf_checks_seconds_per_run": perf_seconds,
         "full_run_s": [seconds for seconds, _ in runs],
         "run_without_perf_s": without,

@@ -25,15 +25,17 @@ def _golden() -> dict[str, Any]:
 
 def _scaled(results: dict[str, Any], factor: float, keys: tuple[Measure, ...]) -> dict[str, Any]:
     """The same run on a machine `factor` as fast: every throughput figure in `keys` scaled,
-    the ratio recomputed from the scaled figures."""
+    and the ratio (taken round by round, so exactly) by the path's factor over the baseline's."""
     out = copy.deepcopy(results)
+    path = factor if Measure.MBIT_S in keys else 1.0
+    baseline = factor if Measure.BASELINE_MBIT_S in keys else 1.0
     for check in out["checks"]:
         m = check["measurements"]
         if check["area"] != "perf" or Measure.MBIT_S not in m:
             continue
         for key in keys:
             m[key] = round(m[key] * factor, 1)
-        m[Measure.RATIO_TO_BASELINE] = round(m[Measure.MBIT_S] / m[Measure.BASELINE_MBIT_S], 3)
+        m[Measure.RATIO_TO_BASELINE] = round(m[Measure.RATIO_TO_BASELINE] * path / baseline, 3)
     return out
 
 
@@ -59,6 +61,7 @@ def test_a_path_that_moved_alone_misses_the_target() -> None:
     found = bench_perf.figures([(100.0, golden), (100.0, golden), (100.0, slower)], 60.0)
     assert found["worst_throughput_spread_over_runs_pct"]["ratio"] >= 19.9
     assert found["throughput_target"] == "missed"
+    assert "perf.tcp.cross-host.streams" in found["ratio_over_target"]
 
 
 def test_steady_runs_meet_it_on_both() -> None:
@@ -66,6 +69,8 @@ def test_steady_runs_meet_it_on_both() -> None:
     found = bench_perf.figures([(100.0, golden)] * 3, 60.0)
     assert found["worst_throughput_spread_over_runs_pct"]["absolute"] == 0.0
     assert found["throughput_target"] == "met: figures and ratios"
+    assert found["ratio_over_target"] == []
+    assert found["perf"]["perf.tcp.cross-host"]["ratio_rounds_spread_pct"] == [0.0] * 3
     assert found["perf"]["perf.tcp.vip"]["ratio_to_baseline"]["values"] == [0.623] * 3
 
 
