@@ -19,17 +19,10 @@ from netconform.k8s.download import verify
 
 REPO = Path(__file__).resolve().parents[2]
 # beside the repository, else where the kit's exports point (its copy, for a clone elsewhere)
-SHARED_CNI = next(
-    (
-        path
-        for path in (
-            REPO.parent / "shared" / "cni",
-            Path(os.environ.get("NETCONFORM_ARTIFACTS", "")),
-        )
-        if (path / "README.md").is_file()
-    ),
-    REPO.parent / "shared" / "cni",
-)
+_CANDIDATES = [REPO.parent / "shared" / "cni"]
+if os.environ.get("NETCONFORM_ARTIFACTS"):  # unset is not "." (the repository's own README)
+    _CANDIDATES.append(Path(os.environ["NETCONFORM_ARTIFACTS"]))
+SHARED_CNI = next((p for p in _CANDIDATES if (p / "README.md").is_file()), _CANDIDATES[0])
 
 
 @pytest.fixture(scope="session")
