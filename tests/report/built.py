@@ -195,9 +195,9 @@ def sample_runs() -> list[RunResults]:
             ),
             check("isolation.internal.no-egress", SWARM_ONLY),
             check(
-                "perf.throughput.cross-host",
-                "perf.throughput.cross-host",
-                measurements={M.THROUGHPUT_MBIT_S: 940.0},
+                "perf.tcp.cross-host",
+                "perf.tcp.cross-host.1-stream",
+                measurements={M.MBIT_S: 940.0},
             ),
         ],
         minutes=6,

@@ -9,7 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from netconform.report import approaches
+from netconform.report import approaches, aspects
 from netconform.report.cli import main
 from netconform.report.compare import Comparison, load_runs, merge_runs
 from netconform.report.html import render_html
@@ -40,11 +40,11 @@ def test_one_row_per_platform_then_the_reference_rows() -> None:
         "host network (kind-cilium)",
     ]  # the bridge is a Swarm reference only
     swarm, flannel, calico, cilium = platforms
-    aspect = approaches.THROUGHPUT_ASPECT
+    aspect = aspects.THROUGHPUT
     assert swarm.mbit_s == _measurement("swarm-lab", aspect, Measure.MBIT_S)
     assert swarm.throughput_ratio == _measurement("swarm-lab", aspect, Measure.RATIO_TO_BASELINE)
     assert flannel.latency_ratio == _measurement(
-        "kind-flannel", approaches.LATENCY_ASPECT, Measure.RATIO_TO_BASELINE
+        "kind-flannel", aspects.LATENCY, Measure.RATIO_TO_BASELINE
     )
     assert cilium.provision_s is None  # the fixtures were never provisioned
     # isolation: Swarm has no NetworkPolicy; Flannel enforces none, Calico does
@@ -63,7 +63,7 @@ def test_one_row_per_platform_then_the_reference_rows() -> None:
     )
     bridge = next(r for r in rows if r.name.startswith("bridge"))
     # the bridge's ratio is to the loopback it alternated with in its own check
-    bridge_ratio = _measurement("swarm-lab", approaches.BRIDGE_ASPECT, Measure.RATIO_TO_BASELINE)
+    bridge_ratio = _measurement("swarm-lab", aspects.BRIDGE, Measure.RATIO_TO_BASELINE)
     assert bridge.throughput_ratio == bridge_ratio and bridge.baseline == "host loopback"
 
 

@@ -14,14 +14,10 @@ from dataclasses import asdict, dataclass
 from html import escape
 from typing import Any
 
+from netconform.report import aspects
 from netconform.report.compare import Column, Comparison
 from netconform.results import Area, CheckResult, JSONValue, Measure, Verdict
 
-THROUGHPUT_ASPECT = "perf.tcp.cross-host.1-stream"
-LATENCY_ASPECT = "perf.rr.cross-host"
-BRIDGE_ASPECT = "perf.reference.bridge"
-CANARY_ASPECT = "netpol.default-deny.canary"
-MTU_ASPECTS = ("mtu.interface.overlay-rule", "mtu.pmtu.df-at-limit")
 ISOLATION_AREAS = (Area.ISOLATION, Area.NETPOL)
 
 
@@ -62,7 +58,7 @@ def _measured(column: Column, aspect: str, measure: Measure) -> Any:
 
 
 def _mtu(column: Column) -> int | None:
-    for aspect in MTU_ASPECTS:
+    for aspect in aspects.MTU:
         found = _measured(column, aspect, Measure.EFFECTIVE_MTU)
         if isinstance(found, int):
             return found
@@ -82,7 +78,7 @@ def _count(value: Any) -> int | None:
 
 
 def _enforced(column: Column) -> bool | None:
-    canary = _cell(column, CANARY_ASPECT)
+    canary = _cell(column, aspects.CANARY)
     if canary is None or canary.verdict in (Verdict.SKIP, Verdict.ERROR):
         return None
     flag = canary.measurements.get(Measure.ENFORCED)
@@ -102,23 +98,23 @@ def _platform_row(column: Column) -> Approach:
         isolation_passed=sum(c.verdict == Verdict.PASS for c in judged),
         isolation_judged=len(judged),
         policy_enforced=_enforced(column),
-        mbit_s=_measured(column, THROUGHPUT_ASPECT, Measure.MBIT_S),
-        throughput_ratio=_measured(column, THROUGHPUT_ASPECT, Measure.RATIO_TO_BASELINE),
-        rr_p50_ms=_measured(column, LATENCY_ASPECT, Measure.RR_P50_MS),
-        rr_p99_ms=_measured(column, LATENCY_ASPECT, Measure.RR_P99_MS),
-        latency_ratio=_measured(column, LATENCY_ASPECT, Measure.RATIO_TO_BASELINE),
+        mbit_s=_measured(column, aspects.THROUGHPUT, Measure.MBIT_S),
+        throughput_ratio=_measured(column, aspects.THROUGHPUT, Measure.RATIO_TO_BASELINE),
+        rr_p50_ms=_measured(column, aspects.LATENCY, Measure.RR_P50_MS),
+        rr_p99_ms=_measured(column, aspects.LATENCY, Measure.RR_P99_MS),
+        latency_ratio=_measured(column, aspects.LATENCY, Measure.RATIO_TO_BASELINE),
         effective_mtu=_mtu(column),
         provision_s=float(provision) if isinstance(provision, int | float) else None,
         objects=_count(info.get("objects")),
         images=_count(info.get("images")),
-        baseline=str(_measured(column, THROUGHPUT_ASPECT, Measure.BASELINE) or ""),
+        baseline=str(_measured(column, aspects.THROUGHPUT, Measure.BASELINE) or ""),
     )
 
 
 def _reference_rows(column: Column) -> Iterator[Approach]:
-    base = _measured(column, THROUGHPUT_ASPECT, Measure.BASELINE)
-    base_mbit = _measured(column, THROUGHPUT_ASPECT, Measure.BASELINE_MBIT_S)
-    base_p50 = _measured(column, LATENCY_ASPECT, Measure.BASELINE_RR_P50_MS)
+    base = _measured(column, aspects.THROUGHPUT, Measure.BASELINE)
+    base_mbit = _measured(column, aspects.THROUGHPUT, Measure.BASELINE_MBIT_S)
+    base_p50 = _measured(column, aspects.LATENCY, Measure.BASELINE_RR_P50_MS)
     if base and (base_mbit is not None or base_p50 is not None):
         yield Approach(
             name=f"{base} ({column.label})",
@@ -127,20 +123,20 @@ def _reference_rows(column: Column) -> Iterator[Approach]:
             mbit_s=base_mbit,
             throughput_ratio=1.0 if base_mbit is not None else None,
             rr_p50_ms=base_p50,
-            rr_p99_ms=_measured(column, LATENCY_ASPECT, Measure.BASELINE_RR_P99_MS),
+            rr_p99_ms=_measured(column, aspects.LATENCY, Measure.BASELINE_RR_P99_MS),
             latency_ratio=1.0 if base_p50 is not None else None,
             effective_mtu=_count(column.run.platform_info.get("underlay_mtu")),
             baseline=str(base),
         )
-    bridge = _measured(column, BRIDGE_ASPECT, Measure.MBIT_S)
+    bridge = _measured(column, aspects.BRIDGE, Measure.MBIT_S)
     if bridge is not None:
         yield Approach(
             name=f"bridge, one host ({column.label})",
             platform=column.label,
             reference=True,
             mbit_s=bridge,
-            throughput_ratio=_measured(column, BRIDGE_ASPECT, Measure.RATIO_TO_BASELINE),
-            baseline=str(_measured(column, BRIDGE_ASPECT, Measure.BASELINE) or ""),
+            throughput_ratio=_measured(column, aspects.BRIDGE, Measure.RATIO_TO_BASELINE),
+            baseline=str(_measured(column, aspects.BRIDGE, Measure.BASELINE) or ""),
         )
 
 
@@ -220,8 +216,8 @@ COLUMNS: tuple[tuple[str, Callable[[Approach], str]], ...] = (
     ("Complexity", complexity_text),
 )
 EXPLAINED = (
-    "Throughput: TCP, 1 stream, across hosts (`perf.tcp.cross-host.1-stream`); latency: TCP "
-    "request/response on one connection (`perf.rr.cross-host`); each ×ratio is to the "
+    f"Throughput: TCP, 1 stream, across hosts (`{aspects.THROUGHPUT}`); latency: TCP "
+    f"request/response on one connection (`{aspects.LATENCY}`); each ×ratio is to the "
     "baseline measured alternately with it in the same check (host network between the same "
     "hosts; the bridge row: the host's loopback)."
 )

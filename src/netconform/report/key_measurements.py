@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from netconform.report import aspects
 from netconform.report.compare import Column, Comparison
 from netconform.results import JSONValue, Measure
 
@@ -18,15 +19,19 @@ class KeyMeasurement:
     measure: Measure
     label: str
     unit: str
+    # Where the figure is read, in order of preference; empty: from the aspect that carries
+    # the measure on the most platforms.
+    aspects: tuple[str, ...] = ()
 
 
 # One value per check, taken as the check wrote it.
 DIRECT: tuple[KeyMeasurement, ...] = (
-    KeyMeasurement(Measure.EFFECTIVE_MTU, "Effective MTU", "bytes"),
+    KeyMeasurement(Measure.EFFECTIVE_MTU, "Effective MTU", "bytes", aspects.MTU),
     KeyMeasurement(Measure.LARGEST_DF_PAYLOAD, "Largest DF payload", "bytes"),
     KeyMeasurement(Measure.DNS_P50_MS, "DNS latency p50", "ms"),
     KeyMeasurement(Measure.DNS_P99_MS, "DNS latency p99", "ms"),
-    KeyMeasurement(Measure.THROUGHPUT_MBIT_S, "Throughput", "Mbit/s"),
+    # iperf3's figure, not the MTU area's 4 MiB transfer (a check that data crosses intact)
+    KeyMeasurement(Measure.MBIT_S, "TCP throughput, 1 stream", "Mbit/s", (aspects.THROUGHPUT,)),
 )
 RUN_TIME = "Run time"
 ENFORCEMENT = "Policy enforcement latency"
@@ -55,13 +60,21 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 
 def _direct_row(comparison: Comparison, known: KeyMeasurement) -> MeasurementRow | None:
-    """Per column, the value from the aspect carrying the measurement on the most platforms
-    (ties to the first in report order), so platforms read the same aspect where they can."""
+    """Per column, the value from the measurement's own aspects in their order, or (when it
+    names none) from the aspect carrying it on the most platforms (ties to the first in
+    report order), so platforms read the same aspect where they can."""
     carriers = [
         (sum(c is not None and known.measure in c.measurements for c in row.cells), row)
         for row in comparison.rows
+        if not known.aspects or row.aspect in known.aspects
     ]
-    ranked = [row for count, row in sorted(carriers, key=lambda cr: -cr[0]) if count]
+    if known.aspects:
+        ranked = sorted(
+            (row for count, row in carriers if count),
+            key=lambda row: known.aspects.index(row.aspect),
+        )
+    else:
+        ranked = [row for count, row in sorted(carriers, key=lambda cr: -cr[0]) if count]
     if not ranked:
         return None
     values: list[JSONValue] = []

@@ -9,11 +9,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from netconform.report import aspects
 from netconform.report.compare import Column, Comparison
 from netconform.report.key_measurements import percentile, took_effect_s
 from netconform.results import Area, CheckResult, JSONValue, Verdict
-
-CANARY_ASPECT = "netpol.default-deny.canary"
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class NetpolSummary:
 
 
 def is_case(check: CheckResult) -> bool:
-    return check.area == Area.NETPOL and check.aspect != CANARY_ASPECT
+    return check.area == Area.NETPOL and check.aspect != aspects.CANARY
 
 
 def summarise(column: Column) -> NetpolSummary:
