@@ -30,10 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from netconform.checks.perf_common import spread_pct
 from netconform.lab import lab
 from netconform.lab.config import LabConfig
 from netconform.results import Measure
+from netconform.stats import spread_pct
 
 NAME = "benchperf"
 SPREAD_TARGET_PCT = 15.0

@@ -3,13 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from netconform.report.compare import merge_runs
-from netconform.report.key_measurements import (
-    DIRECT,
-    ENFORCEMENT_SOURCE,
-    key_measurement_rows,
-    percentile,
-)
+from netconform.report.key_measurements import DIRECT, ENFORCEMENT_SOURCE, key_measurement_rows
 from netconform.results import Measure, Verdict
+from netconform.stats import percentile
 
 from .built import CANARY, NAMED_PORT, held_report, k8s, run, sample_runs
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from netconform.report.cli import main
 from netconform.report.compare import Column, Comparison, load_runs, merge_runs
-from netconform.report.key_measurements import percentile
 from netconform.report.netpol_summary import summaries, summary_json
 from netconform.results import NetpolReport, NetpolStep, Verdict
+from netconform.stats import percentile
 
 from .built import held_report, k8s, named_port_report, run
 from .support import DATA, GOLDEN_RUNS

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from netconform.checks.base import Outcome
-from netconform.checks.perf_common import percentile
 from netconform.probes.model import ProbeResult
 from netconform.results import Measure
+from netconform.stats import percentile
 
 # Each lookup's own timeout; a series may take samples (plus a warm-up) times that, twice
 # when dig asks too.

@@ -17,7 +17,6 @@ all the path's samples, over the bytes iperf3 says were received.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from netconform.checks.base import Outcome
 from netconform.probes.agent import IPERF3_PORT, RR_PORT
 from netconform.probes.model import Probe, ProbeKind, ProbeResult
 from netconform.results import Measure
+from netconform.stats import percentile, spread_pct
 
 IPERF3 = "https://software.es.net/iperf/invoking.html"
 NETPERF_RR = "https://hewlettpackard.github.io/netperf/doc/netperf.html#TCP_005fRR"
@@ -161,18 +161,6 @@ class Ratio:
 
     def __str__(self) -> str:
         return f"ratio {self.value} (rounds spread {self.spread_pct}%)"
-
-
-def spread_pct(values: Sequence[float]) -> float:
-    """(max - min) / median, percent: how far the samples disagree."""
-    middle = statistics.median(values)
-    return round((max(values) - min(values)) / middle * 100, 1) if middle else 0.0
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of a non-empty sample."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered), max(1, math.ceil(fraction * len(ordered)))) - 1]
 
 
 # --- throughput --------------------------------------------------------------------------

@@ -5,13 +5,12 @@ Every name read here is a `results.Measure`, the constants the checks write with
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netconform.report import aspects
 from netconform.report.compare import Column, Comparison
 from netconform.results import JSONValue, Measure
+from netconform.stats import percentile
 
 
 @dataclass(frozen=True)
@@ -51,12 +50,6 @@ class MeasurementRow:
     @property
     def is_duration(self) -> bool:
         return self.label == RUN_TIME
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of a non-empty sample."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def _direct_row(comparison: Comparison, known: KeyMeasurement) -> MeasurementRow | None:

@@ -11,8 +11,9 @@ from html import escape
 
 from netconform.report import aspects
 from netconform.report.compare import Column, Comparison
-from netconform.report.key_measurements import percentile, took_effect_s
+from netconform.report.key_measurements import took_effect_s
 from netconform.results import Area, CheckResult, JSONValue, Verdict
+from netconform.stats import percentile
 
 
 @dataclass(frozen=True)
