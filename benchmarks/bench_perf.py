@@ -1,13 +1,14 @@
 """The perf area's own figures and cost on the swarm lab (run as root):
 
-    python benchmarks/bench_perf.py [--runs 3]
+    python benchmarks/bench_perf.py [--runs 3] [--keep-results DIR]
 
 `--runs` consecutive full swarm-lab runs on one kept lab, then one run without the perf area
 (`-k "not perf"`). Prints, per perf check, each run's main figure, its ratio to the baseline
 and the baseline's own figure, each with its spread over the runs ((max - min) / median),
-then request/response latency, the DNS latency, and the area's cost two ways: the sum of the
-perf checks' own durations, and the median full run's wall time minus the run without perf
-(the deployment is the same in both).
+then request/response latency, the DNS latency, where each run's time went, and the area's
+cost two ways: the sum of the perf checks' own durations, and the median full run's wall
+time minus the run without perf, each less its provisioning (the deployment is the same in
+both, but deploying onto the kept lab takes 12 or 36 s from one run to the next).
 
 Targets (issue 12 §5): throughput figures of the runs within 15% of each other; the perf area
 adds at most 60 s to a platform run. A shared VM's own speed moves between runs (the host
@@ -56,18 +57,20 @@ BASELINE_FIGURE = {
 THROUGHPUT = {k for k, m in MAIN_FIGURE.items() if m == Measure.MBIT_S}
 
 
-def run(*extra: str) -> tuple[float, dict[str, Any]]:
-    """One `netconform run` on the bench lab (kept): wall seconds and its results.json."""
-    with tempfile.TemporaryDirectory() as out:
+def run(*extra: str, keep_in: Path | None = None) -> tuple[float, dict[str, Any]]:
+    """One `netconform run` on the bench lab (kept): wall seconds and its results.json (the
+    whole results directory kept in `keep_in` when given)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = keep_in or Path(scratch)
         argv = [sys.executable, "-m", "netconform.cli", "run", "--platform", "swarm-lab"]
         t0 = time.monotonic()
         subprocess.run(
-            [*argv, "--lab-name", NAME, "--keep", "--out", out, *extra],
+            [*argv, "--lab-name", NAME, "--keep", "--out", str(out), *extra],
             capture_output=True,
             check=False,
         )
         seconds = round(time.monotonic() - t0, 1)
-        return seconds, json.loads((Path(out) / "results.json").read_text())
+        return seconds, json.loads((out / "results.json").read_text())
 
 
 def _over_runs(seen: list[dict[str, Any]], measure: Measure) -> dict[str, Any]:
@@ -112,7 +115,25 @@ def throughput_verdict(absolute: float | None, ratio: float | None, baseline: fl
     return "missed"
 
 
-def figures(runs: list[tuple[float, dict[str, Any]]], without: float) -> dict[str, Any]:
+def breakdown(seconds: float, results: dict[str, Any]) -> dict[str, Any]:
+    """Where a run's wall time went: provisioning (deploying onto the kept lab), every
+    check's own duration, the perf checks' among them; the rest is start-up and teardown."""
+    checks = results["checks"]
+    return {
+        "wall_s": seconds,
+        "provision_s": results["platform_info"].get("provision_s"),
+        "checks_s": round(sum(c["duration_s"] for c in checks), 1),
+        "perf_checks_s": round(sum(c["duration_s"] for c in checks if c["area"] == "perf"), 1),
+    }
+
+
+def _unprovisioned_s(seconds: float, results: dict[str, Any]) -> float:
+    return seconds - float(results["platform_info"].get("provision_s") or 0.0)
+
+
+def figures(
+    runs: list[tuple[float, dict[str, Any]]], without: tuple[float, dict[str, Any]]
+) -> dict[str, Any]:
     by_check: dict[str, list[dict[str, Any]]] = {}
     perf_seconds = []
     for _, results in runs:
@@ -133,7 +154,7 @@ def figures(runs: list[tuple[float, dict[str, Any]]], without: float) -> dict[st
         "ratio": _worst(per_check, "ratio_to_baseline"),
         "baseline": _worst(per_check, "baseline_" + str(Measure.MBIT_S)),
     }
-    full = statistics.median(seconds for seconds, _ in runs)
+    full = statistics.median(_unprovisioned_s(*r) for r in runs)
     return {
         "runs": len(runs),
         "perf": per_check,
@@ -153,8 +174,10 @@ def figures(runs: list[tuple[float, dict[str, Any]]], without: float) -> dict[st
         ),
         "perf_checks_seconds_per_run": perf_seconds,
         "full_run_s": [seconds for seconds, _ in runs],
-        "run_without_perf_s": without,
-        "perf_area_adds_s": round(full - without, 1),
+        "where_the_time_went": [breakdown(seconds, results) for seconds, results in runs],
+        "run_without_perf_s": without[0],
+        "where_the_time_went_without_perf": breakdown(*without),
+        "perf_area_adds_s": round(full - _unprovisioned_s(*without), 1),
         "cost_target_s": COST_TARGET_S,
         "exit_verdicts": [r["summary"] for _, r in runs],
     }
@@ -163,12 +186,17 @@ def figures(runs: list[tuple[float, dict[str, Any]]], without: float) -> dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep-results", type=Path, help="keep each run's results in DIR/run-N")
     args = parser.parse_args()
+    keep: list[Path | None] = [None] * (args.runs + 1)
+    if args.keep_results:
+        keep = [args.keep_results / f"run-{i + 1}" for i in range(args.runs)]
+        keep.append(args.keep_results / "run-without-perf")
     lab.down(NAME)
     try:
         lab.up(LabConfig(name=NAME, hosts=3))
-        runs = [run() for _ in range(args.runs)]
-        without, _ = run("-k", "not perf")
+        runs = [run(keep_in=keep[i]) for i in range(args.runs)]
+        without = run("-k", "not perf", keep_in=keep[-1])
     finally:
         lab.down(NAME)
     print(json.dumps(figures(runs, without), indent=2))

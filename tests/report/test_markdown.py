@@ -51,7 +51,7 @@ def test_crash_and_summaries(golden_dirs: list[Path]) -> None:
         "✅6 ⚠️1 💥2",
     ]
     assert _table_rows(text, "Effective MTU")[0][1:] == ["1450 bytes"] * 4
-    assert _table_rows(text, "TCP throughput, 1 stream")[0][1:] == ["9000 Mbit/s"] * 4
+    assert _table_rows(text, "TCP throughput, 1 stream")[0][1:] == ["9450 Mbit/s"] * 4
     for area in ("reachability", "dns", "mtu", "netpol", "isolation"):
         assert f"<details><summary><b>{area}</b>" in text
     assert "## Aspects that differ between platforms (" in text

@@ -8,8 +8,10 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
+from netconform.probes.agent import IPERF3_PORT, RR_PORT
+
 # Mbit/s of one TCP stream per kind of path; each client's samples go 0.95, 1.0, 1.05, 1.0 of
-# it (the median of 3 or 4 is the rate itself, the spread 10%).
+# it (the best of 3 or 4 is 1.05 x the rate, the spread 10%).
 RATES = {
     "overlay": 9000.0,
     "host": 13800.0,
@@ -24,6 +26,7 @@ SPREAD = (0.95, 1.0, 1.05, 1.0)
 CPU_S_PER_SAMPLE = 0.4  # the client's cgroup CPU per iperf3 sample
 SERVER_CPU_STEP_S = 1.5  # each read of an endpoint's cgroup counter is this much later
 UDP_LOSS_PCT = 2.5
+CLIENT_CPU, SERVER_CPU = 0, 1  # where the agent pins request/response's client and server
 PERF_KINDS = frozenset({"cpu", "perf-server", "iperf3", "rr", "crr"})
 
 
@@ -38,7 +41,14 @@ class PerfPlane:
         self, kind: str, params: Mapping[str, Any], path: str, source: str
     ) -> dict[str, Any]:
         if kind == "perf-server":
-            return {"echo": "started", "echo_port": 5202, "iperf3": "started"}
+            servers = int(params.get("iperf3_servers", 1))
+            ports = [IPERF3_PORT + i for i in range(servers)]
+            return {
+                "echo": "started",
+                "echo_port": RR_PORT,
+                "iperf3_ports": ports,
+                "iperf3": "started",
+            }
         if kind == "cpu":
             reads = self._cpu.setdefault(source, itertools.count())
             seconds = 100.0 + SERVER_CPU_STEP_S * next(reads)
@@ -58,6 +68,7 @@ class PerfPlane:
                 "samples": count,
                 "size": 1,
                 "times_us": times,
+                "client_cpu": CLIENT_CPU,
             }
         if kind == "crr":
             per_s = CRR_PER_S["host" if path == "host" else "overlay"] * factor
@@ -68,6 +79,7 @@ class PerfPlane:
                 "samples": int(params.get("count", 100)),
                 "per_s": round(per_s, 1),
                 "seconds": round(int(params.get("count", 100)) / per_s, 4),
+                "client_cpu": CLIENT_CPU,
             }
         raise KeyError(kind)
 
@@ -90,8 +102,10 @@ class PerfPlane:
             mbit = round(one_stream * (1.1 if streams > 1 else 1.0), 2)
             sample = {
                 "mbit_s": mbit,
+                "stream_mbit_s": [round(mbit / streams, 2)] * streams,
                 "bytes": int(mbit * 1e6 / 8 * seconds),
                 "seconds": seconds,
+                "streams": streams,
                 "retransmits": streams,
             }
         sample.update(cpu_client_pct=40.0, cpu_server_pct=45.0)

@@ -489,8 +489,13 @@ def serve(tcp_port: int, udp_port: int) -> None:
 # --- perf probes (issue 12 §2) -----------------------------------------------------------
 # Each times its own network exchange and runs its samples one after another; a batch of
 # perf probes should hold one probe, so nothing else shares the endpoint while it measures.
+RR_PORT = 5200
+# iperf3 before 3.16 (Debian 12 ships 3.12) is single-threaded: `-P 4` runs four streams on
+# one core, no faster than one. Stream i of a sample is therefore an iperf3 client process
+# of its own, talking to a server process of its own on IPERF3_PORT + i (a server serves one
+# test at a time), so the streams spread over the cores as 3.16's threads would.
 IPERF3_PORT = 5201
-RR_PORT = 5202
+MAX_STREAMS = 16
 CGROUP_CPU_FILES = (
     ("/sys/fs/cgroup/cpu.stat", "usage_usec", 1e-6),  # cgroup v2
     ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "", 1e-9),  # cgroup v1
@@ -519,7 +524,9 @@ def probe_cpu(p: ProbeSpec) -> Values:
     return {"cpu": cgroup_cpu_s()}
 
 
-def _iperf3_running() -> bool:
+def _iperf3_server_ports() -> set[int]:
+    """The ports of the iperf3 servers running in this endpoint (from /proc)."""
+    ports = set()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -528,9 +535,10 @@ def _iperf3_running() -> bool:
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0].endswith(b"iperf3") and b"-s" in argv:
-            return True
-    return False
+        if argv and argv[0].endswith(b"iperf3") and b"-s" in argv and b"-p" in argv[:-1]:
+            with contextlib.suppress(ValueError):
+                ports.add(int(argv[argv.index(b"-p") + 1]))
+    return ports
 
 
 def _echo_connection(conn: socket.socket) -> None:
@@ -556,8 +564,38 @@ def _serve_echo_forever(listener: socket.socket) -> None:
         threading.Thread(target=_echo_connection, args=(conn,), daemon=True).start()
 
 
-def _daemonize_echo(listener: socket.socket) -> None:
-    """The echo server in a detached grandchild, so the exec that started it ends."""
+# Request/response and connection rate pin the client to the endpoint's first CPU and the
+# echo server to its last (netperf's -T): where client and server can share a core, as the
+# endpoints of one machine's lab or kind nodes do, an exchange that stays on one core skips
+# the cross-core wakeup and runs twice as fast, so a round's p50 went 0.024 or 0.055 ms as
+# the scheduler placed them; hosts of their own never share a core.
+def _cpu_pair() -> Any:
+    """(client CPU, server CPU), or None with fewer than two CPUs to run on."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    return (cpus[0], cpus[-1]) if len(cpus) >= 2 else None
+
+
+@contextlib.contextmanager
+def _pinned_client() -> Any:
+    """This thread on the client CPU for the block (its affinity put back after)."""
+    pair = _cpu_pair()
+    if pair is None:
+        yield None
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {pair[0]})
+    try:
+        yield pair[0]
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _daemonize_echo(listener: socket.socket, cpu: Any) -> None:
+    """The echo server in a detached grandchild, so the exec that started it ends; on
+    `cpu` when given."""
     if os.fork() != 0:
         listener.close()
         os.wait()
@@ -569,6 +607,8 @@ def _daemonize_echo(listener: socket.socket) -> None:
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     signal.alarm(0)
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     try:
         _serve_echo_forever(listener)
     finally:
@@ -577,7 +617,8 @@ def _daemonize_echo(listener: socket.socket) -> None:
 
 def probe_perf_server(p: ProbeSpec) -> Values:
     """Start, once per endpoint, the echo server (request/response and connection rate)
-    and an iperf3 server; both stay up until the endpoint goes."""
+    and `iperf3_servers` iperf3 servers (IPERF3_PORT and up, one per stream); they stay up
+    until the endpoint goes. Idempotent: only what is not running starts."""
     rr_port = int(p.get("rr_port", RR_PORT))
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -588,64 +629,108 @@ def probe_perf_server(p: ProbeSpec) -> Values:
     except OSError:
         listener.close()
         echo = "running"
+    pair = _cpu_pair()
+    server_cpu = pair[1] if pair else None
     if echo == "started":
-        _daemonize_echo(listener)
-    values: Values = {"echo": echo, "echo_port": rr_port}
-    iperf_port = int(p.get("iperf3_port", IPERF3_PORT))
-    if _iperf3_running():
+        _daemonize_echo(listener, server_cpu)
+    values: Values = {"echo": echo, "echo_port": rr_port, "echo_cpu": server_cpu}
+    wanted = {IPERF3_PORT + i for i in range(min(int(p.get("iperf3_servers", 1)), MAX_STREAMS))}
+    missing = sorted(wanted - _iperf3_server_ports())
+    values["iperf3_ports"] = sorted(wanted)
+    if not missing:
         values["iperf3"] = "running"
         return values
-    try:
-        proc = subprocess.run(
-            ["iperf3", "-s", "-D", "-p", str(iperf_port)],
-            capture_output=True,
-            text=True,
-            timeout=p["timeout_s"],
-            check=False,
-        )
-    except OSError as exc:
-        raise ProbeFailure("iperf3: %s" % exc, values, ERROR)
-    if proc.returncode != 0:
-        raise ProbeFailure("iperf3 -s: %s" % (proc.stderr or proc.stdout).strip(), values, ERROR)
+    for port in missing:
+        try:
+            proc = subprocess.run(
+                ["iperf3", "-s", "-D", "-p", str(port)],
+                capture_output=True,
+                text=True,
+                timeout=p["timeout_s"],
+                check=False,
+            )
+        except OSError as exc:
+            raise ProbeFailure("iperf3: %s" % exc, values, ERROR)
+        if proc.returncode != 0:
+            error = (proc.stderr or proc.stdout).strip()
+            raise ProbeFailure("iperf3 -s -p %d: %s" % (port, error), values, ERROR)
     deadline = time.monotonic() + p["timeout_s"]
-    while not _iperf3_running() and time.monotonic() < deadline:
+    while not wanted <= _iperf3_server_ports() and time.monotonic() < deadline:
         time.sleep(0.05)
     values["iperf3"] = "started"
     return values
 
 
-def _iperf3_sample(p: ProbeSpec) -> Values:
-    argv = ["iperf3", "-c", p["target"], "-p", str(p.get("port") or IPERF3_PORT), "-J"]
-    argv += ["-t", str(p.get("duration_s", 1.0)), "-P", str(int(p.get("streams", 1)))]
+def _iperf3_client(p: ProbeSpec, port: int) -> subprocess.Popen[str]:
+    argv = ["iperf3", "-c", p["target"], "-p", str(port), "-J", "-t", str(p.get("duration_s", 1))]
     if p.get("udp"):
         argv += ["-u", "-b", "%dM" % int(p.get("udp_mbit", 500)), "-l", str(p.get("length", 1200))]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=p["timeout_s"], check=False)
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _iperf3_end(proc: subprocess.Popen[str], deadline: float) -> Values:
+    """One client's `end` section; a timeout, an unreadable report or iperf3's own error
+    raises (the caller kills the other clients)."""
     try:
-        report = json.loads(proc.stdout)
+        out, err = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise ProbeFailure("iperf3: no report before the probe's deadline", {}, TIMEOUT)
+    try:
+        report = json.loads(out)
     except ValueError:
-        raise ProbeFailure("iperf3: %s" % (proc.stderr or proc.stdout)[-200:], {}, ERROR)
+        raise ProbeFailure("iperf3: %s" % (err or out)[-200:], {}, ERROR)
     if report.get("error"):
         error = str(report["error"])
         outcome = REFUSED if "refused" in error else TIMEOUT if "timed out" in error else ERROR
         raise ProbeFailure("iperf3: %s" % error, {}, outcome)
-    end = report["end"]
-    got = end.get("sum_received") or end.get("sum") or {}
+    end: Values = report["end"]
+    return end
+
+
+def _iperf3_sample(p: ProbeSpec) -> Values:
+    """One sample: `streams` iperf3 clients at once, stream i to the server on port + i;
+    the sample is their sum (what `-P` sums, over processes that each have a core to run on)."""
+    streams = max(1, min(int(p.get("streams", 1)), MAX_STREAMS))
+    base = int(p.get("port") or IPERF3_PORT)
+    deadline = time.monotonic() + p["timeout_s"]
+    procs = []
+    try:
+        for i in range(streams):
+            procs.append(_iperf3_client(p, base + i))
+        ends = [_iperf3_end(proc, deadline) for proc in procs]
+    except OSError as exc:
+        raise ProbeFailure("iperf3: %s" % exc, {}, ERROR)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    received = [end.get("sum_received") or end.get("sum") or {} for end in ends]
     sample: Values = {
-        "mbit_s": round(got["bits_per_second"] / 1e6, 2),
-        "bytes": got["bytes"],
-        "seconds": round(got["seconds"], 4),
+        "mbit_s": round(sum(r["bits_per_second"] for r in received) / 1e6, 2),
+        "stream_mbit_s": [round(r["bits_per_second"] / 1e6, 2) for r in received],
+        "bytes": sum(r["bytes"] for r in received),
+        "seconds": round(max(r["seconds"] for r in received), 4),
+        "streams": streams,
     }
     if p.get("udp"):
-        summary = end.get("sum") or got
-        sample["lost_percent"] = summary.get("lost_percent")
-        sample["jitter_ms"] = summary.get("jitter_ms")
-        sample["sent_mbit_s"] = round(summary.get("bits_per_second", 0) / 1e6, 2)
+        sums = [end.get("sum") or {} for end in ends]
+        packets = sum(s.get("packets", 0) for s in sums)
+        lost = sum(s.get("lost_packets", 0) for s in sums)
+        sample["lost_percent"] = round(100.0 * lost / packets, 4) if packets else None
+        sample["jitter_ms"] = max(s.get("jitter_ms", 0.0) for s in sums)
+        sample["sent_mbit_s"] = round(sum(s.get("bits_per_second", 0) for s in sums) / 1e6, 2)
     else:
-        sample["retransmits"] = (end.get("sum_sent") or {}).get("retransmits")
-    cpu = end.get("cpu_utilization_percent") or {}
-    sample["cpu_client_pct"] = cpu.get("host_total")
-    sample["cpu_server_pct"] = cpu.get("remote_total")
+        sent = [(end.get("sum_sent") or {}).get("retransmits") for end in ends]
+        sample["retransmits"] = None if None in sent else sum(sent)
+    cpu = [end.get("cpu_utilization_percent") or {} for end in ends]
+    sample["cpu_client_pct"] = _sum_or_none([c.get("host_total") for c in cpu])
+    sample["cpu_server_pct"] = _sum_or_none([c.get("remote_total") for c in cpu])
     return sample
+
+
+def _sum_or_none(values: list[Any]) -> Any:
+    return None if None in values else round(sum(values), 3)
 
 
 def probe_iperf3(p: ProbeSpec) -> Values:
@@ -683,7 +768,8 @@ def probe_rr(p: ProbeSpec) -> Values:
     """TCP request/response on one connection: each exchange timed on its own."""
     message = b"x" * int(p.get("size", 1))
     count = int(p.get("count", 200))
-    with socket.create_connection((p["target"], p["port"]), timeout=p["timeout_s"]) as s:
+    address = (p["target"], p["port"])
+    with _pinned_client() as cpu, socket.create_connection(address, timeout=p["timeout_s"]) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for _ in range(int(p.get("warmup", 10))):
             _exchange(s, message)
@@ -693,7 +779,7 @@ def probe_rr(p: ProbeSpec) -> Values:
             _exchange(s, message)
             times.append(time.perf_counter() - start)
     times_us = [round(t * 1e6, 1) for t in times]
-    return dict(_percentiles_ms(times), size=len(message), times_us=times_us)
+    return dict(_percentiles_ms(times), size=len(message), times_us=times_us, client_cpu=cpu)
 
 
 def probe_crr(p: ProbeSpec) -> Values:
@@ -701,15 +787,17 @@ def probe_crr(p: ProbeSpec) -> Values:
     count = int(p.get("count", 100))
     address = (p["target"], p["port"])
     times = []
-    begin = time.perf_counter()
-    for _ in range(count):
-        start = time.perf_counter()
-        with socket.create_connection(address, timeout=p["timeout_s"]) as s:
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            _exchange(s, b"x")
-        times.append(time.perf_counter() - start)
-    elapsed = time.perf_counter() - begin
-    return dict(_percentiles_ms(times), per_s=round(count / elapsed, 1), seconds=round(elapsed, 4))
+    with _pinned_client() as cpu:
+        begin = time.perf_counter()
+        for _ in range(count):
+            start = time.perf_counter()
+            with socket.create_connection(address, timeout=p["timeout_s"]) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                _exchange(s, b"x")
+            times.append(time.perf_counter() - start)
+        elapsed = time.perf_counter() - begin
+    per_s = round(count / elapsed, 1)
+    return dict(_percentiles_ms(times), per_s=per_s, seconds=round(elapsed, 4), client_cpu=cpu)
 
 
 PROBES.update(
