@@ -13,9 +13,9 @@ slow a sample down, so the best is the path's own capacity and the steadiest fig
 run to run), and the ratio to the baseline is best over best; every sample is kept with
 its spread. Every figure is timed around its own network exchange inside the endpoint
 (iperf3's own interval, or perf_counter around one request/response), never around an
-exec. CPU seconds per GB: the client's cgroup counter
-around each sample (read in the endpoint) plus the server's cgroup counter before and after
-all the path's samples, over the bytes iperf3 says were received.
+exec. CPU seconds per GB: the client's cgroup counter around each sample (read in the
+endpoint) plus the server's cgroup counter before and after all the path's samples, over
+the bytes iperf3 says were received.
 """
 
 from __future__ import annotations
@@ -284,7 +284,8 @@ def _judge_throughput(
         m[Measure.UDP_OFFERED_MBIT_S] = params.udp_mbit
     else:
         m[Measure.RETRANSMITS] = main.retransmits
-    what = f"{paths[0].name} {main.mbit_s:g} Mbit/s (spread {main.spread_pct:g}%)"
+    best_of = f"best of {len(main.samples)}, spread {main.spread_pct:g}%"
+    what = f"{paths[0].name} {main.mbit_s:g} Mbit/s ({best_of})"
     if udp:
         what += f", loss {main.loss_pct}% at {params.udp_mbit} Mbit/s offered"
     what += f"; {paths[1].name} {base.mbit_s:g} Mbit/s; {ratio}"
@@ -347,7 +348,9 @@ def measure_latency(bench: Bench[E], path: PerfPath[E], baseline: PerfPath[E]) -
         }
         what = (
             f"{path.name} p50 {main['p50']:g} ms p99 {main['p99']:g} ms; {baseline.name} p50 "
-            f"{base['p50']:g} ms p99 {base['p99']:g} ms; p50 {ratio} ({int(main['n'])} exchanges)"
+            f"{base['p50']:g} ms p99 {base['p99']:g} ms; p50 {ratio} (p50: the best of "
+            f"{len(observed[path.name]['round_p50_ms'])} samples; p99 over {int(main['n'])} "
+            "exchanges)"
         )
         limit = params.max_latency_ratio
         return _against_limit(
@@ -389,7 +392,8 @@ def measure_connection_rate(bench: Bench[E], path: PerfPath[E], baseline: PerfPa
             **ratio.measured(),
         }
         return Outcome.passed(
-            f"{path.name} {main:g} connections/s; {baseline.name} {base:g}/s; {ratio}",
+            f"{path.name} {main:g} connections/s (best of {len(rates[0])}); {baseline.name} "
+            f"{base:g}/s; {ratio}",
             expected="measured",
             observed=observed,
             measurements=m,
