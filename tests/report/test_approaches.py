@@ -81,6 +81,12 @@ def test_markdown_and_json_carry_the_same_rows(tmp_path: Path) -> None:
     swarm = next(line for line in table if line.startswith("| swarm-lab |"))
     ratio = data["approaches"][0]["throughput_ratio"]
     assert f"×{ratio:.2f}" in swarm and "no NetworkPolicy" in swarm
+    assert swarm.endswith(" objects, 1 image |")  # one probe image: no plural
+
+
+def test_complexity_counts_read_as_english() -> None:
+    row = approaches.Approach("p", "p", reference=False, provision_s=12.0, objects=1, images=3)
+    assert approaches.complexity_text(row) == "provisioned in 12 s, 1 object, 3 images"
 
 
 def test_the_chart_renders_in_headless_chromium(chromium: str, tmp_path: Path) -> None:

@@ -193,10 +193,14 @@ def complexity_text(a: Approach) -> str:
         return "—"
     parts = [
         f"provisioned in {_num(a.provision_s, 's')}" if a.provision_s is not None else "",
-        f"{a.objects} objects" if a.objects is not None else "",
-        f"{a.images} images" if a.images is not None else "",
+        _count_text(a.objects, "object"),
+        _count_text(a.images, "image"),
     ]
     return ", ".join(p for p in parts if p) or "—"
+
+
+def _count_text(n: int | None, noun: str) -> str:
+    return "" if n is None else f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _name(a: Approach) -> str:
