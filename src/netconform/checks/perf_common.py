@@ -324,6 +324,7 @@ def measure_latency(bench: Bench[E], path: PerfPath[E], baseline: PerfPath[E]) -
                     "p90": round(percentile(times, 0.9), 4),
                     "p99": round(percentile(times, 0.99), 4),
                     "n": float(len(times)),
+                    "rounds": float(len(results)),
                     "spread": spread_pct(round_p50s[-1]),
                 }
             )
@@ -349,7 +350,7 @@ def measure_latency(bench: Bench[E], path: PerfPath[E], baseline: PerfPath[E]) -
         what = (
             f"{path.name} p50 {main['p50']:g} ms p99 {main['p99']:g} ms; {baseline.name} p50 "
             f"{base['p50']:g} ms p99 {base['p99']:g} ms; p50 {ratio} (p50: the best of "
-            f"{len(observed[path.name]['round_p50_ms'])} samples; p99 over {int(main['n'])} "
+            f"{int(main['rounds'])} samples; p99 over {int(main['n'])} "
             "exchanges)"
         )
         limit = params.max_latency_ratio
