@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from kit import cilium, dockerd, pins
+from kit import calico, cilium, dockerd, pins
 from kit import components as c
 from kit.core import BIN, CACHE, KIT_DIR, RUN_DIR, BuildFailed, say
 
@@ -48,7 +48,13 @@ IMAGE_LANE: tuple[Component, ...] = (
     cilium.OPERATOR,
 )
 ALL: tuple[Component, ...] = (*GO_LANE, *ROOTFS_LANE, *IMAGE_LANE)
-CNI_PARTS: dict[str, tuple[Component, ...]] = {"cilium": CILIUM}  # flannel is in the core
+# The CNI profiles beyond Flannel (which is in the core) and what each needs from the kit.
+CNI_PARTS: dict[str, tuple[Component, ...]] = {
+    "calico": (calico.OPERATOR,),
+    "calico-manifest": (calico.MANIFEST,),
+    "calico-bgp": (calico.MANIFEST,),
+    "cilium": CILIUM,
+}
 TIMINGS = CACHE / "state" / "timings.json"
 PINNED_CNI = CACHE / "cni"  # a copy of shared/cni, refreshed by each `up` that sees it
 
@@ -84,8 +90,19 @@ def build_lane(lane: Sequence[Component]) -> None:
 
 
 def built_cnis() -> list[str]:
-    """The CNIs whose every image and file the kit has (images: in the running daemon)."""
+    """The CNI profiles whose every image and file the kit has (images: in the running
+    daemon)."""
     return ["flannel"] + [cni for cni, part in CNI_PARTS.items() if not _missing(part)]
+
+
+def say_missing_calico() -> None:
+    """Calico's images are the user's to provide: one line naming what is not there."""
+    missing = calico.OPERATOR.missing()
+    if missing:
+        say(
+            f"calico: {len(missing)} image(s) not in the kit's dockerd ({', '.join(missing)}); "
+            "kind-calico* runs once they are loaded (`docker load` with DOCKER_HOST set as below)"
+        )
 
 
 def exports() -> list[str]:
@@ -105,18 +122,33 @@ def exports() -> list[str]:
     return lines
 
 
+def module_tree_files() -> dict[str, Path]:
+    """Pinned CNI files the kit already has in the Go modules it builds from, under the
+    name of their pinned URL (netconform verifies each against the profile's sha256)."""
+    flannel = CACHE / "go" / "mod" / f"github.com/flannel-io/flannel@{pins.FLANNEL}"
+    return {"kube-flannel.yml": flannel / "Documentation" / "kube-flannel.yml"}
+
+
 def pinned_cni_files() -> Path | None:
-    """shared/cni beside the repository (read in place), else the kit's copy of it from an
-    earlier `up`: a clone elsewhere (a CI checkout) still runs kind offline."""
+    """The kit's directory of pinned CNI files: a copy of shared/cni when it is beside the
+    repository (refreshed by each `up` that sees it), plus the manifests of the modules the
+    kit builds from, so a clone alone (no shared/) runs kind-flannel offline; None when it
+    holds nothing."""
     shared = KIT_DIR.parent.parent / "shared" / "cni"
+    staging = PINNED_CNI.with_name(PINNED_CNI.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
     if (shared / "README.md").is_file():
-        staging = PINNED_CNI.with_name(PINNED_CNI.name + ".new")
-        shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(shared, staging)
-        shutil.rmtree(PINNED_CNI, ignore_errors=True)
-        staging.rename(PINNED_CNI)
-        return shared
-    return PINNED_CNI if (PINNED_CNI / "README.md").is_file() else None
+    elif PINNED_CNI.is_dir():
+        shutil.copytree(PINNED_CNI, staging)
+    else:
+        staging.mkdir(parents=True)
+    for name, source in module_tree_files().items():
+        if source.is_file():
+            shutil.copyfile(source, staging / name)
+    shutil.rmtree(PINNED_CNI, ignore_errors=True)
+    staging.rename(PINNED_CNI)
+    return PINNED_CNI if any(PINNED_CNI.iterdir()) else None
 
 
 class NotBuilt(Exception):
@@ -161,6 +193,7 @@ def up(build: bool = True) -> None:
             dockerd.stop()
         raise _not_built(missing)
     say(f"up in {time.monotonic() - start:.1f} s")
+    say_missing_calico()
     print("\n".join(exports()))
 
 

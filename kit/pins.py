@@ -23,6 +23,9 @@ NODE_IMAGE = f"netconform.local/kind-node:{KUBERNETES}"
 
 # Cilium: the chart and images of shared/cni/cilium/v1.20.0 (source commit 450c5314)
 CILIUM = "v1.20.0"
+# Calico is not built (its modules are refused): the tags of the images the kit looks for
+CALICO = "v3.32.1"
+TIGERA_OPERATOR = "v1.42.3"
 CILIUM_BUILD = "450c5314 2026-07-29T13:02:52Z"  # the short commit and date its version names
 HELM = "v3.19.2"  # installs the Cilium chart (the newest v3.19 patch the module proxy serves)
 LLVM = "19"  # Cilium builds its datapath with LLVM 19.1.7, bookworm's clang-19

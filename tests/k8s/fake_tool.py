@@ -50,6 +50,19 @@ elif tool == "kubectl" and "configmap" in argv and "create" in argv:
     marker.write_text(
         next(a for a in argv if a.startswith("--from-literal=profile=")).split("=", 2)[2]
     )
+elif tool == "kubectl" and "pods" in argv and "-o" in argv and arg("-o") == "json":
+    # $FAKE_CRASHLOOP=<ns>/<pod>/<container>: that container is crash-looping
+    ns, pod, container = (os.environ.get("FAKE_CRASHLOOP") or "//").split("/")
+    status = {
+        "name": container,
+        "restartCount": 5,
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        "lastState": {"terminated": {"exitCode": 2, "reason": "Error"}},
+    }
+    items = [{"metadata": {"name": pod}, "status": {"containerStatuses": [status]}}]
+    print(json.dumps({"items": items if "-n" in argv and arg("-n") == ns else []}))
+elif tool == "kubectl" and "logs" in argv and "--previous" in argv:
+    print("starting\npanic: runtime error: makeslice: len out of range\ngoroutine 1")
 elif tool == "kubectl" and "version" in argv:
     print(json.dumps({"serverVersion": {"gitVersion": "v1.36.1"}}))
 elif tool == "docker" and argv[1:3] == ["network", "inspect"]:

@@ -87,6 +87,8 @@ def test_the_table_builds_the_kubernetes_platforms() -> None:
     assert registry.names(Family.KUBERNETES) == (
         "kind-flannel",
         "kind-calico",
+        "kind-calico-manifest",
+        "kind-calico-bgp",
         "kind-cilium",
         "cluster",
     )

@@ -97,16 +97,24 @@ def test_failed_provisioning_leaves_diagnostics_and_no_cluster(
     fake_path: Path, tmp_path: Path, offline_artifacts: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_FAIL", "daemonset/kube-flannel-ds")  # Flannel never gets Ready
+    # ... since its pod crash-loops: the wait ends at once with the pod's reason
+    monkeypatch.setenv("FAKE_CRASHLOOP", "kube-flannel/kube-flannel-ds-x1/kube-flannel")
     out = tmp_path / "results" / "diagnostics"
     p = flannel(tmp_path, offline_artifacts, diagnostics_dir=out)
-    with pytest.raises(EnvironmentUnfit, match="kube-flannel"):
+    with pytest.raises(EnvironmentUnfit, match="kube-flannel") as raised:
         p.provision()
+    assert str(raised.value) == (
+        "wait for kube-flannel/daemonset/kube-flannel-ds ended early: kube-flannel/"
+        "kube-flannel-ds-x1 container kube-flannel is in CrashLoopBackOff after 5 restarts, "
+        "last exit 2 (Error): panic: runtime error: makeslice: len out of range "
+        "(kubectl -n kube-flannel logs kube-flannel-ds-x1 -c kube-flannel --previous)"
+    )
     written = {f.name for f in out.iterdir()}
     assert {"pods.txt", "events.txt", "nodes.txt", "node-conditions.json"} <= written
     seen = calls(fake_path)
     # collected before the cluster was deleted, from the CNI's own namespace too
     pods = index(seen, "get", "pods", "-A", "-o", "wide")
-    assert index(seen, "-n", "kube-flannel", "get", "pods") > pods
+    assert index(seen[pods:], "-n", "kube-flannel", "get", "pods") > 0
     assert pods < index(seen, "kind", "delete", "cluster")
     assert not (tmp_path / "work" / "netconform-flannel").exists()
 
@@ -121,7 +129,7 @@ def cilium(tmp_path: Path, artifacts: Any, **kw: Any) -> KindPlatform:
 
 
 def cilium_values(tmp_path: Path) -> dict[str, Any]:
-    path = tmp_path / "work" / "netconform-cilium" / "cni" / "cilium-values.yaml"
+    path = tmp_path / "work" / "netconform-cilium" / "cni" / "values.yaml"
     return dict(yaml.safe_load(path.read_text()))
 
 

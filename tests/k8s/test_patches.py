@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from netconform.k8s import manifests, patches, profiles
+from netconform.k8s.cnis.helm import release_values
+from netconform.k8s.kindhost import KindHost
 
 
 def _load(shared: Path, rel: str) -> list[manifests.Manifest]:
@@ -75,7 +77,7 @@ def test_cilium_values_only_use_keys_the_chart_has(shared_cni: Path, version: st
     defaults = yaml.safe_load((shared_cni / "cilium" / version / "values.yaml").read_text())
     profile = profiles.load_profile("cilium")
     assert profile.helm is not None
-    values = patches.cilium_values(profile.helm.values, "netconform-cilium", None)
+    values = release_values(profile, "netconform-cilium", KindHost(), {})
     assert patches.unknown_value_paths(values, defaults) == []
     assert values["k8sServiceHost"] == "netconform-cilium-control-plane"
     assert values["MTU"] == 0 and values["ipam"] == {"mode": "kubernetes"}

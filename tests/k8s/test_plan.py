@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
-from netconform.k8s import manifests, plan, profiles
+from netconform.k8s import manifests, patches, plan, profiles
 from netconform.k8s.workloads import NETPOL_LANES
 from netconform.netpol.catalogue import CreatePolicy, UpdatePolicy, load_catalogue
 
@@ -25,7 +25,7 @@ RUN = "t3st01"
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory, offline_artifacts: Any) -> dict[str, Path]:
     out = {}
-    for cni in profiles.CNIS:
+    for cni in profiles.PROFILES:
         d = tmp_path_factory.mktemp(cni)
         plan.render_kind(f"kind-{cni}", profiles.load_profile(cni), RUN, d, offline_artifacts(cni))
         out[cni] = d
@@ -39,7 +39,7 @@ def _docs(path: Path) -> list[dict[str, Any]]:
     return manifests.load_all(path.read_bytes())
 
 
-@pytest.mark.parametrize("platform", [*profiles.CNIS, "cluster"])
+@pytest.mark.parametrize("platform", [*profiles.PROFILES, "cluster"])
 def test_workloads_validate_strictly(rendered: dict[str, Path], platform: str) -> None:
     docs = _docs(rendered[platform] / "workloads.yaml")
     assert schemas.validate_all(docs) == len(docs) > 30
@@ -53,7 +53,7 @@ def test_a_schema_violation_is_caught(rendered: dict[str, Path]) -> None:
         schemas.validate_builtin(pod)
 
 
-@pytest.mark.parametrize("platform", [*profiles.CNIS, "cluster"])
+@pytest.mark.parametrize("platform", [*profiles.PROFILES, "cluster"])
 def test_every_case_policy_validates_and_is_bound_to_the_run(
     rendered: dict[str, Path], platform: str
 ) -> None:
@@ -113,6 +113,51 @@ def test_the_crd_schema_catches_a_wrong_encapsulation(
         schemas.validate_custom(installation, crds)
 
 
+def _calico_node_env(rendered: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    docs = _docs(rendered / "cni" / "calico.yaml")
+    agent = manifests.find(docs, "DaemonSet", "calico-node")["spec"]["template"]["spec"]
+    container = next(c for c in agent["containers"] if c["name"] == "calico-node")
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+    return manifests.find(docs, "ConfigMap", "calico-config")["data"], env
+
+
+def test_calico_manifest_install_is_the_seeds_configuration(rendered: dict[str, Path]) -> None:
+    """calico-config's veth_mtu 1450 (the seed's; the CNI config's "mtu" reads it), calico-ipam
+    and portmap as upstream has them, a VXLAN-always pool in kind's podSubnet."""
+    config, env = _calico_node_env(rendered["calico-manifest"])
+    assert config["veth_mtu"] == "1450" and config["calico_backend"] == "vxlan"
+    cni = config["cni_network_config"]
+    assert '"mtu": __CNI_MTU__' in cni and "calico-ipam" in cni and '"portMappings": true' in cni
+    assert env["CALICO_IPV4POOL_VXLAN"] == "Always" and env["CALICO_IPV4POOL_IPIP"] == "Never"
+    kind = yaml.safe_load((rendered["calico-manifest"] / "kind-config.yaml").read_text())
+    assert env["CALICO_IPV4POOL_CIDR"] == kind["networking"]["podSubnet"]
+    docs = _docs(rendered["calico-manifest"] / "cni" / "calico.yaml")
+    assert schemas.validate_all([d for d in docs if d["kind"] != "CustomResourceDefinition"]) > 10
+    whys = [
+        s["why"]
+        for s in json.loads((rendered["calico-manifest"] / "plan.json").read_text())["steps"]
+    ]
+    assert (
+        whys.index("create Calico (manifest install)")
+        < whys.index("wait for kube-system/daemonset/calico-node")
+        < whys.index("wait for kube-system/deployment/calico-kube-controllers")
+    )
+    assert not any("tigera" in w for w in whys)
+
+
+def test_calico_bgp_has_no_encapsulation_and_peers_with_bird(rendered: dict[str, Path]) -> None:
+    config, env = _calico_node_env(rendered["calico-bgp"])
+    assert config["calico_backend"] == "bird" and config["veth_mtu"] == "0"  # auto: node MTU
+    assert env["CALICO_IPV4POOL_IPIP"] == "Never" and env["CALICO_IPV4POOL_VXLAN"] == "Never"
+    profile = profiles.load_profile("calico-bgp")
+    assert (profile.encapsulation, profile.overhead_bytes) == ("none", 0)
+
+
+def test_an_upstream_manifest_without_calico_config_is_refused() -> None:
+    with pytest.raises(patches.UpstreamChanged, match="calico-config"):
+        patches.calico_manifest([{"kind": "DaemonSet"}], "10.0.0.0/16", None, "vxlan")
+
+
 def test_probe_pods_are_spread_over_every_kind_node(rendered: dict[str, Path]) -> None:
     docs = _docs(rendered["cilium"] / "workloads.yaml")
     nodes = json.loads((rendered["cilium"] / "plan.json").read_text())["info"]["nodes"]
@@ -148,11 +193,11 @@ def test_plan_json_lists_steps_in_install_order(rendered: dict[str, Path]) -> No
 
 
 def test_cilium_plan_writes_values_that_helm_reads(rendered: dict[str, Path]) -> None:
-    values = yaml.safe_load((rendered["cilium"] / "cni" / "cilium-values.yaml").read_text())
+    values = yaml.safe_load((rendered["cilium"] / "cni" / "values.yaml").read_text())
     assert values["k8sServiceHost"] == "netconform-cilium-control-plane"
     summary = json.loads((rendered["cilium"] / "plan.json").read_text())
     helm = next(s["argv"] for s in summary["steps"] if s["argv"][0] == "helm")
-    assert helm[helm.index("--values") + 1].endswith("cni/cilium-values.yaml")
+    assert helm[helm.index("--values") + 1].endswith("cni/values.yaml")
     assert helm[3].endswith("cilium-1.20.0.tgz")  # the verified local chart, never a repo
 
 

@@ -17,7 +17,7 @@ KIND_NODE_IMAGE = (
 )
 
 
-@pytest.mark.parametrize("cni", profiles.CNIS)
+@pytest.mark.parametrize("cni", profiles.PROFILES)
 def test_profile_pins_match_the_facts_sheet_and_the_bytes(cni: str, shared_cni: Path) -> None:
     profile = profiles.load_profile(cni)
     readme = (shared_cni / "README.md").read_text()
@@ -34,7 +34,7 @@ def test_profile_pins_match_the_facts_sheet_and_the_bytes(cni: str, shared_cni: 
             assert profile.version in artifact.url
 
 
-@pytest.mark.parametrize("cni", profiles.CNIS)
+@pytest.mark.parametrize("cni", profiles.PROFILES)
 def test_kind_config_is_one_control_plane_two_workers_without_default_cni(cni: str) -> None:
     profile = profiles.load_profile(cni)
     config, raw = profiles.load_kind_config(profiles.kind_config_path(profile))

@@ -5,13 +5,13 @@ configuration turns off). Checks skip on the result with its reason."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from netconform.core import Capabilities
 from netconform.k8s.install import Workdir, kubectl
-from netconform.k8s.plan import KindHost, absent_optional
+from netconform.k8s.kindhost import KindHost, absent_optional
 from netconform.k8s.profiles import CniProfile
 from netconform.k8s.tools import Runner
 from netconform.vocab import Capability
@@ -50,6 +50,42 @@ def cilium_config(runner: Runner, work: Workdir) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in data.items()}
 
 
+def cilium_reported(
+    runner: Runner, work: Workdir, missing: dict[Capability, str], available: set[Capability]
+) -> dict[str, Any]:
+    """What the agents' ConfigMap turns off (read into platform_info)."""
+    config = cilium_config(runner, work)
+    if config is None:
+        return {
+            "source": "profile",
+            "cilium-config": "unreadable: the profile's capabilities stand",
+        }
+    keys = ("enable-l7-proxy", "enable-policy", "tunnel-protocol", "routing-mode")
+    reported: dict[str, Any] = {"source": "configmap kube-system/cilium-config"}
+    reported.update({k: config[k] for k in keys if k in config})
+    if config.get("enable-l7-proxy") == "false":
+        _without(
+            missing,
+            available,
+            Capability.L7_POLICY,
+            "the running Cilium has no L7 proxy (cilium-config enable-l7-proxy=false)",
+        )
+    if config.get("enable-policy") == "never":
+        _without(
+            missing,
+            available,
+            Capability.NETWORKPOLICY,
+            "the running Cilium enforces no policy (cilium-config enable-policy=never)",
+        )
+    return reported
+
+
+# A CNI whose running configuration can turn off what its profile says it does: its reader
+# (missing and available are updated in place; what was read goes into platform_info).
+ConfigReader = Callable[[Runner, Workdir, dict[Capability, str], set[Capability]], dict[str, Any]]
+CONFIG_READERS: dict[str, ConfigReader] = {"cilium": cilium_reported}
+
+
 def reported_capabilities(
     runner: Runner, work: Workdir, profile: CniProfile, host: KindHost
 ) -> ReportedCapabilities:
@@ -63,28 +99,9 @@ def reported_capabilities(
             optional.capability,
             f"{optional.what} is not installed: {optional.image} is not available offline",
         )
-    if profile.cni == "cilium":
-        config = cilium_config(runner, work)
-        if config is None:
-            reported["cilium-config"] = "unreadable: the profile's capabilities stand"
-        else:
-            keys = ("enable-l7-proxy", "enable-policy", "tunnel-protocol", "routing-mode")
-            reported = {"source": "configmap kube-system/cilium-config"}
-            reported.update({k: config[k] for k in keys if k in config})
-            if config.get("enable-l7-proxy") == "false":
-                _without(
-                    missing,
-                    available,
-                    Capability.L7_POLICY,
-                    "the running Cilium has no L7 proxy (cilium-config enable-l7-proxy=false)",
-                )
-            if config.get("enable-policy") == "never":
-                _without(
-                    missing,
-                    available,
-                    Capability.NETWORKPOLICY,
-                    "the running Cilium enforces no policy (cilium-config enable-policy=never)",
-                )
+    reader = CONFIG_READERS.get(profile.cni)
+    if reader is not None:
+        reported = reader(runner, work, missing, available)
     for cap in available:
         missing.pop(cap, None)
     return ReportedCapabilities(Capabilities(frozenset(available), missing), reported)

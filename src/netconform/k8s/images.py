@@ -59,8 +59,9 @@ def plan_images(runner: Runner, images: Sequence[str], offline: bool, platform: 
     if offline and pulled:
         raise EnvironmentUnfit(
             f"platform {platform} --offline: image{'s' if len(pulled) > 1 else ''} "
-            f"{', '.join(pulled)} not in the local Docker (build or load "
-            f"{'them' if len(pulled) > 1 else 'it'} first, e.g. `bash .ci/kit up`)"
+            f"{', '.join(pulled)} not in the local Docker (the nodes cannot pull: load "
+            f"{'them' if len(pulled) > 1 else 'it'} under these names into the Docker that "
+            "DOCKER_HOST names, e.g. `docker load`, or build them with `bash .ci/kit up`)"
         )
     return ImagePlan(local, pulled)
 

@@ -4,7 +4,6 @@ exactly the commands provisioning runs."""
 
 from __future__ import annotations
 
-import functools
 import shlex
 import time
 from collections.abc import Sequence
@@ -13,13 +12,16 @@ from enum import StrEnum
 from pathlib import Path
 
 from netconform.errors import EnvironmentUnfit
+from netconform.k8s.crashloop import CrashWatch, crash_looping
 from netconform.k8s.profiles import CniProfile
 from netconform.k8s.tools import Completed, Runner
 from netconform.polling import Clock, Sleep, poll
 from netconform.progress import NoProgress, Progress
 
 ROLLOUT_TIMEOUT = "300s"
-OPERATOR_TIMEOUT = "600s"
+ROLLOUT_S = 300.0
+OPERATOR_S = 600.0  # operators and agents that compile their datapath: minutes on 2 cores
+WAIT_SLICE_S = 30.0  # one slice of a guarded wait, between looks at the CNI's pods
 STEP_RETRY_INTERVAL_S = 2.0
 
 
@@ -40,9 +42,19 @@ class Step:
     # Objects some operators create later: retry until the command succeeds, up to this long.
     retry_s: float = 0.0
     timeout_s: float = 900.0
+    # a wait on the CNI: its namespaces' pods looked at between attempts
+    watch: CrashWatch | None = None
 
     def shell(self) -> str:
         return shlex.join(self.argv)
+
+
+class CniCrashLooping(EnvironmentUnfit):
+    """A wait ended early: a pod of the CNI is crash-looping, named with its reason."""
+
+    def __init__(self, step: Step, reason: str) -> None:
+        super().__init__(f"{step.why} ended early: {reason}")
+        self.step = step
 
 
 class StepFailed(EnvironmentUnfit):
@@ -105,7 +117,7 @@ def create_steps(cluster: str, work: Workdir) -> list[Step]:
     ]
 
 
-def _cluster_ready_steps(work: Workdir) -> list[Step]:
+def cluster_ready_steps(work: Workdir) -> list[Step]:
     return [
         Step(
             Phase.WAIT,
@@ -135,27 +147,30 @@ def _cluster_ready_steps(work: Workdir) -> list[Step]:
     ]
 
 
-def _rollout(work: Workdir, namespace: str, what: str, timeout: str = ROLLOUT_TIMEOUT) -> Step:
-    return Step(
-        Phase.WAIT,
-        kubectl(work, "-n", namespace, "rollout", "status", what, f"--timeout={timeout}"),
+def rollout(
+    work: Workdir, namespace: str, what: str, total_s: float, watch: Sequence[str] = ()
+) -> Step:
+    """`kubectl rollout status` in slices, retried up to total_s: between slices the CNI's
+    namespaces are looked at, so a crash-looping pod ends the wait with its reason."""
+    return guarded_wait(
+        work,
+        ("-n", namespace, "rollout", "status", what),
         f"wait for {namespace}/{what}",
+        total_s,
+        watch or (namespace,),
     )
 
 
-def cni_files(profile: CniProfile) -> dict[str, str]:
-    """Artifact name -> file name under the workdir's cni/ (what the steps apply)."""
-    if profile.cni == "flannel":
-        return {"kube-flannel": "kube-flannel.yml"}
-    if profile.cni == "calico":
-        return {
-            name: f"{name}.yaml"
-            for name in ("operator-crds", "tigera-operator", "custom-resources")
-        }
-    return {"cilium-chart": f"cilium-{profile.version}.tgz"}
-
-
-CILIUM_VALUES_FILE = "cilium-values.yaml"
+def guarded_wait(
+    work: Workdir, args: Sequence[str], why: str, total_s: float, watch: Sequence[str]
+) -> Step:
+    return Step(
+        Phase.WAIT,
+        kubectl(work, *args, f"--timeout={WAIT_SLICE_S:.0f}s"),
+        why,
+        retry_s=total_s,
+        watch=CrashWatch(str(work.kubeconfig), tuple(watch)),
+    )
 
 
 def load_image_steps(images: Sequence[str], cluster: str) -> list[Step]:
@@ -170,127 +185,18 @@ def load_image_steps(images: Sequence[str], cluster: str) -> list[Step]:
     ]
 
 
-def install_steps(
-    profile: CniProfile,
-    cluster: str,
-    nodes: Sequence[str],
-    work: Workdir,
-    local_images: Sequence[str] = (),
-    copy_node_plugins: bool = True,
-    skipped_rollouts: Sequence[str | None] = (),
-) -> list[Step]:
-    """The CNI's install order and readiness waits, as upstream documents them, after the
-    images the local Docker has are loaded into the nodes."""
-    steps: list[Step] = load_image_steps(local_images, cluster)
-    files = {k: work.cni / v for k, v in cni_files(profile).items()}
-    if copy_node_plugins and profile.node_plugins is not None:
-        for node in nodes:
-            for plugin in profile.node_plugins.plugins:
-                steps.append(
-                    Step(
-                        Phase.PREPARE,
-                        (
-                            "docker",
-                            "cp",
-                            str(work.node_plugins / plugin),
-                            f"{node}:/opt/cni/bin/{plugin}",
-                        ),
-                        f"copy the {plugin} CNI plugin onto {node}",
-                    )
-                )
-    if profile.cni == "flannel":
-        steps.append(
-            Step(
-                Phase.INSTALL,
-                kubectl(work, "apply", "-f", str(files["kube-flannel"])),
-                "apply kube-flannel.yml",
-            )
+def node_plugin_steps(profile: CniProfile, nodes: Sequence[str], work: Workdir) -> list[Step]:
+    """The standard CNI plugins the profile needs, copied onto every node."""
+    plugins = profile.node_plugins.plugins if profile.node_plugins is not None else ()
+    return [
+        Step(
+            Phase.PREPARE,
+            ("docker", "cp", str(work.node_plugins / plugin), f"{node}:/opt/cni/bin/{plugin}"),
+            f"copy the {plugin} CNI plugin onto {node}",
         )
-        steps.append(_rollout(work, "kube-flannel", "daemonset/kube-flannel-ds"))
-    elif profile.cni == "calico":
-        # `create`, not client-side apply: the Installation CRD is larger than the
-        # last-applied annotation allows.
-        steps += [
-            Step(
-                Phase.INSTALL,
-                kubectl(work, "create", "-f", str(files["operator-crds"])),
-                "create the operator and Calico CRDs",
-            ),
-            Step(
-                Phase.WAIT,
-                kubectl(
-                    work,
-                    "wait",
-                    "--for=condition=Established",
-                    "crd/installations.operator.tigera.io",
-                    "crd/tigerastatuses.operator.tigera.io",
-                    "--timeout=120s",
-                ),
-                "wait for the CRDs to be served",
-            ),
-            Step(
-                Phase.INSTALL,
-                kubectl(work, "create", "-f", str(files["tigera-operator"])),
-                "create the tigera-operator",
-            ),
-            _rollout(work, "tigera-operator", "deployment/tigera-operator"),
-            Step(
-                Phase.INSTALL,
-                kubectl(work, "create", "-f", str(files["custom-resources"])),
-                "create the Installation and APIServer",
-            ),
-            # TigeraStatus objects appear only once the operator reconciles.
-            Step(
-                Phase.WAIT,
-                kubectl(work, "get", "tigerastatus", "calico"),
-                "wait for tigerastatus/calico to exist",
-                retry_s=300,
-            ),
-            Step(
-                Phase.WAIT,
-                kubectl(
-                    work,
-                    "wait",
-                    "--for=condition=Available",
-                    "tigerastatus/calico",
-                    f"--timeout={OPERATOR_TIMEOUT}",
-                ),
-                "wait for tigerastatus/calico Available",
-            ),
-            _rollout(work, "calico-system", "daemonset/calico-node"),
-        ]
-    else:
-        helm = profile.helm
-        assert helm is not None, "the cilium profile has a helm section (validated in tests)"
-        steps += [
-            Step(
-                Phase.INSTALL,
-                (
-                    "helm",
-                    "install",
-                    helm.release,
-                    str(files["cilium-chart"]),
-                    "--kubeconfig",
-                    str(work.kubeconfig),
-                    "--namespace",
-                    helm.namespace,
-                    "--values",
-                    str(work.cni / CILIUM_VALUES_FILE),
-                ),
-                "helm install cilium from the verified chart",
-            ),
-            *(
-                # the agents compile their datapath at start: minutes on a small machine
-                _rollout(work, helm.namespace, what, OPERATOR_TIMEOUT)
-                for what in (
-                    "daemonset/cilium",
-                    "daemonset/cilium-envoy",
-                    "deployment/cilium-operator",
-                )
-                if what not in skipped_rollouts  # a part installed without its optional image
-            ),
-        ]
-    return steps + _cluster_ready_steps(work)
+        for node in nodes
+        for plugin in plugins
+    ]
 
 
 def probe_image_steps(image: str, rootfs: Path, present: bool, cluster: str | None) -> list[Step]:
@@ -387,13 +293,28 @@ def run_steps(
     progress = progress or NoProgress()
     for step in steps:
         progress.step(step.why)
-        polled = poll(
-            functools.partial(runner.run, step.argv, timeout_s=step.timeout_s),
-            lambda result: result.returncode == 0,
-            step.retry_s,
-            STEP_RETRY_INTERVAL_S,
-            clock,
-            sleep,
-        )
-        if not polled.held:
-            raise StepFailed(step, polled.value)
+        run_step(step, runner, clock, sleep)
+
+
+def run_step(step: Step, runner: Runner, clock: Clock, sleep: Sleep) -> None:
+    """The step, retried within its window; a guarded wait stops at a crash-looping pod."""
+    crashed: list[str] = []
+
+    def attempt() -> Completed:
+        result = runner.run(step.argv, timeout_s=step.timeout_s)
+        if result.returncode != 0 and step.watch is not None:
+            crashed.extend(crash_looping(runner, step.watch))
+        return result
+
+    polled = poll(
+        attempt,
+        lambda result: result.returncode == 0 or bool(crashed),
+        step.retry_s,
+        STEP_RETRY_INTERVAL_S,
+        clock,
+        sleep,
+    )
+    if crashed:
+        raise CniCrashLooping(step, "; ".join(crashed))
+    if not polled.held:
+        raise StepFailed(step, polled.value)

@@ -70,17 +70,10 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def cilium_values(
-    profile_values: Mapping[str, Any], cluster: str, mtu: int | None
-) -> dict[str, Any]:
-    """Helm values: the profile's, the API server as kind's nodes reach it (needed once no
-    kube-proxy serves the `kubernetes` Service), and MTU (0 = auto-detect)."""
-    computed: dict[str, Any] = {
-        "k8sServiceHost": f"{cluster}-control-plane",
-        "k8sServicePort": 6443,
-        "MTU": mtu or 0,
-    }
-    return deep_merge(profile_values, computed)
+def cilium_cluster_values(cluster: str, mtu: int | None) -> dict[str, Any]:
+    """Cilium's values from the cluster: the API server as kind's nodes reach it (needed
+    once no kube-proxy serves the `kubernetes` Service), and MTU (0 = auto-detect)."""
+    return {"k8sServiceHost": f"{cluster}-control-plane", "k8sServicePort": 6443, "MTU": mtu or 0}
 
 
 def unknown_value_paths(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[str]:
@@ -117,3 +110,45 @@ def capabilities_beyond(
     for key in reversed(path.split(".")):
         values = {key: values} if values else {}
     return values, dropped
+
+
+# The manifest install's pool modes, by the profile's encapsulation: (IPIP, VXLAN).
+CALICO_POOL_MODES = {
+    "vxlan": ("Never", "Always"),  # upstream's calico-vxlan.yaml says CrossSubnet: kind's
+    "ipip": ("Always", "Never"),  # nodes share one subnet, so it would never encapsulate
+    "none": ("Never", "Never"),  # BGP: BIRD peers the nodes, routes are native
+}
+
+
+def _set_env(container: dict[str, Any], name: str, value: str) -> None:
+    env = container.setdefault("env", [])
+    for var in env:
+        if var.get("name") == name:
+            var.pop("valueFrom", None)
+            var["value"] = value
+            return
+    env.append({"name": name, "value": value})
+
+
+def calico_manifest(
+    docs: Sequence[Manifest], pod_cidr: str, mtu: int | None, encapsulation: str
+) -> list[Manifest]:
+    """Upstream's manifest install (calico.yaml / calico-vxlan.yaml): the default pool in
+    kind's podSubnet with the profile's encapsulation, and the MTU in calico-config's
+    `veth_mtu` (what the seed sets; the CNI config's `mtu` and Felix's tunnel MTUs read it)."""
+    out = copy.deepcopy(list(docs))
+    try:
+        config = find(out, "ConfigMap", "calico-config")["data"]
+        node = find(out, "DaemonSet", "calico-node")
+        containers = node["spec"]["template"]["spec"]["containers"]
+        agent = next(c for c in containers if c["name"] == "calico-node")
+        config["veth_mtu"]
+    except (KeyError, StopIteration) as exc:
+        raise UpstreamChanged(f"calico manifest: no calico-config or calico-node ({exc})") from None
+    ipip, vxlan = CALICO_POOL_MODES[encapsulation]
+    _set_env(agent, "CALICO_IPV4POOL_CIDR", pod_cidr)
+    _set_env(agent, "CALICO_IPV4POOL_IPIP", ipip)
+    _set_env(agent, "CALICO_IPV4POOL_VXLAN", vxlan)
+    if mtu is not None:
+        config["veth_mtu"] = str(mtu)
+    return out

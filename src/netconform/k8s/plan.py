@@ -11,45 +11,37 @@ import io
 import ipaddress
 import json
 import tarfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from netconform.k8s import manifests, patches
+from netconform.k8s import manifests
+from netconform.k8s.cnis import CniRender, installer_for
+from netconform.k8s.cnis.base import write_file
 from netconform.k8s.download import Fetch, fetch_url, fetch_verified, verify
-from netconform.k8s.images import manifest_images
 from netconform.k8s.install import (
-    CILIUM_VALUES_FILE,
     Phase,
     Step,
     Workdir,
-    cni_files,
+    cluster_ready_steps,
     create_steps,
     delete_steps,
     deploy_steps,
-    install_steps,
     kubectl,
+    load_image_steps,
     mark_ready_step,
+    node_plugin_steps,
     probe_image_steps,
     profile_key,
 )
 from netconform.k8s.kindcluster import CLUSTER_PREFIX
+from netconform.k8s.kindhost import Artifacts, KindHost, absent_optional
 from netconform.k8s.netpol_binding import NetpolBinding
-from netconform.k8s.profiles import (
-    CniProfile,
-    KindConfig,
-    OptionalImage,
-    kind_config_path,
-    load_kind_config,
-)
+from netconform.k8s.profiles import CniProfile, kind_config_path, load_kind_config
 from netconform.k8s.workloads import MANAGED_BY, ROLE_LABEL, RUN_LABEL, WorkloadSpec, all_objects
 from netconform.lab.image import ImageRecipe, host_suite
 from netconform.netpol.catalogue import Case, CreatePolicy, UpdatePolicy, load_catalogue
-
-Artifacts = Callable[[str, str], bytes]  # (url, sha256) -> verified bytes
 
 
 def cluster_name(platform: str) -> str:
@@ -66,29 +58,6 @@ def probe_recipe() -> ImageRecipe:
 def probe_image_tag() -> str:
     """netconform/probe:<hash of the recipe>: rebuilt only when the recipe changes."""
     return probe_recipe().tag
-
-
-@dataclass(frozen=True)
-class KindHost:
-    """What provisioning found on the machine before rendering (plan assumes defaults):
-    the node image to run, the host's cgroup version, which images the local Docker has,
-    and whether the node image already carries the CNI plugins the profile needs."""
-
-    node_image: str | None = None  # None: the kind config's own
-    cgroup_v1: bool = False
-    local_images: frozenset[str] | None = None  # None: assume every image is local
-    node_plugins_present: bool = False
-    probe_image_present: bool = False
-    # the profile's optional images that cannot be had here (offline, not local)
-    absent_optional: frozenset[str] = frozenset()
-    local_chart: Path | None = None  # a chart file to install instead of the pinned one
-    # the capabilities a privileged node container has (its bounding set); None: unknown,
-    # assume all. A CNI container asking for one outside it cannot start.
-    node_capabilities: frozenset[str] | None = None
-
-
-def absent_optional(profile: CniProfile, host: KindHost) -> list[OptionalImage]:
-    return [o for o in profile.optional_images if o.image in host.absent_optional]
 
 
 def kind_config_for(raw: dict[str, Any], host: KindHost) -> dict[str, Any]:
@@ -193,119 +162,23 @@ def render_policies(out: Path, binding: NetpolBinding, cases: Sequence[Case]) ->
     return written
 
 
-def _write(path: Path, text: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text)
-    return path
+def render_node_plugins(profile: CniProfile, work: Workdir, artifacts: Artifacts) -> list[Path]:
+    """The standard CNI plugins the profile copies onto the nodes, from the pinned archive."""
+    if profile.node_plugins is None:
+        return []
+    import platform as machine
+
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine.machine(), "amd64")
+    ref = profile.node_plugins.archives[arch]  # type: ignore[index]
+    return extract_plugins(
+        artifacts(ref.url, ref.sha256), profile.node_plugins.plugins, work.node_plugins
+    )
 
 
-def render_cni(
-    profile: CniProfile,
-    config: KindConfig,
-    cluster: str,
-    work: Workdir,
-    artifacts: Artifacts,
-    include_binaries: bool,
-    host: KindHost | None = None,
-    copy_plugins: bool = True,
-) -> list[Path]:
-    """The verified upstream files, patched, under cni/ (and node plugins when asked)."""
-    written = []
-    names = cni_files(profile)
-    pod_cidr = config.networking.podSubnet
-    if profile.cni == "flannel":
-        art = profile.artifact("kube-flannel")
-        docs = manifests.load_all(artifacts(art.url, art.sha256))
-        patched = patches.flannel(docs, pod_cidr, profile.mtu)
-        written.append(_write(work.cni / names["kube-flannel"], manifests.dump_all(patched)))
-    elif profile.cni == "calico":
-        for name in ("operator-crds", "tigera-operator"):
-            art = profile.artifact(name)
-            written.append(_write(work.cni / names[name], artifacts(art.url, art.sha256)))
-        art = profile.artifact("custom-resources")
-        docs = manifests.load_all(artifacts(art.url, art.sha256))
-        patched = patches.calico_custom_resources(docs, pod_cidr, profile.mtu)
-        written.append(_write(work.cni / names["custom-resources"], manifests.dump_all(patched)))
-    else:
-        assert profile.helm is not None
-        host = host or KindHost()
-        values: dict[str, Any] = dict(profile.helm.values)
-        for optional in absent_optional(profile, host):
-            values = patches.deep_merge(values, optional.values_without)
-        values = patches.cilium_values(values, cluster, profile.mtu)
-        values = patches.deep_merge(values, trimmed_capabilities(profile, host, artifacts)[0])
-        written.append(_write(work.cni / CILIUM_VALUES_FILE, manifests.dump(values)))
-        if include_binaries:
-            chart = chart_of(profile, host, artifacts)
-            written.append(_write(work.cni / names["cilium-chart"], chart))
-    if include_binaries and copy_plugins and profile.node_plugins is not None:
-        import platform as machine
-
-        arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
-            machine.machine(), "amd64"
-        )
-        ref = profile.node_plugins.archives[arch]  # type: ignore[index]
-        written += extract_plugins(
-            artifacts(ref.url, ref.sha256), profile.node_plugins.plugins, work.node_plugins
-        )
-    return written
-
-
-def chart_of(profile: CniProfile, host: KindHost, artifacts: Artifacts) -> bytes:
-    """The chart to install: the user's (recorded, not pinned) or the verified pinned one."""
-    if host.local_chart is not None:
-        return host.local_chart.read_bytes()
-    art = profile.artifact("cilium-chart")
-    return artifacts(art.url, art.sha256)
-
-
-def chart_defaults(chart: bytes) -> dict[str, Any]:
-    """The chart's own values.yaml (`<chart>/values.yaml` in the .tgz); {} for a file that is
-    no chart archive (helm install then says so)."""
-    try:
-        archive = tarfile.open(fileobj=io.BytesIO(chart), mode="r:gz")  # noqa: SIM115 - closed below
-    except tarfile.TarError:
-        return {}
-    with archive:
-        for member in archive.getmembers():
-            parts = member.name.split("/")
-            if len(parts) == 2 and parts[1] == "values.yaml" and member.isfile():
-                extracted = archive.extractfile(member)
-                if extracted is not None:
-                    loaded = yaml.safe_load(extracted.read())
-                    return loaded if isinstance(loaded, dict) else {}
-    return {}
-
-
-def trimmed_capabilities(
-    profile: CniProfile, host: KindHost, artifacts: Artifacts
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Helm values that drop from the chart's capability lists what the nodes' bounding set
-    lacks, and what was dropped per container (empty when nothing is, or it is unknown)."""
-    path = profile.helm.capability_lists if profile.helm else None
-    if path is None or host.node_capabilities is None:
-        return {}, {}
-    defaults = chart_defaults(chart_of(profile, host, artifacts))
-    return patches.capabilities_beyond(defaults, path, host.node_capabilities)
-
-
-def cni_images_of(
-    profile: CniProfile, work: Workdir, absent: frozenset[str] = frozenset()
-) -> list[str]:
-    """Every image the CNI runs: those its rendered manifests name, and those a chart
-    renders that the profile declares (preload_images), less optional ones it runs without."""
-    images: list[str] = []
-    for path in sorted(work.cni.glob("*.y*ml")):
-        if path.name == CILIUM_VALUES_FILE:
-            continue
-        images += [
-            i for i in manifest_images(manifests.load_all(path.read_text())) if i not in images
-        ]
-    images += [i for i in profile.preload_images if i not in images]
-    return [i for i in images if i not in absent]
+def cni_images(profile: CniProfile, artifacts: Artifacts, host: KindHost) -> list[str]:
+    """Every image the CNI runs, less the optional ones it runs without here."""
+    images = installer_for(profile).images(profile, artifacts)
+    return [i for i in images if i not in host.absent_optional]
 
 
 def render_kind(
@@ -325,25 +198,31 @@ def render_kind(
     config, fixture = load_kind_config(kind_config_path(profile))
     raw = kind_config_for(fixture, host)
     nodes = tuple(config.node_names(cluster))
-    files = [_write(work.kind_config, manifests.dump(raw))]
+    files = [write_file(work.kind_config, manifests.dump(raw))]
     copy_plugins = not host.node_plugins_present
-    files += render_cni(
-        profile, config, cluster, work, artifacts, include_binaries, host, copy_plugins
+    installer = installer_for(profile)
+    job = CniRender(
+        profile, config.networking.podSubnet, cluster, work, artifacts, include_binaries, host
     )
-    cni_images = cni_images_of(profile, work, host.absent_optional)
+    rendered_cni = installer.render(job)
+    files += rendered_cni.files
+    if include_binaries and copy_plugins:
+        files += render_node_plugins(profile, work, artifacts)
+    images = cni_images(profile, artifacts, host)
     without = absent_optional(profile, host)
-    local = [i for i in cni_images if host.local_images is None or i in host.local_images]
+    local = [i for i in images if host.local_images is None or i in host.local_images]
     image = probe_image or probe_image_tag()
     spec = WorkloadSpec(run_id, nodes, image, cluster_dns_ip(config.networking.serviceSubnet))
     workloads = all_objects(spec)
-    files.append(_write(work.workloads, manifests.dump_all(workloads)))
+    files.append(write_file(work.workloads, manifests.dump_all(workloads)))
     binding = netpol_binding(spec)
     files += render_policies(out, binding, load_catalogue() if cases is None else cases)
     cluster_steps = [
         *create_steps(cluster, work),
-        *install_steps(
-            profile, cluster, nodes, work, local, copy_plugins, [o.rollout for o in without]
-        ),
+        *load_image_steps(local, cluster),
+        *(node_plugin_steps(profile, nodes, work) if copy_plugins else []),
+        *installer.install_steps(profile, work, [o.rollout for o in without if o.rollout]),
+        *cluster_ready_steps(work),
         mark_ready_step(work, profile_key(profile.cni, profile.version)),
     ]
     probe_rootfs = probe_recipe().tarball
@@ -354,14 +233,15 @@ def render_kind(
     info = {
         "cni": profile.cni,
         "cni_version": profile.version,
+        "cni_install": str(profile.install),
         "pod_subnet": config.networking.podSubnet,
         "service_subnet": config.networking.serviceSubnet,
         "kube_proxy_mode": config.networking.kubeProxyMode,
         "node_image": raw["nodes"][0].get("image") if raw.get("nodes") else None,
         "cgroup_v1_host": host.cgroup_v1,
         "kubelet_fail_cgroup_v1": not host.cgroup_v1,
-        "cni_images": cni_images,
-        "cni_images_pulled_by_nodes": [i for i in cni_images if i not in local],
+        "cni_images": images,
+        "cni_images_pulled_by_nodes": [i for i in images if i not in local],
         "nodes": list(nodes),
         "probe_image": image,
         "encapsulation": profile.encapsulation,
@@ -372,12 +252,12 @@ def render_kind(
         "runs_without": [
             {"image": o.image, "what": o.what, "capability": str(o.capability)} for o in without
         ],
-        # asked for by the chart, outside the nodes' bounding set: dropped so the pods start
-        "capabilities_dropped": trimmed_capabilities(profile, host, artifacts)[1],
+        "capabilities_dropped": {},
+        **rendered_cni.facts,
         "cni_chart": None if host.local_chart is None else _chart_record(host.local_chart),
         # the comparison's complexity: what the run creates beside the CNI's own manifests
         "objects": {"workloads": len(workloads)},
-        "images": [*cni_images, image],
+        "images": [*images, image],
     }
     plan = RenderedPlan(
         platform,
@@ -411,7 +291,7 @@ def render_cluster(
     """An existing cluster: only the run's workloads and policies, in labelled namespaces."""
     work = Workdir(out)
     spec = WorkloadSpec(run_id, tuple(nodes), image, dns_ip, cluster_domain)
-    files = [_write(work.workloads, manifests.dump_all(all_objects(spec)))]
+    files = [write_file(work.workloads, manifests.dump_all(all_objects(spec)))]
     files += render_policies(
         out, netpol_binding(spec), load_catalogue() if cases is None else cases
     )
@@ -453,7 +333,7 @@ def write_steps(out: Path, plan: RenderedPlan) -> None:
     for step in (*plan.steps, *plan.teardown):
         retry = f" (retried up to {step.retry_s:.0f}s)" if step.retry_s else ""
         lines += [f"# [{step.phase}] {step.why}{retry}", step.shell()]
-    _write(out / "steps.sh", "\n".join(lines) + "\n")
+    write_file(out / "steps.sh", "\n".join(lines) + "\n")
     summary = {
         "platform": plan.platform,
         "cluster": plan.cluster,
@@ -465,7 +345,7 @@ def write_steps(out: Path, plan: RenderedPlan) -> None:
             for s in (*plan.steps, *plan.teardown)
         ],
     }
-    _write(out / "plan.json", json.dumps(summary, indent=2) + "\n")
+    write_file(out / "plan.json", json.dumps(summary, indent=2) + "\n")
 
 
 def reference_copies(profile: CniProfile) -> dict[str, str]:

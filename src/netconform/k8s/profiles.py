@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +17,22 @@ from netconform.errors import InputError, file_field_error
 from netconform.inputs import read_text
 from netconform.vocab import Capability
 
+
+class InstallMethod(StrEnum):
+    """How a profile's CNI is installed: one installer each (k8s/cnis)."""
+
+    FLANNEL_MANIFEST = "flannel-manifest"
+    CALICO_OPERATOR = "calico-operator"
+    CALICO_MANIFEST = "calico-manifest"
+    HELM = "helm"
+
+
+# The CNI products a profile can name (its `cni`): what a platform runs, for the report.
 CNIS = ("flannel", "calico", "cilium")
+# The profiles in fixtures/cni/<name>.yaml, each the kind platform `kind-<name>`: a CNI in
+# one install method and mode (Calico: the operator with VXLAN, the manifest install with
+# VXLAN as the seed configures it, the manifest install with BGP and no encapsulation).
+PROFILES = ("flannel", "calico", "calico-manifest", "calico-bgp", "cilium")
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
@@ -48,6 +64,9 @@ class NodePlugins(_Strict):
 class HelmRelease(_Strict):
     release: str
     namespace: str
+    chart_artifact: str  # the artifact that is the chart .tgz
+    # what `helm install` creates that provisioning waits for (e.g. daemonset/cilium)
+    rollouts: tuple[str, ...] = ()
     values: Mapping[str, Any] = Field(default_factory=dict)
     # dotted path in the chart's values.yaml to {container: [capability, ...]}: the
     # capabilities the chart asks for, trimmed to what the nodes' bounding set has
@@ -83,7 +102,8 @@ class NetpolTiming(_Strict):
 
 class CniProfile(_Strict):
     schema_: Literal["netconform/cni-profile/v1"] = Field(alias="schema")
-    cni: Literal["flannel", "calico", "cilium"]
+    cni: Literal["flannel", "calico", "cilium"]  # one of CNIS
+    install: InstallMethod
     version: str
     kind_config: str
     encapsulation: Literal["vxlan", "geneve", "ipip", "none"]
@@ -186,10 +206,11 @@ def _field_error(path: Path, exc: ValidationError) -> InputError:
     return file_field_error(path, where, first["msg"])
 
 
-def load_profile(cni: str, directory: Path | None = None) -> CniProfile:
-    if cni not in CNIS:
-        raise InputError(f"unknown CNI {cni!r}: expected one of {', '.join(CNIS)}")
-    path = (directory or fixtures_dir() / "cni") / f"{cni}.yaml"
+def load_profile(name: str, directory: Path | None = None) -> CniProfile:
+    """fixtures/cni/<name>.yaml, one of PROFILES."""
+    if name not in PROFILES:
+        raise InputError(f"unknown CNI profile {name!r}: expected one of {', '.join(PROFILES)}")
+    path = (directory or fixtures_dir() / "cni") / f"{name}.yaml"
     try:
         return CniProfile.model_validate(_load_yaml(path))
     except ValidationError as exc:

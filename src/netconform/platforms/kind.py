@@ -15,11 +15,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from netconform.errors import NetconformError, said_not_raised
+from netconform.errors import EnvironmentUnfit, NetconformError, said_not_raised
 from netconform.k8s import capabilities, diagnostics, images, install, plan, profiles
 from netconform.k8s.cni_status import reported_capabilities
+from netconform.k8s.cnis import installer_for
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kindcluster import KindClusters
+from netconform.k8s.kindhost import Artifacts, KindHost
 from netconform.k8s.tools import Runner, SubprocessRunner, require_docker_daemon, require_tools
 from netconform.k8s.workloads import MANAGED_BY
 from netconform.lab.image import ensure_built
@@ -46,7 +48,7 @@ class KindPlatform:
         keep: bool = False,
         progress: Progress | None = None,
         runner: Runner | None = None,
-        artifacts: plan.Artifacts | None = None,
+        artifacts: Artifacts | None = None,
         state_dir: Path | None = None,
         run_id: str | None = None,
         node_image: str | None = None,
@@ -72,7 +74,7 @@ class KindPlatform:
         self._owns_cluster = False  # this run created or took over the cluster
         self._made_kind_network = False  # kind's docker network did not exist before this run
 
-    def _artifacts_from(self, directory: Path | None) -> plan.Artifacts:
+    def _artifacts_from(self, directory: Path | None) -> Artifacts:
         """NETCONFORM_ARTIFACTS: a directory holding the pinned files (verified by sha256
         all the same), for machines that cannot download them; else they are downloaded."""
         if directory is not None:
@@ -83,7 +85,7 @@ class KindPlatform:
         """Nothing: the tools and the Docker daemon are the user's to install."""
 
     def preflight(self) -> None:
-        needed = ["docker", "kind", "kubectl"] + (["helm"] if self.profile.helm else [])
+        needed = ["docker", "kind", "kubectl", *installer_for(self.profile).tools]
         require_tools(needed, self.name)
         require_docker_daemon(self.runner, self.name)
 
@@ -109,7 +111,7 @@ class KindPlatform:
             self.runner, str(self.work.kubeconfig), target, self.profile.namespaces
         )
 
-    def inspect_host(self) -> plan.KindHost:
+    def inspect_host(self) -> KindHost:
         """What the machine has, found before anything is created: the Docker host's cgroup
         version, the node image and which images are local. With --offline a missing image
         is exit 3 here, naming it."""
@@ -119,12 +121,10 @@ class KindPlatform:
         probe_tag = plan.probe_image_tag()
         # the probe image is not looked for: netconform builds it offline when absent
         wanted = [node_image] if node_image else []
-        draft = plan.render_kind(
-            self.name, self.profile, self.run_id, self.work.root, self.artifacts,
-            include_binaries=False, host=plan.KindHost(node_image=node_image),
-        )  # fmt: skip
+        self.require_pinned_files()
         optional = {o.image for o in self.profile.optional_images}
-        wanted += [i for i in draft.info["cni_images"] if i not in wanted and i not in optional]
+        cni_images = plan.cni_images(self.profile, self.artifacts, KindHost(node_image=node_image))
+        wanted += [i for i in cni_images if i not in wanted and i not in optional]
         local = images.plan_images(self.runner, wanted, self.offline, self.name).local
         # offline, an optional image that is not local is done without (the nodes can't pull)
         absent = frozenset(
@@ -132,7 +132,7 @@ class KindPlatform:
         )
         probe_present = images.present_locally(self.runner, probe_tag)
         plugins = self.profile.node_plugins.plugins if self.profile.node_plugins else ()
-        return plan.KindHost(
+        return KindHost(
             node_image=node_image,
             cgroup_v1=cgroup_v1,
             local_images=frozenset(local),
@@ -145,6 +145,27 @@ class KindPlatform:
             if node_image
             else None,
         )
+
+    def require_pinned_files(self) -> None:
+        """Every pinned file the install reads, had (and verified) before anything is made:
+        exit 3 naming each one missing and how to provide it."""
+        helm = self.profile.helm
+        local = {helm.chart_artifact} if helm is not None and self.local_chart else set()
+        missing = []
+        for art in self.profile.artifacts:
+            if art.name in local:
+                continue
+            try:
+                self.artifacts(art.url, art.sha256)
+            except (FileNotFoundError, EnvironmentUnfit):
+                missing.append(art.url.rsplit("/", 1)[-1])
+        if missing:
+            raise EnvironmentUnfit(
+                f"platform {self.name}: the pinned file{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} cannot be had here (no download, not in "
+                "NETCONFORM_ARTIFACTS): put them, as named, in a directory and set "
+                "NETCONFORM_ARTIFACTS to it (each is checked against its sha256)"
+            )
 
     def _provision(self) -> KubeHandle:
         existed = self.work.root.exists()

@@ -15,6 +15,7 @@ from typing import Any
 from netconform.catalog.scenario import KubernetesScenario, Scenario, SwarmScenario, load_scenario
 from netconform.core import CheckContext, Handle, Platform
 from netconform.errors import InputError
+from netconform.k8s.profiles import PROFILES
 from netconform.options import RunOptions
 from netconform.progress import Progress
 from netconform.settings import Settings
@@ -128,9 +129,8 @@ PLATFORMS: dict[str, PlatformEntry] = {
     for e in (
         _swarm_entry("swarm-lab", _swarm_lab),
         _swarm_entry("swarm", _swarm),
-        _kube_entry("kind-flannel", _kind("kind-flannel")),
-        _kube_entry("kind-calico", _kind("kind-calico")),
-        _kube_entry("kind-cilium", _kind("kind-cilium")),
+        # one kind platform per CNI profile (fixtures/cni/<profile>.yaml)
+        *(_kube_entry(f"kind-{p}", _kind(f"kind-{p}")) for p in PROFILES),
         _kube_entry("cluster", _cluster),
     )
 }

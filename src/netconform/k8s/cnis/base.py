@@ -1,0 +1,88 @@
+"""The shape every CNI installer has: which pinned files it uses, the images it runs, what
+it renders (patched manifests or chart values) and the ordered install and wait steps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from netconform.k8s import manifests
+from netconform.k8s.images import manifest_images
+from netconform.k8s.install import Step, Workdir
+from netconform.k8s.kindhost import Artifacts, KindHost
+from netconform.k8s.profiles import CniProfile
+
+
+@dataclass(frozen=True)
+class CniRender:
+    """What an installer renders from: the profile, the cluster it goes into, where the
+    files go, the verified pinned files and what the machine has."""
+
+    profile: CniProfile
+    pod_cidr: str
+    cluster: str
+    work: Workdir
+    artifacts: Artifacts
+    include_binaries: bool  # charts and archives too, not only the text files
+    host: KindHost
+
+
+@dataclass(frozen=True)
+class RenderedCni:
+    files: tuple[Path, ...]
+    # what the render decided that the report shows (e.g. capabilities a chart lost)
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+
+class CniInstaller(Protocol):
+    """One install method of a CNI (k8s/cnis/__init__.py lists them by InstallMethod)."""
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        """Executables it needs beside docker, kind and kubectl."""
+        ...
+
+    def images(self, profile: CniProfile, artifacts: Artifacts) -> list[str]:
+        """Every image the CNI runs (loaded into the nodes when local)."""
+        ...
+
+    def render(self, job: CniRender) -> RenderedCni: ...
+
+    def install_steps(
+        self, profile: CniProfile, work: Workdir, skipped_rollouts: Sequence[str]
+    ) -> list[Step]:
+        """Install and readiness waits, in upstream's order; `skipped_rollouts`: parts
+        installed without their optional image, not waited for."""
+        ...
+
+
+def write_file(path: Path, data: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data)
+    return path
+
+
+def pinned(profile: CniProfile, artifacts: Artifacts, name: str) -> bytes:
+    """The profile's artifact `name`, verified against its sha256."""
+    art = profile.artifact(name)
+    return artifacts(art.url, art.sha256)
+
+
+def pinned_docs(profile: CniProfile, artifacts: Artifacts, name: str) -> list[manifests.Manifest]:
+    return manifests.load_all(pinned(profile, artifacts, name))
+
+
+def images_of(profile: CniProfile, artifacts: Artifacts, names: Sequence[str]) -> list[str]:
+    """The images the named manifests run, then those the profile declares (rendered by an
+    operator or a chart, named in no manifest)."""
+    images: list[str] = []
+    for name in names:
+        for image in manifest_images(pinned_docs(profile, artifacts, name)):
+            if image not in images:
+                images.append(image)
+    return images + [i for i in profile.preload_images if i not in images]
