@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 from netconform.errors import InputError
@@ -20,10 +21,25 @@ _WHY = {
 }
 
 
+# Larger than any scenario, case file or results.json a run writes (a 138-case kind run's
+# results.json is about 1 MB): past it the file is refused instead of read into memory.
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+
+
 def read_text(path: Path) -> str:
-    """The UTF-8 text of an input file."""
+    """The UTF-8 text of an input file: a regular file (a FIFO or a device such as
+    /dev/zero would never end) of at most MAX_INPUT_BYTES."""
     try:
-        data = path.read_bytes()
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a writer (no effect on files)
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise InputError(f"{path}: cannot read: not a regular file (a FIFO or a device?)")
+            if info.st_size > MAX_INPUT_BYTES:
+                raise InputError(
+                    f"{path}: cannot read: {info.st_size} bytes, over {MAX_INPUT_BYTES}"
+                )
+            data = handle.read()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {_why(exc)}") from None
     try:

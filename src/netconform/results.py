@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netconform.errors import InputError
+from netconform.inputs import read_text
 from netconform.vocab import Family
 
 SCHEMA = "netconform/results/v2"
@@ -131,9 +132,22 @@ def cell_label(source: str, destination: str, port: int, protocol: str) -> str:
 
 Grid = tuple[tuple[CellValue, ...], ...]
 
+# One letter per cell in results.json: a row of a truth table is one short string, so every
+# step of a 138-case run can carry its observed matrix (a list of words per cell is ~8x larger).
+CELL_LETTER = {CellValue.ALLOW: "a", CellValue.DENY: "d", CellValue.ERROR: "e"}
+LETTER_CELL = {letter: value for value, letter in CELL_LETTER.items()}
 
-def _grid(rows: Sequence[Sequence[str]]) -> Grid:
-    return tuple(tuple(CellValue(v) for v in row) for row in rows)
+
+def _grid(rows: Sequence[Sequence[str] | str]) -> Grid:
+    """Rows as written (a string of letters), or as results.json before them (words)."""
+    return tuple(
+        tuple(LETTER_CELL[c] for c in row) if isinstance(row, str) else tuple(map(CellValue, row))
+        for row in rows
+    )
+
+
+def _rows(grid: Grid) -> list[JSONValue]:
+    return ["".join(CELL_LETTER[v] for v in row) for row in grid]
 
 
 @dataclass(frozen=True)
@@ -172,8 +186,8 @@ class TruthTable:
             "protocol": self.protocol,
             "sources": list(self.sources),
             "destinations": list(self.destinations),
-            "expected": [[str(v) for v in row] for row in self.expected],
-            "observed": [[str(v) for v in row] for row in self.observed],
+            "expected": _rows(self.expected),
+            "observed": _rows(self.observed),
         }
 
     @classmethod
@@ -389,11 +403,11 @@ def write_results(path: Path, run: RunResults) -> None:
 
 def read_results(path: Path) -> RunResults:
     """Read and validate one results.json; every problem is one InputError naming the file."""
+    if not path.exists():
+        raise InputError(f"{path}: no such results file")
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such results file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON (truncated?): {exc}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: top level must be an object")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from netconform.errors import InputError
-from netconform.netpol.cli import add_netpol_subcommands
+from netconform.netpol.cli import add_netpol_subcommands, main
 
 MODEL = {
     "namespaces": {"x": {"labels": {"team": "a"}}, "y": {}},
@@ -171,3 +171,14 @@ def test_module_entry_point_exit_codes(tmp_path: Path) -> None:
     assert fail.stderr.count("\n") == 1
     assert "Traceback" not in fail.stderr
     assert "metadata.name" in fail.stderr
+
+
+def test_observed_prints_every_step_of_a_case_from_a_run_held_or_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = Path(__file__).resolve().parents[1] / "report" / "data" / "kind-calico"
+    assert main(["observed", str(data), "upstream.tcp.default-deny-ingress"]) == 0
+    out = capsys.readouterr().out
+    assert "pass" in out and "step deny ingress in x: held after" in out
+    assert "x/a  X X . .   X X . ." in out  # expected and observed, side by side
+    assert main(["observed", str(data), "no-such-case"]) == 2

@@ -68,3 +68,25 @@ def test_regenerating_the_fixtures_changes_nothing() -> None:
         [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_netpol_step_records_its_observed_matrix_held_or_not(
+    runs: dict[str, RunResults],
+) -> None:
+    """A pass is evidence too: every step that ran carries the matrix it observed, with
+    whether it held, under which profile, and when it took effect."""
+    steps = [
+        (result.id, step)
+        for run in runs.values()
+        for result in run.checks
+        if result.netpol is not None
+        for step in result.netpol.steps
+    ]
+    held = [(i, s) for i, s in steps if s.held]
+    assert len(held) >= 5 and len(steps) > len(held)
+    for check_id, step in steps:
+        assert step.tables, f"{check_id} step {step.name!r}: no observed matrix"
+        for table in step.tables:
+            assert len(table.observed) == len(table.sources) > 0, check_id
+            if step.held and not step.profile:
+                assert not table.difference(), (check_id, step.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from netconform.catalog.scenario import (
 )
 from netconform.cli import main
 from netconform.errors import EnvironmentUnfit, InputError, said_not_raised
+from netconform.inputs import read_text
 from netconform.results import Area, CheckResult, RunResults, Verdict, read_results, write_results
 
 
@@ -177,3 +179,11 @@ def test_cleanup_on_a_failure_path_never_masks_the_first_error(
     assert capsys.readouterr().err == (
         "netconform: teardown after the failed deployment: could not remove networks of run abc\n"
     )
+
+
+def test_a_fifo_or_a_device_is_refused_at_once_not_read_forever(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(InputError, match="not a regular file"):
+            read_text(path)

@@ -65,10 +65,8 @@ def test_v2_round_trips_aspect_family_profile_and_the_netpol_report(tmp_path: Pa
     assert raw["schema"] == SCHEMA
     entry = raw["checks"][0]
     assert entry["family"] == "kubernetes" and entry["profile"] is True
-    assert entry["netpol"]["steps"][0]["tables"][0]["observed"] == [
-        ["allow", "deny"],
-        ["deny", "error"],
-    ]
+    # one letter per cell: a=allow, d=deny, e=error (the probe did not run)
+    assert entry["netpol"]["steps"][0]["tables"][0]["observed"] == ["ad", "de"]
     assert entry["measurements"] == {"took_effect_s": 1.8}
     assert read_results(tmp_path / "results.json") == run
 
@@ -96,11 +94,20 @@ def test_an_unknown_schema_or_cell_value_is_one_input_error(tmp_path: Path) -> N
     with pytest.raises(InputError, match="unsupported 'netconform/results/v9'"):
         read_results(path)
     entry = _result().to_json()
-    entry["netpol"]["steps"][0]["tables"][0]["observed"][0][0] = "maybe"
+    entry["netpol"]["steps"][0]["tables"][0]["observed"][0] = "aq"
     run = {"schema": SCHEMA, "platform": "p", "started": "t0", "checks": [entry]}
     path.write_text(json.dumps(run))
     with pytest.raises(InputError, match="malformed entry"):
         read_results(path)
+
+
+def test_tables_written_as_words_before_the_letters_still_read(tmp_path: Path) -> None:
+    entry = _result().to_json()
+    entry["netpol"]["steps"][0]["tables"][0]["observed"] = [["allow", "deny"], ["deny", "error"]]
+    run = {"schema": SCHEMA, "platform": "p", "started": "t0", "checks": [entry]}
+    (tmp_path / "results.json").write_text(json.dumps(run))
+    (check,) = read_results(tmp_path / "results.json").checks
+    assert check == _result()
 
 
 def test_difference_names_the_cells_that_differ() -> None:

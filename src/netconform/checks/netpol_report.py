@@ -90,11 +90,10 @@ def step_report(
     profile: str = "",
     label_change: bool = False,
 ) -> NetpolStep:
-    """A step that held under the default expectation is summarised without tables; one
-    that did not (or held only under a profile) carries its tables, the oracle's explanation
-    of every wrong cell and the cells that could not be probed."""
-    if held and not profile:
-        return NetpolStep(name, True, took_effect_s, attempts, (), label_change=label_change)
+    """Every step carries its tables, the observed matrix beside the expected one, held or
+    not (a pass is auditable and can be re-judged); one that did not hold under the default
+    expectation also the oracle's explanation of every wrong cell and the cells that could
+    not be probed."""
     return NetpolStep(
         name,
         held,

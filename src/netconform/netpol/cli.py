@@ -78,6 +78,24 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _observed(args: argparse.Namespace) -> int:
+    """A case's steps as a run observed them: every step, held or not, with its matrix."""
+    from netconform.report.netpol_view import step_text
+    from netconform.results import read_results
+
+    path = Path(args.results)
+    run = read_results(path / "results.json" if path.is_dir() else path)
+    wanted = {args.case_id, f"k8s.netpol.{args.case_id}"}
+    found = next((c for c in run.checks if c.id in wanted and c.netpol is not None), None)
+    if found is None or found.netpol is None:
+        raise InputError(f"{path}: {args.case_id}: no NetworkPolicy case of that id in the run")
+    print(f"{found.id} on {run.platform}: {found.verdict}: {found.reason}")
+    for step in found.netpol.steps:
+        print()
+        print(step_text(step))
+    return 0
+
+
 def add_netpol_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `expect`, `cases` and `show` to a subparsers object; each sets `func`."""
     expect = subparsers.add_parser(
@@ -97,6 +115,13 @@ def add_netpol_subcommands(subparsers: argparse._SubParsersAction) -> None:  # t
     show.add_argument("--format", choices=("json", "table"), default="table")
     show.add_argument("--catalogue", help="directory of case files (default: scenarios/netpol)")
     show.set_defaults(func=_show)
+
+    observed = subparsers.add_parser(
+        "observed", help="a case's observed truth tables from a run's results, step by step"
+    )
+    observed.add_argument("results", help="a results.json, or the run directory holding it")
+    observed.add_argument("case_id", help="e.g. upstream.tcp.default-deny-ingress")
+    observed.set_defaults(func=_observed)
 
 
 def build_parser() -> argparse.ArgumentParser:

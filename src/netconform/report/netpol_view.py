@@ -76,3 +76,29 @@ def failed_steps(check: CheckResult) -> tuple[StepView, ...]:
         explanations = dict(step.explanations)
         views.append(StepView(step, tuple(table_view(t, explanations) for t in step.tables)))
     return tuple(views)
+
+
+# The report's truth-table signs: allowed, denied, the probe failed to run (never a deny).
+CELL_SIGN = {CellValue.ALLOW: ".", CellValue.DENY: "X", CellValue.ERROR: "!"}
+
+
+def step_text(step: NetpolStep) -> str:
+    """Any step as text, held or not: how it ended, then per port its expected and observed
+    tables side by side (rows are sources, columns destinations)."""
+    how = "held" if step.held else "did not hold"
+    under = f" under profile {step.profile}" if step.profile else ""
+    lines = [
+        f"step {step.name}: {how}{under} after {step.took_effect_s:g} s, "
+        f"{step.attempts} observation(s)" + (", a label change" if step.label_change else "")
+    ]
+    for table in step.tables:
+        width = max(len(s) for s in table.sources)
+        heads = " ".join(d.split("/")[-1][:1] or "?" for d in table.destinations)
+        lines.append(f"  {table.port}/{table.protocol}  columns: {', '.join(table.destinations)}")
+        lines.append(f"  {'':<{width}}  expected{' ' * max(0, len(heads) - 7)}  observed")
+        for src, want, seen in zip(table.sources, table.expected, table.observed, strict=True):
+            row_want = " ".join(CELL_SIGN[v] for v in want)
+            row_seen = " ".join(CELL_SIGN[v] for v in seen)
+            mark = "" if want == seen else "   <- differs"
+            lines.append(f"  {src:<{width}}  {row_want:<{max(8, len(heads))}}  {row_seen}{mark}")
+    return "\n".join(lines)
