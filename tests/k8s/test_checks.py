@@ -113,6 +113,18 @@ def test_pod_mtu_must_be_node_mtu_minus_overhead() -> None:
     assert result.verdict == Verdict.FAIL and "expected 1500 - 50 = 1450" in result.reason
 
 
+def test_a_configured_mtu_is_what_pods_must_get_and_must_fit_the_underlay() -> None:
+    """The seed's calico-config sets 1400 on a 1500 underlay: pods get 1400, not 1450."""
+    pinned = {"overhead_bytes": 50, "cni_mtu": 1400}
+    result = run("k8s.mtu.pod-interface", ScriptedContext(_mtu_answer(1400, None), pinned))
+    assert result.verdict == Verdict.PASS and "configured MTU" in result.reason
+    auto = run("k8s.mtu.pod-interface", ScriptedContext(_mtu_answer(1450, None), pinned))
+    assert auto.verdict == Verdict.FAIL and "configured 1400" in auto.reason
+    too_big = {"overhead_bytes": 50, "cni_mtu": 1480}
+    over = run("k8s.mtu.pod-interface", ScriptedContext(_mtu_answer(1480, None), too_big))
+    assert over.verdict == Verdict.FAIL and "over node MTU 1500 - 50 = 1450" in over.reason
+
+
 def test_a_route_mtu_counts_like_cilium_sets_it() -> None:
     ctx = ScriptedContext(_mtu_answer(1500, 1450), {"overhead_bytes": 50})
     assert run("k8s.mtu.pod-interface", ctx).verdict == Verdict.PASS

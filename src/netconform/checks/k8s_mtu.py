@@ -127,9 +127,29 @@ def pod_interface(ctx: KubeCheckContext) -> Outcome:
             f"pod MTU {found['pod_mtu']} exceeds node MTU {found['node_mtu']}", **evidence
         )
     expected = found["node_mtu"] - int(overhead)
+    pinned = ctx.platform_info().get("cni_mtu")  # the MTU the CNI's configuration sets
+    if pinned is not None and int(pinned) != expected:
+        # a pinned MTU is what pods get; one over node - overhead would need fragmenting
+        fits = int(pinned) <= expected
+        if found["pod_mtu"] == int(pinned) and fits:
+            return Outcome.passed(
+                f"pod MTU {pinned}: the CNI's configured MTU, within {found['node_mtu']} - "
+                f"{overhead} = {expected}",
+                expected=int(pinned),
+                **evidence,
+            )
+        return Outcome.failed(
+            f"pod MTU {found['pod_mtu']}, configured {pinned}"
+            + ("" if fits else f", over node MTU {found['node_mtu']} - {overhead} = {expected}"),
+            expected=int(pinned),
+            **evidence,
+        )
     if found["pod_mtu"] == expected:
+        configured = " (the CNI's configured MTU)" if pinned is not None else ""
         return Outcome.passed(
-            f"pod MTU {expected} = {found['node_mtu']} - {overhead}", expected=expected, **evidence
+            f"pod MTU {expected} = {found['node_mtu']} - {overhead}{configured}",
+            expected=expected,
+            **evidence,
         )
     return Outcome.failed(
         f"pod MTU {found['pod_mtu']}, expected {found['node_mtu']} - {overhead} = {expected}",

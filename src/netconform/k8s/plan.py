@@ -246,6 +246,7 @@ def render_kind(
         "probe_image": image,
         "encapsulation": profile.encapsulation,
         "overhead_bytes": profile.overhead_bytes,
+        "cni_mtu": profile.mtu,  # None: the CNI derives it from the node interface
         # extra NetworkPolicy deadline for label changes, and why (the CNI's design)
         "netpol_label_change_s": profile.netpol_timing.label_change_s,
         "netpol_label_change_why": profile.netpol_timing.why or None,
