@@ -287,9 +287,8 @@ def test_the_pytest_option_refuses_bad_cases_before_the_session(tmp_path: Path) 
     assert "mine.yaml: cases[0].titel: unknown field" in proc.stderr
 
 
-def test_the_readme_example_is_a_valid_case_file(tmp_path: Path) -> None:
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## Your own NetworkPolicy cases") :]
+def test_the_documented_example_is_a_valid_case_file(tmp_path: Path) -> None:
+    section = (REPO / "docs" / "netpol-cases.md").read_text()
     block = section[section.index("```yaml\n") + 8 : section.index("```\n", 10)]
     directory = _case_file(tmp_path, block)
     (case,) = k8s_netpol.use_cases(CaseSelection(directory, with_catalogue=False))
