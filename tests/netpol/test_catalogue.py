@@ -104,3 +104,31 @@ def test_bad_case_files_name_the_file_case_and_field(
         load_cases_file(path)
     assert str(info.value).startswith(f"{path}: ")
     assert fragment in str(info.value)
+
+
+def test_the_catalogue_is_parsed_once_per_process_while_its_files_stay(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from netconform.netpol import catalogue
+
+    parsed: list[Path] = []
+    real = catalogue.load_cases_file
+
+    def counting(path: Path) -> list[catalogue.Case]:
+        parsed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(catalogue, "load_cases_file", counting)
+    catalogue._parsed.cache_clear()
+    files = sorted(catalogue.default_catalogue_dir().glob("*.yaml"))
+    first = catalogue.load_catalogue()
+    for _ in range(3):  # the aspect table, the NetworkPolicy checks, the plan
+        assert catalogue.load_catalogue() == first
+    assert parsed == files  # each file once
+    own = tmp_path / "cases"
+    own.mkdir()
+    (own / "a.yaml").write_bytes(files[0].read_bytes())
+    catalogue.load_catalogue(own)
+    (own / "a.yaml").write_bytes(files[0].read_bytes() + b"\n")  # changed: parsed again
+    catalogue.load_catalogue(own)
+    assert parsed[len(files) :] == [own / "a.yaml", own / "a.yaml"]

@@ -17,6 +17,7 @@ probes, its labels are never changed and no policy may be placed in its namespac
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -496,11 +497,22 @@ def default_catalogue_dir() -> Path:
 
 
 def load_catalogue(directory: Path | None = None) -> list[Case]:
-    """Every case of every *.yaml file, sorted by file then order; ids must be unique."""
+    """Every case of every *.yaml file, sorted by file then order; ids must be unique.
+    Parsed once per process while the files stay as they are (the built-in catalogue is
+    read by the aspect table, the NetworkPolicy checks and the plan: one parse serves all)."""
     directory = directory or default_catalogue_dir()
+    files = tuple(
+        (path, path.stat().st_mtime_ns, path.stat().st_size)
+        for path in sorted(directory.glob("*.yaml"))
+    )
+    return list(_parsed(files))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(files: tuple[tuple[Path, int, int], ...]) -> tuple[Case, ...]:
     cases: list[Case] = []
     seen: dict[str, str] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path, _, _ in files:
         for case in load_cases_file(path):
             if case.id in seen:
                 raise file_field_error(
@@ -508,7 +520,7 @@ def load_catalogue(directory: Path | None = None) -> list[Case]:
                 )
             seen[case.id] = str(path)
             cases.append(case)
-    return cases
+    return tuple(cases)
 
 
 @dataclass(frozen=True)
