@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from tests.unit.test_deadline_loops import FakeClock
 
 from netconform.k8s.install import (
     CniCrashLooping,
@@ -46,19 +47,8 @@ class Cluster:
         return Completed(tuple(argv), 0, json.dumps({"items": [pod]}), "")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_a_crash_looping_pod_ends_the_wait_at_once_with_its_reason(tmp_path: Path) -> None:
-    cluster, clock = Cluster(restarts=4), Clock()
+    cluster, clock = Cluster(restarts=4), FakeClock()
     step = rollout(Workdir(tmp_path), "calico-system", "daemonset/calico-node", 600)
     with pytest.raises(CniCrashLooping) as raised:
         run_step(step, cluster, clock, clock.sleep)
@@ -69,7 +59,7 @@ def test_a_crash_looping_pod_ends_the_wait_at_once_with_its_reason(tmp_path: Pat
 
 
 def test_restarts_below_the_threshold_let_the_wait_run_its_window(tmp_path: Path) -> None:
-    cluster, clock = Cluster(restarts=2), Clock()
+    cluster, clock = Cluster(restarts=2), FakeClock()
     step = rollout(Workdir(tmp_path), "calico-system", "daemonset/calico-node", 600)
     with pytest.raises(StepFailed, match="rollout"):
         run_step(step, cluster, clock, clock.sleep)

@@ -86,3 +86,22 @@ def images_of(profile: CniProfile, artifacts: Artifacts, names: Sequence[str]) -
             if image not in images:
                 images.append(image)
     return images + [i for i in profile.preload_images if i not in images]
+
+
+class OneManifest:
+    """A CNI installed from one pinned manifest, patched: subclasses name the artifact and
+    the file it is written as, patch it, and give the install steps."""
+
+    artifact: str
+    file: str
+    tools: tuple[str, ...] = ()
+
+    def images(self, profile: CniProfile, artifacts: Artifacts) -> list[str]:
+        return images_of(profile, artifacts, [self.artifact])
+
+    def patched(self, docs: list[manifests.Manifest], job: CniRender) -> list[manifests.Manifest]:
+        raise NotImplementedError
+
+    def render(self, job: CniRender) -> RenderedCni:
+        docs = self.patched(pinned_docs(job.profile, job.artifacts, self.artifact), job)
+        return RenderedCni((write_file(job.work.cni / self.file, manifests.dump_all(docs)),))

@@ -7,39 +7,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netconform.k8s import manifests, patches
-from netconform.k8s.cnis.base import CniRender, RenderedCni, images_of, pinned_docs, write_file
+from netconform.k8s.cnis.base import CniRender, OneManifest
 from netconform.k8s.install import OPERATOR_S, ROLLOUT_S, Phase, Step, Workdir, kubectl, rollout
-from netconform.k8s.kindhost import Artifacts
 from netconform.k8s.profiles import CniProfile
 
-MANIFEST = "calico-manifest"  # the profile's artifact: calico.yaml or calico-vxlan.yaml
-FILE = "calico.yaml"
 NAMESPACE = "kube-system"
 
 
-class CalicoManifest:
-    tools: tuple[str, ...] = ()
+class CalicoManifest(OneManifest):
+    artifact = "calico-manifest"  # the profile's: calico.yaml or calico-vxlan.yaml
+    file = "calico.yaml"
 
-    def images(self, profile: CniProfile, artifacts: Artifacts) -> list[str]:
-        return images_of(profile, artifacts, [MANIFEST])
-
-    def render(self, job: CniRender) -> RenderedCni:
-        docs = pinned_docs(job.profile, job.artifacts, MANIFEST)
-        patched = patches.calico_manifest(
-            docs, job.pod_cidr, job.profile.mtu, job.profile.encapsulation
-        )
-        return RenderedCni((write_file(job.work.cni / FILE, manifests.dump_all(patched)),))
+    def patched(self, docs: list[manifests.Manifest], job: CniRender) -> list[manifests.Manifest]:
+        profile = job.profile
+        return patches.calico_manifest(docs, job.pod_cidr, profile.mtu, profile.encapsulation)
 
     def install_steps(
         self, profile: CniProfile, work: Workdir, skipped_rollouts: Sequence[str]
     ) -> list[Step]:
+        # `create`: the CRDs are larger than client-side apply's annotation allows
+        create = kubectl(work, "create", "-f", str(work.cni / self.file))
         return [
-            # `create`: the CRDs are larger than client-side apply's annotation allows
-            Step(
-                Phase.INSTALL,
-                kubectl(work, "create", "-f", str(work.cni / FILE)),
-                "create Calico (manifest install)",
-            ),
+            Step(Phase.INSTALL, create, "create Calico (manifest install)"),
             rollout(work, NAMESPACE, "daemonset/calico-node", OPERATOR_S),
             rollout(work, NAMESPACE, "deployment/calico-kube-controllers", ROLLOUT_S),
         ]
