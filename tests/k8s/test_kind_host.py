@@ -204,3 +204,28 @@ def test_nodes_with_every_capability_get_the_charts_lists_untouched(
     with running(cilium(tmp_path, offline_artifacts, offline=True)) as handle:
         assert "securityContext" not in cilium_values(tmp_path)
     assert handle.info["capabilities_dropped"] == {}
+
+
+@pytest.mark.parametrize("profile", ["calico", "calico-manifest"])
+def test_calico_offline_without_its_images_names_each_one_and_how_to_load_it(
+    fake_path: Path,
+    tmp_path: Path,
+    offline_artifacts: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    profile: str,
+) -> None:
+    node = "quay.io/calico/node:v3.32.1"
+    operator = "quay.io/tigera/operator:v1.42.3"
+    monkeypatch.setenv("FAKE_ABSENT_IMAGES", f"{node},{operator}")
+    p = KindPlatform(
+        f"kind-{profile}",
+        artifacts=offline_artifacts(profile),
+        state_dir=tmp_path / "work",
+        offline=True,
+    )
+    with pytest.raises(EnvironmentUnfit) as raised:
+        p.provision()
+    line = str(raised.value)
+    assert node in line and "docker load" in line and "DOCKER_HOST" in line
+    assert (operator in line) == (profile == "calico")  # the manifest install has no operator
+    assert count(calls(fake_path), "kind", "create") == 0

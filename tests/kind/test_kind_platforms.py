@@ -125,25 +125,28 @@ def test_ctrl_c_during_provisioning_leaves_nothing(tmp_path: Path) -> None:
     assert_nothing_left(cluster)
 
 
-def test_calico_without_its_images_is_exit_3_naming_them_and_creates_nothing(
+def test_calico_without_its_pinned_files_is_exit_3_naming_them_and_creates_nothing(
     tmp_path: Path,
 ) -> None:
-    # The module proxy serves neither Calico v3.32.1 nor tigera/operator/api (README): the
-    # kit cannot build Calico's images, and the platform says which are missing, up front.
-    if "calico" in kit_cnis():
-        pytest.skip("the kit has built Calico: test_run_end_to_end covers it")
-    out = tmp_path / "calico"
+    """A user's machine with no download and no NETCONFORM_ARTIFACTS holding Calico's
+    manifests: one line naming every missing file and how to provide it, up front, before
+    any cluster (the images are looked for after the files; their exit 3 is a unit test)."""
+    out, empty = tmp_path / "calico", tmp_path / "no-artifacts"
+    empty.mkdir()
     proc = subprocess.run(
         [*NETCONFORM, "run", "--platform", "kind-calico", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        env={**os.environ, "NETCONFORM_ARTIFACTS": str(empty)},
     )
     assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
     (line,) = proc.stderr.strip().splitlines()
-    assert "quay.io/calico/node:v3.32.1" in line and "not in the local Docker" in line
+    for name in ("operator-crds.yaml", "tigera-operator.yaml", "custom-resources.yaml"):
+        assert name in line
+    assert "NETCONFORM_ARTIFACTS" in line
     results = json.loads((out / "results.json").read_text())
     assert results["complete"] is False and results["checks"] == []
-    assert "quay.io/calico/node:v3.32.1" in results["platform_info"]["provisioning_error"]
+    assert "tigera-operator.yaml" in results["platform_info"]["provisioning_error"]
     assert_nothing_left("netconform-calico")
