@@ -38,6 +38,8 @@ CNI_READY = {
     "flannel": "wait for kube-flannel/daemonset/kube-flannel-ds",
     "cilium": "wait for kube-system/daemonset/cilium",
     "calico": "wait for calico-system/daemonset/calico-node",
+    "calico-manifest": "wait for kube-system/daemonset/calico-node",
+    "calico-bgp": "wait for kube-system/daemonset/calico-node",
 }
 
 
