@@ -238,6 +238,8 @@ class NetpolStep:
     # the step changed pod or namespace labels (its time to take effect is the CNI's
     # label-change latency, reported apart from policy changes)
     label_change: bool = False
+    # cell label -> the argv that re-runs its probe, for every cell observed wrong
+    reproduce: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def difference(self) -> tuple[str, ...]:
         return tuple(label for table in self.tables for label in table.difference())
@@ -253,6 +255,7 @@ class NetpolStep:
             "errors": [e.to_json() for e in self.errors],
             "profile": self.profile,
             "label_change": self.label_change,
+            "reproduce": {cell: list(argv) for cell, argv in self.reproduce.items()},
         }
 
     @classmethod
@@ -267,6 +270,9 @@ class NetpolStep:
             errors=tuple(CellError.from_json(e) for e in data.get("errors") or ()),
             profile=str(data.get("profile") or ""),
             label_change=bool(data.get("label_change") or False),
+            reproduce={
+                str(k): tuple(str(a) for a in v) for k, v in (data.get("reproduce") or {}).items()
+            },
         )
 
 

@@ -30,6 +30,7 @@ from netconform.k8s.workloads import (
     probe_service_name,
 )
 from netconform.probes.agent import SERVER_TCP_PORT
+from netconform.probes.executors import reproducer
 from netconform.probes.model import Connectivity, Probe, ProbeResult
 
 # (ok, error, values) as the agent reports them; the outcome follows (scripted_outcome).
@@ -161,9 +162,19 @@ class ScriptedContext:
             for p in probes:
                 ok, error, values = self.answer(src, p)
                 outcome = scripted_outcome(p, ok, error)
+                # the argv the real executor would record, as tests/k8s/fake_cluster makes it
+                argv = reproducer(["kubectl", "exec", "-n", src.namespace, src.name, "--"])(p)
                 out[src].append(
                     ProbeResult(
-                        p.id, str(p.kind), p.target, ok, error, 1.0, values, outcome=outcome
+                        p.id,
+                        str(p.kind),
+                        p.target,
+                        ok,
+                        error,
+                        1.0,
+                        values,
+                        outcome=outcome,
+                        reproduce=argv,
                     )
                 )
         return out

@@ -90,3 +90,20 @@ def test_every_netpol_step_records_its_observed_matrix_held_or_not(
             assert len(table.observed) == len(table.sources) > 0, check_id
             if step.held and not step.profile:
                 assert not table.difference(), (check_id, step.name)
+
+
+def test_every_failed_or_errored_check_in_both_families_carries_a_reproduce_command(
+    runs: dict[str, RunResults],
+) -> None:
+    from netconform.report.reproduce import failed_probes
+
+    judged = 0
+    for platform, run in runs.items():
+        for result in run.checks:
+            if result.verdict in (Verdict.FAIL, Verdict.ERROR):
+                judged += 1
+                probes = failed_probes(result)
+                assert probes, f"{platform} {result.id}: no command reproduces it"
+                assert all(p.argv[0] in ("docker", "kubectl", "nsenter") for p in probes)
+    families = {run.checks[0].family for run in runs.values()}
+    assert judged >= 8 and families == {Family.SWARM, Family.KUBERNETES}

@@ -78,21 +78,8 @@ def poll_cells(
     return polled, bad(polled.value)
 
 
-def evidence(result: ProbeResult) -> dict[str, Any]:
-    """What one probe showed; a failed one carries the argv that re-runs it."""
-    seen: dict[str, Any] = {
-        "ok": result.ok,
-        "outcome": str(result.outcome),
-        "error": result.error,
-        **dict(result.values),
-    }
-    if not result.ok and result.reproduce:
-        seen["reproduce"] = list(result.reproduce)
-    return seen
-
-
 def describe(results: dict[str, ProbeResult], labels: Sequence[str]) -> dict[str, Any]:
-    return {label: evidence(results[label]) for label in labels}
+    return {label: results[label].evidence() for label in labels}
 
 
 def not_run(results: dict[str, ProbeResult], **evidence_kw: Any) -> Outcome | None:

@@ -104,4 +104,9 @@ def step_report(
         tuple(errors(expected, observed)),
         profile,
         label_change,
+        {
+            str(v.probe): observed[v.probe].reproduce
+            for v in wrong(expected, observed)
+            if observed[v.probe].reproduce
+        },
     )

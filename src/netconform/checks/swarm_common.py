@@ -34,19 +34,6 @@ def spec(id: str, area: Area, aspect: str, title: str, ref: str, **kw: Any) -> C
     )
 
 
-def probe_evidence(result: ProbeResult) -> Any:
-    """One probe as evidence: "ok", or how it ended (a failed one with its reproduce argv)."""
-    if result.ok:
-        return "ok"
-    if result.ran:
-        return result.error
-    return {
-        "outcome": str(result.outcome),
-        "error": result.error,
-        "reproduce": list(result.reproduce),
-    }
-
-
 def not_run(results: Sequence[ProbeResult], what: str, **evidence: Any) -> Outcome | None:
     """The error verdict when any probe of `what` did not run: its observation is unknown."""
     unrun = [r for r in results if not r.ran]
@@ -55,7 +42,7 @@ def not_run(results: Sequence[ProbeResult], what: str, **evidence: Any) -> Outco
     return Outcome.errored(
         f"{what}: {len(unrun)}/{len(results)} probes did not run, e.g. {unrun[0].target}: "
         f"{unrun[0].error}",
-        **{"observed": [probe_evidence(r) for r in unrun[:6]], **evidence},
+        **{"observed": [r.evidence() for r in unrun[:6]], **evidence},
     )
 
 
@@ -123,7 +110,7 @@ def pairs_matrix(
     want = "reachable" if expect_ok else "unreachable"
     evidence: dict[str, Any] = {
         "expected": want,
-        "observed": {k: probe_evidence(r) for k, r in cells.items()},
+        "observed": {k: r.evidence() for k, r in cells.items()},
         "measurements": _grid_measurements(polled),
     }
     unrun = not_run(list(cells.values()), f"pairs over {kind}", **evidence)

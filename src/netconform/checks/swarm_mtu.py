@@ -15,7 +15,6 @@ from netconform.checks.swarm_common import (
     cross_host,
     cross_host_pairs,
     not_run,
-    probe_evidence,
     spec,
 )
 from netconform.checks.swarm_context import SwarmCheckContext
@@ -123,7 +122,7 @@ def _df_batches(
 
 
 def _by_pair(results: Mapping[Endpoint, list[ProbeResult]]) -> dict[str, Any]:
-    return {f"{s.name}->{r.target}": probe_evidence(r) for s, rs in results.items() for r in rs}
+    return {f"{s.name}->{r.target}": r.evidence() for s, rs in results.items() for r in rs}
 
 
 def df_at_limit(ctx: SwarmCheckContext, variant: MtuVariant) -> Outcome:

@@ -17,7 +17,6 @@ from netconform.checks.swarm_common import (
     not_run,
     on_the_wire,
     pairs_matrix,
-    probe_evidence,
     spec,
 )
 from netconform.checks.swarm_context import SwarmCheckContext
@@ -157,16 +156,16 @@ def routing_mesh(ctx: SwarmCheckContext) -> Outcome:
             results = executor.run_batch(probes)
             last.extend(results)
             for node, r in zip(ctx.nodes, results, strict=True):
-                cells[f"{name}->{node.name}:{PUBLISHED_PORT}"] = probe_evidence(r)
+                cells[f"{name}->{node.name}:{PUBLISHED_PORT}"] = r.evidence()
         return cells
 
     polled = poll(
-        observe, lambda c: all(v == "ok" for v in c.values()), ctx.scenario.converge_deadline_s
+        observe, lambda c: all(v["ok"] for v in c.values()), ctx.scenario.converge_deadline_s
     )
     unrun = None if polled.held else not_run(last, "published port", observed=polled.value)
     if unrun is not None:
         return unrun
-    bad = {k: v for k, v in polled.value.items() if v != "ok"}
+    bad = {k: v["error"] for k, v in polled.value.items() if not v["ok"]}
     if polled.held:
         return Outcome.passed(
             f"published port answers on all {len(ctx.nodes)} hosts", observed=polled.value

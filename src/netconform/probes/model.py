@@ -97,6 +97,20 @@ class ProbeResult:
     def ran(self) -> bool:
         return self.outcome != Connectivity.FAILED
 
+    def evidence(self) -> dict[str, Any]:
+        """What this probe showed, as a check records it in either family, with the argv that
+        re-runs it: a check may judge a probe that succeeded wrong (a connection a policy or
+        an isolation rule should have stopped), so every probe carries it."""
+        seen: dict[str, Any] = {
+            "ok": self.ok,
+            "outcome": str(self.outcome),
+            "error": self.error,
+            **dict(self.values),
+        }
+        if self.reproduce:
+            seen["reproduce"] = list(self.reproduce)
+        return seen
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from netconform.probes.executors import AGENT_ELIDED
-from netconform.results import CheckResult, JSONValue
+from netconform.results import CheckResult, JSONValue, Verdict
 
 SHOWN = 5
 _MAX_DEPTH = 6
@@ -56,12 +56,24 @@ def _entries(
 
 
 def failed_probes(check: CheckResult) -> tuple[FailedProbe, ...]:
-    """Every probe in `observed` that did not succeed and can be re-run, in order."""
+    """Every probe in `observed` that did not succeed and can be re-run, in order, then the
+    NetworkPolicy cells observed wrong; a failed check whose probes all succeeded (judged
+    wrong: a connection that should have been stopped) lists those instead."""
     found: list[FailedProbe] = []
+    succeeded: list[FailedProbe] = []
     for where, entry in _entries(check.observed):
         if entry.get("ok") is True:
+            named = " ".join(str(entry[k]) for k in ("kind", "target") if entry.get(k))
+            argv = tuple(entry["reproduce"])
+            succeeded.append(FailedProbe(named or where or "probe", "succeeded", argv))
             continue
         named = " ".join(str(entry[k]) for k in ("kind", "target") if entry.get(k))
         reason = entry.get("error") or entry.get("outcome") or ""
         found.append(FailedProbe(named or where or "probe", str(reason), tuple(entry["reproduce"])))
+    for step in check.netpol.steps if check.netpol is not None else ():
+        for cell, argv in step.reproduce.items():
+            why = step.explanations.get(cell, "observed other than expected")
+            found.append(FailedProbe(cell, f"step {step.name}: {why}", argv))
+    if not found and check.verdict in (Verdict.FAIL, Verdict.ERROR):
+        return tuple(succeeded)
     return tuple(found)
