@@ -65,6 +65,14 @@ elif tool == "kubectl" and "logs" in argv and "--previous" in argv:
     print("starting\npanic: runtime error: makeslice: len out of range\ngoroutine 1")
 elif tool == "kubectl" and "version" in argv:
     print(json.dumps({"serverVersion": {"gitVersion": "v1.36.1"}}))
+elif tool == "docker" and argv[1] == "exec" and argv[3:] == ["ip", "-4", "route"]:
+    print(  # a Calico BGP node: a peer's block learned from BIRD, its own blackhole and pod
+        "default via 172.18.0.1 dev eth0\n"
+        "172.18.0.0/16 dev eth0 proto kernel scope link src 172.18.0.3\n"
+        "192.168.33.0/26 via 172.18.0.4 dev eth0 proto bird\n"
+        "blackhole 192.168.186.128/26 proto bird\n"
+        "192.168.186.129 dev cali1234 scope link"
+    )
 elif tool == "docker" and argv[1:3] == ["network", "inspect"]:
     print("1500")
 elif tool == "docker" and argv[1] == "run" and "CapBnd" in argv:  # $FAKE_CAPBND: the mask

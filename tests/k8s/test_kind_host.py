@@ -229,3 +229,16 @@ def test_calico_offline_without_its_images_names_each_one_and_how_to_load_it(
     assert node in line and "docker load" in line and "DOCKER_HOST" in line
     assert (operator in line) == (profile == "calico")  # the manifest install has no operator
     assert count(calls(fake_path), "kind", "create") == 0
+
+
+def test_each_nodes_routes_to_the_other_nodes_pods_are_recorded_with_how_learned(
+    fake_path: Path, tmp_path: Path, offline_artifacts: Any
+) -> None:
+    p = KindPlatform(
+        "kind-calico-bgp", artifacts=offline_artifacts("calico-bgp"), state_dir=tmp_path / "w"
+    )
+    with running(p) as handle:
+        routes = handle.info["node_routes"]
+    assert sorted(routes) == sorted(handle.info["nodes"])
+    for learned in routes.values():  # not the default, the node subnet, blackholes, own pods
+        assert learned == ["192.168.33.0/26 via 172.18.0.4 dev eth0 proto bird"]

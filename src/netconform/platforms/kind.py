@@ -9,6 +9,7 @@ failing or interrupted inside provision tears down what it made before re-raisin
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import shutil
 import uuid
@@ -34,7 +35,14 @@ def state_root(settings: Settings | None = None) -> Path:
     return (settings or Settings.from_env()).state_home / "netconform" / "kind"
 
 
-KIND_NETWORK = "kind"  # the docker network kind puts every cluster's nodes on
+KIND_NETWORK = "kind"
+
+
+def _in_subnet(destination: str, subnet: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    try:
+        return ipaddress.ip_network(destination, strict=False).subnet_of(subnet)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return False  # the docker network kind puts every cluster's nodes on
 
 
 class KindPlatform:
@@ -223,6 +231,7 @@ class KindPlatform:
             install.run_steps(rendered.cluster_steps, self.runner, self.progress)
         install.run_steps(rendered.run_steps, self.runner, self.progress)
         info = {**rendered.info, **self._versions()}
+        info["node_routes"] = self._pod_routes(info["nodes"], info["pod_subnet"])
         caps = reported_capabilities(self.runner, self.work, self.profile, host)
         info["capabilities_reported"] = caps.reported
         return KubeHandle(
@@ -236,6 +245,24 @@ class KindPlatform:
             info,
             cluster=self.cluster,
         )
+
+    def _pod_routes(self, nodes: list[str], pod_subnet: str) -> dict[str, list[str]]:
+        """Each node's routes to the other nodes' pods and how they were learned (`proto bird`:
+        over BGP; `dev vxlan.calico` or `flannel.1`: through the tunnel), as evidence of the
+        CNI's routing mode; a node that cannot be read records why."""
+        subnet = ipaddress.ip_network(pod_subnet)
+        routes: dict[str, list[str]] = {}
+        for node in nodes:
+            shown = self.runner.run(("docker", "exec", node, "ip", "-4", "route"), timeout_s=30)
+            if shown.returncode != 0:
+                routes[node] = [f"unreadable: {shown.tail()}"]
+                continue
+            routes[node] = [
+                line.strip()
+                for line in shown.stdout.splitlines()
+                if _in_subnet(line.split(" ", 1)[0], subnet) and " via " in line
+            ]
+        return routes
 
     def _versions(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind_cluster": self.cluster}
