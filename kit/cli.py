@@ -248,6 +248,9 @@ def status() -> None:
     daemon = f"running, pid {running}" if running else "stopped"
     print(f"dockerd  {daemon} ({dockerd.DOCKER_HOST})")
     if running:
+        missing = set(calico.OPERATOR.missing())
+        for image in calico.OPERATOR.images:  # not built here: provided, or not
+            print(f"{'missing' if image in missing else 'loaded':8} {image}")
         label = "label=io.x-k8s.kind.cluster"
         nodes = _kit_docker("ps", "--filter", label, "--format", "{{.Names}}")
         print("kind nodes: " + (", ".join(nodes.stdout.split()) or "none"))
