@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from netconform.catalog.scenario import KubernetesScenario
 from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
+from netconform.k8s.facts import UNKNOWN_CNI
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.netpol_binding import ClusterDns
 from netconform.k8s.workloads import WorkloadSpec, netpol_objects
@@ -105,6 +106,7 @@ class FakeNetpolContext:
         self.changed_at = 0.0
         self.labels_changed_at = 0.0
         self.info: dict[str, Any] = {}
+        self.facts = UNKNOWN_CNI
         self.api_calls: list[str] = []
         ips = (f"10.244.{a}.{b}" for a, b in itertools.product(range(1, 4), range(10, 20)))
         for obj in netpol_objects(self.spec):

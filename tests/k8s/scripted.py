@@ -18,6 +18,7 @@ from tests.swarm.perf_plane import PERF_KINDS, PerfPlane
 from netconform.catalog.scenario import KubernetesScenario
 from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
+from netconform.k8s.facts import CniFacts
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import (
     DNS_BACKENDS,
@@ -72,13 +73,15 @@ class ScriptedContext:
         answer: Answer | None = None,
         info: Mapping[str, Any] | None = None,
         capabilities: Capabilities | None = None,
+        facts: CniFacts | None = None,
     ):
         self.spec = SPEC
         self.params = KubernetesScenario(
             converge_deadline_s=0.05, poll_interval_s=0.01, probe_timeout_s=0.01
         )
         self.findings: dict[str, Any] = {}
-        self.info = dict(info if info is not None else {"overhead_bytes": OVERHEAD})
+        self.info = dict(info or {})
+        self.facts = facts or CniFacts(overhead_bytes=OVERHEAD)
         self.all = self._pods()
         self.services = self._services()
         self.answer: Answer = answer or Conformant(self)
@@ -196,7 +199,7 @@ class Conformant:
 
     @property
     def overhead(self) -> int:
-        return int(self.ctx.info.get("overhead_bytes", OVERHEAD))
+        return self.ctx.facts.overhead_bytes or 0
 
     def __call__(self, src: PodEndpoint, p: Probe) -> Reply:
         if str(p.kind) in PERF_KINDS:

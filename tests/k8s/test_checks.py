@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from netconform.checks.base import CATALOGUE, execute
+from netconform.k8s.facts import CniFacts
 from netconform.k8s.kube import PodEndpoint
 from netconform.probes.model import Probe
 from netconform.results import CheckResult, Measure, Verdict
@@ -106,34 +107,34 @@ def _mtu_answer(pod_mtu: int, route_mtu: int | None, over_error: str = "emsgsize
 
 
 def test_pod_mtu_must_be_node_mtu_minus_overhead() -> None:
-    good = ScriptedContext(_mtu_answer(1450, None), {"overhead_bytes": 50})
+    good = ScriptedContext(_mtu_answer(1450, None), facts=CniFacts(50))
     assert run("k8s.mtu.pod-interface", good).verdict == Verdict.PASS
-    bad = ScriptedContext(_mtu_answer(1500, None), {"overhead_bytes": 50})
+    bad = ScriptedContext(_mtu_answer(1500, None), facts=CniFacts(50))
     result = run("k8s.mtu.pod-interface", bad)
     assert result.verdict == Verdict.FAIL and "expected 1500 - 50 = 1450" in result.reason
 
 
 def test_a_configured_mtu_is_what_pods_must_get_and_must_fit_the_underlay() -> None:
     """The seed's calico-config sets 1400 on a 1500 underlay: pods get 1400, not 1450."""
-    pinned = {"overhead_bytes": 50, "cni_mtu": 1400}
-    result = run("k8s.mtu.pod-interface", ScriptedContext(_mtu_answer(1400, None), pinned))
+    pinned = CniFacts(overhead_bytes=50, configured_mtu=1400)
+    result = run("k8s.mtu.pod-interface", ScriptedContext(_mtu_answer(1400, None), facts=pinned))
     assert result.verdict == Verdict.PASS and "configured MTU" in result.reason
-    auto = run("k8s.mtu.pod-interface", ScriptedContext(_mtu_answer(1450, None), pinned))
+    auto = run("k8s.mtu.pod-interface", ScriptedContext(_mtu_answer(1450, None), facts=pinned))
     assert auto.verdict == Verdict.FAIL and "configured 1400" in auto.reason
-    too_big = {"overhead_bytes": 50, "cni_mtu": 1480}
-    over = run("k8s.mtu.pod-interface", ScriptedContext(_mtu_answer(1480, None), too_big))
+    too_big = CniFacts(overhead_bytes=50, configured_mtu=1480)
+    over = run("k8s.mtu.pod-interface", ScriptedContext(_mtu_answer(1480, None), facts=too_big))
     assert over.verdict == Verdict.FAIL and "over node MTU 1500 - 50 = 1450" in over.reason
 
 
 def test_a_route_mtu_counts_like_cilium_sets_it() -> None:
-    ctx = ScriptedContext(_mtu_answer(1500, 1450), {"overhead_bytes": 50})
+    ctx = ScriptedContext(_mtu_answer(1500, 1450), facts=CniFacts(50))
     assert run("k8s.mtu.pod-interface", ctx).verdict == Verdict.PASS
     assert run("k8s.mtu.pmtu.df-at-limit", ctx).verdict == Verdict.PASS
     assert run("k8s.mtu.pmtu.df-over-limit", ctx).verdict == Verdict.PASS
 
 
 def test_silence_one_byte_over_the_mtu_is_a_blackhole() -> None:
-    ctx = ScriptedContext(_mtu_answer(1450, None, over_error="timeout"), {"overhead_bytes": 50})
+    ctx = ScriptedContext(_mtu_answer(1450, None, over_error="timeout"), facts=CniFacts(50))
     result = run("k8s.mtu.pmtu.df-over-limit", ctx)
     assert result.verdict == Verdict.FAIL and "EMSGSIZE" in result.reason
     assert run("k8s.mtu.pmtu.df-at-limit", ctx).verdict == Verdict.PASS

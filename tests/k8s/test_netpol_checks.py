@@ -11,6 +11,7 @@ import pytest
 from netconform.checks import k8s_netpol
 from netconform.checks.base import CATALOGUE, execute
 from netconform.checks.k8s_netpol import CANARY_ID, Enforcement
+from netconform.k8s.facts import CniFacts
 from netconform.netpol.catalogue import load_catalogue
 from netconform.netpol.model import Protocol
 from netconform.netpol.oracle import Profile
@@ -86,7 +87,7 @@ def _relabelling_context(label_change_s: float | None) -> FakeNetpolContext:
     ctx.params = ctx.params.model_copy(update={"poll_interval_s": 0.05})
     ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
     if label_change_s is not None:
-        ctx.info["netpol_label_change_s"] = label_change_s
+        ctx.facts = CniFacts(label_change_s=label_change_s)
     return ctx
 
 

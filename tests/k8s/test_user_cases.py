@@ -17,6 +17,7 @@ from netconform.checks.base import CATALOGUE, execute
 from netconform.checks.k8s_netpol import Enforcement
 from netconform.cli import main
 from netconform.errors import EnvironmentUnfit
+from netconform.k8s.facts import CniFacts
 from netconform.netpol.catalogue import CaseSelection
 from netconform.netpol.oracle import Profile
 from netconform.platforms.kind import KindPlatform
@@ -216,11 +217,11 @@ def test_dir_replaces_the_catalogue_and_plus_dir_adds_to_it(tmp_path: Path) -> N
 
 
 def _run_example(
-    plane: FakeDataPlane, info: dict[str, float] | None = None
+    plane: FakeDataPlane, label_change_s: float = 0.0
 ) -> tuple[FakeNetpolContext, Any]:
     (case,) = k8s_netpol.use_cases(CaseSelection(EXAMPLE, with_catalogue=False))
     ctx = FakeNetpolContext(plane)
-    ctx.info.update(info or {})
+    ctx.facts = CniFacts(label_change_s=label_change_s)
     initial = (dict(ctx.ns_labels), dict(ctx.pod_labels))
     ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
     result = execute(CATALOGUE.get(f"k8s.netpol.{case.id}"), ctx)
@@ -236,7 +237,7 @@ def test_policy_steps_after_a_relabel_wait_for_it_too() -> None:
     plane = FakeDataPlane(label_effect_after_s=0.5)
     _, slow = _run_example(plane)
     assert slow.verdict == Verdict.FAIL, slow.reason
-    _, covered = _run_example(plane, {"netpol_label_change_s": 1.0})
+    _, covered = _run_example(plane, label_change_s=1.0)
     assert covered.verdict == Verdict.PASS, covered.reason
     assert covered.netpol is not None
     assert [s.label_change for s in covered.netpol.steps] == [True, False, False, False]

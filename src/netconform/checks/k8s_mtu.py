@@ -116,7 +116,7 @@ def _mtu_measurements(found: dict[str, Any]) -> dict[Measure, Any]:
 def pod_interface(ctx: KubeCheckContext) -> Outcome:
     found = measure(ctx)
     evidence: dict[str, Any] = {"observed": found, "measurements": _mtu_measurements(found)}
-    overhead = ctx.platform_info().get("overhead_bytes")
+    overhead = ctx.facts.overhead_bytes
     if overhead is None:
         # An unknown CNI: only "not above the node's" can be asserted.
         if found["pod_mtu"] <= found["node_mtu"]:
@@ -126,22 +126,22 @@ def pod_interface(ctx: KubeCheckContext) -> Outcome:
         return Outcome.failed(
             f"pod MTU {found['pod_mtu']} exceeds node MTU {found['node_mtu']}", **evidence
         )
-    expected = found["node_mtu"] - int(overhead)
-    pinned = ctx.platform_info().get("cni_mtu")  # the MTU the CNI's configuration sets
-    if pinned is not None and int(pinned) != expected:
+    expected = found["node_mtu"] - overhead
+    pinned = ctx.facts.configured_mtu
+    if pinned is not None and pinned != expected:
         # a pinned MTU is what pods get; one over node - overhead would need fragmenting
-        fits = int(pinned) <= expected
-        if found["pod_mtu"] == int(pinned) and fits:
+        fits = pinned <= expected
+        if found["pod_mtu"] == pinned and fits:
             return Outcome.passed(
                 f"pod MTU {pinned}: the CNI's configured MTU, within {found['node_mtu']} - "
                 f"{overhead} = {expected}",
-                expected=int(pinned),
+                expected=pinned,
                 **evidence,
             )
         return Outcome.failed(
             f"pod MTU {found['pod_mtu']}, configured {pinned}"
             + ("" if fits else f", over node MTU {found['node_mtu']} - {overhead} = {expected}"),
-            expected=int(pinned),
+            expected=pinned,
             **evidence,
         )
     if found["pod_mtu"] == expected:

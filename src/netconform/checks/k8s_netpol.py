@@ -293,7 +293,7 @@ def _poll_step(
 def label_change_s(ctx: KubeCheckContext) -> float:
     """How much longer than the scenario's deadline the CNI takes, by design, to apply a
     label change (its profile's netpol_timing; 0 for a platform without a profile)."""
-    return float(ctx.platform_info().get("netpol_label_change_s") or 0.0)
+    return ctx.facts.label_change_s
 
 
 def _settled_key(binding: NetpolBinding) -> str:

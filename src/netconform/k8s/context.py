@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from netconform.catalog.scenario import KubernetesScenario
 from netconform.core import Capabilities
+from netconform.k8s.facts import UNKNOWN_CNI, CniFacts
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kube import KubeApi, PodEndpoint
 from netconform.k8s.netpol_binding import ClusterDns
@@ -31,6 +32,9 @@ class KubeCheckContext(Protocol):
 
     @property
     def capabilities(self) -> Capabilities: ...
+
+    @property
+    def facts(self) -> CniFacts: ...
 
     def platform_info(self) -> dict[str, Any]: ...
 
@@ -88,6 +92,7 @@ class KubeContext:
         capabilities: Capabilities,
         info: Mapping[str, Any],
         params: KubernetesScenario,
+        facts: CniFacts = UNKNOWN_CNI,
     ) -> None:
         self.api = api
         self.spec = spec
@@ -97,11 +102,16 @@ class KubeContext:
         self.closers: list[Callable[[], None]] = []  # what checks started in the background
         self._capabilities = capabilities
         self._info = dict(info)
+        self._facts = facts
         self._pods: list[PodEndpoint] | None = None
 
     @property
     def capabilities(self) -> Capabilities:
         return self._capabilities
+
+    @property
+    def facts(self) -> CniFacts:
+        return self._facts
 
     def platform_info(self) -> dict[str, Any]:
         return dict(self._info)
@@ -172,4 +182,5 @@ class KubeContext:
 def attach(handle: KubeHandle, params: KubernetesScenario) -> KubeContext:
     """The checks' context in any process (xdist workers attach with the handle)."""
     api = KubeApi(handle.kubeconfig, handle.context)
-    return KubeContext(api, handle.workload_spec(), handle.capabilities, handle.info, params)
+    spec = handle.workload_spec()
+    return KubeContext(api, spec, handle.capabilities, handle.info, params, handle.facts)

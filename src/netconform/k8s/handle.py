@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netconform.core import Capabilities
+from netconform.k8s.facts import UNKNOWN_CNI, CniFacts
 from netconform.k8s.workloads import WorkloadSpec
 
 
@@ -23,6 +24,7 @@ class KubeHandle:
     cluster_domain: str = "cluster.local"
     context: str | None = None
     cluster: str | None = None  # the kind cluster's name
+    facts: CniFacts = UNKNOWN_CNI  # what the checks judge with (platform_info only reports)
 
     def workload_spec(self) -> WorkloadSpec:
         return WorkloadSpec(
@@ -42,6 +44,7 @@ class KubeHandle:
             "cluster_domain": self.cluster_domain,
             "context": self.context,
             "cluster": self.cluster,
+            "facts": self.facts.to_json(),
         }
 
     @classmethod
@@ -58,4 +61,5 @@ class KubeHandle:
             cluster_domain=data.get("cluster_domain", "cluster.local"),
             context=data.get("context"),
             cluster=data.get("cluster"),
+            facts=CniFacts.from_json(data.get("facts") or {}),
         )

@@ -20,6 +20,7 @@ from netconform.errors import EnvironmentUnfit, NetconformError, said_not_raised
 from netconform.k8s import capabilities, diagnostics, images, install, plan, profiles
 from netconform.k8s.cni_status import reported_capabilities
 from netconform.k8s.cnis import installer_for
+from netconform.k8s.facts import CniFacts
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kindcluster import KindClusters
 from netconform.k8s.kindhost import Artifacts, KindHost
@@ -244,6 +245,7 @@ class KindPlatform:
             caps.capabilities,
             info,
             cluster=self.cluster,
+            facts=CniFacts.of(self.profile),
         )
 
     def _pod_routes(self, nodes: list[str], pod_subnet: str) -> dict[str, list[str]]:

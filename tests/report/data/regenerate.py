@@ -51,6 +51,7 @@ from tests.swarm.fake_swarm import FakeSwarm, combine, failed, when  # noqa: E40
 from netconform.checks.base import CATALOGUE, Check, execute  # noqa: E402
 from netconform.core import Capabilities  # noqa: E402
 from netconform.k8s import profiles  # noqa: E402
+from netconform.k8s.facts import CniFacts  # noqa: E402
 from netconform.k8s.workloads import all_objects  # noqa: E402
 from netconform.netpol.oracle import Profile  # noqa: E402
 from netconform.platforms.registry import load_checks  # noqa: E402
@@ -135,7 +136,8 @@ def _kubernetes(
     """Probe checks on one scripted cluster; NetworkPolicy checks on the fake data plane
     (a fresh one per case, as `plane` says, all sharing the one canary finding)."""
     info, caps = _kube_info(cni)
-    scripted = ScriptedContext(info=info, capabilities=caps)
+    facts = CniFacts.of(profiles.load_profile(cni))
+    scripted = ScriptedContext(info=info, capabilities=caps, facts=facts)
     if fault is not None:
         override(scripted, fault)
     probe_checks = [
