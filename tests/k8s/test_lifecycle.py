@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit.test_deadline_loops import FakeClock
 
 from netconform.core import running
 from netconform.errors import EnvironmentUnfit
@@ -132,6 +133,8 @@ def test_a_failed_wait_deletes_the_cluster_and_deploys_nothing(
 ) -> None:
     monkeypatch.setenv("FAKE_FAIL", "daemonset/kube-flannel-ds")
     p = platform("kind-flannel", tmp_path, offline_artifacts)
+    clock = FakeClock()  # the wait's 300 s window passes at once
+    p.clock, p.sleep = clock, clock.sleep
     with (
         pytest.raises(
             install.StepFailed,
@@ -141,6 +144,7 @@ def test_a_failed_wait_deletes_the_cluster_and_deploys_nothing(
     ):
         pytest.fail("checks must not run")
     assert err.value.exit_code == 3
+    assert 298 <= clock.now <= 300  # the whole window, in 30 s slices
     seen = calls(fake_path)
     assert seen[-1][:3] == ["kind", "delete", "cluster"]
     assert count(seen, "apply", "--server-side") == 0

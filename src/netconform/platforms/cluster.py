@@ -4,6 +4,7 @@ teardown deletes exactly those, and nothing else is ever touched."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from netconform.core import Capabilities
 from netconform.errors import EnvironmentUnfit, said_not_raised
 from netconform.k8s import diagnostics, install, plan
+from netconform.k8s.detect import detect
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kube import KubeApi
 from netconform.k8s.tools import Runner, SubprocessRunner, require_tools
@@ -27,7 +29,7 @@ CLUSTER_CAPABILITIES = Capabilities(
     ),
     {
         Capability.SCTP: "the probe agent has no SCTP probe yet",
-        Capability.L7_POLICY: "the cluster's CNI is unknown; L7 policy checks need a CNI profile",
+        Capability.L7_POLICY: "the cluster's CNI has no profile here; L7 policy checks need one",
     },
 )
 
@@ -114,6 +116,8 @@ class ClusterPlatform:
             raise EnvironmentUnfit(
                 f"platform cluster needs 2+ schedulable Linux nodes, found {nodes}"
             )
+        self.progress.step("detecting the cluster's CNI")
+        cni = detect(self.runner, functools.partial(install.kubectl, self.work))
         rendered = plan.render_cluster(self.run_id, self.work.root, nodes, self.image, dns_ip)
         self._teardown = rendered.teardown
         install.run_steps(rendered.run_steps, self.runner, self.progress)
@@ -125,9 +129,17 @@ class ClusterPlatform:
             spec.nodes,
             self.image,
             dns_ip,
-            CLUSTER_CAPABILITIES,
-            {**rendered.info, "namespaces": spec.namespaces()},
+            cni.capabilities or CLUSTER_CAPABILITIES,
+            {
+                **rendered.info,
+                "namespaces": spec.namespaces(),
+                "cni": cni.cni,
+                "cni_version": cni.version,
+                "encapsulation": cni.encapsulation,
+                "cni_detected": cni.to_json(),
+            },
             spec.cluster_domain,
+            facts=cni.facts,
         )
 
     def collect_diagnostics(self, out: Path) -> list[Path]:

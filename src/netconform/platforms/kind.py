@@ -12,7 +12,9 @@ import contextlib
 import ipaddress
 import json
 import shutil
+import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from netconform.k8s.kindhost import Artifacts, KindHost
 from netconform.k8s.tools import Runner, SubprocessRunner, require_docker_daemon, require_tools
 from netconform.k8s.workloads import MANAGED_BY
 from netconform.lab.image import ensure_built
+from netconform.polling import Clock, Sleep
 from netconform.progress import NoProgress, Progress
 from netconform.settings import Settings
 from netconform.vocab import Family
@@ -65,6 +68,8 @@ class KindPlatform:
         diagnostics_dir: Path | None = None,
         artifacts_dir: Path | None = None,
         local_chart: Path | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
         self.name = name
         self.keep = keep
@@ -75,6 +80,9 @@ class KindPlatform:
         self.local_chart = local_chart  # NETCONFORM_CILIUM_CHART: installed instead of the pin
         self.progress = progress or NoProgress()
         self.runner = runner or SubprocessRunner()
+        # the install's waits and retries (tests pass fakes: a window passes at once)
+        self.clock: Clock = clock or time.monotonic
+        self.sleep: Sleep = sleep or time.sleep
         self.artifacts = artifacts or self._artifacts_from(artifacts_dir)
         self.cluster = plan.cluster_name(name)
         self.work = install.Workdir((state_dir or state_root()) / self.cluster)
@@ -226,11 +234,11 @@ class KindPlatform:
                 ),
                 "remove namespaces of earlier runs",
             )
-            install.run_steps([stale], self.runner, self.progress)
+            self._run_steps([stale])
         else:
             self._owns_cluster = True
-            install.run_steps(rendered.cluster_steps, self.runner, self.progress)
-        install.run_steps(rendered.run_steps, self.runner, self.progress)
+            self._run_steps(rendered.cluster_steps)
+        self._run_steps(rendered.run_steps)
         info = {**rendered.info, **self._versions()}
         info["node_routes"] = self._pod_routes(info["nodes"], info["pod_subnet"])
         caps = reported_capabilities(self.runner, self.work, self.profile, host)
@@ -247,6 +255,9 @@ class KindPlatform:
             cluster=self.cluster,
             facts=CniFacts.of(self.profile),
         )
+
+    def _run_steps(self, steps: Sequence[install.Step]) -> None:
+        install.run_steps(steps, self.runner, self.progress, self.clock, self.sleep)
 
     def _pod_routes(self, nodes: list[str], pod_subnet: str) -> dict[str, list[str]]:
         """Each node's routes to the other nodes' pods and how they were learned (`proto bird`:
@@ -293,7 +304,7 @@ class KindPlatform:
             return
         if self._owns_cluster:
             self.progress.step(f"deleting kind cluster {self.cluster}")
-            install.run_steps(install.delete_steps(self.cluster), self.runner, self.progress)
+            self._run_steps(install.delete_steps(self.cluster))
             self._owns_cluster = False
             if self._made_kind_network:
                 # kind leaves its network behind; remove it when this run made it and
