@@ -93,12 +93,12 @@ def step_text(step: NetpolStep) -> str:
     ]
     for table in step.tables:
         width = max(len(s) for s in table.sources)
-        heads = " ".join(d.split("/")[-1][:1] or "?" for d in table.destinations)
+        cells = max(8, 2 * len(table.destinations) - 1)  # a row: one sign and a space per cell
         lines.append(f"  {table.port}/{table.protocol}  columns: {', '.join(table.destinations)}")
-        lines.append(f"  {'':<{width}}  expected{' ' * max(0, len(heads) - 7)}  observed")
+        lines.append(f"  {'':<{width}}  {'expected':<{cells}}  observed")
         for src, want, seen in zip(table.sources, table.expected, table.observed, strict=True):
             row_want = " ".join(CELL_SIGN[v] for v in want)
             row_seen = " ".join(CELL_SIGN[v] for v in seen)
             mark = "" if want == seen else "   <- differs"
-            lines.append(f"  {src:<{width}}  {row_want:<{max(8, len(heads))}}  {row_seen}{mark}")
+            lines.append(f"  {src:<{width}}  {row_want:<{cells}}  {row_seen}{mark}")
     return "\n".join(lines)

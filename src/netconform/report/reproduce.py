@@ -62,14 +62,13 @@ def failed_probes(check: CheckResult) -> tuple[FailedProbe, ...]:
     found: list[FailedProbe] = []
     succeeded: list[FailedProbe] = []
     for where, entry in _entries(check.observed):
+        named = " ".join(str(entry[k]) for k in ("kind", "target") if entry.get(k))
+        argv = tuple(entry["reproduce"])
         if entry.get("ok") is True:
-            named = " ".join(str(entry[k]) for k in ("kind", "target") if entry.get(k))
-            argv = tuple(entry["reproduce"])
             succeeded.append(FailedProbe(named or where or "probe", "succeeded", argv))
             continue
-        named = " ".join(str(entry[k]) for k in ("kind", "target") if entry.get(k))
         reason = entry.get("error") or entry.get("outcome") or ""
-        found.append(FailedProbe(named or where or "probe", str(reason), tuple(entry["reproduce"])))
+        found.append(FailedProbe(named or where or "probe", str(reason), argv))
     for step in check.netpol.steps if check.netpol is not None else ():
         for cell, argv in step.reproduce.items():
             why = step.explanations.get(cell, "observed other than expected")
