@@ -208,7 +208,7 @@ def render_kind(
     files += rendered_cni.files
     if include_binaries and copy_plugins:
         files += render_node_plugins(profile, work, artifacts)
-    images = cni_images(profile, artifacts, host)
+    images = [i for i in rendered_cni.images if i not in host.absent_optional]
     without = absent_optional(profile, host)
     local = [i for i in images if host.local_images is None or i in host.local_images]
     image = probe_image or probe_image_tag()

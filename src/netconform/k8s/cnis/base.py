@@ -32,6 +32,7 @@ class CniRender:
 @dataclass(frozen=True)
 class RenderedCni:
     files: tuple[Path, ...]
+    images: tuple[str, ...]  # every image the CNI runs, read from what was rendered
     # what the render decided that the report shows (e.g. capabilities a chart lost)
     facts: Mapping[str, Any] = field(default_factory=dict)
 
@@ -77,15 +78,16 @@ def pinned_docs(profile: CniProfile, artifacts: Artifacts, name: str) -> list[ma
     return manifests.load_all(pinned(profile, artifacts, name))
 
 
-def images_of(profile: CniProfile, artifacts: Artifacts, names: Sequence[str]) -> list[str]:
-    """The images the named manifests run, then those the profile declares (rendered by an
+def images_in(profile: CniProfile, docs: Sequence[manifests.Manifest]) -> list[str]:
+    """The images the manifests run, then those the profile declares (rendered by an
     operator or a chart, named in no manifest)."""
-    images: list[str] = []
-    for name in names:
-        for image in manifest_images(pinned_docs(profile, artifacts, name)):
-            if image not in images:
-                images.append(image)
+    images = manifest_images(docs)
     return images + [i for i in profile.preload_images if i not in images]
+
+
+def images_of(profile: CniProfile, artifacts: Artifacts, name: str) -> list[str]:
+    """The images the pinned manifest `name` runs, and the profile's."""
+    return images_in(profile, pinned_docs(profile, artifacts, name))
 
 
 class OneManifest:
@@ -97,11 +99,13 @@ class OneManifest:
     tools: tuple[str, ...] = ()
 
     def images(self, profile: CniProfile, artifacts: Artifacts) -> list[str]:
-        return images_of(profile, artifacts, [self.artifact])
+        return images_of(profile, artifacts, self.artifact)
 
     def patched(self, docs: list[manifests.Manifest], job: CniRender) -> list[manifests.Manifest]:
         raise NotImplementedError
 
     def render(self, job: CniRender) -> RenderedCni:
-        docs = self.patched(pinned_docs(job.profile, job.artifacts, self.artifact), job)
-        return RenderedCni((write_file(job.work.cni / self.file, manifests.dump_all(docs)),))
+        pinned_manifest = pinned_docs(job.profile, job.artifacts, self.artifact)
+        docs = self.patched(pinned_manifest, job)
+        written = write_file(job.work.cni / self.file, manifests.dump_all(docs))
+        return RenderedCni((written,), tuple(images_in(job.profile, pinned_manifest)))

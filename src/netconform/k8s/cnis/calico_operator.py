@@ -10,6 +10,7 @@ from netconform.k8s import manifests, patches
 from netconform.k8s.cnis.base import (
     CniRender,
     RenderedCni,
+    images_in,
     images_of,
     pinned,
     pinned_docs,
@@ -37,13 +38,11 @@ class CalicoOperator:
     tools: tuple[str, ...] = ()
 
     def images(self, profile: CniProfile, artifacts: Artifacts) -> list[str]:
-        return images_of(profile, artifacts, [OPERATOR])
+        return images_of(profile, artifacts, OPERATOR)
 
     def render(self, job: CniRender) -> RenderedCni:
-        files = [
-            write_file(job.work.cni / f"{name}.yaml", pinned(job.profile, job.artifacts, name))
-            for name in (CRDS, OPERATOR)
-        ]
+        pinned_files = {name: pinned(job.profile, job.artifacts, name) for name in (CRDS, OPERATOR)}
+        files = [write_file(job.work.cni / f"{n}.yaml", data) for n, data in pinned_files.items()]
         patched = patches.calico_custom_resources(
             pinned_docs(job.profile, job.artifacts, RESOURCES),
             job.pod_cidr,
@@ -51,7 +50,8 @@ class CalicoOperator:
             POOL_ENCAPSULATION[job.profile.encapsulation],
         )
         files.append(write_file(job.work.cni / f"{RESOURCES}.yaml", manifests.dump_all(patched)))
-        return RenderedCni(tuple(files))
+        images = images_in(job.profile, manifests.load_all(pinned_files[OPERATOR]))
+        return RenderedCni(tuple(files), tuple(images))
 
     def install_steps(
         self, profile: CniProfile, work: Workdir, skipped_rollouts: Sequence[str]

@@ -97,7 +97,8 @@ class HelmChart:
         if job.include_binaries:
             files.append(write_file(job.work.cni / chart_file(job.profile), chart))
         # asked for by the chart, outside the nodes' bounding set: dropped so the pods start
-        return RenderedCni(tuple(files), {"capabilities_dropped": dropped})
+        images = tuple(job.profile.preload_images)
+        return RenderedCni(tuple(files), images, {"capabilities_dropped": dropped})
 
     def install_steps(
         self, profile: CniProfile, work: Workdir, skipped_rollouts: Sequence[str]
