@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -407,6 +407,81 @@ def write_results(path: Path, run: RunResults) -> None:
     os.replace(tmp, path)
 
 
+def checks_path(path: Path) -> Path:
+    """The sidecar of a results.json while its run goes: the checks finished so far, one JSON
+    line each (`results.json` -> `results.checks.jsonl`)."""
+    return path.with_name(f"{path.stem}.checks.jsonl")
+
+
+class ResultsWriter:
+    """results.json written as a run goes, in bytes linear in its checks (rewriting the whole
+    document after each check was quadratic: a ~180-check kind run ends at 737 KB).
+
+    While the run goes: the document without checks (complete=false), written once and again
+    only when platform_info changes; each finished check one line appended to the sidecar and
+    flushed. At the end: the whole document once, atomically, then the sidecar goes. A run
+    killed part way leaves both, and read_results reads them together."""
+
+    def __init__(self, path: Path, platform: str, started: str) -> None:
+        self.path = path
+        self.sidecar = checks_path(path)
+        self.platform = platform
+        self.started = started
+        self._info: dict[str, JSONValue] | None = None  # platform_info of the written header
+        self._appended = 0  # checks already in the sidecar
+
+    def progress(
+        self, platform_info: Mapping[str, JSONValue], checks: Sequence[CheckResult]
+    ) -> None:
+        """The run so far: `checks` in the order they finished, a list only ever appended to."""
+        if self._info is None:
+            # an earlier run killed in this directory: its checks must never join this run's
+            self.sidecar.unlink(missing_ok=True)
+        if self._info != platform_info:
+            self._info = dict(platform_info)
+            header = RunResults(self.platform, self._info, self.started, None, (), complete=False)
+            write_results(self.path, header)
+        if len(checks) > self._appended:
+            with self.sidecar.open("a", encoding="utf-8") as lines:
+                for check in checks[self._appended :]:
+                    # ASCII (json's default): a line cut short never splits a character
+                    lines.write(json.dumps(check.to_json()) + "\n")
+                    lines.flush()
+            self._appended = len(checks)
+
+    def finish(
+        self, platform_info: Mapping[str, JSONValue], checks: Sequence[CheckResult], finished: str
+    ) -> None:
+        """The whole document, once; the sidecar goes after it (a kill between the two leaves
+        a complete document, which the reader takes alone)."""
+        run = RunResults(
+            platform=self.platform,
+            platform_info=dict(platform_info),
+            started=self.started,
+            finished=finished,
+            checks=tuple(sorted(checks, key=lambda c: c.id)),
+            complete=True,
+        )
+        write_results(self.path, run)
+        self.sidecar.unlink(missing_ok=True)
+
+
+def _sidecar_checks(path: Path) -> tuple[CheckResult, ...]:
+    """The checks in the sidecar of an incomplete results.json. A last line without its
+    newline is one the run was killed while writing: left out."""
+    sidecar = checks_path(path)
+    if not sidecar.exists():
+        return ()
+    *lines, _unfinished = read_text(sidecar).split("\n")
+    checks = []
+    for number, line in enumerate(lines, 1):
+        try:
+            checks.append(CheckResult.from_json(json.loads(line)))
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise InputError(f"{sidecar}: line {number}: malformed check ({exc})") from None
+    return tuple(checks)
+
+
 def read_results(path: Path) -> RunResults:
     """Read and validate one results.json; every problem is one InputError naming the file."""
     if not path.exists():
@@ -423,7 +498,7 @@ def read_results(path: Path) -> RunResults:
         raise InputError(f"{path}: schema: unsupported {schema!r}, expected {wanted}")
     try:
         checks = tuple(CheckResult.from_json(c) for c in data["checks"])
-        return RunResults(
+        run = RunResults(
             platform=str(data["platform"]),
             platform_info=dict(data.get("platform_info") or {}),
             started=str(data["started"]),
@@ -433,3 +508,10 @@ def read_results(path: Path) -> RunResults:
         )
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: checks: malformed entry ({exc})") from None
+    if run.complete:
+        return run
+    # in progress or killed part way: the checks it finished are in the sidecar
+    finished = _sidecar_checks(path)
+    if not finished:
+        return run
+    return replace(run, checks=tuple(sorted(run.checks + finished, key=lambda c: c.id)))
