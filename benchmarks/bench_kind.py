@@ -40,6 +40,7 @@ CNI_READY = {
     "calico": "wait for calico-system/daemonset/calico-node",
     "calico-manifest": "wait for kube-system/daemonset/calico-node",
     "calico-bgp": "wait for kube-system/daemonset/calico-node",
+    "calico-bpf": "wait for calico-system/daemonset/calico-node",
 }
 
 

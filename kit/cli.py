@@ -53,6 +53,7 @@ CNI_PARTS: dict[str, tuple[Component, ...]] = {
     "calico": (calico.OPERATOR,),
     "calico-manifest": (calico.MANIFEST,),
     "calico-bgp": (calico.MANIFEST,),
+    "calico-bpf": (calico.OPERATOR,),
     "cilium": CILIUM,
 }
 TIMINGS = CACHE / "state" / "timings.json"

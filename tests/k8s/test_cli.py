@@ -89,6 +89,7 @@ def test_the_table_builds_the_kubernetes_platforms() -> None:
         "kind-calico",
         "kind-calico-manifest",
         "kind-calico-bgp",
+        "kind-calico-bpf",
         "kind-cilium",
         "cluster",
     )

@@ -153,6 +153,21 @@ def test_calico_bgp_has_no_encapsulation_and_peers_with_bird(rendered: dict[str,
     assert (profile.encapsulation, profile.overhead_bytes) == ("none", 0)
 
 
+def test_calico_bpf_installation_turns_kube_proxy_off_and_says_its_dataplane(
+    rendered: dict[str, Path],
+) -> None:
+    installation = _docs(rendered["calico-bpf"] / "cni" / "custom-resources.yaml")[0]
+    network = installation["spec"]["calicoNetwork"]
+    assert network["linuxDataplane"] == "BPF"
+    assert network["kubeProxyManagement"] == "Enabled"
+    assert network["ipPools"][0]["encapsulation"] == "VXLAN"  # forced, as for kind-calico
+    dataplane = {
+        cni: json.loads((rendered[cni] / "plan.json").read_text())["info"]["calico_dataplane"]
+        for cni in ("calico", "calico-bpf")
+    }
+    assert dataplane == {"calico": "Iptables", "calico-bpf": "BPF"}
+
+
 def test_an_upstream_manifest_without_calico_config_is_refused() -> None:
     with pytest.raises(patches.UpstreamChanged, match="calico-config"):
         patches.calico_manifest([{"kind": "DaemonSet"}], "10.0.0.0/16", None, "vxlan")

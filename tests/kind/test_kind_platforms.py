@@ -28,7 +28,7 @@ NETPOL_SMOKE = (
     " or generated.ports.ingress.81-tcp or upstream.tcp.allow-from-namespace"
     " or generated.action.deny-then-allow"
 )
-ENFORCING = {"cilium", "calico", "calico-manifest", "calico-bgp"}
+ENFORCING = {"cilium", "calico", "calico-manifest", "calico-bgp", "calico-bpf"}
 
 
 def kit_cnis() -> list[str]:

@@ -32,7 +32,7 @@ CNIS = ("flannel", "calico", "cilium")
 # The profiles in fixtures/cni/<name>.yaml, each the kind platform `kind-<name>`: a CNI in
 # one install method and mode (Calico: the operator with VXLAN, the manifest install with
 # VXLAN as the seed configures it, the manifest install with BGP and no encapsulation).
-PROFILES = ("flannel", "calico", "calico-manifest", "calico-bgp", "cilium")
+PROFILES = ("flannel", "calico", "calico-manifest", "calico-bgp", "calico-bpf", "cilium")
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 

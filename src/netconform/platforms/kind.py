@@ -241,6 +241,7 @@ class KindPlatform:
         self._run_steps(rendered.run_steps)
         info = {**rendered.info, **self._versions()}
         info["node_routes"] = self._pod_routes(info["nodes"], info["pod_subnet"])
+        info["kube_proxy_pods_ready"] = self._kube_proxy_pods()
         caps = reported_capabilities(self.runner, self.work, self.profile, host)
         info["capabilities_reported"] = caps.reported
         return KubeHandle(
@@ -276,6 +277,28 @@ class KindPlatform:
                 if _in_subnet(line.split(" ", 1)[0], subnet) and " via " in line
             ]
         return routes
+
+    def _kube_proxy_pods(self) -> int | None:
+        """kube-proxy's ready pods once the CNI is up: 0 where the CNI serves the Services
+        itself (Calico's eBPF dataplane turns kube-proxy off); None when unreadable."""
+        shown = self.runner.run(
+            install.kubectl(
+                self.work,
+                "-n",
+                "kube-system",
+                "get",
+                "daemonset",
+                "kube-proxy",
+                "--ignore-not-found",
+                "-o",
+                "jsonpath={.status.numberReady}",
+            ),
+            timeout_s=60,
+        )
+        value = shown.stdout.strip()
+        if shown.returncode != 0:
+            return None
+        return int(value) if value.isdigit() else 0  # no DaemonSet: no kube-proxy
 
     def _versions(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind_cluster": self.cluster}

@@ -34,6 +34,13 @@ CRDS, OPERATOR, RESOURCES = "operator-crds", "tigera-operator", "custom-resource
 POOL_ENCAPSULATION = {"vxlan": "VXLAN", "ipip": "IPIP", "none": "None"}
 
 
+def _dataplane(docs: Sequence[manifests.Manifest]) -> str:
+    """The Installation's Linux dataplane (BPF in custom-resources-bpf.yaml); the operator's
+    default, iptables, when it names none."""
+    installation = manifests.find(docs, "Installation", "default")
+    return str(installation["spec"]["calicoNetwork"].get("linuxDataplane", "Iptables"))
+
+
 class CalicoOperator:
     tools: tuple[str, ...] = ()
 
@@ -51,7 +58,7 @@ class CalicoOperator:
         )
         files.append(write_file(job.work.cni / f"{RESOURCES}.yaml", manifests.dump_all(patched)))
         images = images_in(job.profile, manifests.load_all(pinned_files[OPERATOR]))
-        return RenderedCni(tuple(files), tuple(images))
+        return RenderedCni(tuple(files), tuple(images), {"calico_dataplane": _dataplane(patched)})
 
     def install_steps(
         self, profile: CniProfile, work: Workdir, skipped_rollouts: Sequence[str]
