@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from netconform.report.compare import load_runs, merge_runs
 from netconform.report.markdown import render_markdown
+from netconform.results import PROVISIONING_ERROR
 
 
 def _table_rows(markdown: str, first_cell: str) -> list[list[str]]:
@@ -65,3 +67,22 @@ def test_pipes_in_labels_do_not_break_tables(golden_dirs: list[Path]) -> None:
         rows=comparison.rows,
     )
     assert "| aspect | a\\|b |" in render_markdown(weird)
+
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+def test_run_text_is_inert_in_markdown(golden_dirs: list[Path], tmp_path: Path) -> None:
+    """GitHub renders raw HTML in Markdown: a platform name, a provisioning error or a
+    measurement from a run must arrive as text, never as a tag."""
+    data = json.loads((golden_dirs[0] / "results.json").read_text())
+    data["platform"] = f"lab{HOSTILE}"
+    data["complete"] = False
+    data["platform_info"] = {PROVISIONING_ERROR: f"failed: {HOSTILE}"}
+    run_dir = tmp_path / "hostile"
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text(json.dumps(data))
+    text = render_markdown(merge_runs(load_runs([run_dir])))
+    assert "<script" not in text and "<img" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # shown, not dropped
+    assert "<details><summary>" in text  # the report's own markup stays

@@ -16,6 +16,7 @@ from typing import Any
 
 from netconform.report import aspects
 from netconform.report.compare import Column, Comparison
+from netconform.report.presentation import markdown_text
 from netconform.results import Area, CheckResult, JSONValue, Measure, Verdict
 
 ISOLATION_AREAS = (Area.ISOLATION, Area.NETPOL)
@@ -238,7 +239,7 @@ def render_markdown(comparison: Comparison) -> Iterator[str]:
     yield "| " + " | ".join(name for name, _ in COLUMNS) + " |"
     yield "|" + "---|" * len(COLUMNS)
     for a in rows:
-        cells = (text(a).replace("|", "\\|") for _, text in COLUMNS)
+        cells = (markdown_text(text(a)) for _, text in COLUMNS)
         yield "| " + " | ".join(cells) + " |"
     yield ""
 

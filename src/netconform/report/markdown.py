@@ -14,6 +14,7 @@ from netconform.report.presentation import (
     count,
     format_measurement,
     format_seconds,
+    markdown_text,
 )
 
 # GitHub renders these reliably in tables; the word follows so colour is never needed.
@@ -32,18 +33,15 @@ def render_markdown(comparison: Comparison) -> str:
     return "\n".join(_document(comparison)) + "\n"
 
 
-def _cell_text(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _header(comparison: Comparison, first: str) -> Iterator[str]:
-    labels = " | ".join(_cell_text(c.label) for c in comparison.columns)
+    labels = " | ".join(markdown_text(c.label) for c in comparison.columns)
     yield f"| {first} | {labels} |"
     yield "|---|" + "---|" * len(comparison.columns)
 
 
 def _line(first: str, cells: Iterable[str]) -> str:
-    return f"| {first} | " + " | ".join(_cell_text(c) for c in cells) + " |"
+    """A table row of cells that are Markdown already (their run text escaped)."""
+    return f"| {first} | " + " | ".join(cells) + " |"
 
 
 def _document(comparison: Comparison) -> Iterator[str]:
@@ -70,14 +68,15 @@ def _intro(comparison: Comparison) -> Iterator[str]:
     for col in comparison.columns:
         if col.provisioning_error is not None:
             yield (
-                f"> {_MD_SYMBOLS[CellState.NOT_REACHED]} **{col.label} could not be "
-                f"provisioned**: {col.provisioning_error}. No check ran."
+                f"> {_MD_SYMBOLS[CellState.NOT_REACHED]} **{markdown_text(col.label)} could not be "
+                f"provisioned**: {markdown_text(col.provisioning_error)}. No check ran."
             )
             yield ""
         elif col.crashed:
             yield (
-                f"> {_MD_SYMBOLS[CellState.NOT_REACHED]} **{col.label} crashed**: started "
-                f"{col.run.started}, never finished; {len(col.run.checks)} checks recorded."
+                f"> {_MD_SYMBOLS[CellState.NOT_REACHED]} **{markdown_text(col.label)} crashed**: "
+                f"started {markdown_text(col.run.started)}, never finished; "
+                f"{len(col.run.checks)} checks recorded."
             )
             yield ""
 
@@ -109,7 +108,8 @@ def _key_measurements(comparison: Comparison) -> Iterator[str]:
     yield from _header(comparison, "measurement")
     for row in key_measurement_rows(comparison):
         name = f"{row.label} (`{row.source}`)" if row.source else row.label
-        yield _line(_cell_text(name), (format_measurement(row, v) for v in row.values))
+        values = (markdown_text(format_measurement(row, v)) for v in row.values)
+        yield _line(markdown_text(name), values)
     yield ""
 
 
@@ -155,7 +155,7 @@ def _matrix(comparison: Comparison, rows: tuple[Row, ...]) -> Iterator[str]:
     for row in rows:
         cells = (
             f"{_MD_SYMBOLS[state]} {WORDS[state]}"
-            + (f"<br><sub>{_cell_text(cell.id)}</sub>" if cell is not None else "")
+            + (f"<br><sub>{markdown_text(cell.id)}</sub>" if cell is not None else "")
             for cell, state in zip(row.cells, row.states, strict=True)
         )
         tag = " *(profile)*" if row.profile else ""

@@ -12,6 +12,7 @@ from html import escape
 from netconform.report import aspects
 from netconform.report.compare import Column, Comparison
 from netconform.report.key_measurements import took_effect_s
+from netconform.report.presentation import markdown_text
 from netconform.results import Area, CheckResult, JSONValue, Verdict
 from netconform.stats import percentile
 
@@ -161,7 +162,7 @@ def render_markdown(comparison: Comparison) -> Iterator[str]:
     yield "| " + " | ".join(HEADINGS) + " |"
     yield "|---" * len(HEADINGS) + "|"
     for s in found:
-        yield "| " + " | ".join(_cells(s)) + " |"
+        yield "| " + " | ".join(markdown_text(c) for c in _cells(s)) + " |"
     yield ""
     yield LATENCY_NOTE
     yield ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping
 
@@ -34,6 +35,12 @@ EXPLAINED: Mapping[str, str] = {
     CellState.NOT_APPLICABLE: "not applicable (the platform has no check of this aspect)",
 }
 COUNTED = (CellState.PASS, CellState.FAIL, CellState.SKIP, CellState.ERROR)
+
+
+def markdown_text(text: str) -> str:
+    """Text from a run (names, reasons, values) as inert Markdown table text: HTML escaped,
+    since GitHub renders raw HTML in Markdown, and no cell or line break of its own."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def count(n: int, noun: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from netconform.errors import InputError
+from netconform.report.presentation import markdown_text
 
 SELFTEST_FILE = "selftest.json"
 SCHEMA = "netconform/selftest/v1"
@@ -36,7 +37,7 @@ def load_selftest(directory: Path) -> dict[str, Any]:
 
 def _caught(r: dict[str, Any]) -> str:
     if r["skipped"]:
-        return f"skipped: {r['skipped']}"
+        return f"skipped: {markdown_text(str(r['skipped']))}"
     return "yes" if r["caught"] else "NO"
 
 
@@ -80,17 +81,19 @@ def render_markdown(selftests: Sequence[dict[str, Any]]) -> str:
     for doc in selftests:
         lines += [
             "",
-            f"## Self-test: {doc['verdict']}",
+            f"## Self-test: {markdown_text(str(doc['verdict']))}",
             "",
             "| fault | area | caught | failed checks |",
             "|---|---|---|---|",
         ]
         for r in doc["rounds"]:
-            failed = ", ".join(f"`{c}`" for c in r["failed"]) or "—"
-            lines.append(f"| {r['fault']} | {r['area']} | {_caught(r)} | {failed} |")
+            failed = ", ".join(f"`{markdown_text(c)}`" for c in r["failed"]) or "—"
+            cells = (markdown_text(str(r["fault"])), markdown_text(str(r["area"])), _caught(r))
+            lines.append(f"| {' | '.join(cells)} | {failed} |")
         if doc["uncatchable"]:
             lines += [
                 "",
-                "No lab fault can fail: " + ", ".join(f"`{c}`" for c in sorted(doc["uncatchable"])),
+                "No lab fault can fail: "
+                + ", ".join(f"`{markdown_text(c)}`" for c in sorted(doc["uncatchable"])),
             ]
     return "\n".join(lines) + ("\n" if lines else "")
