@@ -27,20 +27,20 @@ def _without_internal_tasks() -> FakeSwarm:
 CASES = [
     passes(
         "isolation.overlays.cross-network",
-        "all 18 pairs unreachable over tcp (control: reachable within its own overlay)",
+        "pairs over tcp: all 18 unreachable (control: reachable within its own overlay)",
         measurements={Measure.PROBES: 18},
         observed={"ncr1-peer-h1->other@h1": "timeout", "probe@h3->other@h1": "timeout"},
     ),
     fails(
         "isolation.overlays.cross-network",
         "a peer reaches the other overlay on its own host",
-        "1/18 pairs not unreachable over tcp: ncr1-peer-h1->other@h1 (ok)",
+        "pairs over tcp: 1 of 18 not unreachable: ncr1-peer-h1->other@h1 (connected)",
         ctx=lambda: FakeSwarm(when(answered(peer="x"), source="ncr1-peer-h1", target=OTHER_H1)),
     ),
     fails(
         "isolation.overlays.cross-network",
         "control: the other overlay broken itself",
-        "control failed (the other overlay is broken itself): 1/6 pairs not reachable over tcp",
+        "control failed (the other overlay is broken itself): pairs over tcp: 1 of 6 not reachable",
         ctx=lambda: FakeSwarm(when(failed("timeout"), source="other@h1", target=OTHER_H2)),
     ),
     passes(
@@ -103,20 +103,20 @@ CASES = [
     fails(
         "isolation.internal.no-egress",
         "traffic inside the internal overlay broken",
-        "traffic inside the internal overlay broken: 1/6 pairs not reachable over tcp",
+        "traffic inside the internal overlay broken: pairs over tcp: 1 of 6 not reachable",
         ctx=lambda: FakeSwarm(when(failed("timeout"), source="internal@h1", target=INTERNAL_H2)),
         holds=lambda _, ctx: all(p.port != GOSSIP for _, ps in ctx.batches for p in ps),
     ),
     passes(
         "isolation.encrypted.works",
-        "all 6 pairs reachable over tcp",
+        "pairs over tcp: all 6 reachable",
         measurements={Measure.PROBES: 6},
         observed={"encrypted@h1->encrypted@h3": "ok"},
     ),
     fails(
         "isolation.encrypted.works",
         "h1 to h3 broken on the encrypted overlay",
-        "1/6 pairs not reachable over tcp: encrypted@h1->encrypted@h3 (timeout)",
+        "pairs over tcp: 1 of 6 not reachable: encrypted@h1->encrypted@h3 (timeout)",
         ctx=lambda: FakeSwarm(when(failed("timeout"), source="encrypted@h1", target=ENCRYPTED_H3)),
     ),
     skips(

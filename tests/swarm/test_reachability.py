@@ -31,13 +31,13 @@ def _matrix_cases(scope: str, kind: ProbeKind) -> list[Case]:
     return [
         passes(
             check,
-            f"all 6 pairs reachable over {kind}",
+            f"pairs over {kind}: all 6 reachable",
             measurements={Measure.PROBES: 6, Measure.ATTEMPTS: 1, Measure.LATENCY_P50_MS: 1.0},
         ),
         fails(
             check,
             "one path broken",
-            f"1/6 pairs not reachable over {kind}: {cell}",
+            f"pairs over {kind}: 1 of 6 not reachable: {cell}",
             ctx=lambda: FakeSwarm(broken),
             measurements={Measure.PROBES: 6},
             holds=lambda r, _: sum(seen(v) != "ok" for v in r.observed.values()) == 1,
@@ -75,7 +75,7 @@ CASES = [
     _no_peer_on_a_host(),
     passes(
         "reachability.cross-host.tcp",
-        "all 6 pairs reachable over tcp",
+        "pairs over tcp: all 6 reachable",
         script="a path that times out once, then heals",
         ctx=lambda: FakeSwarm(
             once(failed("timeout"), source="probe@h1", target=P3), converge_deadline_s=1.0
@@ -153,7 +153,7 @@ CASES = [
     fails(
         "reachability.underlay.vxlan",
         "the traffic itself broken",
-        "1/6 pairs not reachable over tcp",
+        "pairs over tcp: 1 of 6 not reachable",
         ctx=lambda: FakeSwarm(when(failed("timeout"), source="probe@h2", target=P1)),
         # the wire is still reported, though there is nothing to judge it by
         measurements={Measure.WIRE_PACKETS: {"vxlan": 10, "clear": 0}},

@@ -6,13 +6,13 @@ names, and lookup latency."""
 from __future__ import annotations
 
 import ipaddress
-import statistics
 from collections.abc import Callable
 from typing import Any
 
 from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, ProbeDidNotRun
 from netconform.checks.dns_latency import judge_latency, series_params
-from netconform.checks.k8s_common import Cell, describe, not_run, observe, poll_cells, spec
+from netconform.checks.grid import Expect, observe
+from netconform.checks.k8s_common import Cell, PodGrid, poll_grid, run_grid, spec
 from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import (
@@ -22,7 +22,7 @@ from netconform.k8s.workloads import (
     probe_service_name,
 )
 from netconform.probes.model import ProbeKind, ProbeResult
-from netconform.results import Area, Measure, Verdict
+from netconform.results import Area, Verdict
 
 SPEC = "https://github.com/kubernetes/dns/blob/master/docs/specification.md"
 POD_DNS = "https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/"
@@ -70,32 +70,12 @@ def _query(
     rcode: str = "NOERROR",
 ) -> Outcome:
     src = source or _client(ctx)
+    as_specified = Expect("as the specification says", lambda r: _rcode(r) == rcode and want(r))
     cells = []
     for transport in TRANSPORTS:
         probe = ctx.probe(ProbeKind.DNS, name, qtype=qtype, transport=transport, search=search)
-        cells.append(Cell(src, probe, f"{qtype} {name} over {transport}"))
-    polled, bad = poll_cells(ctx, cells, lambda _, r: _rcode(r) == rcode and want(r))
-    observed = describe(polled.value, [c.label for c in cells])
-    latencies = [r.latency_ms for r in polled.value.values() if r.latency_ms is not None]
-    measurements: dict[Measure, Any] = {Measure.ATTEMPTS: polled.attempts}
-    if latencies:
-        measurements[Measure.LATENCY_P50_MS] = round(statistics.median(latencies), 3)
-    unrun = not_run(polled.value, expected=expected, measurements=measurements)
-    if unrun is not None:
-        return unrun
-    if bad:
-        return Outcome.failed(
-            f"{bad[0]}: not as the specification says",
-            expected=expected,
-            observed=observed,
-            measurements=measurements,
-        )
-    return Outcome.passed(
-        f"{qtype} {name} over UDP and TCP",
-        expected=expected,
-        observed=observed,
-        measurements=measurements,
-    )
+        cells.append(Cell(src, probe, f"{qtype} {name} over {transport}", as_specified))
+    return run_grid(ctx, PodGrid(f"{qtype} {name} over UDP and TCP", cells, expected))
 
 
 @CATALOGUE.register(
@@ -132,8 +112,7 @@ def _resolv_conf(
     ctx: KubeCheckContext, pod: PodEndpoint
 ) -> tuple[dict[str, list[str]], ProbeResult]:
     cell = Cell(pod, ctx.probe(ProbeKind.READ, "/etc/resolv.conf"), "read /etc/resolv.conf")
-    polled, _ = poll_cells(ctx, [cell], lambda _, r: r.ok)
-    result = polled.value[cell.label]
+    result = poll_grid(ctx, PodGrid(cell.label, [cell])).value[cell.label]
     if not result.ran:
         raise ProbeDidNotRun(f"{cell.label} in {pod.key}: {result.error}")
     conf: dict[str, list[str]] = {"nameserver": [], "search": [], "options": []}

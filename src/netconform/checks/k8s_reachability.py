@@ -5,19 +5,9 @@ the pod's own and another node, hostNetwork to pod, pod to kubernetes.default, a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, poll
-from netconform.checks.k8s_common import (
-    Cell,
-    describe,
-    not_run,
-    observe,
-    ok,
-    poll_cells,
-    polled_measurements,
-    spec,
-)
+from netconform.checks.grid import Expect, describe, measurements, not_run, observe
+from netconform.checks.k8s_common import Cell, PodGrid, poll_grid, run_grid, spec
 from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
 from netconform.k8s.workloads import NODE_INDEX_LABEL, probe_service_name
 from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
@@ -36,7 +26,6 @@ def _spec(
 
 
 PORTS = {ProbeKind.TCP: SERVER_TCP_PORT, ProbeKind.UDP: SERVER_UDP_PORT, ProbeKind.ICMP: None}
-Good = Callable[[Cell, ProbeResult], bool]
 
 
 def _pod_cells(ctx: KubeCheckContext, same_node: bool, kind: ProbeKind) -> list[Cell]:
@@ -54,22 +43,10 @@ def _pod_cells(ctx: KubeCheckContext, same_node: bool, kind: ProbeKind) -> list[
     return cells
 
 
-def _verdict(ctx: KubeCheckContext, cells: list[Cell], what: str, good: Good = ok) -> Outcome:
+def _verdict(ctx: KubeCheckContext, cells: list[Cell], what: str) -> Outcome:
     if not cells:
         return Outcome.skipped(f"{what}: no probe pods to pair (needs 2+ nodes)")
-    polled, bad = poll_cells(ctx, cells, good)
-    measurements = polled_measurements(polled)
-    unrun = not_run(polled.value, measurements=measurements)
-    if unrun is not None:
-        return unrun
-    if bad:
-        return Outcome.failed(
-            f"{what}: {len(bad)} of {len(cells)} probes failed, e.g. {bad[0]}",
-            expected="every probe connects",
-            observed=describe(polled.value, bad),
-            measurements=measurements,
-        )
-    return Outcome.passed(f"{what}: {len(cells)} probes connected", measurements=measurements)
+    return run_grid(ctx, PodGrid(what, cells))
 
 
 def _register_pod_to_pod(same_node: bool, kind: ProbeKind) -> None:
@@ -136,19 +113,19 @@ def clusterip_every_backend(ctx: KubeCheckContext) -> Outcome:
         ctx.params.poll_interval_s,
     )
     got = answered(polled.value)
-    measurements = {
-        **polled_measurements(polled),
+    found = {
+        **measurements(polled),
         Measure.BACKENDS: len(backends),
         Measure.BACKENDS_ANSWERED: len(got & backends),
     }
-    evidence = {"expected": sorted(backends), "measurements": measurements}
+    evidence = {"expected": sorted(backends), "measurements": found}
     if polled.held:
         return Outcome.passed(
             f"ClusterIP {ip}: all {len(backends)} backends answered {n} requests",
             observed=sorted(got),
             **evidence,
         )
-    unrun = not_run(polled.value, **evidence)
+    unrun = not_run(polled.value, f"ClusterIP {ip}", **evidence)
     if unrun is not None:
         return unrun
     return Outcome.failed(
@@ -161,10 +138,14 @@ def clusterip_every_backend(ctx: KubeCheckContext) -> Outcome:
     )
 
 
-def _service_cells(ctx: KubeCheckContext, remote: bool) -> tuple[list[Cell], dict[str, str]]:
+def _answered_by(backend: str) -> Expect:
+    return Expect(f"answered by {backend}", lambda r: r.ok and r.values.get("peer") == backend)
+
+
+def _service_cells(ctx: KubeCheckContext, remote: bool) -> list[Cell]:
     by_node = probe_pods_by_node(ctx)
     nodes = sorted(by_node)
-    cells, backends = [], {}
+    cells = []
     ns = ctx.spec.probe_namespace
     for n, i in enumerate(nodes):
         src = by_node[i]["a"]
@@ -175,19 +156,14 @@ def _service_cells(ctx: KubeCheckContext, remote: bool) -> tuple[list[Cell], dic
         ip = ctx.service_ip(ns, svc)
         for kind, port in ((ProbeKind.TCP, SERVER_TCP_PORT), (ProbeKind.UDP, SERVER_UDP_PORT)):
             label = f"{src.name} -> {svc} ({ip}) {kind}/{port}"
-            cells.append(Cell(src, ctx.probe(kind, ip, port=port), label))
-            backends[label] = by_node[j][slot].name
-    return cells, backends
+            expect = _answered_by(by_node[j][slot].name)
+            cells.append(Cell(src, ctx.probe(kind, ip, port=port), label, expect))
+    return cells
 
 
 def _via_service(ctx: KubeCheckContext, remote: bool) -> Outcome:
-    cells, backends = _service_cells(ctx, remote)
-
-    def good(cell: Cell, result: ProbeResult) -> bool:
-        return result.ok and result.values.get("peer") == backends[cell.label]
-
     where = "remote" if remote else "local"
-    return _verdict(ctx, cells, f"ClusterIP with a {where} backend", good)
+    return _verdict(ctx, _service_cells(ctx, remote), f"ClusterIP with a {where} backend")
 
 
 @CATALOGUE.register(
@@ -277,10 +253,12 @@ def hostnetwork_to_pod(ctx: KubeCheckContext) -> Outcome:
     return _verdict(ctx, cells, "hostNetwork to pod")
 
 
-def _connected(_: Cell, result: ProbeResult) -> bool:
-    # The agent's TCP probe sends a line and waits for a reply; the API server's TLS listener
-    # closes on a non-TLS first record, so a handshake without a reply means the path works.
-    return result.ok or result.outcome == Connectivity.NO_REPLY
+# The agent's TCP probe sends a line and waits for a reply; the API server's TLS listener
+# closes on a non-TLS first record, so a handshake without a reply means the path works.
+CONNECTED = Expect(
+    "reachable (a TLS listener's close counts)",
+    lambda r: r.ok or r.outcome == Connectivity.NO_REPLY,
+)
 
 
 @CATALOGUE.register(
@@ -295,11 +273,14 @@ def kubernetes_default(ctx: KubeCheckContext) -> Outcome:
     name = f"kubernetes.default.svc.{ctx.spec.cluster_domain}"
     cells = [
         Cell(
-            slots["a"], ctx.probe(ProbeKind.TCP, name, port=443), f"{slots['a'].name} -> {name}:443"
+            slots["a"],
+            ctx.probe(ProbeKind.TCP, name, port=443),
+            f"{slots['a'].name} -> {name}:443",
+            CONNECTED,
         )
         for _, slots in sorted(probe_pods_by_node(ctx).items())
     ]
-    return _verdict(ctx, cells, "pod to kubernetes.default", _connected)
+    return _verdict(ctx, cells, "pod to kubernetes.default")
 
 
 @CATALOGUE.register(
@@ -326,15 +307,15 @@ def hairpin(ctx: KubeCheckContext) -> Outcome:
         )
     if not cells:
         return Outcome.skipped("no probe pods")
-    polled, bad = poll_cells(ctx, cells, ok, deadline_s=ctx.params.probe_timeout_s * 3)
-    observed = describe(polled.value, [c.label for c in cells])
-    unrun = not_run(polled.value)
+    grid = PodGrid("hairpin", cells)
+    polled = poll_grid(ctx, grid, deadline_s=ctx.params.probe_timeout_s * 3)
+    unrun = not_run(polled.value, grid.what)
     if unrun is not None:  # a probe that never ran says nothing about hairpin
         return unrun
-    works = not bad
+    works = not grid.bad(polled.value)
     return Outcome.passed(
         f"hairpin {'works' if works else 'does not work'} (a profile fact, not a verdict)",
-        observed=observed,
+        observed=describe(polled.value),
         measurements={Measure.HAIRPIN_WORKS: works},
         profile=True,
     )

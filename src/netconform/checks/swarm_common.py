@@ -1,5 +1,6 @@
 """What the Swarm checks of several areas share: the spec references, endpoint pairs, the
-probe grid over pairs, and the judge of how cross-host traffic looks on the underlay wire.
+probe grid (checks/grid.py) over pairs, and the judge of how cross-host traffic looks on the
+underlay wire.
 
 Every expectation quotes its source (Docker docs, or the libnetwork code where the docs are
 silent). Negative checks carry a positive control, so a pass always rests on observed traffic.
@@ -8,17 +9,17 @@ silent). Negative checks carry a positive control, so a pass always rests on obs
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from netconform.checks.base import CheckSpec, Outcome, Polled, poll
+from netconform.checks.base import CheckSpec, Outcome
+from netconform.checks.grid import REACHABLE, UNREACHABLE, Cell, Grid
 from netconform.checks.swarm_context import SwarmCheckContext
 from netconform.lab import capture
 from netconform.platforms.swarm_plan import Endpoint, ServiceKey
 from netconform.probes.agent import SERVER_TCP_PORT, SERVER_UDP_PORT
-from netconform.probes.model import Probe, ProbeKind, ProbeResult
+from netconform.probes.model import Probe, ProbeKind
 from netconform.results import Area, Measure, Verdict
 from netconform.vocab import Family
 
@@ -31,18 +32,6 @@ Pair = tuple[Endpoint, Endpoint]
 def spec(id: str, area: Area, aspect: str, title: str, ref: str, **kw: Any) -> CheckSpec:
     return CheckSpec(
         id=id, area=area, title=title, spec=ref, family=Family.SWARM, aspect=aspect, **kw
-    )
-
-
-def not_run(results: Sequence[ProbeResult], what: str, **evidence: Any) -> Outcome | None:
-    """The error verdict when any probe of `what` did not run: its observation is unknown."""
-    unrun = [r for r in results if not r.ran]
-    if not unrun:
-        return None
-    return Outcome.errored(
-        f"{what}: {len(unrun)}/{len(results)} probes did not run, e.g. {unrun[0].target}: "
-        f"{unrun[0].error}",
-        **{"observed": [r.evidence() for r in unrun[:6]], **evidence},
     )
 
 
@@ -67,31 +56,9 @@ def cross_host_pairs(ctx: SwarmCheckContext, service: str = ServiceKey.PROBE) ->
 
 
 # --- the probe grid over pairs ---------------------------------------------------------
-def _observe_pairs(
-    ctx: SwarmCheckContext, pairs: Sequence[Pair], kind: ProbeKind
-) -> dict[str, ProbeResult]:
-    """One round: every pair probed, one exec per source; cells labelled src->dst."""
-    batches: dict[Endpoint, list[Probe]] = {}
-    order: list[tuple[str, Probe]] = []
-    for src, dst in pairs:
-        probe = probe_for(ctx, kind, dst)
-        batches.setdefault(src, []).append(probe)
-        order.append((f"{src.name}->{dst.name}", probe))
-    results = {r.id: r for res in ctx.run_many(batches).values() for r in res}
-    return {label: results[p.id] for label, p in order}
-
-
-def _grid_measurements(polled: Polled[dict[str, ProbeResult]]) -> dict[Measure, Any]:
-    cells = polled.value
-    measurements: dict[Measure, Any] = {
-        Measure.PROBES: len(cells),
-        Measure.ATTEMPTS: polled.attempts,
-        Measure.CONVERGED_S: round(polled.elapsed_s, 3),
-    }
-    latencies = [r.latency_ms for r in cells.values() if r.ok and r.latency_ms is not None]
-    if latencies:
-        measurements[Measure.LATENCY_P50_MS] = round(statistics.median(latencies), 3)
-    return measurements
+def run_grid(ctx: SwarmCheckContext, grid: Grid[Endpoint]) -> Outcome:
+    """The grid's rounds until it holds or the scenario's deadline passes, judged."""
+    return grid.run(ctx, ctx.scenario.converge_deadline_s)
 
 
 def pairs_matrix(
@@ -101,29 +68,12 @@ def pairs_matrix(
     that did not run matches neither expectation: the grid is then an error."""
     if not pairs:
         return Outcome.failed("no endpoint pairs to probe: deployment incomplete")
-    polled = poll(
-        lambda: _observe_pairs(ctx, pairs, kind),
-        lambda cells: all(r.ran and r.ok == expect_ok for r in cells.values()),
-        ctx.scenario.converge_deadline_s,
-    )
-    cells = polled.value
-    want = "reachable" if expect_ok else "unreachable"
-    evidence: dict[str, Any] = {
-        "expected": want,
-        "observed": {k: r.evidence() for k, r in cells.items()},
-        "measurements": _grid_measurements(polled),
-    }
-    unrun = not_run(list(cells.values()), f"pairs over {kind}", **evidence)
-    if unrun is not None:
-        return unrun
-    if polled.held:
-        return Outcome.passed(f"all {len(cells)} pairs {want} over {kind}", **evidence)
-    wrong = {k: (r.error or "ok") for k, r in cells.items() if r.ok != expect_ok}
-    return Outcome.failed(
-        f"{len(wrong)}/{len(cells)} pairs not {want} over {kind}: "
-        + ", ".join(f"{k} ({v})" for k, v in sorted(wrong.items())[:6]),
-        **evidence,
-    )
+    expect = REACHABLE if expect_ok else UNREACHABLE
+    cells = [
+        Cell(src, probe_for(ctx, kind, dst), f"{src.name}->{dst.name}", expect)
+        for src, dst in pairs
+    ]
+    return run_grid(ctx, Grid(f"pairs over {kind}", cells))
 
 
 # --- the underlay wire -----------------------------------------------------------------

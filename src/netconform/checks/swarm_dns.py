@@ -10,7 +10,8 @@ from typing import Any
 
 from netconform.checks.base import CATALOGUE, Outcome, poll
 from netconform.checks.dns_latency import judge_latency, series_params
-from netconform.checks.swarm_common import SWARM_NET, not_run, spec
+from netconform.checks.grid import not_run
+from netconform.checks.swarm_common import SWARM_NET, spec
 from netconform.checks.swarm_context import SwarmCheckContext
 from netconform.platforms.swarm_plan import PROBE_ALIAS, Endpoint, NetworkKey, ServiceKey
 from netconform.probes.model import ProbeKind, ProbeResult
@@ -40,13 +41,13 @@ def _expect_answers(
     """Poll until both UDP and TCP answers equal the expected A set."""
     source = ctx.tasks(ServiceKey.PROBE)[0]
     want: list[str] = []
-    last: list[ProbeResult] = []
+    last: dict[str, ProbeResult] = {}
 
     def observe() -> dict[str, list[str] | str]:
         nonlocal want
         want = expected()
         got = _dns_both(ctx, source, name)
-        last[:] = got.values()
+        last.update(got)
         return {t: (_a_records(r) if r.ok else f"error: {r.error}") for t, r in got.items()}
 
     polled = poll(
@@ -215,16 +216,14 @@ def dns_container_names(ctx: SwarmCheckContext) -> Outcome:
     source = ctx.tasks(ServiceKey.PROBE)[0]
     peers = ctx.peers()
     want = {p.name: [p.ip] for p in peers}
-    last: list[ProbeResult] = []
+    last: dict[str, ProbeResult] = {}
 
     def observe() -> dict[str, list[str] | str]:
         asked = [(p, t) for p in peers for t in TRANSPORTS]
         probes = [ctx.probe(ProbeKind.DNS, p.name, transport=t) for p, t in asked]
-        last[:] = ctx.run(source, probes)
-        return {
-            f"{p.name}/{t}": (_a_records(r) if r.ok else f"error: {r.error}")
-            for (p, t), r in zip(asked, last, strict=True)
-        }
+        results = ctx.run(source, probes)
+        last.update({f"{p.name}/{t}": r for (p, t), r in zip(asked, results, strict=True)})
+        return {k: (_a_records(r) if r.ok else f"error: {r.error}") for k, r in last.items()}
 
     def holds(got: dict[str, list[str] | str]) -> bool:
         return all(v == want[k.split("/")[0]] for k, v in got.items())
@@ -268,7 +267,7 @@ def parse_resolv_conf(content: str) -> dict[str, list[str]]:
 def dns_resolv_conf(ctx: SwarmCheckContext) -> Outcome:
     source = ctx.tasks(ServiceKey.PROBE)[0]
     result = ctx.run(source, [ctx.probe(ProbeKind.READ, "/etc/resolv.conf")])[0]
-    unrun = not_run([result], "read /etc/resolv.conf")
+    unrun = not_run({source.name: result}, "read /etc/resolv.conf")
     if unrun is not None:
         return unrun
     if not result.ok:
@@ -301,7 +300,7 @@ def dns_aaaa(ctx: SwarmCheckContext) -> Outcome:
         t: {"ok": r.ok, "error": r.error, "answers": r.values.get("answers")}
         for t, r in got.items()
     }
-    unrun = not_run(list(got.values()), "AAAA", observed=observed)
+    unrun = not_run(got, "AAAA", observed=observed)
     if unrun is not None:
         return unrun
     if all(r.ok and not r.values.get("answers") for r in got.values()):
@@ -323,7 +322,7 @@ def dns_other_network(ctx: SwarmCheckContext) -> Outcome:
     name = ctx.plan.service_name(ServiceKey.OTHER)
     own = ctx.tasks(ServiceKey.OTHER)[0]
     control = _dns_both(ctx, own, name)
-    unrun = not_run(list(control.values()), f"control lookup of {name}")
+    unrun = not_run(control, f"control lookup of {name}")
     if unrun is not None:
         return unrun
     if not all(r.ok and _a_records(r) for r in control.values()):
@@ -335,7 +334,7 @@ def dns_other_network(ctx: SwarmCheckContext) -> Outcome:
     for source in [ctx.tasks(ServiceKey.PROBE)[0], *ctx.peers()[:1]]:
         got = _dns_both(ctx, source, name)
         # a lookup that did not run never shows the name unresolved
-        unrun = not_run(list(got.values()), f"{name} from {source.name}")
+        unrun = not_run(got, f"{name} from {source.name}")
         if unrun is not None:
             return unrun
         observed.update(

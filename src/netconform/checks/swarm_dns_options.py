@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from netconform.checks.base import CATALOGUE, Outcome
-from netconform.checks.swarm_common import not_run, spec
+from netconform.checks.grid import not_run
+from netconform.checks.swarm_common import spec
 from netconform.checks.swarm_context import SwarmCheckContext
 from netconform.checks.swarm_dns import parse_resolv_conf
 from netconform.platforms.swarm_plan import (
@@ -62,8 +63,7 @@ def resolv_conf(ctx: SwarmCheckContext) -> Outcome:
     if len(endpoints) < 2:
         return Outcome.failed(f"expected the DNS-options task and container, found {endpoints}")
     results = ctx.run_many({e: [ctx.probe(ProbeKind.READ, "/etc/resolv.conf")] for e in endpoints})
-    flat = [r for rs in results.values() for r in rs]
-    unrun = not_run(flat, "read /etc/resolv.conf")
+    unrun = not_run({e.name: r for e, (r,) in results.items()}, "read /etc/resolv.conf")
     if unrun is not None:
         return unrun
     expected = {
@@ -91,7 +91,7 @@ def resolv_conf(ctx: SwarmCheckContext) -> Outcome:
         for key, want in expected.items():
             if seen[key] != want:
                 wrong.append(f"{endpoint.name}: {key} {seen[key]}, expected {want}")
-    measurements = {Measure.PROBES: len(flat)}
+    measurements = {Measure.PROBES: len(results)}
     if wrong:
         return Outcome.failed(
             "; ".join(wrong), expected=expected, observed=observed, measurements=measurements
@@ -126,7 +126,7 @@ def search_upstream(ctx: SwarmCheckContext) -> Outcome:
         for e in [*endpoints, *controls]
     }
     results = {e: rs[0] for e, rs in ctx.run_many(batches).items()}
-    unrun = not_run(list(results.values()), f"lookups of {SHORT_NAME}")
+    unrun = not_run({e.name: r for e, r in results.items()}, f"lookups of {SHORT_NAME}")
     if unrun is not None:
         return unrun
     observed: dict[str, dict[str, Any]] = {

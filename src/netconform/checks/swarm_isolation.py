@@ -8,12 +8,12 @@ from __future__ import annotations
 import itertools
 
 from netconform.checks.base import CATALOGUE, Outcome
+from netconform.checks.grid import not_run
 from netconform.checks.swarm_common import (
     DOCS,
     cross_host,
     cross_host_pairs,
     in_the_clear,
-    not_run,
     on_the_wire,
     pairs_matrix,
     spec,
@@ -77,7 +77,9 @@ def internal_routes(ctx: SwarmCheckContext) -> Outcome:
         routes, ifaces = ctx.run(
             task, [ctx.probe(ProbeKind.ROUTES, ""), ctx.probe(ProbeKind.INTERFACES, "")]
         )
-        unrun = not_run([routes, ifaces], f"routes and interfaces of {task.name}")
+        unrun = not_run(
+            {"routes": routes, "interfaces": ifaces}, f"routes and interfaces of {task.name}"
+        )
         if unrun is not None:
             return unrun
         seen[task.name] = {
@@ -96,16 +98,15 @@ def internal_routes(ctx: SwarmCheckContext) -> Outcome:
     return Outcome.passed(f"{len(seen)} internal tasks: no default route, only eth0", observed=seen)
 
 
-def _egress(ctx: SwarmCheckContext, src: Endpoint) -> list[ProbeResult]:
-    """Probes to the outside from `src`: every other host's underlay address, gossip port."""
-    return ctx.run(
-        src,
-        [
-            ctx.probe(ProbeKind.TCP, n.address, port=GOSSIP_PORT, connect_only=True)
-            for n in ctx.nodes
-            if n.name != src.node
-        ],
-    )
+def _egress(ctx: SwarmCheckContext, src: Endpoint) -> dict[str, ProbeResult]:
+    """Probes to the outside from `src`: every other host's underlay address, gossip port;
+    by `src->address:port`."""
+    probes = [
+        ctx.probe(ProbeKind.TCP, n.address, port=GOSSIP_PORT, connect_only=True)
+        for n in ctx.nodes
+        if n.name != src.node
+    ]
+    return {f"{src.name}->{r.target}:{GOSSIP_PORT}": r for r in ctx.run(src, probes)}
 
 
 @CATALOGUE.register(
@@ -126,24 +127,21 @@ def internal_egress(ctx: SwarmCheckContext) -> Outcome:
             Verdict.ERROR if inside.verdict == Verdict.ERROR else Verdict.FAIL,
             f"traffic inside the internal overlay broken: {inside.reason}",
         )
-    control = [r for t in ctx.tasks(ServiceKey.PROBE)[:1] for r in _egress(ctx, t)]
+    control = {k: r for t in ctx.tasks(ServiceKey.PROBE)[:1] for k, r in _egress(ctx, t).items()}
     unrun = not_run(control, "egress control")
     if unrun is not None:
         return unrun
-    if not all(r.ok for r in control):
+    if not all(r.ok for r in control.values()):
         return Outcome.failed(
             f"control failed: a normal overlay cannot reach the underlay either: "
-            f"{[r.error for r in control]}"
+            f"{[r.error for r in control.values()]}"
         )
-    attempts = [(t, r) for t in internal for r in _egress(ctx, t)]
+    attempts = {k: r for t in internal for k, r in _egress(ctx, t).items()}
     # an egress probe that did not run never shows the way out blocked
-    unrun = not_run([r for _, r in attempts], "egress from the internal overlay")
+    unrun = not_run(attempts, "egress from the internal overlay")
     if unrun is not None:
         return unrun
-    blocked = {
-        f"{t.name}->{r.target}:{GOSSIP_PORT}": ("connected" if r.ok else r.error)
-        for t, r in attempts
-    }
+    blocked = {k: ("connected" if r.ok else r.error) for k, r in attempts.items()}
     leaks = sorted(k for k, v in blocked.items() if v == "connected")
     if leaks:
         return Outcome.failed(f"internal overlay reached the underlay: {leaks}", observed=blocked)

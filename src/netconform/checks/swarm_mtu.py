@@ -4,24 +4,19 @@ MTU-option and the encrypted overlay; and a bulk TCP transfer across every host 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from netconform.catalog.scenario import SwarmScenario
-from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, ProbeDidNotRun, poll
-from netconform.checks.swarm_common import (
-    DOCS,
-    cross_host,
-    cross_host_pairs,
-    not_run,
-    spec,
-)
+from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, ProbeDidNotRun
+from netconform.checks.grid import Cell, Expect, Grid, not_run
+from netconform.checks.swarm_common import DOCS, cross_host, cross_host_pairs, run_grid, spec
 from netconform.checks.swarm_context import SwarmCheckContext
 from netconform.platforms.swarm_plan import Endpoint, NetworkKey, ServiceKey
 from netconform.probes.agent import SERVER_TCP_PORT
-from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult
-from netconform.results import Area, Measure
+from netconform.probes.model import Connectivity, ProbeKind
+from netconform.results import Area, Measure, Verdict
 from netconform.vocab import Capability, Fault
 
 MTU_CODE = (
@@ -110,52 +105,28 @@ def interface_follows_rule(ctx: SwarmCheckContext, variant: MtuVariant) -> Outco
     return Outcome.failed(f"eth0 MTU differs from the rule's {want}: {seen}", **evidence)
 
 
-def _df_batches(
-    ctx: SwarmCheckContext, tasks: list[Endpoint], size: int
-) -> dict[Endpoint, list[Probe]]:
+def _df_pings(ctx: SwarmCheckContext, tasks: list[Endpoint], size: int, mtu: int) -> Grid[Endpoint]:
     """A DF ping of `size` from every task to every task on another host."""
-    pairs = cross_host(tasks)
-    return {
-        a: [ctx.probe(ProbeKind.ICMP, b.ip, size=size, df=True) for a2, b in pairs if a2 == a]
-        for a in {p[0] for p in pairs}
-    }
-
-
-def _by_pair(results: Mapping[Endpoint, list[ProbeResult]]) -> dict[str, Any]:
-    return {f"{s.name}->{r.target}": r.evidence() for s, rs in results.items() for r in rs}
+    cells = [
+        Cell(a, ctx.probe(ProbeKind.ICMP, b.ip, size=size, df=True), f"{a.name}->{b.ip}")
+        for a, b in cross_host(tasks)
+    ]
+    return Grid(f"DF payload {size} (MTU {mtu}) across hosts", cells, failing="PMTU blackhole?")
 
 
 def df_at_limit(ctx: SwarmCheckContext, variant: MtuVariant) -> Outcome:
     tasks = ctx.tasks(variant.service)
     mtu = _mtu_or_rule(ctx, variant, tasks[0])
     size = mtu - ICMP_HEADER
-    batches = _df_batches(ctx, tasks, size)
-    polled = poll(
-        lambda: ctx.run_many(batches),
-        lambda res: all(r.ok for rs in res.values() for r in rs),
-        ctx.scenario.converge_deadline_s,
+    outcome = run_grid(ctx, _df_pings(ctx, tasks, size, mtu))
+    crossed = outcome.verdict == Verdict.PASS
+    return _measured(
+        outcome, {Measure.LARGEST_DF_PAYLOAD: size if crossed else None, Measure.INTERFACE_MTU: mtu}
     )
-    observed = _by_pair(polled.value)
-    measurements = {
-        Measure.LARGEST_DF_PAYLOAD: size if polled.held else None,
-        Measure.INTERFACE_MTU: mtu,
-        Measure.PROBES: len(observed),
-    }
-    every = [r for rs in polled.value.values() for r in rs]
-    unrun = not_run(every, f"DF pings of {size}", observed=observed, measurements=measurements)
-    if unrun is not None:
-        return unrun
-    if polled.held:
-        return Outcome.passed(
-            f"DF payload {size} (MTU {mtu}) crosses every host pair",
-            observed=observed,
-            measurements=measurements,
-        )
-    return Outcome.failed(
-        f"DF payload {size} lost between hosts (PMTU blackhole?)",
-        observed=observed,
-        measurements=measurements,
-    )
+
+
+def _measured(outcome: Outcome, more: Mapping[Measure, Any]) -> Outcome:
+    return replace(outcome, measurements={**outcome.measurements, **more})
 
 
 def df_over_limit(ctx: SwarmCheckContext, variant: MtuVariant) -> Outcome:
@@ -170,7 +141,7 @@ def df_over_limit(ctx: SwarmCheckContext, variant: MtuVariant) -> Outcome:
         "error": result.error,
         "local_mtu": result.values.get("local_mtu"),
     }
-    unrun = not_run([result], f"DF ping of {size}")
+    unrun = not_run({f"{src.name}->{dst.ip}": result}, f"DF ping of {size}")
     if unrun is not None:
         return unrun
     if result.outcome == Connectivity.EMSGSIZE:
@@ -243,22 +214,31 @@ for _variant in MTU_VARIANTS:
         CATALOGUE.register(_spec)(_bind(_check, _variant))
 
 
-def _transfer_batches(ctx: SwarmCheckContext) -> dict[Endpoint, list[Probe]]:
-    """One transfer of the scenario's size from every probe task to each on another host."""
+COMPLETED = Expect("completed", lambda r: r.ok)
+
+
+def _transfers(ctx: SwarmCheckContext, pairs: Sequence[tuple[Endpoint, str]], what: str) -> Outcome:
+    """One transfer of the scenario's size over each (source, target address), all at once
+    and once: a stalled transfer has used its whole timeout already."""
     size = ctx.scenario.mtu.transfer_bytes
     timeout = max(10.0, ctx.scenario.probe_timeout_s * 5)
-    batches: dict[Endpoint, list[Probe]] = {}
-    for a, b in cross_host_pairs(ctx):
-        batches.setdefault(a, []).append(
-            ctx.probe(ProbeKind.TRANSFER, b.ip, port=SERVER_TCP_PORT, bytes=size, timeout_s=timeout)
+    cells = [
+        Cell(
+            src,
+            ctx.probe(ProbeKind.TRANSFER, dst, port=SERVER_TCP_PORT, bytes=size, timeout_s=timeout),
+            f"{src.name}->{dst}",
+            COMPLETED,
         )
-    return batches
-
-
-def _transfer_seen(r: ProbeResult) -> str:
-    if r.ok:
-        return f"{r.values.get('mbit_s')} Mbit/s"
-    return f"{r.error} after {r.values.get('bytes', 0)} bytes"
+        for src, dst in pairs
+    ]
+    grid = Grid(f"{size}-byte transfers across {what}", cells, failing="stalled or reset")
+    polled = grid.poll(ctx, deadline_s=0)
+    done = [r for r in polled.value.values() if r.ok]
+    rates = [float(r.values["mbit_s"]) for r in done if r.values.get("mbit_s")]
+    return _measured(
+        grid.judge(polled),
+        {Measure.TRANSFER_BYTES: size, Measure.THROUGHPUT_MBIT_S: min(rates) if rates else None},
+    )
 
 
 @CATALOGUE.register(
@@ -272,8 +252,7 @@ def _transfer_seen(r: ProbeResult) -> str:
     )
 )
 def bulk_transfer(ctx: SwarmCheckContext) -> Outcome:
-    results = [(s, r) for s, rs in ctx.run_many(_transfer_batches(ctx)).items() for r in rs]
-    return _judge_transfers(ctx, results, "host pairs")
+    return _transfers(ctx, [(a, b.ip) for a, b in cross_host_pairs(ctx)], "host pairs")
 
 
 @CATALOGUE.register(
@@ -290,38 +269,5 @@ def bulk_transfer(ctx: SwarmCheckContext) -> Outcome:
 def vip_transfer(ctx: SwarmCheckContext) -> Outcome:
     """The same transfer through the VIP: IPVS picks a backend, usually on another host."""
     vip = str(ctx.vip(ServiceKey.VIP, NetworkKey.MAIN))
-    size = ctx.scenario.mtu.transfer_bytes
-    timeout = max(10.0, ctx.scenario.probe_timeout_s * 5)
-    batches = {
-        task: [
-            ctx.probe(ProbeKind.TRANSFER, vip, port=SERVER_TCP_PORT, bytes=size, timeout_s=timeout)
-        ]
-        for task in ctx.tasks(ServiceKey.PROBE)
-    }
-    results = [(s, r) for s, rs in ctx.run_many(batches).items() for r in rs]
-    return _judge_transfers(ctx, results, f"hosts through VIP {vip}")
-
-
-def _judge_transfers(
-    ctx: SwarmCheckContext, results: list[tuple[Endpoint, ProbeResult]], what: str
-) -> Outcome:
-    size = ctx.scenario.mtu.transfer_bytes
-    observed = {f"{s.name}->{r.target}": _transfer_seen(r) for s, r in results}
-    rates = [float(r.values["mbit_s"]) for _, r in results if r.ok and r.values.get("mbit_s")]
-    measurements = {
-        Measure.TRANSFER_BYTES: size,
-        Measure.PROBES: len(observed),
-        Measure.THROUGHPUT_MBIT_S: min(rates) if rates else None,
-    }
-    unrun = not_run([r for _, r in results], "transfers", measurements=measurements)
-    if unrun is not None:
-        return unrun
-    if all(r.ok for _, r in results):
-        return Outcome.passed(
-            f"{size} bytes crossed all {len(observed)} {what}",
-            observed=observed,
-            measurements=measurements,
-        )
-    return Outcome.failed(
-        "bulk transfer stalled or reset", observed=observed, measurements=measurements
-    )
+    sources = [(task, vip) for task in ctx.tasks(ServiceKey.PROBE)]
+    return _transfers(ctx, sources, f"hosts through VIP {vip}")

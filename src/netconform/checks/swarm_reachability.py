@@ -4,9 +4,9 @@ a service VIP to every backend, the routing mesh on every host, and VXLAN on the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from netconform.checks.base import CATALOGUE, Outcome, poll
+from netconform.checks.grid import describe, not_run
 from netconform.checks.swarm_common import (
     DOCS,
     SWARM_NET,
@@ -14,7 +14,6 @@ from netconform.checks.swarm_common import (
     cross_host_pairs,
     in_the_clear,
     nodes_without_task,
-    not_run,
     on_the_wire,
     pairs_matrix,
     spec,
@@ -100,12 +99,13 @@ def vip_round_robin(ctx: SwarmCheckContext) -> Outcome:
     source = ctx.tasks(ServiceKey.PROBE)[0]
     n = ctx.scenario.vip.requests
 
-    last: list[ProbeResult] = []
+    last: dict[str, ProbeResult] = {}
 
     def observe() -> set[str]:
         probes = [ctx.probe(ProbeKind.TCP, str(vip), port=SERVER_TCP_PORT) for _ in range(n)]
-        last[:] = ctx.run(source, probes)
-        return {str(r.values.get("peer")) for r in last if r.ok}
+        last.clear()
+        last.update({f"request {i}": r for i, r in enumerate(ctx.run(source, probes))})
+        return {str(r.values.get("peer")) for r in last.values() if r.ok}
 
     polled = poll(observe, lambda seen: backends <= seen, ctx.scenario.converge_deadline_s)
     measurements = {
@@ -145,32 +145,29 @@ def vip_round_robin(ctx: SwarmCheckContext) -> Outcome:
 def routing_mesh(ctx: SwarmCheckContext) -> Outcome:
     sources = [(n.name, ctx.host_executor(n.name)) for n in ctx.nodes]
 
-    last: list[ProbeResult] = []
-
-    def observe() -> dict[str, Any]:
+    def observe() -> dict[str, ProbeResult]:
         cells = {}
-        last.clear()
         for name, executor in sources:
             assert executor is not None
             probes = [ctx.probe(ProbeKind.TCP, n.address, port=PUBLISHED_PORT) for n in ctx.nodes]
             results = executor.run_batch(probes)
-            last.extend(results)
             for node, r in zip(ctx.nodes, results, strict=True):
-                cells[f"{name}->{node.name}:{PUBLISHED_PORT}"] = r.evidence()
+                cells[f"{name}->{node.name}:{PUBLISHED_PORT}"] = r
         return cells
 
     polled = poll(
-        observe, lambda c: all(v["ok"] for v in c.values()), ctx.scenario.converge_deadline_s
+        observe, lambda c: all(r.ok for r in c.values()), ctx.scenario.converge_deadline_s
     )
-    unrun = None if polled.held else not_run(last, "published port", observed=polled.value)
+    observed = describe(polled.value)
+    unrun = None if polled.held else not_run(polled.value, "published port", observed=observed)
     if unrun is not None:
         return unrun
-    bad = {k: v["error"] for k, v in polled.value.items() if not v["ok"]}
+    bad = {k: r.error for k, r in polled.value.items() if not r.ok}
     if polled.held:
         return Outcome.passed(
-            f"published port answers on all {len(ctx.nodes)} hosts", observed=polled.value
+            f"published port answers on all {len(ctx.nodes)} hosts", observed=observed
         )
-    return Outcome.failed(f"published port silent: {bad}", observed=polled.value)
+    return Outcome.failed(f"published port silent: {bad}", observed=observed)
 
 
 @CATALOGUE.register(
