@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test fakes
@@ -19,7 +18,7 @@ from tests.k8s.fake_cluster import FakeDataPlane, FakeNetpolContext
 
 import netconform.checks.k8s_catalogue  # noqa: F401 - registers the checks
 from netconform.checks.base import CATALOGUE, execute
-from netconform.checks.k8s_netpol import Enforcement
+from netconform.k8s.run_state import Enforcement
 from netconform.netpol.catalogue import load_catalogue
 from netconform.netpol.model import Protocol
 from netconform.results import Verdict
@@ -27,16 +26,15 @@ from netconform.results import Verdict
 
 def schedule(lanes: int, observation_s: float, effect_s: float) -> tuple[float, int, int]:
     ids = [f"k8s.netpol.{c.id}" for c in load_catalogue() if Protocol.SCTP not in c.protocols]
-    ctx = FakeNetpolContext(FakeDataPlane(observation_s=observation_s, effect_after_s=effect_s))
-    ctx.spec = replace(ctx.spec, netpol_lanes=lanes)
+    plane = FakeDataPlane(observation_s=observation_s, effect_after_s=effect_s)
+    ctx = FakeNetpolContext(plane, lanes=lanes)
     ctx.params = ctx.params.model_copy(update={"netpol_deadline_s": 60, "poll_interval_s": 0.05})
-    ctx.planned = tuple(ids)
-    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    ctx.plan_checks(ids)
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     start = time.monotonic()
     results = [execute(CATALOGUE.get(i), ctx) for i in ids]
     wall = time.monotonic() - start
-    for close in ctx.closers:
-        close()
+    ctx.close()
     passed = sum(r.verdict == Verdict.PASS for r in results)
     return wall, passed, ctx.observations
 

@@ -1,13 +1,14 @@
 """The bottom layer every family builds on: what a platform provides (`Platform`, driven by
 the plugin, the CLI and the self-test through `running`), what a worker process attaches
-with (`Handle`), what a check receives (`CheckContext`), and the capabilities a skip
-quotes. Family-specific operations (scale a Swarm service, apply a NetworkPolicy) live on
-the family's own context type, used by that family's checks."""
+with (`Handle`), what a check receives (`CheckContext`), what the plugin holds for a whole
+run (`RunContext`), and the capabilities a skip quotes. Family-specific operations (scale a
+Swarm service, apply a NetworkPolicy) live on the family's own context type, used by that
+family's checks."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -93,6 +94,19 @@ class CheckContext(Protocol):
     def capabilities(self) -> Capabilities: ...
 
     def platform_info(self) -> dict[str, Any]: ...
+
+
+class RunContext(CheckContext, Protocol):
+    """A family's real context as a platform attaches it (registry `attach`): the plugin
+    tells it the checks to come and closes it at the end. Every family implements both,
+    as no-ops where there is nothing to do."""
+
+    def plan_checks(self, check_ids: Sequence[str]) -> None:
+        """The ids of the checks this process will run, in order (a context may start
+        some early: the Kubernetes one runs NetworkPolicy cases side by side)."""
+
+    def close(self) -> None:
+        """Stop what checks started in the background and release the clients."""
 
 
 @contextlib.contextmanager

@@ -281,15 +281,10 @@ def platform_context(pytestconfig: pytest.Config, request: pytest.FixtureRequest
     state = pytestconfig.stash[STATE]
     assert state.handle is not None, "platform was not provisioned"
     ctx = state.entry.attach(state.handle, state.scenario, state.options)
-    # a context that can start checks early is told which (Swarm contexts have a `plan`
-    # attribute of their own, the run's Docker names: hence the distinct name)
-    plan_checks = getattr(ctx, "plan_checks", None)
-    if plan_checks is not None:
-        plan_checks(_planned(request.session))
+    # told which checks are to come, so it can start some early (NetworkPolicy cases)
+    ctx.plan_checks(_planned(request.session))
     yield ctx
-    close = getattr(ctx, "close", None)
-    if close is not None:
-        close()
+    ctx.close()
 
 
 @pytest.fixture

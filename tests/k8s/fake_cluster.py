@@ -21,7 +21,9 @@ from netconform.k8s.context import make_probe
 from netconform.k8s.facts import UNKNOWN_CNI
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.netpol_binding import ClusterDns
-from netconform.k8s.workloads import WorkloadSpec, netpol_objects
+from netconform.k8s.netpol_runner import Clock, monotonic
+from netconform.k8s.run_state import KubeRunState
+from netconform.k8s.workloads import NETPOL_LANES, WorkloadSpec, netpol_objects
 from netconform.netpol.catalogue import port_name
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
 from netconform.netpol.oracle import Oracle, Profile
@@ -82,16 +84,22 @@ class FakeDataPlane:
 
 class FakeNetpolContext:
     def __init__(
-        self, plane: FakeDataPlane | None = None, capabilities: Capabilities | None = None
+        self,
+        plane: FakeDataPlane | None = None,
+        capabilities: Capabilities | None = None,
+        lanes: int = NETPOL_LANES,
+        clock: Clock = monotonic,  # the NetworkPolicy runner's
     ) -> None:
         self.plane = plane or FakeDataPlane()
         self._capabilities = capabilities or Capabilities(frozenset({"networkpolicy"}))
         self._ids = itertools.count()
-        self.spec = WorkloadSpec("r1", ("n0", "n1", "n2"), "probe:1", "10.96.0.10")
+        self.spec = WorkloadSpec(
+            "r1", ("n0", "n1", "n2"), "probe:1", "10.96.0.10", netpol_lanes=lanes
+        )
         self.params = KubernetesScenario(
             netpol_deadline_s=0.3, poll_interval_s=0.01, converge_deadline_s=0.3
         )
-        self.findings: dict[str, Any] = {}
+        self.run_state = KubeRunState.for_spec(self.spec, clock)
         self.ns_labels: dict[str, dict[str, str]] = {}
         self.pod_labels: dict[str, dict[str, str]] = {}
         self.endpoints: dict[str, PodEndpoint] = {}
@@ -101,8 +109,6 @@ class FakeNetpolContext:
         self.lock = threading.RLock()  # cases in several lanes call at once
         self.observations = 0
         self.in_flight = self.most_in_flight = 0  # observations under way at once
-        self.planned: tuple[str, ...] = ()
-        self.closers: list[Callable[[], None]] = []
         self.changed_at = 0.0
         self.labels_changed_at = 0.0
         self.info: dict[str, Any] = {}
@@ -128,6 +134,13 @@ class FakeNetpolContext:
                 )
 
         self.effective_labels = copy.deepcopy((self.ns_labels, self.pod_labels))
+
+    # --- RunContext -----------------------------------------------------------------
+    def plan_checks(self, check_ids: Sequence[str]) -> None:
+        self.run_state.planned = tuple(check_ids)
+
+    def close(self) -> None:
+        self.run_state.close()
 
     # --- KubeCheckContext -----------------------------------------------------------
     @property

@@ -20,6 +20,7 @@ from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
 from netconform.k8s.facts import CniFacts
 from netconform.k8s.kube import PodEndpoint
+from netconform.k8s.run_state import KubeRunState
 from netconform.k8s.workloads import (
     DNS_BACKENDS,
     DNS_EXTERNAL_NAME,
@@ -79,7 +80,7 @@ class ScriptedContext:
         self.params = KubernetesScenario(
             converge_deadline_s=0.05, poll_interval_s=0.01, probe_timeout_s=0.01
         )
-        self.findings: dict[str, Any] = {}
+        self.run_state = KubeRunState.for_spec(SPEC)
         self.info = dict(info or {})
         self.facts = facts or CniFacts(overhead_bytes=OVERHEAD)
         self.all = self._pods()

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from netconform.checks import k8s_netpol
+from netconform.checks import k8s_mtu, k8s_netpol
 from netconform.checks.base import CATALOGUE, execute
-from netconform.checks.k8s_netpol import CANARY_ID, Enforcement
+from netconform.checks.k8s_netpol import CANARY_ID
 from netconform.k8s.facts import CniFacts
+from netconform.k8s.run_state import Enforcement, KubeRunState
 from netconform.netpol.catalogue import load_catalogue
 from netconform.netpol.model import Protocol
 from netconform.netpol.oracle import Profile
+from netconform.platforms.registry import TakesRunOptions
 from netconform.results import CellValue, Measure, Verdict
 
 from .fake_cluster import FakeDataPlane, FakeNetpolContext
@@ -32,7 +34,7 @@ def test_every_catalogue_case_passes_on_a_correct_platform() -> None:
     # Every case cleans up: no policy left, labels as they were.
     assert ctx.policies == {}
     assert (ctx.ns_labels, ctx.pod_labels) == initial_labels
-    assert ctx.findings["netpol_enforcement"].enforced
+    assert ctx.run_state.enforcement.enforced
 
 
 def test_a_platform_that_does_not_enforce_gets_one_finding_and_skips() -> None:
@@ -49,7 +51,7 @@ def test_slow_enforcement_is_measured_not_failed() -> None:
     ctx = FakeNetpolContext(FakeDataPlane(delay_observations=3))
     assert execute(CATALOGUE.get(CANARY_ID), ctx).measurements[Measure.TOOK_EFFECT_S] > 0
     ctx = FakeNetpolContext(FakeDataPlane(delay_observations=3))
-    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     result = execute(CATALOGUE.get("k8s.netpol.upstream.tcp.default-deny-ingress"), ctx)
     assert result.verdict == Verdict.PASS
     assert result.measurements[Measure.TOOK_EFFECT_S] > 0
@@ -62,7 +64,7 @@ def test_time_to_take_effect_counts_from_the_apply_to_the_observation_that_held(
     plane = FakeDataPlane(effect_after_s=0.3, observation_s=0.2)
     ctx = FakeNetpolContext(plane)
     ctx.params = ctx.params.model_copy(update={"netpol_deadline_s": 3.0, "poll_interval_s": 0.05})
-    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     result = execute(CATALOGUE.get("k8s.netpol.upstream.tcp.default-deny-ingress"), ctx)
     assert result.verdict == Verdict.PASS, result.reason
     assert result.netpol is not None
@@ -74,7 +76,7 @@ def test_time_to_take_effect_counts_from_the_apply_to_the_observation_that_held(
 
 def test_a_change_in_effect_at_once_took_no_time_however_long_probing_took() -> None:
     ctx = FakeNetpolContext(FakeDataPlane(observation_s=0.2))
-    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     result = execute(CATALOGUE.get("k8s.netpol.upstream.tcp.default-deny-ingress"), ctx)
     assert result.netpol is not None
     (step,) = result.netpol.steps
@@ -85,7 +87,7 @@ def _relabelling_context(label_change_s: float | None) -> FakeNetpolContext:
     """Label changes take 0.5 s to show, against a 0.3 s step deadline."""
     ctx = FakeNetpolContext(FakeDataPlane(label_effect_after_s=0.5))
     ctx.params = ctx.params.model_copy(update={"poll_interval_s": 0.05})
-    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     if label_change_s is not None:
         ctx.facts = CniFacts(label_change_s=label_change_s)
     return ctx
@@ -118,8 +120,8 @@ def test_the_case_after_a_relabelling_one_waits_for_the_labels_put_back() -> Non
     # without the settling, the first step of the next case fails on x/b's old labels
     ctx = _relabelling_context(1.0)
     assert execute(CATALOGUE.get(RELABEL), ctx).verdict == Verdict.PASS
-    ctx.findings.clear()
-    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    ctx.run_state = KubeRunState.for_spec(ctx.spec)  # the label settle times forgotten
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     stale = execute(CATALOGUE.get(RELABEL), ctx)
     assert stale.verdict == Verdict.FAIL and "'create'" in stale.reason, stale.reason
 
@@ -129,7 +131,7 @@ def test_a_cell_lost_once_in_every_matrix_is_probed_again_not_failed(
 ) -> None:
     case = "k8s.netpol.upstream.tcp.default-deny-ingress"
     ctx = FakeNetpolContext(FakeDataPlane(loses_one_of_a_matrix=True))
-    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     assert execute(CATALOGUE.get(case), ctx).verdict == Verdict.PASS
     monkeypatch.setattr(k8s_netpol, "CELL_RETRIES", 0)  # without the re-probe: fails
     result = execute(CATALOGUE.get(case), ctx)
@@ -186,7 +188,7 @@ def test_policies_are_applied_to_the_runs_namespaces(check_id: str) -> None:
 def test_an_agent_crash_on_expected_deny_cells_is_an_error_never_a_pass() -> None:
     """Before probe outcomes, a crash read as "blocked": every expected-deny cell passed."""
     ctx = FakeNetpolContext(FakeDataPlane(crash_on_deny=True))
-    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     result = execute(CATALOGUE.get("k8s.netpol.upstream.tcp.default-deny-ingress"), ctx)
     assert result.verdict == Verdict.ERROR
     assert "could not be probed" in result.reason and "probe failed to run" in result.reason
@@ -217,3 +219,8 @@ def test_a_canary_whose_probe_did_not_run_decides_nothing() -> None:
     assert canary.verdict == Verdict.ERROR and "did not run" in canary.reason
     case = execute(CATALOGUE.get(f"k8s.netpol.{CASES[0].id}"), ctx)
     assert case.verdict == Verdict.ERROR and CANARY_ID in case.reason
+
+
+def test_the_netpol_module_declares_that_its_catalogue_takes_the_run_s_options() -> None:
+    assert isinstance(k8s_netpol, TakesRunOptions)
+    assert not isinstance(k8s_mtu, TakesRunOptions)  # a fixed catalogue

@@ -14,10 +14,10 @@ import pytest
 
 from netconform.checks import k8s_netpol
 from netconform.checks.base import CATALOGUE, execute
-from netconform.checks.k8s_netpol import Enforcement
 from netconform.cli import main
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s.facts import CniFacts
+from netconform.k8s.run_state import Enforcement
 from netconform.netpol.catalogue import CaseSelection
 from netconform.netpol.oracle import Profile
 from netconform.platforms.kind import KindPlatform
@@ -223,7 +223,7 @@ def _run_example(
     ctx = FakeNetpolContext(plane)
     ctx.facts = CniFacts(label_change_s=label_change_s)
     initial = (dict(ctx.ns_labels), dict(ctx.pod_labels))
-    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     result = execute(CATALOGUE.get(f"k8s.netpol.{case.id}"), ctx)
     assert ctx.policies == {} and (ctx.ns_labels, ctx.pod_labels) == initial  # cleaned up
     return ctx, result
@@ -295,6 +295,6 @@ def test_the_documented_example_is_a_valid_case_file(tmp_path: Path) -> None:
     (case,) = k8s_netpol.use_cases(CaseSelection(directory, with_catalogue=False))
     assert case.id == "shop.api-ingress" and len(case.steps) == 2
     ctx = FakeNetpolContext()
-    ctx.findings["netpol_enforcement"] = Enforcement(True, "known", 0.1)
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     result = execute(CATALOGUE.get("k8s.netpol.shop.api-ingress"), ctx)
     assert result.verdict == Verdict.PASS, result.reason

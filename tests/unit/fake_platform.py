@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,13 @@ class FakeContext:
 
     def platform_info(self) -> dict[str, Any]:
         return dict(self.handle.info)
+
+    # core.RunContext: nothing to start early, nothing to release
+    def plan_checks(self, check_ids: Sequence[str]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _attach(handle: FakeHandle, scenario: Any, options: Any) -> FakeContext:

@@ -2,7 +2,7 @@
 encapsulation overhead, DF pings across nodes at the limit (pass) and one byte over (fails
 locally: EMSGSIZE, never silence), and 4 MiB transfers across nodes by pod IP and ClusterIP.
 
-`measure()` runs once per run; its keys are what pod-interface reports as measurements."""
+`measure()` runs once per run (the context's run_state.mtu); pod-interface reports it."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from netconform.checks.k8s_common import (
 )
 from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
 from netconform.k8s.kube import PodEndpoint
+from netconform.k8s.run_state import MtuFinding
 from netconform.k8s.workloads import probe_service_name
 from netconform.probes.agent import SERVER_TCP_PORT
 from netconform.probes.model import Connectivity, ProbeKind
@@ -48,11 +49,11 @@ def _default_iface_mtu(values: dict[str, Any], routes: dict[str, Any]) -> tuple[
     return iface, int(values["interfaces"][iface]["mtu"])
 
 
-def measure(ctx: KubeCheckContext) -> dict[str, Any]:
+def measure(ctx: KubeCheckContext) -> MtuFinding:
     """Node MTU (a hostNetwork pod's default-route interface) and the pod's effective MTU
     (its interface, lowered by a route MTU when the CNI sets one), measured once per run."""
-    if "mtu" in ctx.findings:
-        return dict(ctx.findings["mtu"])
+    if ctx.run_state.mtu is not None:
+        return ctx.run_state.mtu
     pair = _pair(ctx)
     hosts = ctx.pods("host")
     if pair is None or not hosts:
@@ -81,27 +82,28 @@ def measure(ctx: KubeCheckContext) -> dict[str, Any]:
     pod_iface, iface_mtu = _default_iface_mtu(
         dict(seen["pod interfaces"].values), dict(seen["pod routes"].values)
     )
-    route_mtu = seen["pod oversize DF ping"].values.get("local_mtu")
-    effective = min(iface_mtu, int(route_mtu)) if route_mtu else iface_mtu
-    found = {
-        "node": host.node,
-        "node_iface": node_iface,
-        "node_mtu": node_mtu,
-        "pod_iface": pod_iface,
-        "pod_iface_mtu": iface_mtu,
-        "pod_route_mtu": route_mtu,
-        "pod_mtu": effective,
-    }
-    ctx.findings["mtu"] = found
-    return dict(found)
+    local_mtu = seen["pod oversize DF ping"].values.get("local_mtu")
+    route_mtu = int(local_mtu) if local_mtu is not None else None
+    effective = min(iface_mtu, route_mtu) if route_mtu else iface_mtu
+    found = MtuFinding(
+        node=host.node,
+        node_iface=node_iface,
+        node_mtu=node_mtu,
+        pod_iface=pod_iface,
+        pod_iface_mtu=iface_mtu,
+        pod_route_mtu=route_mtu,
+        pod_mtu=effective,
+    )
+    ctx.run_state.mtu = found
+    return found
 
 
-def _mtu_measurements(found: dict[str, Any]) -> dict[Measure, Any]:
+def _mtu_measurements(found: MtuFinding) -> dict[Measure, Any]:
     return {
-        Measure.EFFECTIVE_MTU: found["pod_mtu"],
-        Measure.INTERFACE_MTU: found["pod_iface_mtu"],
-        Measure.ROUTE_MTU: found["pod_route_mtu"],
-        Measure.HOST_MTU: found["node_mtu"],
+        Measure.EFFECTIVE_MTU: found.pod_mtu,
+        Measure.INTERFACE_MTU: found.pod_iface_mtu,
+        Measure.ROUTE_MTU: found.pod_route_mtu,
+        Measure.HOST_MTU: found.node_mtu,
     }
 
 
@@ -115,44 +117,47 @@ def _mtu_measurements(found: dict[str, Any]) -> dict[Measure, Any]:
 )
 def pod_interface(ctx: KubeCheckContext) -> Outcome:
     found = measure(ctx)
-    evidence: dict[str, Any] = {"observed": found, "measurements": _mtu_measurements(found)}
+    evidence: dict[str, Any] = {
+        "observed": found.to_json(),
+        "measurements": _mtu_measurements(found),
+    }
     overhead = ctx.facts.overhead_bytes
     if overhead is None:
         # An unknown CNI: only "not above the node's" can be asserted.
-        if found["pod_mtu"] <= found["node_mtu"]:
+        if found.pod_mtu <= found.node_mtu:
             return Outcome.passed(
-                f"pod MTU {found['pod_mtu']} <= node MTU {found['node_mtu']}", **evidence
+                f"pod MTU {found.pod_mtu} <= node MTU {found.node_mtu}", **evidence
             )
         return Outcome.failed(
-            f"pod MTU {found['pod_mtu']} exceeds node MTU {found['node_mtu']}", **evidence
+            f"pod MTU {found.pod_mtu} exceeds node MTU {found.node_mtu}", **evidence
         )
-    expected = found["node_mtu"] - overhead
+    expected = found.node_mtu - overhead
     pinned = ctx.facts.configured_mtu
     if pinned is not None and pinned != expected:
         # a pinned MTU is what pods get; one over node - overhead would need fragmenting
         fits = pinned <= expected
-        if found["pod_mtu"] == pinned and fits:
+        if found.pod_mtu == pinned and fits:
             return Outcome.passed(
-                f"pod MTU {pinned}: the CNI's configured MTU, within {found['node_mtu']} - "
+                f"pod MTU {pinned}: the CNI's configured MTU, within {found.node_mtu} - "
                 f"{overhead} = {expected}",
                 expected=pinned,
                 **evidence,
             )
         return Outcome.failed(
-            f"pod MTU {found['pod_mtu']}, configured {pinned}"
-            + ("" if fits else f", over node MTU {found['node_mtu']} - {overhead} = {expected}"),
+            f"pod MTU {found.pod_mtu}, configured {pinned}"
+            + ("" if fits else f", over node MTU {found.node_mtu} - {overhead} = {expected}"),
             expected=pinned,
             **evidence,
         )
-    if found["pod_mtu"] == expected:
+    if found.pod_mtu == expected:
         configured = " (the CNI's configured MTU)" if pinned is not None else ""
         return Outcome.passed(
-            f"pod MTU {expected} = {found['node_mtu']} - {overhead}{configured}",
+            f"pod MTU {expected} = {found.node_mtu} - {overhead}{configured}",
             expected=expected,
             **evidence,
         )
     return Outcome.failed(
-        f"pod MTU {found['pod_mtu']}, expected {found['node_mtu']} - {overhead} = {expected}",
+        f"pod MTU {found.pod_mtu}, expected {found.node_mtu} - {overhead} = {expected}",
         expected=expected,
         **evidence,
     )
@@ -164,7 +169,7 @@ def _df_ping(ctx: KubeCheckContext, over: bool) -> Outcome:
     pair = _pair(ctx)
     assert pair is not None
     src, dst = pair
-    size = found["pod_mtu"] - IP_ICMP_HEADERS + (1 if over else 0)
+    size = found.pod_mtu - IP_ICMP_HEADERS + (1 if over else 0)
     cell = Cell(
         src, ctx.probe(ProbeKind.ICMP, dst.ip, size=size, df=True), f"DF ping {size}+28 bytes"
     )
@@ -178,7 +183,7 @@ def _df_ping(ctx: KubeCheckContext, over: bool) -> Outcome:
     polled, bad = poll_cells(
         ctx, [cell], lambda _, r: r.outcome == Connectivity.EMSGSIZE if over else r.ok
     )
-    measurements: dict[Measure, Any] = {Measure.EFFECTIVE_MTU: found["pod_mtu"]}
+    measurements: dict[Measure, Any] = {Measure.EFFECTIVE_MTU: found.pod_mtu}
     if not over and not bad:
         measurements[Measure.LARGEST_DF_PAYLOAD] = size
     evidence: dict[str, Any] = {
@@ -193,11 +198,11 @@ def _df_ping(ctx: KubeCheckContext, over: bool) -> Outcome:
         return Outcome.failed(why, **evidence)
     if over:
         return Outcome.passed(
-            f"{src.node} -> {dst.node}: {size} bytes over MTU {found['pod_mtu']} fail locally",
+            f"{src.node} -> {dst.node}: {size} bytes over MTU {found.pod_mtu} fail locally",
             **evidence,
         )
     return Outcome.passed(
-        f"{src.node} -> {dst.node}: MTU {found['pod_mtu']} passes with DF", **evidence
+        f"{src.node} -> {dst.node}: MTU {found.pod_mtu} passes with DF", **evidence
     )
 
 

@@ -5,19 +5,21 @@ equals the oracle's or the deadline passes. A failed case carries its typed repo
 (results.NetpolReport): expected and observed tables and the oracle's explanation of each
 wrong cell; a mismatch that a known legitimate profile (e.g. ipBlock not matching pod IPs)
 explains passes as a profile result. A cell whose probe did not run is an error cell: the
-case is an error naming it (with the argv that re-runs it), never a deny that passes."""
+case is an error naming it (with the argv that re-runs it), never a deny that passes.
+
+This module judges a case; `k8s.netpol_runner` decides when and in which lane it runs (the
+context's run_state.netpol), and a case check records the time its case took there."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from netconform import aspects
 from netconform.checks.base import CATALOGUE, Outcome, Polled, poll
 from netconform.checks.k8s_common import Cell, observe, spec
-from netconform.checks.netpol_lanes import Lanes, Prefetch
 from netconform.checks.netpol_report import (
     Observed,
     cell_value,
@@ -31,6 +33,7 @@ from netconform.errors import InputError, file_field_error
 from netconform.k8s.context import KubeCheckContext
 from netconform.k8s.netpol_binding import NetpolBinding
 from netconform.k8s.plan import netpol_binding
+from netconform.k8s.run_state import Enforcement
 from netconform.k8s.workloads import NETPOL_PORTS
 from netconform.netpol.catalogue import (
     CLUSTER_DNS,
@@ -64,14 +67,6 @@ SHARED_ASPECTS = {
     # Swarm's --internal overlay has no way out; a pod whose egress is its namespace neither.
     "generated.peers.egress.empty-pod-selector": "isolation.internal.no-egress",
 }
-
-
-@dataclass(frozen=True)
-class Enforcement:
-    enforced: bool
-    reason: str
-    took_s: float | None
-    undecided: bool = False  # the canary's probe did not run: enforcement is unknown
 
 
 def _cells(
@@ -153,9 +148,8 @@ def _undecided(what: str) -> Enforcement:
 
 def check_enforcement(ctx: KubeCheckContext) -> Enforcement:
     """Once per run: x/b reachable from x/a, then a default-deny ingress in x must stop it."""
-    if "netpol_enforcement" in ctx.findings:
-        found: Enforcement = ctx.findings["netpol_enforcement"]
-        return found
+    if ctx.run_state.enforcement is not None:
+        return ctx.run_state.enforcement
     binding = netpol_binding(ctx.spec)
     ns = binding.real("x")
     src, dst = ctx.pod(ns, "a"), ctx.pod(ns, "b")
@@ -193,7 +187,7 @@ def check_enforcement(ctx: KubeCheckContext) -> Enforcement:
                 f"policy left {dst.key}:80 reachable for {deadline:.0f}s",
                 None,
             )
-    ctx.findings["netpol_enforcement"] = result
+    ctx.run_state.enforcement = result
     return result
 
 
@@ -296,16 +290,11 @@ def label_change_s(ctx: KubeCheckContext) -> float:
     return ctx.facts.label_change_s
 
 
-def _settled_key(binding: NetpolBinding) -> str:
-    return "netpol_labels_settle:" + ",".join(sorted(binding.namespaces.values()))
-
-
 def mark_relabelled(ctx: KubeCheckContext, binding: NetpolBinding, at: float) -> None:
     """The lane's labels changed at `at`: until the CNI's label-change time has passed, its
     steps may see the old labels (Cilium: a pod waiting for its new identity applies no
     policy change either, so a policy step right after a relabel waits too)."""
-    key = _settled_key(binding)
-    ctx.findings[key] = max(float(ctx.findings.get(key, 0.0)), at + label_change_s(ctx))
+    ctx.run_state.label_settles.mark(binding, at + label_change_s(ctx))
 
 
 def step_deadline_s(ctx: KubeCheckContext, binding: NetpolBinding, applied: float) -> float:
@@ -313,7 +302,7 @@ def step_deadline_s(ctx: KubeCheckContext, binding: NetpolBinding, applied: floa
     last label change has had the CNI's label-change time (a relabelling step, the steps
     after it, and the case after one, whose put-back labels settle)."""
     deadline = ctx.params.netpol_deadline_s
-    settles_at = float(ctx.findings.get(_settled_key(binding), 0.0))
+    settles_at = ctx.run_state.label_settles.settles_at(binding)
     return max(deadline, settles_at - applied + deadline)
 
 
@@ -451,11 +440,19 @@ def _register_case(case: Case, builtin: bool = True) -> None:
             return Outcome.errored(f"{canary.reason} (see {CANARY_ID})")
         if not canary.enforced:
             return Outcome.skipped(f"not applicable: {canary.reason} (see {CANARY_ID})")
-        prefetch = _prefetch(ctx)
-        if prefetch is not None and case.id in prefetch:
-            return prefetch.outcome(case.id)
-        with _lanes(ctx).take() as binding:  # not planned (run alone): now, in this thread
-            return run_case(ctx, case, binding)
+        runner = ctx.run_state.netpol
+
+        def judge(case: Case, lane: NetpolBinding) -> Outcome:
+            return run_case(ctx, case, lane)
+
+        runner.start(_planned_cases(ctx), judge)  # the first case starts the planned ones
+        # planned: its outcome once it finished in its lane; else it runs now, in this thread
+        ran = runner.result(case, judge)
+        if ran.error is not None:
+            error = f"{type(ran.error).__name__}: {ran.error}"
+            return Outcome.errored(error, duration_s=ran.duration_s)
+        assert ran.outcome is not None
+        return replace(ran.outcome, duration_s=ran.duration_s)  # its own time, not the wait
 
     _CASES[case.id] = case
 
@@ -466,47 +463,24 @@ def _register_case(case: Case, builtin: bool = True) -> None:
 
 # The case of every registered case check, by case id.
 _CASES: dict[str, Case] = {}
-LANES_KEY, PREFETCH_KEY = "netpol_lanes", "netpol_prefetch"  # in ctx.findings
 
 
-def _lanes(ctx: KubeCheckContext) -> Lanes[NetpolBinding]:
-    found: Lanes[NetpolBinding] | None = ctx.findings.get(LANES_KEY)
-    if found is None:
-        found = Lanes([netpol_binding(ctx.spec, lane) for lane in range(ctx.spec.netpol_lanes)])
-        ctx.findings[LANES_KEY] = found
-    return found
-
-
-def _runnable(ctx: KubeCheckContext, check_id_: str) -> str | None:
-    """The case id of a planned check that will run here (a case whose capabilities the
+def _runnable(ctx: KubeCheckContext, check_id_: str) -> Case | None:
+    """The case of a planned check that will run here (a case whose capabilities the
     platform has), else None."""
-    case_id = check_id_.removeprefix("k8s.netpol.")
-    if not check_id_.startswith("k8s.netpol.") or case_id not in _CASES:
+    case = _CASES.get(check_id_.removeprefix("k8s.netpol."))
+    if not check_id_.startswith("k8s.netpol.") or case is None:
         return None
     try:
         requires = CATALOGUE.get(check_id_).spec.requires
     except InputError:
         return None
-    return case_id if ctx.capabilities.why_missing(requires) is None else None
+    return case if ctx.capabilities.why_missing(requires) is None else None
 
 
-def _prefetch(ctx: KubeCheckContext) -> Prefetch[NetpolBinding, Outcome] | None:
-    """Created once, at the first case: the process's planned cases start in the lanes
-    (None: nothing planned, every case runs when its check does)."""
-    if PREFETCH_KEY in ctx.findings:
-        found: Prefetch[NetpolBinding, Outcome] | None = ctx.findings[PREFETCH_KEY]
-        return found
-    planned = [c for i in getattr(ctx, "planned", ()) if (c := _runnable(ctx, i))]
-    found = None
-    if planned:
-        found = Prefetch(
-            _lanes(ctx), planned, lambda case_id, binding: run_case(ctx, _CASES[case_id], binding)
-        )
-        closers = getattr(ctx, "closers", None)
-        if closers is not None:
-            closers.append(found.close)
-    ctx.findings[PREFETCH_KEY] = found
-    return found
+def _planned_cases(ctx: KubeCheckContext) -> list[Case]:
+    """The cases of the checks this process will run, in plan order."""
+    return [c for i in ctx.run_state.planned if (c := _runnable(ctx, i))]
 
 
 BUILTIN = tuple(load_catalogue())

@@ -23,7 +23,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from netconform.catalog.scenario import PerfParams
 from netconform.checks.base import Outcome
@@ -36,7 +36,15 @@ IPERF3 = "https://software.es.net/iperf/invoking.html"
 NETPERF_RR = "https://hewlettpackard.github.io/netperf/doc/netperf.html#TCP_005fRR"
 K8S_NETPERF = "https://github.com/cloud-bulldozer/k8s-netperf"
 
-E = TypeVar("E", bound=Hashable)
+
+class NamedEndpoint(Hashable, Protocol):
+    """What a perf check needs of an endpoint besides batching by it: a name to say."""
+
+    @property
+    def name(self) -> str: ...
+
+
+E = TypeVar("E", bound=NamedEndpoint)
 RunMany = Callable[[Mapping[E, Sequence[Probe]]], dict[E, list[ProbeResult]]]
 MakeProbe = Callable[..., Probe]
 
@@ -85,15 +93,11 @@ class DidNotRun(Exception):
         self.reproduce = tuple(reproduce)
 
 
-def _name(endpoint: object) -> str:
-    return str(getattr(endpoint, "name", endpoint))
-
-
 def _one(bench: Bench[E], source: E, probe: Probe) -> ProbeResult:
     result = bench.run_many({source: [probe]})[source][0]
     if not result.ran:
         raise DidNotRun(
-            f"{probe.kind} from {_name(source)} did not run: {result.error}", result.reproduce
+            f"{probe.kind} from {source.name} did not run: {result.error}", result.reproduce
         )
     if not result.ok:
         raise CouldNotMeasure(f"{probe.kind} to {probe.target}: {result.error}")
@@ -120,10 +124,10 @@ def start_servers(
         result = results[0]
         if not result.ran:
             raise DidNotRun(
-                f"perf servers in {_name(source)} did not run: {result.error}", result.reproduce
+                f"perf servers in {source.name} did not run: {result.error}", result.reproduce
             )
         if not result.ok:
-            raise CouldNotMeasure(f"perf servers in {_name(source)}: {result.error}")
+            raise CouldNotMeasure(f"perf servers in {source.name}: {result.error}")
         cpu[source] = _cpu(results[1]) if read_cpu else None
     return cpu
 

@@ -85,8 +85,9 @@ class SwarmCheckContext(Protocol):
         ...
 
 
-if TYPE_CHECKING:  # the real context keeps to the interface (checked by mypy, never run)
+if TYPE_CHECKING:  # the real context keeps to both interfaces (checked by mypy, never run)
+    from netconform.core import RunContext
     from netconform.platforms.swarm import SwarmContext
 
-    def _conforms(ctx: SwarmContext) -> SwarmCheckContext:
-        return ctx
+    def _conforms(ctx: SwarmContext) -> tuple[SwarmCheckContext, RunContext]:
+        return ctx, ctx

@@ -1,12 +1,13 @@
-"""What a Kubernetes check runs against: the run's endpoints, batch probing and the
-NetworkPolicy operations. `KubeCheckContext` is the interface checks use (tests give a
-fake); `KubeContext` is the real one, attached to with a `KubeHandle`."""
+"""What a Kubernetes check runs against: the run's endpoints, batch probing, the
+NetworkPolicy operations and the run's shared state (`run_state`: what checks compute once).
+`KubeCheckContext` is the interface checks use (tests give a fake); `KubeContext` is the
+real one, attached to with a `KubeHandle`."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from netconform.catalog.scenario import KubernetesScenario
 from netconform.core import Capabilities
@@ -14,6 +15,7 @@ from netconform.k8s.facts import UNKNOWN_CNI, CniFacts
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kube import KubeApi, PodEndpoint
 from netconform.k8s.netpol_binding import ClusterDns
+from netconform.k8s.run_state import KubeRunState
 from netconform.k8s.workloads import (
     NODE_INDEX_LABEL,
     ROLE_LABEL,
@@ -28,7 +30,7 @@ from netconform.vocab import Family
 class KubeCheckContext(Protocol):
     params: KubernetesScenario
     spec: WorkloadSpec
-    findings: dict[str, Any]  # computed once per run and shared by checks (e.g. the canary)
+    run_state: KubeRunState  # computed once per run and shared by checks (e.g. the canary)
 
     @property
     def capabilities(self) -> Capabilities: ...
@@ -97,9 +99,7 @@ class KubeContext:
         self.api = api
         self.spec = spec
         self.params = params
-        self.findings: dict[str, Any] = {}
-        self.planned: tuple[str, ...] = ()  # the check ids this process will run, in order
-        self.closers: list[Callable[[], None]] = []  # what checks started in the background
+        self.run_state = KubeRunState.for_spec(spec)
         self._capabilities = capabilities
         self._info = dict(info)
         self._facts = facts
@@ -171,11 +171,10 @@ class KubeContext:
 
     def plan_checks(self, check_ids: Sequence[str]) -> None:
         """The checks this process will run, in order (a check may start some early)."""
-        self.planned = tuple(check_ids)
+        self.run_state.planned = tuple(check_ids)
 
     def close(self) -> None:
-        for close in reversed(self.closers):
-            close()
+        self.run_state.close()  # what checks started in the background, before the API
         self.api.close()
 
 
@@ -184,3 +183,10 @@ def attach(handle: KubeHandle, params: KubernetesScenario) -> KubeContext:
     api = KubeApi(handle.kubeconfig, handle.context)
     spec = handle.workload_spec()
     return KubeContext(api, spec, handle.capabilities, handle.info, params, handle.facts)
+
+
+if TYPE_CHECKING:  # the real context keeps to both interfaces (checked by mypy, never run)
+    from netconform.core import RunContext
+
+    def _conforms(ctx: KubeContext) -> tuple[KubeCheckContext, RunContext]:
+        return ctx, ctx

@@ -10,10 +10,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from netconform.catalog.scenario import KubernetesScenario, Scenario, SwarmScenario, load_scenario
-from netconform.core import CheckContext, Handle, Platform
+from netconform.core import Handle, Platform, RunContext
 from netconform.errors import InputError
 from netconform.k8s.profiles import PROFILES
 from netconform.options import RunOptions
@@ -22,7 +22,7 @@ from netconform.settings import Settings
 from netconform.vocab import Family
 
 Factory = Callable[[RunOptions, Any, Settings, Progress], Platform]
-Attach = Callable[[Any, Any, RunOptions], CheckContext]
+Attach = Callable[[Any, Any, RunOptions], RunContext]
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,13 @@ def _cluster(
     return ClusterPlatform(keep=options.keep, progress=p, settings=settings)
 
 
-def _attach_swarm(handle: Any, scenario: SwarmScenario, _: RunOptions) -> CheckContext:
+def _attach_swarm(handle: Any, scenario: SwarmScenario, _: RunOptions) -> RunContext:
     from netconform.platforms.swarm_platforms import context_from_handle
 
     return context_from_handle(handle, scenario)
 
 
-def _attach_kube(handle: Any, scenario: KubernetesScenario, _: RunOptions) -> CheckContext:
+def _attach_kube(handle: Any, scenario: KubernetesScenario, _: RunOptions) -> RunContext:
     from netconform.k8s.context import attach
 
     return attach(handle, scenario)
@@ -112,6 +112,14 @@ SWARM_CHECKS = tuple(
 KUBERNETES_CHECKS = tuple(
     f"netconform.checks.k8s_{area}" for area in ("reachability", "dns", "mtu", "netpol", "perf")
 )
+
+
+@runtime_checkable
+class TakesRunOptions(Protocol):
+    """A check module whose catalogue depends on the run (checks.k8s_netpol: the run's own
+    NetworkPolicy cases) declares it with this function; every other module's is fixed."""
+
+    def use_run_options(self, options: RunOptions) -> None: ...
 
 
 def _swarm_entry(name: str, build: Factory) -> PlatformEntry:
@@ -171,10 +179,8 @@ def load_checks(which: str, options: RunOptions | None = None) -> None:
         _kubernetes_only(options)
     for module in dict.fromkeys(modules):
         loaded = importlib.import_module(module)
-        # A check module whose catalogue depends on the run (its own cases) says so here.
-        use_run_options = getattr(loaded, "use_run_options", None)
-        if options is not None and use_run_options is not None:
-            use_run_options(options)
+        if options is not None and isinstance(loaded, TakesRunOptions):
+            loaded.use_run_options(options)
 
 
 @dataclass(frozen=True)

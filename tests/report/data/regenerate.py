@@ -52,6 +52,7 @@ from netconform.checks.base import CATALOGUE, Check, execute  # noqa: E402
 from netconform.core import Capabilities  # noqa: E402
 from netconform.k8s import profiles  # noqa: E402
 from netconform.k8s.facts import CniFacts  # noqa: E402
+from netconform.k8s.run_state import KubeRunState  # noqa: E402
 from netconform.k8s.workloads import all_objects  # noqa: E402
 from netconform.netpol.oracle import Profile  # noqa: E402
 from netconform.platforms.registry import load_checks  # noqa: E402
@@ -144,11 +145,13 @@ def _kubernetes(
         c for c in _checks(Family.KUBERNETES) if not c.spec.id.startswith("k8s.netpol.")
     ]
     results = _run(probe_checks, lambda _: scripted)
-    findings: dict[str, Any] = {}
+    run_state: KubeRunState | None = None
 
     def netpol_ctx(check: Check[Any]) -> FakeNetpolContext:
+        nonlocal run_state
         ctx = FakeNetpolContext(plane(check.spec.id.removeprefix("k8s.netpol.")), caps)
-        ctx.findings = findings  # one canary per run, as on a cluster
+        run_state = run_state or ctx.run_state
+        ctx.run_state = run_state  # one canary per run, as on a cluster
         return ctx
 
     canary = CATALOGUE.get("k8s.netpol.enforcement")
