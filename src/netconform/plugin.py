@@ -34,9 +34,8 @@ from netconform.results import (
     PROVISIONING_ERROR,
     Area,
     CheckResult,
-    RunResults,
+    ResultsWriter,
     Verdict,
-    write_results,
 )
 from netconform.settings import Settings
 
@@ -69,23 +68,21 @@ class RunState:
         self.platform: Platform | None = None  # the controller's, for diagnostics
         self.lifecycle = contextlib.ExitStack()  # running(platform) from start to finish
         self.started = _now()
-        self.results: list[CheckResult] = []
+        self.results: list[CheckResult] = []  # in the order they finished
         self.info: dict[str, Any] = {}
+        self.writer = ResultsWriter(options.out / "results.json", options.platform, self.started)
 
     @property
     def platform_name(self) -> str:
         return self.options.platform
 
     def write(self, complete: bool) -> None:
-        run = RunResults(
-            platform=self.platform_name,
-            platform_info=self.info,
-            started=self.started,
-            finished=_now() if complete else None,
-            checks=tuple(sorted(self.results, key=lambda r: r.id)),
-            complete=complete,
-        )
-        write_results(self.options.out / "results.json", run)
+        """results.json as the run stands: while it goes, only what changed (platform_info, the
+        checks finished since); at the end, the whole document once."""
+        if complete:
+            self.writer.finish(self.info, self.results, _now())
+        else:
+            self.writer.progress(self.info, self.results)
 
     def not_provisioned(self, exc: BaseException) -> None:
         """An incomplete results.json that says why, so a nightly report shows the platform
