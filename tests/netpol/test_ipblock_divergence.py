@@ -109,15 +109,6 @@ def test_under_upstream_semantics_the_same_case_holds_as_expected() -> None:
     assert all(s.held and not s.profile for s in result.netpol.steps)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "k8s_netpol.run_case re-probes a step's stragglers only against the default "
-        "expectation: a cell lost once in the last observation (one SYN of a large matrix) "
-        "makes an observation that is the divergence fail"
-    ),
-)
 def test_a_cell_lost_once_does_not_turn_the_divergence_into_a_failure() -> None:
     """Every observation of a whole matrix loses one allowed cell, which a re-probe recovers:
     on the default expectation the step holds (tests/k8s: the re-probe); on the divergence
