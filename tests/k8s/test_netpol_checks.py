@@ -83,9 +83,11 @@ def test_a_change_in_effect_at_once_took_no_time_however_long_probing_took() -> 
     assert step.held and step.attempts == 1 and step.took_effect_s < 0.05
 
 
-def _relabelling_context(label_change_s: float | None) -> FakeNetpolContext:
+def _relabelling_context(
+    label_change_s: float | None, label_effect_after_s: float = 0.5
+) -> FakeNetpolContext:
     """Label changes take 0.5 s to show, against a 0.3 s step deadline."""
-    ctx = FakeNetpolContext(FakeDataPlane(label_effect_after_s=0.5))
+    ctx = FakeNetpolContext(FakeDataPlane(label_effect_after_s=label_effect_after_s))
     ctx.params = ctx.params.model_copy(update={"poll_interval_s": 0.05})
     ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     if label_change_s is not None:
@@ -117,8 +119,9 @@ def test_the_case_after_a_relabelling_one_waits_for_the_labels_put_back() -> Non
     again = execute(CATALOGUE.get(RELABEL), ctx)
     assert again.verdict == Verdict.PASS, again.reason
     assert again.netpol is not None and again.netpol.steps[0].took_effect_s > 0.1
-    # without the settling, the first step of the next case fails on x/b's old labels
-    ctx = _relabelling_context(1.0)
+    # without the settling, the first step of the next case fails on x/b's old labels (labels
+    # that take 3 s to show: a loaded machine's pause between the cases must not hide it)
+    ctx = _relabelling_context(4.0, label_effect_after_s=3.0)
     assert execute(CATALOGUE.get(RELABEL), ctx).verdict == Verdict.PASS
     ctx.run_state = KubeRunState.for_spec(ctx.spec)  # the label settle times forgotten
     ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
