@@ -15,7 +15,15 @@ from .conftest import Linter
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
-PLATFORM_ENVS = ["swarm", "flannel", "calico", "calico-manifest", "calico-bgp", "calico-bpf", "cilium"]
+PLATFORM_ENVS = [
+    "swarm",
+    "flannel",
+    "calico",
+    "calico-manifest",
+    "calico-bgp",
+    "calico-bpf",
+    "cilium",
+]
 # tox environments that are tools, not platforms, and so are not in the nightly matrix
 HELPER_ENVS = {"lint", "type", "types", "mypy", "test", "tests", "unit", "report", "docs", "format"}
 
