@@ -7,9 +7,12 @@ the option: exit 2 and one line, never a traceback."""
 from __future__ import annotations
 
 import errno
+import json
+import math
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from netconform.errors import InputError
 
@@ -49,6 +52,51 @@ def read_text(path: Path) -> str:
             f"{path}: cannot read: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
             f"{exc.start}); expected YAML or JSON"
         ) from None
+
+
+# Integers a netconform document can hold (byte counts, nanoseconds): a longer digit string
+# is no measurement, and Python would spend quadratic time converting it.
+MAX_INT_DIGITS = 20
+
+
+class _NotJson(ValueError):
+    """What Python's json accepts and JSON does not (NaN, Infinity) or we refuse."""
+
+
+def _constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not JSON (browsers and other readers refuse it)")
+
+
+def _integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise _NotJson(f"an integer of {len(digits)} digits (at most {MAX_INT_DIGITS})")
+    return int(digits)
+
+
+def load_json(text: str, where: Path | str) -> Any:
+    """JSON as every reader reads it: NaN, Infinity, absurd integers and nesting too deep
+    for the parser are one InputError naming `where`, never a traceback."""
+    try:
+        return json.loads(text, parse_constant=_constant, parse_int=_integer)
+    except _NotJson as exc:
+        raise InputError(f"{where}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON (truncated?): {exc}") from None
+    except RecursionError:
+        raise InputError(f"{where}: nested too deeply to be a netconform document") from None
+
+
+def finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float made null: json.dumps would write them as
+    NaN/Infinity, which no JSON reader accepts (a measurement that could not be computed is
+    no measurement)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def input_dir(path: Path, option: str) -> Path:

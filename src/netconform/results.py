@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netconform.errors import InputError
-from netconform.inputs import read_text
+from netconform.inputs import finite, load_json, read_text
 from netconform.vocab import Family
 
 SCHEMA = "netconform/results/v2"
@@ -401,7 +401,7 @@ def write_results(path: Path, run: RunResults) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".results-", dir=path.parent)
     with os.fdopen(fd, "w") as out:
-        json.dump(run.to_json(), out, indent=2, sort_keys=False)
+        json.dump(finite(run.to_json()), out, indent=2, sort_keys=False, allow_nan=False)
         out.write("\n")
     os.chmod(tmp, 0o644)  # mkstemp makes 0600; CI uploads these as another user
     os.replace(tmp, path)
@@ -445,7 +445,7 @@ class ResultsWriter:
             with self.sidecar.open("a", encoding="utf-8") as lines:
                 for check in checks[self._appended :]:
                     # ASCII (json's default): a line cut short never splits a character
-                    lines.write(json.dumps(check.to_json()) + "\n")
+                    lines.write(json.dumps(finite(check.to_json()), allow_nan=False) + "\n")
                     lines.flush()
             self._appended = len(checks)
 
@@ -476,7 +476,9 @@ def _sidecar_checks(path: Path) -> tuple[CheckResult, ...]:
     checks = []
     for number, line in enumerate(lines, 1):
         try:
-            checks.append(CheckResult.from_json(json.loads(line)))
+            checks.append(CheckResult.from_json(load_json(line, f"{sidecar}: line {number}")))
+        except InputError:
+            raise
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise InputError(f"{sidecar}: line {number}: malformed check ({exc})") from None
     return tuple(checks)
@@ -486,10 +488,7 @@ def read_results(path: Path) -> RunResults:
     """Read and validate one results.json; every problem is one InputError naming the file."""
     if not path.exists():
         raise InputError(f"{path}: no such results file")
-    try:
-        data = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON (truncated?): {exc}") from None
+    data = load_json(read_text(path), path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: top level must be an object")
     schema = data.get("schema")

@@ -187,3 +187,40 @@ def test_a_fifo_or_a_device_is_refused_at_once_not_read_forever(tmp_path: Path) 
     for path in (fifo, Path("/dev/zero")):
         with pytest.raises(InputError, match="not a regular file"):
             read_text(path)
+
+
+@pytest.mark.parametrize(
+    ("payload", "said"),
+    [
+        ('{"a": NaN}', "NaN is not JSON"),
+        ('{"a": -Infinity}', "-Infinity is not JSON"),
+        ('{"a": ' + "9" * 5000 + "}", "an integer of 5000 digits"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"a": ', "not valid JSON"),
+    ],
+)
+def test_report_refuses_what_json_is_not_in_one_line(
+    tmp_path: Path, payload: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(payload)
+    assert main(["report", str(run), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and str(run / "results.json") in err and "\n" not in err
+    assert not (tmp_path / "out" / "comparison.json").exists()
+
+
+def test_a_measurement_that_is_not_a_number_is_written_as_null(tmp_path: Path) -> None:
+    """json.dumps writes float('nan') as NaN, which no JSON reader takes: the run writes null
+    and the report reads its own results.json back."""
+    measured = {"ratio_to_baseline": float("nan"), "mbit_s": float("inf"), "ok": 1.5}
+    check = CheckResult(
+        "perf.x", Area.PERF, "t", Verdict.PASS, "measured", 1.0, None, None, measured
+    )
+    path = tmp_path / "results.json"
+    write_results(path, RunResults("swarm-lab", {}, "t0", "t1", (check,), complete=True))
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    back = read_results(path).checks[0].measurements
+    assert back == {"ratio_to_baseline": None, "mbit_s": None, "ok": 1.5}

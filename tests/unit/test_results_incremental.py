@@ -118,7 +118,7 @@ def test_a_malformed_line_within_the_sidecar_is_an_input_error_naming_it(tmp_pat
     lines = checks_path(path).read_text().splitlines(keepends=True)
     lines[1] = lines[1][:30] + "\n"
     checks_path(path).write_text("".join(lines))
-    with pytest.raises(InputError, match=r"results\.checks\.jsonl: line 2: malformed check"):
+    with pytest.raises(InputError, match=r"results\.checks\.jsonl: line 2: not valid JSON"):
         read_results(path)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from netconform.errors import file_field_error
-from netconform.inputs import read_text
+from netconform.inputs import load_json, read_text
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
 from netconform.netpol.oracle import HostNetworkMode, Probe, Profile
 from netconform.netpol.policy import NetworkPolicy
@@ -51,7 +51,7 @@ def read_structured(path: Path) -> Any:
     text = read_text(path)
     try:
         if path.suffix == ".json":
-            return json.loads(text)
+            return load_json(text, path)
         return yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from netconform.errors import NetconformError
-from netconform.inputs import output_dir
+from netconform.inputs import finite, output_dir
 from netconform.report import approaches, netpol_summary, selftest_section
 from netconform.report.allure_report import generate_allure_report
 from netconform.report.compare import comparison_to_json, load_runs, merge_runs
@@ -52,7 +52,9 @@ def run_report(args: argparse.Namespace) -> int:
         "approaches": approaches.summary_json(comparison),
         "selftests": selftests,
     }
-    (out / JSON_FILE).write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
+    (out / JSON_FILE).write_text(
+        json.dumps(finite(merged), indent=1, allow_nan=False) + "\n", encoding="utf-8"
+    )
     for name in (HTML_FILE, MARKDOWN_FILE, JSON_FILE):
         print(f"wrote {out / name}")
     unprovisioned = [c.label for c in comparison.columns if c.provisioning_error]

@@ -4,13 +4,13 @@ A RUN_DIR holding selftest.json and no results.json is a self-test, not a run.""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from netconform.errors import InputError
+from netconform.inputs import load_json, read_text
 from netconform.report.presentation import markdown_text
 
 SELFTEST_FILE = "selftest.json"
@@ -25,10 +25,7 @@ def is_selftest_dir(path: Path) -> bool:
 
 def load_selftest(directory: Path) -> dict[str, Any]:
     path = directory / SELFTEST_FILE
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON (truncated?): {exc}") from None
+    data = load_json(read_text(path), path)
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         got = data.get("schema") if isinstance(data, dict) else None
         raise InputError(f"{path}: schema: unsupported {got!r}, expected {SCHEMA!r}")
