@@ -13,6 +13,8 @@ import pytest
 from netconform.report.allure_report import (
     ALLURE_PACKAGE,
     CATEGORIES,
+    ENVIRONMENT_ID_MAX,
+    environment_id,
     generate_allure_report,
     stage_results,
 )
@@ -210,3 +212,13 @@ def test_real_allure_report(tmp_path: Path, comparison: Comparison) -> None:
     assert second.generated, second.message
     assert second.history_file is not None
     assert len(second.history_file.read_text().splitlines()) == 2
+
+
+def test_a_long_platform_name_becomes_an_environment_id_allure_accepts() -> None:
+    """Allure 3 refuses the whole report for an environment id over 64 characters."""
+    long_a, long_b = "kind-" + "a" * 95, "kind-" + "a" * 94 + "b"
+    ids = {environment_id(long_a), environment_id(long_b)}
+    assert len(ids) == 2 and all(len(i) <= ENVIRONMENT_ID_MAX for i in ids)
+    assert all(i.startswith("kind-aaa") for i in ids)
+    assert environment_id("kind-cilium") == "kind-cilium"  # short names unchanged
+    assert environment_id("<b>x</b>") == "b-x-b"

@@ -106,8 +106,18 @@ def default_prefix() -> Path:
     return cache / "netconform" / ALLURE_PACKAGE.replace("@", "-")
 
 
+# Allure 3 refuses an environment id over 64 characters (and the whole report with it)
+ENVIRONMENT_ID_MAX = 64
+
+
 def environment_id(platform: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", platform).strip("-") or "platform"
+    """The platform as an Allure environment id: its letters, digits, `_` and `-`; a long name
+    is cut and keeps a hash of the whole, so two long names never share an id."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", platform).strip("-") or "platform"
+    if len(cleaned) <= ENVIRONMENT_ID_MAX:
+        return cleaned
+    digest = hashlib.sha256(platform.encode()).hexdigest()[:10]
+    return f"{cleaned[: ENVIRONMENT_ID_MAX - len(digest) - 1]}-{digest}"
 
 
 def generate_allure_report(
