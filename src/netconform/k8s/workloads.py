@@ -21,6 +21,12 @@ ROLE_LABEL = "netconform.io/role"
 ENDPOINT_LABEL = "netconform.io/endpoint"
 NODE_INDEX_LABEL = "netconform.io/node-index"
 SLOT_LABEL = "netconform.io/slot"
+# On every namespace of a `cluster` run, set when it is created and never changed after: the
+# mark the admission policy and `netconform cluster cleanup` go by (a NetworkPolicy case may
+# replace a namespace's labels, never its annotations), and who made it (host/pid/start).
+RUN_ANNOTATION = "netconform.io/run"
+OWNER_ANNOTATION = "netconform.io/owner"
+NAMESPACE_PREFIX = "nc-"
 NETPOL_PORTS = (80, 81)
 NETPOL_PROTOCOLS = (Protocol.TCP, Protocol.UDP)  # SCTP: the agent has no SCTP probe yet
 # Copies of the NetworkPolicy model, each in namespaces of its own, so cases run side by
@@ -66,15 +72,15 @@ class WorkloadSpec:
 
     @property
     def probe_namespace(self) -> str:
-        return f"nc-{self.run_id}-probe"
+        return f"{NAMESPACE_PREFIX}{self.run_id}-probe"
 
     @property
     def dns_namespace(self) -> str:
-        return f"nc-{self.run_id}-dns"
+        return f"{NAMESPACE_PREFIX}{self.run_id}-dns"
 
     def netpol_namespace(self, logical: str, lane: int = 0) -> str:
         """nc-<run>-x for lane 0, nc-<run>-x1, nc-<run>-x2 ... for the others."""
-        return f"nc-{self.run_id}-{logical}{lane or ''}"
+        return f"{NAMESPACE_PREFIX}{self.run_id}-{logical}{lane or ''}"
 
     def netpol_namespaces(self, lane: int = 0) -> dict[str, str]:
         """Logical name (x, y, z) -> the run's real namespace name in that lane."""
@@ -356,6 +362,17 @@ def dns_objects(spec: WorkloadSpec) -> list[Manifest]:
         )
     )
     return objects
+
+
+def claimed_namespaces(spec: WorkloadSpec, owner: str) -> list[Manifest]:
+    """The run's namespaces as it creates them before anything else: labelled as in
+    all_objects, and annotated with the run and its owner."""
+    claimed = []
+    for doc in all_objects(spec):
+        if doc["kind"] == "Namespace":
+            annotations = {RUN_ANNOTATION: spec.run_id, OWNER_ANNOTATION: owner}
+            claimed.append({**doc, "metadata": {**doc["metadata"], "annotations": annotations}})
+    return claimed
 
 
 def all_objects(spec: WorkloadSpec) -> list[Manifest]:

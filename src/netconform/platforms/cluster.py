@@ -1,23 +1,31 @@
 """Platform `cluster`: the same suite on a cluster the user already has (a kubeconfig and
-context). Everything the run creates lives in namespaces named and labelled with the run id;
-teardown deletes exactly those, and nothing else is ever touched."""
+context). Preflight asks the cluster whether the kubeconfig may do everything the run does
+(k8s/access.py) before anything is created. Everything the run creates lives in namespaces
+named nc-<run>-*, labelled with the run and annotated, at creation, with the run and its
+owner process; a run first deletes what killed runs of this host left (k8s/leftovers.py),
+and teardown deletes exactly its own namespaces and waits, bounded, until they are gone."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from netconform.core import Capabilities
 from netconform.errors import EnvironmentUnfit, said_not_raised
-from netconform.k8s import diagnostics, install, plan
+from netconform.k8s import diagnostics, install, leftovers, manifests, plan
+from netconform.k8s.access import require_access, user_kubectl
+from netconform.k8s.cnis.base import write_file
 from netconform.k8s.detect import detect
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kube import KubeApi
 from netconform.k8s.tools import Runner, SubprocessRunner, require_tools
-from netconform.k8s.workloads import WorkloadSpec
+from netconform.k8s.workloads import WorkloadSpec, claimed_namespaces
 from netconform.platforms.kind import state_root
+from netconform.polling import Clock, Sleep
 from netconform.progress import NoProgress, Progress
 from netconform.settings import Settings
 from netconform.vocab import Capability, Family
@@ -51,6 +59,10 @@ class ClusterPlatform:
         run_id: str | None = None,
         api_factory: Callable[[str], KubeApi] | None = None,
         settings: Settings | None = None,
+        processes: leftovers.Processes | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        gone_deadline_s: float = leftovers.GONE_DEADLINE_S,
     ) -> None:
         settings = settings or Settings.from_env()
         self.keep = keep
@@ -63,7 +75,16 @@ class ClusterPlatform:
         root = state_dir or state_root(settings).parent / "cluster"
         self.work = install.Workdir(root / self.run_id)
         self._teardown: tuple[install.Step, ...] = ()
+        self._namespaces: tuple[str, ...] = ()
         self._api_factory = api_factory or KubeApi
+        self.processes = processes or leftovers.LocalProcesses()
+        self.clock: Clock = clock or time.monotonic
+        self.sleep: Sleep = sleep or time.sleep
+        self.gone_deadline_s = gone_deadline_s
+
+    def _kubectl(self, *args: str) -> tuple[str, ...]:
+        """kubectl on the run's own copy of the kubeconfig."""
+        return install.kubectl(self.work, *args)
 
     def prepare_host(self) -> None:
         """Nothing: kubectl and the cluster are the user's."""
@@ -80,6 +101,9 @@ class ClusterPlatform:
                 "platform cluster needs NETCONFORM_PROBE_IMAGE: the probe image "
                 "(netconform/probe, lab/image.py recipe) in a registry the cluster can pull from"
             )
+        # Asked in the namespace the run will create first; nothing exists yet.
+        probe_namespace = WorkloadSpec(self.run_id, (), self.image, "").probe_namespace
+        require_access(self.runner, user_kubectl(self.kubeconfig, self.context), probe_namespace)
 
     def provision(self) -> KubeHandle:
         try:
@@ -106,6 +130,9 @@ class ClusterPlatform:
         if view.returncode != 0:
             raise EnvironmentUnfit(f"cannot read kubeconfig {self.kubeconfig}: {view.tail()}")
         self.work.kubeconfig.write_text(view.stdout)
+        reclaimed = leftovers.clean(self.runner, self._kubectl, self.processes)
+        for line in reclaimed.lines():
+            self.progress.step(f"namespaces of earlier runs: {line}")
         api = self._api_factory(str(self.work.kubeconfig))
         try:
             nodes = api.schedulable_nodes()[:NODES_USED]
@@ -119,9 +146,11 @@ class ClusterPlatform:
         self.progress.step("detecting the cluster's CNI")
         cni = detect(self.runner, functools.partial(install.kubectl, self.work))
         rendered = plan.render_cluster(self.run_id, self.work.root, nodes, self.image, dns_ip)
-        self._teardown = rendered.teardown
-        install.run_steps(rendered.run_steps, self.runner, self.progress)
         spec = WorkloadSpec(self.run_id, tuple(nodes), self.image, dns_ip)
+        rendered = self._with_claim(rendered, spec)
+        self._teardown = rendered.teardown
+        self._namespaces = tuple(spec.namespaces())
+        install.run_steps(rendered.run_steps, self.runner, self.progress, self.clock, self.sleep)
         return KubeHandle(
             self.name,
             str(self.work.kubeconfig),
@@ -142,14 +171,46 @@ class ClusterPlatform:
             facts=cni.facts,
         )
 
+    def _with_claim(self, rendered: plan.RenderedPlan, spec: WorkloadSpec) -> plan.RenderedPlan:
+        """The plan with a first step that creates the run's namespaces annotated with the
+        run and its owner (a separate `kubectl create`, so the workloads' server-side apply
+        never owns, and never drops, the annotations); steps.sh and plan.json rewritten."""
+        owner = leftovers.current_owner(self.processes).encode()
+        claim = self.work.root / "namespaces.yaml"
+        write_file(claim, manifests.dump_all(claimed_namespaces(spec, owner)))
+        step = install.Step(
+            install.Phase.CREATE,
+            self._kubectl("create", "-f", str(claim)),
+            "create the run's namespaces, annotated with the run and its owner",
+        )
+        claimed = dataclasses.replace(
+            rendered,
+            files=(*rendered.files, claim),
+            run_steps=(step, *rendered.run_steps),
+        )
+        plan.write_steps(self.work.root, claimed)
+        return claimed
+
     def collect_diagnostics(self, out: Path) -> list[Path]:
         """Pods, events and node conditions of the cluster (it has no CNI profile, so no
         CNI logs), into out/."""
-        return diagnostics.collect(self.runner, self.kubeconfig, out, ())
+        kubeconfig = self.work.kubeconfig if self.work.kubeconfig.is_file() else self.kubeconfig
+        return diagnostics.collect(self.runner, str(kubeconfig), out, ())
 
     def teardown(self) -> None:
+        """Delete the run's namespaces, then wait (bounded) until they are gone:
+        NamespacesStuck names each one left with its finalizers and pods."""
         if self.keep or not self._teardown:
             return
         self.progress.step("deleting the run's namespaces")
-        install.run_steps(self._teardown, self.runner, self.progress)
+        install.run_steps(self._teardown, self.runner, self.progress, self.clock, self.sleep)
         self._teardown = ()
+        self.progress.step("waiting until the run's namespaces are gone")
+        leftovers.wait_gone(
+            self.runner,
+            self._kubectl,
+            self._namespaces,
+            self.gone_deadline_s,
+            self.clock,
+            self.sleep,
+        )
