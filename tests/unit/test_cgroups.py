@@ -22,11 +22,21 @@ def cgroup_fs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (lab / "c0ffee").mkdir()
         (lab / "c0ffee" / "cgroup.procs").write_text("201\n")
     monkeypatch.setattr(cgroups, "CGROUP_FS", tmp_path)
+    # what each process itself says: 101 and 201 are the lab's, 102 left it (PID reused)
+    proc = tmp_path / "proc"
+    for pid, path in (
+        (101, "/netconform-x/daemons"),
+        (102, "/user.slice"),
+        (201, "/netconform-x/c0ffee"),
+    ):
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "cgroup").write_text(f"12:pids:{path}\n1:blkio:{path}\n")
+    monkeypatch.setattr(cgroups, "PROC", proc)
     return tmp_path
 
 
 def test_pids_reads_every_cgroup_of_the_lab(cgroup_fs: Path) -> None:
-    assert cgroups.pids("netconform-x") == {101, 102, 201}
+    assert cgroups.pids("netconform-x") == {101, 201}  # 102 is listed but not a member
     assert cgroups.pids("netconform-other") == set()
 
 
@@ -48,7 +58,7 @@ def test_a_container_cgroup_vanishing_mid_walk_is_skipped(
         return text
 
     monkeypatch.setattr(Path, "read_text", read_then_siblings_exit)
-    assert cgroups.pids("netconform-x") in ({101, 102}, {201})
+    assert cgroups.pids("netconform-x") in ({101}, {201})
 
 
 def test_remove_goes_bottom_up_and_leaves_other_cgroups(cgroup_fs: Path) -> None:

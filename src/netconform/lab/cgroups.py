@@ -3,6 +3,9 @@
 Daemons join the cgroup before they exec; dockerd is given the same cgroup as
 --cgroup-parent, so containers (and the shims, which inherit containerd's) land under it too.
 Works on cgroup v1 (the pids hierarchy) and v2 (the unified hierarchy).
+
+A PID listed in the lab's cgroup.procs is killed only if its own /proc/<pid>/cgroup says it
+is in the lab's cgroup: a listing can be stale (the PID reused) or, in tests, made up.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from netconform.polling import Clock, Sleep, poll
 
 CGROUP_FS = Path("/sys/fs/cgroup")
+PROC = Path("/proc")
 KILL_INTERVAL_S = 0.05
 
 
@@ -46,7 +50,23 @@ def join(name: str) -> None:
     (tracking_root() / name / "daemons" / "cgroup.procs").write_text("0\n")
 
 
+def is_member(pid: int, name: str) -> bool:
+    """Whether /proc/<pid>/cgroup places the process in cgroup `name` or under it (in any
+    hierarchy: v2 `0::/path`, v1 `N:controllers:/path`)."""
+    try:
+        lines = (PROC / str(pid) / "cgroup").read_text().splitlines()
+    except OSError:  # gone
+        return False
+    top = f"/{name}"
+    for line in lines:
+        path = line.split(":", 2)[-1]
+        if path == top or path.startswith(top + "/"):
+            return True
+    return False
+
+
 def pids(name: str) -> set[int]:
+    """Every process in the lab's cgroup, as the process itself confirms."""
     found: set[int] = set()
     for hierarchy in hierarchy_dirs():
         top = hierarchy / name
@@ -56,7 +76,7 @@ def pids(name: str) -> set[int]:
         for dirpath, _dirs, _files in os.walk(top):
             with contextlib.suppress(OSError):
                 found.update(int(p) for p in Path(dirpath, "cgroup.procs").read_text().split())
-    return found
+    return {pid for pid in found if is_member(pid, name)}
 
 
 def kill_all(

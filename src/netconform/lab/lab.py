@@ -9,6 +9,8 @@ import hashlib
 import ipaddress
 import os
 import shutil
+import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,7 +18,9 @@ from typing import Any
 
 from netconform.errors import EnvironmentUnfit, InputError
 from netconform.lab import addressing, cgroups, daemons, image, kernel, netns, setup, state
+from netconform.lab import lock as lablock
 from netconform.lab.config import LabConfig
+from netconform.lab.owner import Owner
 from netconform.lab.state import HostRecord, LabState
 from netconform.progress import NoProgress, Progress
 from netconform.vocab import Capability
@@ -30,21 +34,72 @@ def docker_client(host: HostRecord) -> Any:
     return docker.DockerClient(base_url=host.docker_socket, timeout=60)
 
 
-def up(config: LabConfig, progress: Progress | None = None) -> LabState:
+def _say(line: str) -> None:
+    """A line the user sees whether or not progress is shown (a lab reclaimed)."""
+    sys.stderr.write(f"netconform: {line}\n")
+    sys.stderr.flush()
+
+
+def _nothing() -> None:
+    pass
+
+
+def up(
+    config: LabConfig,
+    progress: Progress | None = None,
+    *,
+    lock: lablock.LabLock | None = None,
+    owned: bool = False,
+    before_first_write: Callable[[], None] = _nothing,
+) -> LabState:
+    """Make the lab, holding its lock (the caller's, or one taken for this call) from the "is
+    it up" check on. `owned`: the lab stays the calling process's until teardown (a
+    `swarm-lab` run); otherwise it is handed over once ready and stays until `lab down`.
+    `before_first_write` runs between the check and the first state write (a test hook)."""
     progress = progress or NoProgress()
     config.validate()
-    setup.prepare_host()
-    setup.check_host()
-    if state.load(config.name) is not None:
-        raise InputError(
-            f"lab {config.name!r} is already up (netconform lab down --name {config.name})"
-        )
+    with lablock.held(config.name, lock) as holding:
+        setup.prepare_host()
+        setup.check_host()
+        existing = state.load(config.name)
+        owner = existing.owner if existing is not None else None
+        if owner is not None and owner.is_dead():
+            _say(f"lab {config.name!r}: its owner {owner.describe()} is dead; reclaiming the lab")
+            _down_locked(config.name, progress)
+        elif existing is not None:
+            raise InputError(
+                f"lab {config.name!r} is already up (netconform lab down --name {config.name})"
+            )
+        before_first_write()
+        lab = _planned(config)
+        # Recorded before anything exists: from here on, `lab down` can reclaim a partial lab.
+        state.save(lab)
+        try:
+            lab = _build(lab, progress)
+        except BaseException:
+            progress.step("lab up failed: removing what was made")
+            down(config.name, lock=holding)
+            raise
+        if not owned:
+            lab = replace(lab, owner=None)
+            state.save(lab)
+        return lab
+
+
+def hand_over(lab: LabState) -> LabState:
+    """The lab outlives its owner (`--keep`): it stays until `lab down`."""
+    lab = replace(lab, owner=None)
+    state.save(lab)
+    return lab
+
+
+def _planned(config: LabConfig) -> LabState:
     taken = addressing.machine_routes()
     subnet = addressing.pick_free(addressing.UNDERLAY_CANDIDATES, taken, "underlay")
     pool = addressing.pick_free(addressing.POOL_CANDIDATES, [*taken, subnet], "address pool")
     directory = state.lab_dir(config.name)
-    prefix = f"nc-{config.name}"
-    lab = LabState(
+    prefix = state.netns_prefix(config.name)
+    return LabState(
         name=config.name,
         dir=str(directory),
         underlay_netns=f"{prefix}-ul",
@@ -52,7 +107,7 @@ def up(config: LabConfig, progress: Progress | None = None) -> LabState:
         gateway=addressing.gateway_address(subnet),
         underlay_mtu=config.underlay_mtu,
         address_pool=str(pool),
-        cgroup=f"netconform-{config.name}",
+        cgroup=state.cgroup_name(config.name),
         hosts=tuple(
             HostRecord(
                 name=f"h{i}",
@@ -63,15 +118,8 @@ def up(config: LabConfig, progress: Progress | None = None) -> LabState:
             for i in range(1, config.hosts + 1)
         ),
         image=image.ImageRecipe(suite=image.host_suite()).tag,
+        owner=Owner.current(),
     )
-    # Recorded before anything exists: from here on, `lab down` can reclaim a partial lab.
-    state.save(lab)
-    try:
-        return _build(lab, progress)
-    except BaseException:
-        progress.step("lab up failed: removing what was made")
-        down(config.name)
-        raise
 
 
 def _build(lab: LabState, progress: Progress) -> LabState:
@@ -209,6 +257,12 @@ def _unmount_all(directory: str) -> int:
 
 # containerd-shim v2 puts its socket here, named by a hash, whatever containerd's --state.
 SHIM_SOCKET_DIR = Path("/run/containerd/s")
+DAEMON_FIXED_DIRS = (
+    SHIM_SOCKET_DIR,
+    SHIM_SOCKET_DIR.parent,
+    Path("/run/docker/plugins"),
+    Path("/run/docker"),
+)
 
 
 def _shim_sockets(pids: set[int], lab_dir: str) -> list[Path]:
@@ -234,33 +288,58 @@ def _shim_sockets(pids: set[int], lab_dir: str) -> list[Path]:
     return found
 
 
-def down(name: str, progress: Progress | None = None) -> DownReport | None:
-    """Remove every namespace, process, mount, cgroup and directory the lab recorded."""
+def _lab_netns(name: str) -> tuple[str, ...]:
+    """Every namespace on the system named as the lab's (names are letters and digits, so
+    `nc-ab-` never matches lab `abc`'s namespaces)."""
+    if not netns.NETNS_DIR.is_dir():
+        return ()
+    prefix = state.netns_prefix(name) + "-"
+    return tuple(sorted(p.name for p in netns.NETNS_DIR.iterdir() if p.name.startswith(prefix)))
+
+
+def down(
+    name: str, progress: Progress | None = None, *, lock: lablock.LabLock | None = None
+) -> DownReport | None:
+    """Remove every namespace, process, mount, cgroup and directory of the lab, found from its
+    name alone (the state is validated, never trusted for what to remove): a lab whose state
+    is corrupt is reclaimed all the same. A lab whose owner is alive is never touched."""
     progress = progress or NoProgress()
-    lab = state.load(name)
-    if lab is None:
+    LabConfig(name=name).validate()
+    with lablock.held(name, lock):
+        try:
+            lab = state.load(name)
+        except state.StateCorrupt as exc:  # a StateNotConfined is refused: nothing is touched
+            _say(f"{exc}; reclaiming lab {name!r} from what is on the system")
+            lab = None
+        owner = lab.owner if lab is not None else None
+        # With the caller's lock, the owner is the caller (or proved dead by it).
+        if lock is None and owner is not None and not owner.is_dead():
+            raise lablock.LabBusy(f"lab {name!r} belongs to {owner.describe()}, which is alive")
+        return _down_locked(name, progress)
+
+
+def _down_locked(name: str, progress: Progress) -> DownReport | None:
+    directory = str(state.lab_dir(name))
+    cgroup = state.cgroup_name(name)
+    present = _lab_netns(name)
+    if not (
+        Path(directory).exists() or present or cgroups.exists(cgroup) or _mounts_under(directory)
+    ):
         return None
     progress.step(f"stopping every process of lab {name}")
-    sockets = _shim_sockets(cgroups.pids(lab.cgroup), lab.dir)
-    killed = cgroups.kill_all(lab.cgroup) if cgroups.exists(lab.cgroup) else 0
+    sockets = _shim_sockets(cgroups.pids(cgroup), directory)
+    killed = cgroups.kill_all(cgroup) if cgroups.exists(cgroup) else 0
     for socket_file in sockets:  # a killed shim cannot remove its own socket
         socket_file.unlink(missing_ok=True)
-    unmounted = _unmount_all(lab.dir)
-    present = tuple(n for n in lab.all_netns if netns.exists(n))
+    unmounted = _unmount_all(directory)
     netns.remove_all(present)
-    cgroups.remove(lab.cgroup)
-    shutil.rmtree(lab.dir, ignore_errors=True)
+    cgroups.remove(cgroup)
+    shutil.rmtree(directory, ignore_errors=True)
     # Fixed paths the daemons create whatever their roots; removed only when empty, so a
     # system docker or containerd using them is never touched.
-    for directory in (
-        state.state_root(),
-        SHIM_SOCKET_DIR,
-        SHIM_SOCKET_DIR.parent,
-        Path("/run/docker/plugins"),
-        Path("/run/docker"),
-    ):
+    for fixed in DAEMON_FIXED_DIRS:
         with contextlib.suppress(OSError):
-            directory.rmdir()
+            fixed.rmdir()
     progress.step(f"lab {name} removed")
     return DownReport(name=name, killed=killed, unmounted=unmounted, namespaces=present)
 

@@ -1,18 +1,31 @@
 """Lab state on disk: written *before* each resource is made, so `lab down` can always
-reclaim everything, also after SIGKILL part way through `lab up` or a run."""
+reclaim everything, also after SIGKILL part way through `lab up` or a run.
+
+Nothing in it is trusted before it is validated: `load` parses it strictly (unknown keys and
+wrong types are refused) and then checks that it can only name this lab's own resources
+(its directory under the state root, its cgroup, its namespaces), so a crafted file cannot
+make teardown delete, unmount or kill anything else.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+
+from netconform.errors import InputError
+from netconform.lab.owner import Owner
 from netconform.settings import Settings
 
 STATE_FILE = "state.json"
+# Strict: a string is not a number, a number is not a string; unknown keys are refused.
+STRICT = ConfigDict(extra="forbid", strict=True)
 
 
 def state_root() -> Path:
@@ -23,6 +36,17 @@ def cache_root() -> Path:
     return Settings.from_env().lab_cache_dir
 
 
+def cgroup_name(lab: str) -> str:
+    """The one cgroup (under every hierarchy) holding every process of the lab."""
+    return f"netconform-{lab}"
+
+
+def netns_prefix(lab: str) -> str:
+    """Every namespace of the lab is named `<prefix>-<part>` (ul, h1, h2, ...)."""
+    return f"nc-{lab}"
+
+
+@with_config(STRICT)
 @dataclass(frozen=True)
 class HostRecord:
     name: str  # h1, h2, ...
@@ -37,6 +61,7 @@ class HostRecord:
         return f"unix://{self.dir}/docker.sock"
 
 
+@with_config(STRICT)
 @dataclass(frozen=True)
 class LabState:
     name: str
@@ -50,8 +75,11 @@ class LabState:
     hosts: tuple[HostRecord, ...] = ()
     image: str = ""
     kernel_features: dict[str, Any] = field(default_factory=dict)
-    phase: str = "creating"  # creating -> ready; anything else than ready is a partial lab
+    phase: Literal["creating", "ready"] = "creating"  # creating: a partial lab
     faults: tuple[dict[str, Any], ...] = ()
+    # the process the lab belongs to while it is built or run on; None once handed over
+    # (a lab made by `lab up` stays until `lab down`)
+    owner: Owner | None = None
 
     def with_host(self, host: HostRecord) -> LabState:
         others = tuple(h for h in self.hosts if h.name != host.name)
@@ -70,11 +98,64 @@ class LabState:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LabState:
-        hosts = tuple(HostRecord(**h) for h in data.pop("hosts", []))
-        faults = tuple(data.pop("faults", []))
-        return cls(**data, hosts=hosts, faults=faults)
+
+class StateCorrupt(InputError):
+    """The file is not a lab state (not JSON, a wrong type, an unknown key): `lab down` can
+    still reclaim the lab from what is on the system, found by its name."""
+
+
+class StateNotConfined(InputError):
+    """The file names something that is not the lab's own (a path outside its directory, a
+    foreign cgroup or namespace): refused, nothing is touched."""
+
+
+_LAB_STATE = TypeAdapter(LabState)
+# What a namespace of the lab may be called after its prefix: ul, h1, h2, ...
+NETNS_PART = re.compile(r"[a-z0-9]{1,8}")
+
+
+def parse(path: Path, text: str, name: str) -> LabState:
+    """The state of lab `name` from the text of its file; one line naming the file and the
+    field that is wrong otherwise (exit 2)."""
+    try:
+        lab = _LAB_STATE.validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(document)"
+        raise StateCorrupt(f"{path}: {where}: {first['msg']}") from None
+    _check_confined(path, lab, name)
+    return lab
+
+
+def _check_confined(path: Path, lab: LabState, name: str) -> None:
+    """Every path, cgroup and namespace the state names is this lab's own."""
+
+    def refuse(where: str, problem: str) -> StateNotConfined:
+        return StateNotConfined(f"{path}: {where}: {problem}")
+
+    if lab.name != name:
+        raise refuse("name", f"{lab.name!r} is not the lab this file belongs to ({name!r})")
+    own_dir = lab_dir(name).resolve()
+    if Path(lab.dir).resolve() != own_dir:
+        raise refuse("dir", f"{lab.dir!r} is not the lab's directory {own_dir}")
+    if lab.cgroup != cgroup_name(name):
+        raise refuse("cgroup", f"{lab.cgroup!r} is not the lab's cgroup {cgroup_name(name)!r}")
+    named = [("underlay_netns", lab.underlay_netns)]
+    named += [(f"hosts.{i}.netns", h.netns) for i, h in enumerate(lab.hosts)]
+    for where, netns in named:
+        part = netns.removeprefix(netns_prefix(name) + "-")
+        if part == netns or not NETNS_PART.fullmatch(part):
+            raise refuse(where, f"{netns!r} is not a namespace of the lab ({netns_prefix(name)}-*)")
+    for i, host in enumerate(lab.hosts):
+        host_dir = Path(host.dir).resolve()
+        if host_dir == own_dir or not host_dir.is_relative_to(own_dir):
+            raise refuse(f"hosts.{i}.dir", f"{host.dir!r} is not under the lab's directory")
+        for pid_field, pid in (
+            ("containerd_pid", host.containerd_pid),
+            ("dockerd_pid", host.dockerd_pid),
+        ):
+            if pid is not None and pid <= 0:
+                raise refuse(f"hosts.{i}.{pid_field}", f"{pid} is not a process id")
 
 
 def lab_dir(name: str) -> Path:
@@ -90,12 +171,19 @@ def save(state: LabState) -> None:
     os.replace(tmp, directory / STATE_FILE)
 
 
+def state_file(name: str) -> Path:
+    return lab_dir(name) / STATE_FILE
+
+
 def load(name: str) -> LabState | None:
-    path = lab_dir(name) / STATE_FILE
+    """The validated state of the lab, None when none is recorded; InputError (one line
+    naming the file and field) when it is corrupt or names anything not the lab's own."""
+    path = state_file(name)
     try:
-        return LabState.from_json(json.loads(path.read_text()))
+        text = path.read_text()
     except FileNotFoundError:
         return None
+    return parse(path, text, name)
 
 
 def known_labs() -> list[str]:

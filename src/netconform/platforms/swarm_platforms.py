@@ -14,6 +14,7 @@ from netconform.catalog.scenario import SwarmScenario, load_swarm_scenario
 from netconform.core import Capabilities
 from netconform.errors import EnvironmentUnfit, InputError, said_not_raised
 from netconform.lab import lab as lablib
+from netconform.lab import lock as lablock
 from netconform.lab import state as labstate
 from netconform.lab.config import LabConfig
 from netconform.lab.kernel import KernelFeatures
@@ -123,7 +124,8 @@ class SwarmLabPlatform:
         self.reuse = keep if reuse is None else reuse
         self.config = lab or LabConfig()
         self.progress = progress or NoProgress()
-        self._created_lab = False
+        self._created_lab: labstate.LabState | None = None  # the lab this run made
+        self._lock: lablock.LabLock | None = None
         self._run_id = uuid.uuid4().hex[:6]
         self._nodes: list[Node] = []
 
@@ -139,24 +141,36 @@ class SwarmLabPlatform:
         setup.check_host()
 
     def provision(self) -> SwarmHandle:
-        existing = labstate.load(self.config.name)
-        if existing is not None and existing.phase == "ready" and self.reuse:
-            self.progress.step(f"reusing lab {self.config.name}")
-            lab = existing
-        elif existing is not None:
-            raise InputError(
-                f"lab {self.config.name!r} is already up: reuse it with --keep, "
-                f"or remove it with `netconform lab down --name {self.config.name}`"
-            )
-        else:
-            lab = lablib.up(self.config, self.progress)
-            self._created_lab = True
+        # The lab's lock is held for the whole run, from "is it up" to teardown.
+        self._lock = lablock.acquire(self.config.name)
         try:
+            existing = labstate.load(self.config.name)
+            if existing is not None and existing.owner is not None:
+                if not existing.owner.is_dead():  # another host's run on a shared state root
+                    raise lablock.LabBusy(
+                        f"lab {self.config.name!r} belongs to {existing.owner.describe()}"
+                    )
+                lab = self._up()  # reclaims the dead owner's lab, saying so
+            elif existing is not None and existing.phase == "ready" and self.reuse:
+                self.progress.step(f"reusing lab {self.config.name}")
+                lab = existing
+            elif existing is not None:
+                raise InputError(
+                    f"lab {self.config.name!r} is already up: reuse it with --keep, "
+                    f"or remove it with `netconform lab down --name {self.config.name}`"
+                )
+            else:
+                lab = self._up()
             return self._deploy(lab)
         except BaseException:
             with said_not_raised("teardown after the failed deployment"):
                 self.teardown()
             raise
+
+    def _up(self) -> labstate.LabState:
+        lab = lablib.up(self.config, self.progress, lock=self._lock, owned=True)
+        self._created_lab = lab
+        return lab
 
     def _deploy(self, lab: labstate.LabState) -> SwarmHandle:
         nodes = [Node(h.name, h.docker_socket, h.address, h.netns) for h in lab.hosts]
@@ -208,12 +222,18 @@ class SwarmLabPlatform:
     collect_diagnostics = staticmethod(no_diagnostics)
 
     def teardown(self) -> None:
-        if self._created_lab and not self.keep:
-            self.progress.step("tearing the lab down")
-            lablib.down(self.config.name)
-            return
-        if self._nodes:
-            _remove_run(self._nodes, self._run_id)
+        try:
+            if self._created_lab is not None and not self.keep:
+                self.progress.step("tearing the lab down")
+                lablib.down(self.config.name, lock=self._lock)
+                return
+            if self._nodes:
+                _remove_run(self._nodes, self._run_id)
+            if self._created_lab is not None:  # --keep: the lab stays until `lab down`
+                lablib.hand_over(self._created_lab)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
 
 SWARM_DEFAULT_CAPS = (Capability.VXLAN, Capability.IPVS, Capability.ESP)
