@@ -27,10 +27,20 @@ def conformance_dir() -> Path:
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    from netconform.interrupts import terminate_as_interrupt
+
+    # SIGTERM ends the run as Ctrl-C does: teardown, results.json `interrupted`, exit 143
+    with terminate_as_interrupt():
+        return _run(args, extra)
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
     import pytest
 
+    from netconform.interrupts import EXIT_CODES, Interruption
     from netconform.plugin import ProvidedRun, RunState
     from netconform.progress import StreamProgress
+    from netconform.results import Phase, RunStatus
 
     settings = Settings.from_env()
     options = normalise({o.dest: getattr(args, o.dest) for o in OPTIONS}, settings)
@@ -43,6 +53,10 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         # This machine cannot host the platform: the run directory says so, for the report.
         RunState(options, settings=settings).not_provisioned(exc)
         raise
+    except KeyboardInterrupt as exc:  # SIGTERM too: the run directory still says what happened
+        RunState(options, settings=settings).end(RunStatus.INTERRUPTED, Phase.PREPARING)
+        print("netconform: interrupted", file=sys.stderr)
+        return Interruption.of(exc).exit_code
     out = options.out
     argv = [
         str(conformance_dir()),
@@ -67,7 +81,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("netconform: no check matched the selection", file=sys.stderr)
         return 2
-    return code if code in (0, 1, 2, 3) else 2
+    return code if code in (0, 1, 2, 3, *EXIT_CODES) else 2
 
 
 def cmd_lab(args: argparse.Namespace) -> int:

@@ -3,7 +3,8 @@
 Inactive unless `--platform` is given, so it never disturbs other test suites. The
 controller process owns the platform lifecycle (pytest-xdist workers attach through the
 handle), writes results.json as checks finish (complete=false until the end) and the Allure
-run files once.
+run files once. However the run ends, results.json says how (`status`) and which planned
+checks never ran (`not_run`); SIGINT and SIGTERM end it through teardown with 130 and 143.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import datetime as dt
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from netconform.catalog.scenario import Scenario, scenario_from_json
 from netconform.checks.base import CATALOGUE, Check, execute
 from netconform.core import Handle, Platform, running
 from netconform.errors import NetconformError, exit_code_of
+from netconform.interrupts import Interruption, terminate_as_interrupt
 from netconform.options import OPTIONS, RunOptions, add_pytest_options, normalise
 from netconform.platforms import registry
 from netconform.platforms.registry import PreparedRun, prepare_run
@@ -34,7 +36,9 @@ from netconform.results import (
     PROVISIONING_ERROR,
     Area,
     CheckResult,
+    Phase,
     ResultsWriter,
+    RunStatus,
     Verdict,
 )
 from netconform.settings import Settings
@@ -71,6 +75,9 @@ class RunState:
         self.results: list[CheckResult] = []  # in the order they finished
         self.info: dict[str, Any] = {}
         self.writer = ResultsWriter(options.out / "results.json", options.platform, self.started)
+        self.planned: list[str] = []  # ids of the checks collected to run, in order
+        self.interruption: Interruption | None = None  # the signal that ended the checks
+        self.signals = contextlib.ExitStack()  # SIGTERM as an interrupt, for the session
 
     @property
     def platform_name(self) -> str:
@@ -80,15 +87,26 @@ class RunState:
         """results.json as the run stands: while it goes, only what changed (platform_info, the
         checks finished since); at the end, the whole document once."""
         if complete:
-            self.writer.finish(self.info, self.results, _now())
+            self.end(RunStatus.COMPLETE)
         else:
             self.writer.progress(self.info, self.results)
 
+    def end(self, status: RunStatus, phase: Phase | None = None) -> None:
+        """The whole results.json, once: how the run ended, where, and the planned checks
+        that never finished."""
+        if not self.info:
+            self.info = {"platform": self.platform_name}
+        recorded = {r.id for r in self.results}
+        not_run = [i for i in self.planned if i not in recorded]
+        # a platform never provisioned has no run time: finished stays null, as it always was
+        finished = None if status is RunStatus.NOT_PROVISIONED else _now()
+        self.writer.finish(self.info, self.results, finished, status, phase, not_run)
+
     def not_provisioned(self, exc: BaseException) -> None:
-        """An incomplete results.json that says why, so a nightly report shows the platform
-        as not provisioned instead of silently missing."""
+        """A results.json that says why, so a nightly report shows the platform as not
+        provisioned instead of silently missing."""
         self.info = {"platform": self.platform_name, PROVISIONING_ERROR: str(exc)}
-        self.write(complete=False)
+        self.end(RunStatus.NOT_PROVISIONED, Phase.PROVISIONING)
 
     def worker_input(self) -> str:
         assert self.scenario is not None
@@ -151,6 +169,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except NetconformError as exc:
         raise pytest.UsageError(str(exc)) from None
     if not _is_worker(config):
+        state.signals.enter_context(terminate_as_interrupt())
         config.pluginmanager.register(ControllerHooks(state), "netconform-controller")
 
 
@@ -160,16 +179,28 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if state is None or _is_worker(config):
         return
     progress = StreamProgress()
+    phase = Phase.PREPARING
     try:
         run = state.provided or prepare_run(state.options, state.settings, progress)
         state.scenario = run.scenario
         state.platform = run.platform
+        phase = Phase.PROVISIONING
         provisioning = time.monotonic()
+        # a platform's provision removes what it made when interrupted (core.Platform)
         state.handle = state.lifecycle.enter_context(running(run.platform))
         provision_s = round(time.monotonic() - provisioning, 1)
     except (NetconformError, OSError) as exc:
         state.not_provisioned(exc)
         pytest.exit(f"netconform: {exc}", returncode=exit_code_of(exc))
+    except KeyboardInterrupt as exc:  # SIGTERM too (interrupts.Terminated)
+        interruption = Interruption.of(exc)
+        state.end(RunStatus.INTERRUPTED, phase)
+        pytest.exit(
+            f"netconform: {interruption.name} while {phase}", returncode=interruption.exit_code
+        )
+    except Exception:
+        state.end(RunStatus.CRASHED, phase)
+        raise
     # provision_s: the comparison of approaches' complexity (time to provision)
     state.info = {**state.handle.info, "platform": state.platform_name, "provision_s": provision_s}
     state.options.out.mkdir(parents=True, exist_ok=True)
@@ -197,6 +228,23 @@ class ControllerHooks:
     def __init__(self, state: RunState) -> None:
         self.state = state
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.state.planned = _planned(session)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        """Under xdist the controller collects nothing: the workers' node ids say the plan."""
+        if not self.state.planned:
+            known = {c.spec.id for c in CATALOGUE.for_family(self.state.entry.family)}
+            self.state.planned = [i for i in map(_param_id, ids) if i in known]
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if isinstance(excinfo.value, KeyboardInterrupt):  # not pytest.exit
+            self.state.interruption = Interruption.of(excinfo.value)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.state.signals.close()
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
             return
@@ -209,12 +257,12 @@ class ControllerHooks:
         state = self.state
         try:
             if state.handle is not None:
-                state.write(complete=True)
+                state.end(*_ending(state, exitstatus))
                 alluredir = session.config.getoption("--alluredir", None)
                 if alluredir:
                     write_run_files(Path(alluredir), state.platform_name, state.info)
             failed = [r for r in state.results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
-            if failed and state.platform is not None:
+            if failed and state.platform is not None and state.interruption is None:
                 # before teardown: what a person debugging the failure needs
                 state.platform.collect_diagnostics(state.options.out / "diagnostics")
         finally:
@@ -227,6 +275,22 @@ class ControllerHooks:
                     sys.stderr.write(f"netconform: teardown: {exc}\n")
                     if session.exitstatus == 0:
                         session.exitstatus = exit_code_of(exc)
+            if state.interruption is not None:
+                session.exitstatus = state.interruption.exit_code
+
+
+def _ending(state: RunState, exitstatus: int) -> tuple[RunStatus, Phase | None]:
+    """How a provisioned run's checks ended."""
+    if state.interruption is not None:
+        return RunStatus.INTERRUPTED, Phase.CHECKS
+    if exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        return RunStatus.CRASHED, Phase.CHECKS
+    return RunStatus.COMPLETE, None
+
+
+def _param_id(node_id: str) -> str:
+    """`test_dns.py::test_check[dns.service.a]` -> `dns.service.a`."""
+    return node_id.rpartition("[")[2].removesuffix("]")
 
 
 def checks_for(area: Area, config: pytest.Config) -> list[Check[Any]]:

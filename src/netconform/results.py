@@ -30,6 +30,25 @@ READABLE_SCHEMAS = (SCHEMA, SCHEMA_V1)
 JSONValue = Any  # JSON-serialisable value (dict, list, str, number, bool, None)
 
 
+class RunStatus(StrEnum):
+    """How a run ended. Only COMPLETE means every planned check ran; the others say why the
+    checks are fewer, so a report never shows a short run as a clean one."""
+
+    COMPLETE = "complete"
+    INTERRUPTED = "interrupted"  # SIGINT or SIGTERM: teardown ran, the rest never did
+    # an exception escaped, or the process died outright (the in-progress header says so)
+    CRASHED = "crashed"
+    NOT_PROVISIONED = "not-provisioned"  # platform_info[PROVISIONING_ERROR] says why
+
+
+class Phase(StrEnum):
+    """Where a run that did not complete stopped."""
+
+    PREPARING = "preparing"  # options, host, preflight: nothing made yet
+    PROVISIONING = "provisioning"
+    CHECKS = "checks"
+
+
 class Verdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"
@@ -376,8 +395,24 @@ class RunResults:
     started: str
     finished: str | None
     checks: tuple[CheckResult, ...]
-    # False while a run is in progress or when it crashed part way: a report shows it as such.
+    # False while a run is in progress or when it did not complete: a report shows it as such.
+    # Kept for the readers of v2 files before `status`; always complete == (status is COMPLETE).
     complete: bool = True
+    # given: decides `complete`; left COMPLETE with complete=False (files before `status`, the
+    # in-progress header): CRASHED, or NOT_PROVISIONED when platform_info says why
+    status: RunStatus = RunStatus.COMPLETE
+    phase: Phase | None = None  # where a run that did not complete stopped
+    not_run: tuple[str, ...] = ()  # ids of the planned checks that never finished
+
+    def __post_init__(self) -> None:
+        if self.status is RunStatus.COMPLETE and not self.complete:
+            derived = (
+                RunStatus.NOT_PROVISIONED
+                if PROVISIONING_ERROR in self.platform_info
+                else RunStatus.CRASHED
+            )
+            object.__setattr__(self, "status", derived)
+        object.__setattr__(self, "complete", self.status is RunStatus.COMPLETE)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -391,6 +426,9 @@ class RunResults:
             "started": self.started,
             "finished": self.finished,
             "complete": self.complete,
+            "status": str(self.status),
+            "phase": str(self.phase) if self.phase is not None else None,
+            "not_run": list(self.not_run),
             "checks": [c.to_json() for c in self.checks],
             "summary": self.summary,
         }
@@ -450,17 +488,25 @@ class ResultsWriter:
             self._appended = len(checks)
 
     def finish(
-        self, platform_info: Mapping[str, JSONValue], checks: Sequence[CheckResult], finished: str
+        self,
+        platform_info: Mapping[str, JSONValue],
+        checks: Sequence[CheckResult],
+        finished: str | None,
+        status: RunStatus = RunStatus.COMPLETE,
+        phase: Phase | None = None,
+        not_run: Sequence[str] = (),
     ) -> None:
-        """The whole document, once; the sidecar goes after it (a kill between the two leaves
-        a complete document, which the reader takes alone)."""
+        """The whole document, once, saying how the run ended; the sidecar goes after it (a
+        kill between the two leaves a whole document, which the reader takes alone)."""
         run = RunResults(
             platform=self.platform,
             platform_info=dict(platform_info),
             started=self.started,
             finished=finished,
             checks=tuple(sorted(checks, key=lambda c: c.id)),
-            complete=True,
+            status=status,
+            phase=phase,
+            not_run=tuple(not_run),
         )
         write_results(self.path, run)
         self.sidecar.unlink(missing_ok=True)
@@ -504,10 +550,15 @@ def read_results(path: Path) -> RunResults:
             finished=data.get("finished"),
             checks=checks,
             complete=bool(data.get("complete", data.get("finished") is not None)),
+            # files before `status` leave it out: derived from `complete` as they always were
+            status=RunStatus(data.get("status") or RunStatus.COMPLETE),
+            phase=Phase(data["phase"]) if data.get("phase") else None,
+            not_run=tuple(str(i) for i in data.get("not_run") or ()),
         )
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: checks: malformed entry ({exc})") from None
-    if run.complete:
+    # a whole document (finished, or a platform never provisioned) is read alone
+    if run.complete or run.finished is not None or run.status is RunStatus.NOT_PROVISIONED:
         return run
     # in progress or killed part way: the checks it finished are in the sidecar
     finished = _sidecar_checks(path)

@@ -1,11 +1,17 @@
 """A pytest plugin (`-p fake_platform`) adding platform `fake` to the platform table: no
-daemons, two checks, and a log of every lifecycle call (FAKE_PLATFORM_LOG), so the run's
-plumbing (CLI, plugin, xdist workers) is tested end to end without root."""
+daemons, three checks, and a log of every lifecycle call (FAKE_PLATFORM_LOG), so the run's
+plumbing (CLI, plugin, xdist workers) is tested end to end without root.
+
+FAKE_SIGNAL=PHASE:SIGNAL (`provision:SIGINT`, `check:SIGTERM`) makes the process send itself
+that signal while provisioning, or from check `reachability.fake.interrupt`, as a user's
+Ctrl-C or a CI runner's kill would arrive."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +21,16 @@ from netconform.core import Capabilities
 from netconform.platforms import registry
 from netconform.results import Area
 from netconform.vocab import Capability, Family
+
+
+def signal_at(phase: str) -> None:
+    """Send this process the signal FAKE_SIGNAL names for `phase`, and give it time to land."""
+    at, _, name = os.environ.get("FAKE_SIGNAL", "").partition(":")
+    if at == phase:
+        log("signal", phase=phase, signal=name)
+        os.kill(os.getpid(), signal.Signals[name])
+        time.sleep(5)  # the handler raises long before this ends
+        log("signal not delivered", phase=phase)
 
 
 def log(event: str, **data: Any) -> None:
@@ -58,6 +74,11 @@ class FakePlatform:
 
     def provision(self) -> FakeHandle:
         log("provision")
+        try:
+            signal_at("provision")
+        except BaseException:  # the Platform contract: an interrupted provision cleans up
+            self.teardown()
+            raise
         caps = Capabilities(frozenset({Capability.VXLAN}), {Capability.ESP: "no ESP here"})
         return FakeHandle("fake", "t0k3n", caps, {"engine": "fake"})
 
@@ -114,3 +135,12 @@ def token(ctx: FakeContext) -> Outcome:
 )  # fmt: skip
 def esp(ctx: FakeContext) -> Outcome:
     raise AssertionError("skipped: the platform has no ESP")
+
+
+@CATALOGUE.register(
+    CheckSpec("reachability.fake.interrupt", Area.REACHABILITY, "interrupt", "https://x",
+              "swarm", "reachability.pod-to-pod.same-host.tcp", not_catchable="fake")
+)  # fmt: skip
+def interrupt(ctx: FakeContext) -> Outcome:
+    signal_at("check")
+    return Outcome.passed("no signal asked for")

@@ -17,11 +17,15 @@ REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
 
-def _run(argv: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], list[Any]]:
+def _run(
+    argv: list[str], tmp_path: Path, signal: str = ""
+) -> tuple[subprocess.CompletedProcess[str], list[Any]]:
+    """`signal`: FAKE_SIGNAL, the phase at which the run sends itself a signal."""
     log = tmp_path / "calls.jsonl"
     env = {
         **os.environ,
         "FAKE_PLATFORM_LOG": str(log),
+        "FAKE_SIGNAL": signal,
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
     proc = subprocess.run(
@@ -59,9 +63,11 @@ def test_pytest_with_the_plugin(workers: str | None, tmp_path: Path) -> None:
         assert [c["pid"] for c in attached] == [controller]
     results = _results(out)
     assert results["complete"] is True and results["platform_info"]["engine"] == "fake"
+    assert (results["status"], results["phase"], results["not_run"]) == ("complete", None, [])
     verdicts = {c["id"]: (c["verdict"], c["reason"]) for c in results["checks"]}
     assert verdicts == {
         "reachability.fake.token": ("pass", "attached with t0k3n"),
+        "reachability.fake.interrupt": ("pass", "no signal asked for"),
         "dns.fake.esp": ("skip", "no ESP here"),
     }
 
@@ -85,3 +91,56 @@ def test_the_cli_hands_its_prepared_run_to_the_plugin(workers: str | None, tmp_p
     assert (attach_pids & lifecycle_pids) == (set() if workers else lifecycle_pids)
     assert (out / "junit.xml").is_file() and (out / "allure-results").is_dir()
     assert _results(out)["complete"] is True
+
+
+_CLI = "import sys, fake_platform\nfrom netconform.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+
+
+@pytest.mark.parametrize(("sent", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_during_the_checks_ends_the_run_interrupted(
+    sent: str, code: int, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    argv = ["-c", _CLI, "run", "--platform", "fake", "--out", str(out), "-p", "fake_platform"]
+    proc, calls = _run(argv, tmp_path, signal=f"check:{sent}")
+    assert proc.returncode == code, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert {"event": "signal", "phase": "check", "signal": sent} in _without_pid(calls)
+    assert "signal not delivered" not in _lifecycle(calls)
+    assert _lifecycle(calls)[-1] == "teardown"
+    results = _results(out)
+    assert (results["status"], results["phase"], results["complete"]) == (
+        "interrupted", "checks", False,
+    )  # fmt: skip
+    # dns.fake.esp ran first; the interrupted check and the one after it never finished
+    assert [c["id"] for c in results["checks"]] == ["dns.fake.esp"]
+    assert results["not_run"] == ["reachability.fake.interrupt", "reachability.fake.token"]
+    assert not (out / "results.checks.jsonl").exists()
+
+
+@pytest.mark.parametrize(("sent", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+@pytest.mark.parametrize("through", ["cli", "pytest"])
+def test_a_signal_while_provisioning_still_writes_results(
+    sent: str, code: int, through: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    argv = (
+        ["-c", _CLI, "run", "--platform", "fake", "--out", str(out), "-p", "fake_platform"]
+        if through == "cli"
+        else ["-m", "pytest", str(REPO / "conformance"), "-p", "fake_platform", "-p",
+              "no:cacheprovider", "--platform", "fake", "--netconform-out", str(out)]
+    )  # fmt: skip
+    proc, calls = _run(argv, tmp_path, signal=f"provision:{sent}")
+    assert proc.returncode == code, proc.stdout[-2000:] + proc.stderr[-2000:]
+    # the platform removed what it made; no check was attached
+    assert _lifecycle(calls)[-3:] == ["provision", "signal", "teardown"]
+    assert not [c for c in calls if c["event"] == "attach"]
+    results = _results(out)
+    assert (results["status"], results["phase"], results["complete"]) == (
+        "interrupted", "provisioning", False,
+    )  # fmt: skip
+    assert results["checks"] == [] and results["not_run"] == []
+    assert results["platform"] == "fake" and results["finished"] is not None
+
+
+def _without_pid(calls: list[Any]) -> list[Any]:
+    return [{k: v for k, v in c.items() if k != "pid"} for c in calls]

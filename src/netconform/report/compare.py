@@ -21,6 +21,7 @@ from netconform.results import (
     CheckResult,
     JSONValue,
     RunResults,
+    RunStatus,
     read_results,
 )
 
@@ -39,13 +40,21 @@ class CellState(StrEnum):
     # the column's family has a check of this aspect (another run of it shows one), this
     # complete run does not: a narrower selection or an older catalogue
     NOT_RUN = "not-run"
-    # the run crashed before it got there
+    # the run stopped (crashed, interrupted, never provisioned) before it got there
     NOT_REACHED = "not-reached"
     # the platform's family has no check of this aspect: nothing to compare, not a difference
     NOT_APPLICABLE = "not-applicable"
 
 
 _NOT_COMPARED = frozenset({CellState.NOT_APPLICABLE, CellState.NOT_REACHED})
+
+# How a run ended, as every renderer says it.
+STATUS_WORDS: Mapping[RunStatus, str] = {
+    RunStatus.COMPLETE: "complete",
+    RunStatus.INTERRUPTED: "interrupted",
+    RunStatus.CRASHED: "crashed",
+    RunStatus.NOT_PROVISIONED: "not provisioned",
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,23 @@ class Column:
 
     @property
     def crashed(self) -> bool:
+        """The run stopped before its end (crashed, interrupted or never provisioned): what
+        it has no check of it never reached. `status` says which."""
         return not self.run.complete
+
+    @property
+    def status(self) -> RunStatus:
+        return self.run.status
+
+    @property
+    def ending(self) -> str:
+        """How the run ended, and the planned checks it never ran when it recorded them:
+        `interrupted, 29 checks not run`."""
+        word = STATUS_WORDS[self.run.status]
+        missing = len(self.run.not_run)
+        if not missing:
+            return word
+        return f"{word}, {missing} {'check' if missing == 1 else 'checks'} not run"
 
     @property
     def provisioning_error(self) -> str | None:
@@ -261,6 +286,8 @@ def _platform_json(col: Column) -> dict[str, JSONValue]:
         "started": col.run.started,
         "finished": col.run.finished,
         "complete": col.run.complete,
+        "status": str(col.run.status),
+        "not_run": list(col.run.not_run),
         "provisioning_error": col.provisioning_error,
         "run_time_s": col.run_time_s,
         "summary": col.run.summary,

@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from netconform.report import approaches, html_netpol, selftest_section
-from netconform.report.compare import CellState, Comparison, Row
+from netconform.report.compare import CellState, Column, Comparison, Row
 from netconform.report.key_measurements import key_measurement_rows
 from netconform.report.netpol_view import failed_steps
 from netconform.report.presentation import (
@@ -22,7 +22,7 @@ from netconform.report.presentation import (
     format_value,
 )
 from netconform.report.reproduce import SHOWN, failed_probes
-from netconform.results import CheckResult, Verdict
+from netconform.results import CheckResult, RunStatus, Verdict
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1rem 1.5rem;color:#1f2328}
@@ -158,20 +158,33 @@ def _crash_banner(comparison: Comparison) -> Iterator[str]:
             )
             continue
         yield (
-            f'<p><span class="crashed">{sign} {escape(col.label)} did not '
-            f"complete</span>: started {escape(col.run.started)}, never finished; "
-            f"{len(col.run.checks)} checks recorded before it stopped. Checks it never reached "
-            f"are shown as “{SYMBOLS[CellState.NOT_REACHED]} {WORDS[CellState.NOT_REACHED]}”.</p>"
+            f'<p><span class="crashed">{sign} {escape(col.label)} {_stopped(col)}; '
+            f"{len(col.run.checks)} checks recorded before it stopped{_never_ran(col)}. Checks "
+            f"it never reached are shown as “{sign} {WORDS[CellState.NOT_REACHED]}”.</p>"
         )
     yield "</div>"
+
+
+def _stopped(col: Column) -> str:
+    """How a run that did not complete stopped: `was interrupted</span> while checks: ...`."""
+    run = col.run
+    if col.status is RunStatus.INTERRUPTED:
+        where = f" while {escape(str(run.phase))}" if run.phase is not None else ""
+        when = f"stopped {escape(run.finished)}" if run.finished else "never finished"
+        return f"was interrupted</span>{where}: started {escape(run.started)}, {when}"
+    return f"did not complete</span>: started {escape(run.started)}, never finished"
+
+
+def _never_ran(col: Column) -> str:
+    missing = len(col.run.not_run)
+    return f", {missing} planned checks never ran" if missing else ""
 
 
 def _column_heads(comparison: Comparison) -> str:
     heads = []
     for col in comparison.columns:
-        word = "not provisioned" if col.provisioning_error is not None else "crashed"
         status = (
-            f'<br><span class="crashed">{SYMBOLS[CellState.NOT_REACHED]} {word}</span>'
+            f'<br><span class="crashed">{SYMBOLS[CellState.NOT_REACHED]} {col.ending}</span>'
             if col.crashed
             else ""
         )
@@ -333,6 +346,8 @@ def _platform_info(comparison: Comparison) -> Iterator[str]:
             else f'<span class="crashed">{sign} not provisioned</span>'
             if col.provisioning_error is not None
             else f'<span class="crashed">{sign} crashed / incomplete</span>'
+            if col.status is RunStatus.CRASHED
+            else f'<span class="crashed">{sign} {escape(col.ending)}</span>'
         )
         summary = ", ".join(f"{SYMBOLS[k]} {n} {k}" for k, n in run.summary.items())
         facts = [

@@ -16,6 +16,7 @@ from netconform.report.presentation import (
     format_seconds,
     markdown_text,
 )
+from netconform.results import RunStatus
 
 # GitHub renders these reliably in tables; the word follows so colour is never needed.
 _MD_SYMBOLS = {
@@ -72,6 +73,16 @@ def _intro(comparison: Comparison) -> Iterator[str]:
                 f"provisioned**: {markdown_text(col.provisioning_error)}. No check ran."
             )
             yield ""
+        elif col.status is RunStatus.INTERRUPTED:
+            run = col.run
+            where = f" while {markdown_text(run.phase)}" if run.phase is not None else ""
+            yield (
+                f"> {_MD_SYMBOLS[CellState.NOT_REACHED]} **{markdown_text(col.label)} was "
+                f"interrupted{where}**: started {markdown_text(run.started)}, stopped "
+                f"{markdown_text(run.finished or 'never')}; {len(run.checks)} checks recorded, "
+                f"{len(run.not_run)} planned checks never ran."
+            )
+            yield ""
         elif col.crashed:
             yield (
                 f"> {_MD_SYMBOLS[CellState.NOT_REACHED]} **{markdown_text(col.label)} crashed**: "
@@ -83,15 +94,15 @@ def _intro(comparison: Comparison) -> Iterator[str]:
 
 def _runs(comparison: Comparison) -> Iterator[str]:
     columns = comparison.columns
-    crashed = f"{_MD_SYMBOLS[CellState.NOT_REACHED]} crashed"
     yield "## Runs"
     yield ""
     yield from _header(comparison, "")
-    unprovisioned = f"{_MD_SYMBOLS[CellState.NOT_REACHED]} not provisioned"
     yield _line(
         "status",
         (
-            "complete" if not c.crashed else unprovisioned if c.provisioning_error else crashed
+            markdown_text(c.ending)
+            if not c.crashed
+            else f"{_MD_SYMBOLS[CellState.NOT_REACHED]} {markdown_text(c.ending)}"
             for c in columns
         ),
     )

@@ -1,0 +1,56 @@
+"""SIGINT and SIGTERM end a run the same orderly way: teardown, results.json saying
+`interrupted`, and the shell's exit code for the signal (130, 143).
+
+Python turns SIGINT into KeyboardInterrupt; SIGTERM kills outright unless handled. While a
+run goes, SIGTERM raises `Terminated`, a KeyboardInterrupt, so every path that already
+cleans up after Ctrl-C (the platform lifecycle, pytest's session end) cleans up after it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from enum import Enum
+from types import FrameType
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the run stood."""
+
+
+class Interruption(Enum):
+    """A signal that ended a run, with the exit code a shell gives it (128 + its number)."""
+
+    SIGINT = signal.SIGINT
+    SIGTERM = signal.SIGTERM
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.value)
+
+    @classmethod
+    def of(cls, exc: KeyboardInterrupt) -> Interruption:
+        return cls.SIGTERM if isinstance(exc, Terminated) else cls.SIGINT
+
+
+EXIT_CODES = frozenset(i.exit_code for i in Interruption)
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(f"signal {signal.Signals(signum).name}")
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises Terminated while the block runs; the previous handler after it. Only
+    the main thread can take signals: elsewhere this changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

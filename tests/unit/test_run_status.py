@@ -1,0 +1,95 @@
+"""results.json's `status`, `phase` and `not_run`: written, read back, and derived for files
+written before them (complete=false read as crashed, or not provisioned when it says why)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from netconform.results import (
+    PROVISIONING_ERROR,
+    Phase,
+    ResultsWriter,
+    RunResults,
+    RunStatus,
+    checks_path,
+    read_results,
+    write_results,
+)
+
+STARTED = "2026-01-05T02:00:00+00:00"
+
+
+def test_status_decides_complete_and_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    run = RunResults("fake", {}, STARTED, "t1", (), status=RunStatus.INTERRUPTED,
+                     phase=Phase.CHECKS, not_run=("a.b", "c.d"))  # fmt: skip
+    assert run.complete is False
+    write_results(path, run)
+    data = json.loads(path.read_text())
+    assert (data["complete"], data["status"], data["phase"], data["not_run"]) == (
+        False, "interrupted", "checks", ["a.b", "c.d"],
+    )  # fmt: skip
+    assert read_results(path) == run
+
+
+@pytest.mark.parametrize(
+    ("complete", "info", "status"),
+    [
+        (True, {}, RunStatus.COMPLETE),
+        (False, {}, RunStatus.CRASHED),
+        (False, {PROVISIONING_ERROR: "no docker"}, RunStatus.NOT_PROVISIONED),
+    ],
+)
+def test_files_before_status_read_as_they_always_were(
+    complete: bool, info: dict[str, str], status: RunStatus, tmp_path: Path
+) -> None:
+    path = tmp_path / "results.json"
+    write_results(path, RunResults("fake", info, STARTED, None, (), complete=complete))
+    data = json.loads(path.read_text())
+    for key in ("status", "phase", "not_run"):
+        del data[key]
+    path.write_text(json.dumps(data))
+    run = read_results(path)
+    assert (run.status, run.complete, run.not_run, run.phase) == (status, complete, (), None)
+
+
+def test_the_in_progress_header_reads_as_crashed_if_the_run_dies(tmp_path: Path) -> None:
+    """A run killed outright (SIGKILL, OOM) leaves the header: that run crashed."""
+    path = tmp_path / "results.json"
+    ResultsWriter(path, "fake", STARTED).progress({"platform": "fake"}, ())
+    assert json.loads(path.read_text())["status"] == "crashed"
+
+
+def test_an_ended_run_never_reads_a_stale_sidecar(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    ResultsWriter(path, "fake", STARTED).finish(
+        {}, (), "t1", RunStatus.INTERRUPTED, Phase.PROVISIONING
+    )
+    checks_path(path).write_text('{"not": "a check"}\n')  # a kill between write and unlink
+    assert read_results(path).checks == ()
+
+
+def test_under_xdist_the_plan_comes_from_the_workers_node_ids(tmp_path: Path) -> None:
+    """The xdist controller collects nothing: the checks it did not hear back from are still
+    named in not_run, from the node ids a worker collected."""
+    from netconform.options import RunOptions
+    from netconform.platforms.registry import load_checks
+    from netconform.plugin import ControllerHooks, RunState
+
+    load_checks("swarm-lab")
+    state = RunState(RunOptions(platform="swarm-lab", out=tmp_path))
+    ids = [
+        "test_dns.py::test_check[no-dns-checks]",
+        "test_reachability.py::test_check[reachability.cross-host.tcp]",
+        "test_mtu.py::test_check[mtu.interface.default]",
+    ]
+    ControllerHooks(state).pytest_xdist_node_collection_finished(node=None, ids=ids)
+    state.end(RunStatus.INTERRUPTED, Phase.CHECKS)
+    run = read_results(tmp_path / "results.json")
+    # the placeholder of an area without checks is no check; every real id is kept, in order
+    assert "no-dns-checks" not in run.not_run
+    assert run.not_run == ("reachability.cross-host.tcp", "mtu.interface.default")
+    assert run.status is RunStatus.INTERRUPTED
