@@ -203,7 +203,7 @@ def test_real_allure_report(tmp_path: Path, comparison: Comparison) -> None:
         n["name"]: n["statistic"] for n in categories["nodes"].values() if n["type"] == "category"
     }
     assert names["PMTU blackhole"]["failed"] == 1  # swarm-lab's df-at-limit
-    assert names["Run crashed"]["broken"] == 1  # kind-cilium
+    assert names["Run stopped early"]["broken"] == 1  # kind-cilium
     assert names["Harness errors"]["broken"] == 1  # cilium's case whose probes did not run
     assert first.history_file is not None
     second = generate_allure_report(

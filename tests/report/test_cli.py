@@ -86,7 +86,7 @@ def test_crashed_run_reported_not_dropped(tmp_path: Path, golden_dirs: list[Path
     out = tmp_path / "out"
     done = _run_cli(str(golden_dirs[3]), str(golden_dirs[0]), "--out", str(out), "--no-allure")
     assert done.returncode == 0, done.stderr
-    assert "incomplete (crashed) runs shown as such: kind-cilium" in done.stdout
+    assert "runs that stopped early, shown as such: kind-cilium (crashed" in done.stdout
     assert "**kind-cilium crashed**" in (out / "comparison.md").read_text()
 
 

@@ -43,7 +43,7 @@ def test_every_kubernetes_run_lines_up_with_the_swarm_run(kubernetes: str) -> No
     ran = {c.aspect for c in comparison.columns[1].run.checks}
     # the crashed cilium run lacks the shared aspects it never reached, and only those
     assert {r.aspect for r in both} == _shared_by_the_catalogues() & ran
-    assert comparison.columns[1].crashed or len(both) >= SHARED_AT_LEAST
+    assert comparison.columns[1].incomplete or len(both) >= SHARED_AT_LEAST
     for row in both:
         swarm, kube = row.cells
         assert swarm is not None and kube is not None

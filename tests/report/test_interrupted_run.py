@@ -38,7 +38,7 @@ def test_the_interrupted_column_is_never_green_by_omission(tmp_path: Path) -> No
     whole, cut = comparison.columns
     missing = len(whole.run.checks) - KEPT
     assert missing > 0
-    assert cut.crashed and cut.status is RunStatus.INTERRUPTED and not cut.run.complete
+    assert cut.incomplete and cut.status is RunStatus.INTERRUPTED and not cut.run.complete
     assert cut.ending == f"interrupted, {missing} checks not run"
     assert whole.ending == "complete"
     states = [row.states[1] for row in comparison.rows]

@@ -51,7 +51,7 @@ class Category:
 
 # Allure files a result under the first category that matches, so specific ones come first.
 CATEGORIES: tuple[Category, ...] = (
-    Category("Run crashed", ("broken",), r"run crashed"),
+    Category("Run stopped early", ("broken",), r"run (crashed|interrupted)"),
     Category(
         "Provisioning failed",
         ("broken", "failed"),
@@ -222,7 +222,7 @@ def stage_results(comparison: Comparison, staging: Path) -> list[Path]:
             _copy_labelled(source, dest, col.run.platform)
         else:
             _synthesize(col, dest)
-        if col.crashed:
+        if col.incomplete:
             _write_crash_result(col, dest)
         dirs.append(dest)
     return dirs
@@ -309,14 +309,15 @@ def _write_result(
 
 
 def _write_crash_result(col: Column, dest: Path) -> None:
-    """A crashed run shows up in Allure as one broken result, not as a silently short run."""
+    """A run that stopped early (crashed, interrupted) shows up in Allure as one broken
+    result, not as a silently short run."""
     check = CheckResult.from_json(
         {
             "id": "run.completed",
             "area": "reachability",
             "title": f"{col.run.platform} run completed",
             "verdict": "error",
-            "reason": f"run crashed: started {col.run.started}, never finished; "
+            "reason": f"run {col.ending}: started {col.run.started}, never finished; "
             f"{len(col.run.checks)} checks recorded",
             "duration_s": 0,
         }

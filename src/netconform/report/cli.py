@@ -58,11 +58,15 @@ def run_report(args: argparse.Namespace) -> int:
     for name in (HTML_FILE, MARKDOWN_FILE, JSON_FILE):
         print(f"wrote {out / name}")
     unprovisioned = [c.label for c in comparison.columns if c.provisioning_error]
-    crashed = [c.label for c in comparison.columns if c.crashed and not c.provisioning_error]
+    stopped = [
+        f"{c.label} ({c.ending})"
+        for c in comparison.columns
+        if c.incomplete and not c.provisioning_error
+    ]
     if unprovisioned:
         print(f"note: platforms not provisioned, shown with the reason: {', '.join(unprovisioned)}")
-    if crashed:
-        print(f"note: incomplete (crashed) runs shown as such: {', '.join(crashed)}")
+    if stopped:
+        print(f"note: runs that stopped early, shown as such: {', '.join(stopped)}")
     if not args.no_allure:
         # A missing Node or a failed Allure build never costs the comparison files.
         print(generate_allure_report(comparison, out, args.history).message)

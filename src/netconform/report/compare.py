@@ -66,7 +66,7 @@ class Column:
     run: RunResults
 
     @property
-    def crashed(self) -> bool:
+    def incomplete(self) -> bool:
         """The run stopped before its end (crashed, interrupted or never provisioned): what
         it has no check of it never reached. `status` says which."""
         return not self.run.complete
@@ -89,7 +89,7 @@ class Column:
     def provisioning_error(self) -> str | None:
         """Why the platform could not be provisioned (the run then recorded no check)."""
         error = self.run.platform_info.get(PROVISIONING_ERROR)
-        return str(error) if error is not None and self.crashed else None
+        return str(error) if error is not None and self.incomplete else None
 
     @property
     def family(self) -> str | None:
@@ -227,10 +227,10 @@ def _by_row_key(checks: Iterable[CheckResult]) -> dict[str, CheckResult]:
 
 def _absent_state(column: Column, families_with_it: set[str | None]) -> CellState:
     if column.family is None:
-        return CellState.NOT_REACHED if column.crashed else CellState.NOT_APPLICABLE
+        return CellState.NOT_REACHED if column.incomplete else CellState.NOT_APPLICABLE
     if column.family not in families_with_it:
         return CellState.NOT_APPLICABLE
-    return CellState.NOT_REACHED if column.crashed else CellState.NOT_RUN
+    return CellState.NOT_REACHED if column.incomplete else CellState.NOT_RUN
 
 
 def merge_runs(runs: Sequence[tuple[Path, RunResults]]) -> Comparison:

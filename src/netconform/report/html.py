@@ -144,7 +144,7 @@ def render_html(
 
 
 def _crash_banner(comparison: Comparison) -> Iterator[str]:
-    crashed = [col for col in comparison.columns if col.crashed]
+    crashed = [col for col in comparison.columns if col.incomplete]
     if not crashed:
         return
     yield '<div class="banner" id="crashed">'
@@ -185,7 +185,7 @@ def _column_heads(comparison: Comparison) -> str:
     for col in comparison.columns:
         status = (
             f'<br><span class="crashed">{SYMBOLS[CellState.NOT_REACHED]} {col.ending}</span>'
-            if col.crashed
+            if col.incomplete
             else ""
         )
         heads.append(
@@ -342,7 +342,7 @@ def _platform_info(comparison: Comparison) -> Iterator[str]:
         sign = SYMBOLS[CellState.NOT_REACHED]
         status = (
             "complete"
-            if not col.crashed
+            if not col.incomplete
             else f'<span class="crashed">{sign} not provisioned</span>'
             if col.provisioning_error is not None
             else f'<span class="crashed">{sign} crashed / incomplete</span>'

@@ -83,7 +83,7 @@ def _intro(comparison: Comparison) -> Iterator[str]:
                 f"{len(run.not_run)} planned checks never ran."
             )
             yield ""
-        elif col.crashed:
+        elif col.incomplete:
             yield (
                 f"> {_MD_SYMBOLS[CellState.NOT_REACHED]} **{markdown_text(col.label)} crashed**: "
                 f"started {markdown_text(col.run.started)}, never finished; "
@@ -101,7 +101,7 @@ def _runs(comparison: Comparison) -> Iterator[str]:
         "status",
         (
             markdown_text(c.ending)
-            if not c.crashed
+            if not c.incomplete
             else f"{_MD_SYMBOLS[CellState.NOT_REACHED]} {markdown_text(c.ending)}"
             for c in columns
         ),

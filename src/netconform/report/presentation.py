@@ -31,7 +31,7 @@ WORDS: Mapping[str, str] = {
 }
 EXPLAINED: Mapping[str, str] = {
     **WORDS,
-    CellState.NOT_REACHED: "not reached (the run crashed first)",
+    CellState.NOT_REACHED: "not reached (the run stopped first)",
     CellState.NOT_APPLICABLE: "not applicable (the platform has no check of this aspect)",
 }
 COUNTED = (CellState.PASS, CellState.FAIL, CellState.SKIP, CellState.ERROR)
