@@ -3,6 +3,7 @@ owner's lab reclaimed and a live one's never touched, and the race two runs used
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 import os
 import signal
@@ -78,6 +79,36 @@ def test_a_killed_holder_releases_the_lock(env: FakeLabEnv) -> None:
     taken = lock.acquire("x")
     taken.release()
     assert not taken.is_held
+
+
+def test_a_lock_file_removed_between_open_and_flock_is_not_the_one_taken(
+    env: FakeLabEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lab down` removes the file it holds; a taker that opened it just before must not end
+    up holding an unlinked file while the next taker locks the new one."""
+    real_flock = fcntl.flock
+    calls: list[int] = []
+
+    def down_finishes_in_between(fd: int, operation: int) -> None:
+        if not calls:
+            lock.lock_path("x").unlink()
+        calls.append(fd)
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", down_finishes_in_between)
+    taken = lock.acquire("x")
+    try:
+        assert len(calls) == 2
+        assert os.stat(lock.lock_path("x")).st_ino == os.fstat(calls[-1]).st_ino
+    finally:
+        taken.release()
+
+
+def test_lab_down_removes_the_lock_file_it_held(env: FakeLabEnv) -> None:
+    state.save(valid_state("x"))
+    assert lab.down("x") is not None
+    assert not lock.lock_path("x").exists()
+    lock.acquire("x").release()  # and the next taker makes a new one
 
 
 def test_other_labs_do_not_share_a_lock(env: FakeLabEnv) -> None:

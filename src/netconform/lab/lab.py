@@ -58,9 +58,9 @@ def up(
     `before_first_write` runs between the check and the first state write (a test hook)."""
     progress = progress or NoProgress()
     config.validate()
+    setup.prepare_host()
+    setup.check_host()
     with lablock.held(config.name, lock) as holding:
-        setup.prepare_host()
-        setup.check_host()
         existing = state.load(config.name)
         owner = existing.owner if existing is not None else None
         if owner is not None and owner.is_dead():
@@ -305,7 +305,7 @@ def down(
     is corrupt is reclaimed all the same. A lab whose owner is alive is never touched."""
     progress = progress or NoProgress()
     LabConfig(name=name).validate()
-    with lablock.held(name, lock):
+    with lablock.held(name, lock) as holding:
         try:
             lab = state.load(name)
         except state.StateCorrupt as exc:  # a StateNotConfined is refused: nothing is touched
@@ -315,7 +315,9 @@ def down(
         # With the caller's lock, the owner is the caller (or proved dead by it).
         if lock is None and owner is not None and not owner.is_dead():
             raise lablock.LabBusy(f"lab {name!r} belongs to {owner.describe()}, which is alive")
-        return _down_locked(name, progress)
+        report = _down_locked(name, progress)
+        holding.remove_file()
+        return report
 
 
 def _down_locked(name: str, progress: Progress) -> DownReport | None:

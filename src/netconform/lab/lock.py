@@ -1,8 +1,9 @@
 """One run per lab: an OS lock held from "is the lab up" to teardown.
 
 The lock is `flock` on `<state root>/<name>.lock`: the kernel drops it when its holder dies,
-however it dies, so a stale lock cannot exist. The file is never removed (removing a locked
-file would let a second run lock a new file of the same name while the first holds the old).
+however it dies, so a stale lock cannot exist. `lab down` removes the file while it holds
+it, once the lab is gone; a taker that locked a file no longer at the path (removed meanwhile)
+lets it go and takes the file that is there, so two runs never hold two files of one name.
 """
 
 from __future__ import annotations
@@ -43,24 +44,43 @@ class LabLock:
         if fd is not None:
             os.close(fd)
 
+    def remove_file(self) -> None:
+        """The lab is gone: its lock file goes too (while held; see the module's note)."""
+        if self._fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
 
 def acquire(name: str) -> LabLock:
     """Take the lab's lock at once, or refuse in one line naming the holder's PID."""
     path = lock_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise LabBusy(f"lab {name!r} is in use by PID {holder} (lock {path})") from None
-    except BaseException:
-        os.close(fd)
-        raise
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise LabBusy(f"lab {name!r} is in use by PID {holder} (lock {path})") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        if _is_at(fd, path):
+            break
+        os.close(fd)  # removed by `lab down` after we opened it: take the one there now
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return LabLock(name, path, fd)
+
+
+def _is_at(fd: int, path: Path) -> bool:
+    try:
+        there = path.stat()
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
 
 @contextlib.contextmanager
