@@ -9,6 +9,7 @@ cleans up after Ctrl-C (the platform lifecycle, pytest's session end) cleans up 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -38,8 +39,21 @@ class Interruption(Enum):
 EXIT_CODES = frozenset(i.exit_code for i in Interruption)
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated(f"signal {signal.Signals(signum).name}")
+class _TerminatedHandler:
+    """Raises Terminated in the run's own process only. A child forked without exec (pyroute2
+    runs each network namespace's netlink socket in one, and stops it with SIGTERM) inherits
+    the handler: there it must die as SIGTERM's default would, not unwind the run's code
+    (which, in the child, tore the half-made lab down under the parent)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self.pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated(f"signal {signal.Signals(signum).name}")
 
 
 @contextlib.contextmanager
@@ -49,7 +63,7 @@ def terminate_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, _TerminatedHandler())
     try:
         yield
     finally:

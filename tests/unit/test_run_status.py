@@ -4,10 +4,14 @@ written before them (complete=false read as crashed, or not provisioned when it 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
+from netconform.interrupts import Terminated, terminate_as_interrupt
 from netconform.results import (
     PROVISIONING_ERROR,
     Phase,
@@ -93,3 +97,29 @@ def test_under_xdist_the_plan_comes_from_the_workers_node_ids(tmp_path: Path) ->
     assert "no-dns-checks" not in run.not_run
     assert run.not_run == ("reachability.cross-host.tcp", "mtu.interface.default")
     assert run.status is RunStatus.INTERRUPTED
+
+
+def test_a_forked_child_dies_of_sigterm_instead_of_unwinding_the_run() -> None:
+    """pyroute2 runs a namespace's netlink in a forked child and stops it with SIGTERM: the
+    child inherits the run's handler, and unwinding the run there tore down the half-made
+    lab under its parent (`No such file or directory: /var/run/netns/nc-default-h1`)."""
+    with terminate_as_interrupt():
+        ready_r, ready_w = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child
+            try:
+                os.write(ready_w, b"1")
+                time.sleep(10)
+            except BaseException:
+                os._exit(7)  # the run's code would have run here
+            os._exit(0)
+        os.read(ready_r, 1)
+        os.kill(child, signal.SIGTERM)
+        _, status = os.waitpid(child, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+
+
+def test_sigterm_in_the_run_s_own_process_is_an_interrupt() -> None:
+    with terminate_as_interrupt(), pytest.raises(Terminated):  # noqa: PT012 - raised in sleep
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
