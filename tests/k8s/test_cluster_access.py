@@ -34,6 +34,7 @@ from netconform.k8s.workloads import (
     RUN_ANNOTATION,
     RUN_LABEL,
 )
+from netconform.owner import LocalProcesses, ProcessOwner
 from netconform.platforms.cluster import ClusterPlatform
 from netconform.settings import Settings
 
@@ -241,7 +242,7 @@ def test_every_kubectl_command_of_a_run_is_in_the_table(tmp_path: Path, on_path:
             return super()._answer(args, stdin)
 
     cluster, clock = Calico(), FakeClock()
-    p = cluster_platform(tmp_path, cluster, FakeProcesses({os.getpid(): "1"}), clock)
+    p = cluster_platform(tmp_path, cluster, FakeProcesses({os.getpid(): 1}), clock)
     p.preflight()
     with running(p) as handle:
         p.collect_diagnostics(tmp_path / "diagnostics")
@@ -387,12 +388,15 @@ class FakeCluster:
 
 @dataclass
 class FakeProcesses:
-    """This host's processes: pid -> start."""
+    """This host's processes: pid -> start (None: it runs, its start unreadable)."""
 
-    running: dict[int, str]
+    running: dict[int, int | None]
     host: str = HOST
 
-    def started(self, pid: int) -> str | None:
+    def runs(self, pid: int) -> bool:
+        return pid in self.running
+
+    def start_time(self, pid: int) -> int | None:
         return self.running.get(pid)
 
 
@@ -508,29 +512,34 @@ def test_an_unanswered_review_is_said(tmp_path: Path) -> None:
 
 
 def test_an_owner_is_this_process_with_its_start_time() -> None:
-    owner = leftovers.current_owner()
-    assert owner.pid == os.getpid() and owner.started.isdigit()
-    assert leftovers.RunOwner.decode(owner.encode()) == owner
-    assert leftovers.RunOwner.decode("garbage") is None
-    assert leftovers.process_started(os.getpid()) == owner.started
+    owner = ProcessOwner.current()
+    assert owner.pid == os.getpid() and owner.start_time is not None
+    assert owner.encode() == f"{owner.hostname}/{owner.pid}/{owner.start_time}"
+    assert ProcessOwner.decode(owner.encode()) == owner
+    assert ProcessOwner.decode("garbage") is None
+    assert ProcessOwner.decode("h/5/") == ProcessOwner(5, None, "h")  # start was unreadable
+    assert ProcessOwner.decode("h/5/x") is None  # a start is a number of clock ticks
+    assert ProcessOwner(5, None, "h").encode() == "h/5/"
+    assert LocalProcesses().start_time(os.getpid()) == owner.start_time
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    assert leftovers.process_started(child.pid) is None  # reaped: gone
+    assert not LocalProcesses().runs(child.pid)  # reaped: gone
+    assert LocalProcesses().start_time(child.pid) is None
 
 
 @pytest.mark.parametrize(
     ("pids", "standing"),
     [
-        ({5: "9"}, leftovers.Standing.LIVE),
-        ({5: ""}, leftovers.Standing.LIVE),  # runs; its start unreadable (another user's)
-        ({5: "10"}, leftovers.Standing.DEAD),  # the PID now another process's
+        ({5: 9}, leftovers.Standing.LIVE),
+        ({5: None}, leftovers.Standing.LIVE),  # runs; its start unreadable (another user's)
+        ({5: 10}, leftovers.Standing.DEAD),  # the PID now another process's
         ({}, leftovers.Standing.DEAD),
     ],
 )
 def test_a_run_is_live_only_while_its_owner_process_runs(
-    pids: dict[int, str], standing: leftovers.Standing
+    pids: dict[int, int | None], standing: leftovers.Standing
 ) -> None:
-    namespace = leftovers.RunNamespace("nc-a-x", "a", leftovers.RunOwner(HOST, 5, "9"), False)
+    namespace = leftovers.RunNamespace("nc-a-x", "a", ProcessOwner(5, 9, HOST), False)
     assert namespace.standing(FakeProcesses(pids)) == standing
     assert namespace.standing(FakeProcesses(pids, host="elsewhere")) == (leftovers.Standing.FOREIGN)
 
@@ -554,7 +563,7 @@ def leftover_cluster() -> FakeCluster:
     )
 
 
-PROCESSES = FakeProcesses({200: "7", 300: "1"})
+PROCESSES = FakeProcesses({200: 7, 300: 1})
 
 
 def deleted(cluster: FakeCluster) -> list[str]:
@@ -599,7 +608,7 @@ def test_a_run_reclaims_dead_leftovers_claims_its_namespaces_and_waits_them_gone
     tmp_path: Path,
 ) -> None:
     cluster, clock = leftover_cluster(), FakeClock()
-    me = FakeProcesses({**PROCESSES.running, os.getpid(): "42"})
+    me = FakeProcesses({**PROCESSES.running, os.getpid(): 42})
     p = cluster_platform(tmp_path, cluster, me, clock)
     with running(p) as handle:
         ours = sorted(n for n in cluster.namespaces if n.startswith("nc-r1-"))

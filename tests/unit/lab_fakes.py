@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from netconform.lab import addressing, cgroups, image, lab, netns, setup, state
-from netconform.lab.owner import Owner, start_time
 from netconform.lab.state import HostRecord, LabState
+from netconform.owner import ProcessOwner, start_time
 
 MARKER = "built-by"
 
@@ -69,7 +69,7 @@ def fake_lab_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeLabEnv:
     return env
 
 
-def valid_state(name: str, owner: Owner | None = None) -> LabState:
+def valid_state(name: str, owner: ProcessOwner | None = None) -> LabState:
     directory = state.lab_dir(name)
     return LabState(
         name=name,
@@ -86,14 +86,14 @@ def valid_state(name: str, owner: Owner | None = None) -> LabState:
     )
 
 
-def owner_of(pid: int) -> Owner:
+def owner_of(pid: int) -> ProcessOwner:
     """The owner record a process `pid` of this host would write."""
     start = start_time(pid)
     assert start is not None, f"process {pid} is gone"
-    return replace(Owner.current(), pid=pid, start_time=start)
+    return replace(ProcessOwner.current(), pid=pid, start_time=start)
 
 
-def dead_owner() -> Owner:
+def dead_owner() -> ProcessOwner:
     """The record of a process that has exited (and been reaped)."""
     proc = subprocess.Popen(["sleep", "0"])
     owner = owner_of(proc.pid)  # readable until reaped, even once it has exited

@@ -19,7 +19,7 @@ from lab_fakes import MARKER, FakeLabEnv, dead_owner, fake_lab_env, owner_of, sl
 from netconform.errors import InputError
 from netconform.lab import lab, lock, state
 from netconform.lab.config import LabConfig
-from netconform.lab.owner import Owner, start_time
+from netconform.owner import ProcessOwner, start_time
 
 HOLD = """
 import sys
@@ -127,8 +127,8 @@ def test_the_owners_start_time_is_field_22_of_its_stat(tmp_path: Path) -> None:
 
 
 def test_owner_is_dead_only_when_provably_so() -> None:
-    me = Owner.current()
-    assert not me.is_dead()
+    me = ProcessOwner.current()
+    assert me.start_time is not None and not me.is_dead()
     assert dead_owner().is_dead()
     assert replace(me, start_time=me.start_time + 1).is_dead()  # the PID now someone else's
     elsewhere = replace(dead_owner(), hostname=me.hostname + "-other")

@@ -154,3 +154,18 @@ def test_a_state_written_before_owners_existed_still_loads(env: FakeLabEnv) -> N
     _write("x", old)
     loaded = state.load("x")
     assert loaded is not None and loaded.owner is None
+
+
+def test_an_owner_stored_by_earlier_versions_still_loads(env: FakeLabEnv) -> None:
+    # the owner's keys as state.json has stored them since owners were recorded
+    old = dataclasses.asdict(valid_state("x"))
+    old["owner"] = {"pid": 4242, "start_time": 987654, "hostname": "box"}
+    _write("x", old)
+    loaded = state.load("x")
+    assert loaded is not None and loaded.owner is not None
+    assert (loaded.owner.pid, loaded.owner.start_time, loaded.owner.hostname) == (
+        4242,
+        987654,
+        "box",
+    )
+    assert loaded.owner.describe() == "PID 4242 on box"

@@ -7,14 +7,11 @@ for, within a deadline, and a namespace still there is named with what holds it.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s.access import Kubectl
@@ -26,72 +23,16 @@ from netconform.k8s.workloads import (
     RUN_ANNOTATION,
     RUN_LABEL,
 )
+
+# re-exported: cluster_cli.py names the process seam `clean` takes as leftovers'
+from netconform.owner import LocalProcesses as LocalProcesses  # noqa: PLC0414
+from netconform.owner import Processes as Processes  # noqa: PLC0414
+from netconform.owner import ProcessOwner
 from netconform.polling import Clock, Sleep, poll
 
 LOOK_TIMEOUT_S = 60.0
 GONE_DEADLINE_S = 180.0  # pods have a 1 s grace period; the rest is the namespace controller
 GONE_INTERVAL_S = 2.0
-
-
-@dataclass(frozen=True)
-class RunOwner:
-    host: str
-    pid: int
-    started: str  # the process's start (/proc/<pid>/stat), so a reused PID is not taken for it
-
-    def encode(self) -> str:
-        return f"{self.host}/{self.pid}/{self.started}"
-
-    @classmethod
-    def decode(cls, text: str) -> RunOwner | None:
-        parts = text.split("/")
-        if len(parts) != 3 or not parts[0] or not parts[1].isdigit():
-            return None
-        return cls(parts[0], int(parts[1]), parts[2])
-
-
-def process_started(pid: int) -> str | None:
-    """When a running process started (clock ticks since boot, from /proc); "" when it runs
-    but its start cannot be read (no /proc, another user's process hidden); None when no
-    such process runs."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        pass
-    else:
-        # the command name may hold spaces and parentheses: fields count from the last ')'
-        return stat.rsplit(")", 1)[1].split()[19]
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # it runs, as another user
-    return ""
-
-
-class Processes(Protocol):
-    """This host, and the processes that run on it."""
-
-    @property
-    def host(self) -> str: ...
-
-    def started(self, pid: int) -> str | None: ...
-
-
-class LocalProcesses:
-    @property
-    def host(self) -> str:
-        return socket.gethostname()
-
-    def started(self, pid: int) -> str | None:
-        return process_started(pid)
-
-
-def current_owner(processes: Processes | None = None) -> RunOwner:
-    processes = processes or LocalProcesses()
-    pid = os.getpid()
-    return RunOwner(processes.host, pid, processes.started(pid) or "")
 
 
 class Standing(StrEnum):
@@ -105,20 +46,15 @@ class Standing(StrEnum):
 class RunNamespace:
     name: str
     run_id: str
-    owner: RunOwner | None
+    owner: ProcessOwner | None
     terminating: bool
 
     def standing(self, processes: Processes) -> Standing:
         if self.owner is None:
             return Standing.UNOWNED
-        if self.owner.host != processes.host:
+        if self.owner.hostname != processes.host:
             return Standing.FOREIGN
-        started = processes.started(self.owner.pid)
-        if started is None:
-            return Standing.DEAD
-        if started and self.owner.started and started != self.owner.started:
-            return Standing.DEAD  # the PID was reused
-        return Standing.LIVE
+        return Standing.DEAD if self.owner.is_dead(processes) else Standing.LIVE
 
     def describe(self, standing: Standing) -> str:
         owner = self.owner.encode() if self.owner else "?"
@@ -147,7 +83,7 @@ def _run_namespace(doc: dict[str, Any]) -> RunNamespace | None:
     if not name.startswith(NAMESPACE_PREFIX):
         return None
     if RUN_ANNOTATION in annotations:
-        owner = RunOwner.decode(str(annotations.get(OWNER_ANNOTATION, "")))
+        owner = ProcessOwner.decode(str(annotations.get(OWNER_ANNOTATION, "")))
         run_id = str(annotations[RUN_ANNOTATION])
     elif labels.get(MANAGED_BY) == "netconform" and RUN_LABEL in labels:
         owner, run_id = None, str(labels[RUN_LABEL])

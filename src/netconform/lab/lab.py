@@ -20,8 +20,8 @@ from netconform.errors import EnvironmentUnfit, InputError
 from netconform.lab import addressing, cgroups, daemons, image, kernel, netns, setup, state
 from netconform.lab import lock as lablock
 from netconform.lab.config import LabConfig
-from netconform.lab.owner import Owner
 from netconform.lab.state import HostRecord, LabState
+from netconform.owner import ProcessOwner
 from netconform.progress import NoProgress, Progress
 from netconform.vocab import Capability
 
@@ -118,8 +118,16 @@ def _planned(config: LabConfig) -> LabState:
             for i in range(1, config.hosts + 1)
         ),
         image=image.ImageRecipe(suite=image.host_suite()).tag,
-        owner=Owner.current(),
+        owner=_this_process(),
     )
+
+
+def _this_process() -> ProcessOwner:
+    """The lab's owner: this process, with the start time a later run checks it by."""
+    owner = ProcessOwner.current()
+    if owner.start_time is None:
+        raise EnvironmentUnfit(f"/proc/{owner.pid}/stat: cannot read this process's start time")
+    return owner
 
 
 def _build(lab: LabState, progress: Progress) -> LabState:

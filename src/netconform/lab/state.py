@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
 from netconform.errors import InputError
-from netconform.lab.owner import Owner
+from netconform.owner import ProcessOwner
 from netconform.settings import Settings
 
 STATE_FILE = "state.json"
@@ -79,7 +79,7 @@ class LabState:
     faults: tuple[dict[str, Any], ...] = ()
     # the process the lab belongs to while it is built or run on; None once handed over
     # (a lab made by `lab up` stays until `lab down`)
-    owner: Owner | None = None
+    owner: ProcessOwner | None = None
 
     def with_host(self, host: HostRecord) -> LabState:
         others = tuple(h for h in self.hosts if h.name != host.name)

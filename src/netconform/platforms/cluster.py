@@ -24,6 +24,7 @@ from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kube import KubeApi
 from netconform.k8s.tools import Runner, SubprocessRunner, require_tools
 from netconform.k8s.workloads import WorkloadSpec, claimed_namespaces
+from netconform.owner import LocalProcesses, Processes, ProcessOwner
 from netconform.platforms.kind import state_root
 from netconform.polling import Clock, Sleep
 from netconform.progress import NoProgress, Progress
@@ -59,7 +60,7 @@ class ClusterPlatform:
         run_id: str | None = None,
         api_factory: Callable[[str], KubeApi] | None = None,
         settings: Settings | None = None,
-        processes: leftovers.Processes | None = None,
+        processes: Processes | None = None,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
         gone_deadline_s: float = leftovers.GONE_DEADLINE_S,
@@ -77,7 +78,7 @@ class ClusterPlatform:
         self._teardown: tuple[install.Step, ...] = ()
         self._namespaces: tuple[str, ...] = ()
         self._api_factory = api_factory or KubeApi
-        self.processes = processes or leftovers.LocalProcesses()
+        self.processes = processes or LocalProcesses()
         self.clock: Clock = clock or time.monotonic
         self.sleep: Sleep = sleep or time.sleep
         self.gone_deadline_s = gone_deadline_s
@@ -175,7 +176,7 @@ class ClusterPlatform:
         """The plan with a first step that creates the run's namespaces annotated with the
         run and its owner (a separate `kubectl create`, so the workloads' server-side apply
         never owns, and never drops, the annotations); steps.sh and plan.json rewritten."""
-        owner = leftovers.current_owner(self.processes).encode()
+        owner = ProcessOwner.current(self.processes).encode()
         claim = self.work.root / "namespaces.yaml"
         write_file(claim, manifests.dump_all(claimed_namespaces(spec, owner)))
         step = install.Step(
