@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,6 +110,7 @@ def test_run_end_to_end(cni: str, tmp_path: Path) -> None:
 
 def test_ctrl_c_during_provisioning_leaves_nothing(tmp_path: Path) -> None:
     cluster = "netconform-flannel"
+    docker("network", "rm", "kind")  # an earlier cluster's: a run removes only its own
     proc = subprocess.Popen(
         [*NETCONFORM, "run", "--platform", "kind-flannel", "--out", str(tmp_path / "r")],
         stdout=subprocess.DEVNULL,
@@ -121,7 +123,109 @@ def test_ctrl_c_during_provisioning_leaves_nothing(tmp_path: Path) -> None:
         time.sleep(1)
     time.sleep(5)  # inside kind create / the install steps
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=300) != 0
+    assert proc.wait(timeout=300) == 130  # the shell's code for SIGINT
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert (results["status"], results["phase"]) == ("interrupted", "provisioning")
+    assert_nothing_left(cluster)
+
+
+def _kubectl(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.skipif("flannel" not in kit_cnis(), reason="the offline kit has no flannel")
+def test_cluster_platform_through_the_shipped_rbac_only(tmp_path: Path) -> None:
+    """A kind cluster used only through a ServiceAccount kubeconfig bound to the shipped
+    RBAC and admission policy (as a platform engineer would be given): the CNI is detected,
+    the verdicts are the kind platform's own, writes outside the run's namespaces are denied,
+    and nothing of the run is left."""
+    cluster = "netconform-flannel"
+    docker("network", "rm", "kind")
+    own, env = tmp_path / "kind", dict(os.environ)
+    try:
+        argv = [*NETCONFORM, "run", "--platform", "kind-flannel", "--keep", "--out", str(own)]
+        kind = subprocess.run(
+            [*argv, "-k", SUBSET], capture_output=True, text=True, timeout=1200, check=False
+        )
+        assert kind.returncode == 0, kind.stdout[-3000:] + kind.stderr[-2000:]
+        admin = tmp_path / "admin.kubeconfig"
+        admin.write_text(
+            subprocess.run(
+                ["kind", "get", "kubeconfig", "--name", cluster],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        assert _kubectl(admin, "create", "namespace", "netconform-system").returncode == 0
+        rbac = subprocess.run(
+            [*NETCONFORM, "cluster", "rbac"], capture_output=True, text=True, check=True
+        )
+        applied = subprocess.run(
+            ["kubectl", "--kubeconfig", str(admin), "apply", "-f", "-"],
+            input=rbac.stdout,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert applied.returncode == 0, applied.stderr
+        env |= {"NETCONFORM_KUBECONFIG": str(admin), "KUBECONFIG": str(admin)}
+        env.pop("NETCONFORM_KUBE_CONTEXT", None)
+        made = subprocess.run(
+            [*NETCONFORM, "cluster", "kubeconfig", "--duration", "1h"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert made.returncode == 0, made.stderr
+        account = tmp_path / "sa.kubeconfig"
+        account.write_text(made.stdout)
+        probe = json.loads((own / "results.json").read_text())["platform_info"]["probe_image"]
+        # RBAC lets it create pods anywhere; the admission policy (enforced a moment after it
+        # is created) only in its own namespaces
+        outside = ("-n", "default", "run", "x", f"--image={probe}", "--dry-run=server")
+        denied = _kubectl(account, *outside)
+        for _ in range(30):
+            if "netconform may write only in its own namespaces" in denied.stderr:
+                break
+            time.sleep(1)
+            denied = _kubectl(account, *outside)
+        assert "netconform may write only in its own namespaces" in denied.stderr, denied
+        env |= {"NETCONFORM_KUBECONFIG": str(account), "NETCONFORM_PROBE_IMAGE": probe}
+        as_account = [*NETCONFORM, "run", "--platform", "cluster", "--out", str(tmp_path / "c")]
+        run = subprocess.run(
+            [*as_account, "-k", SUBSET],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            check=False,
+            env=env,
+        )
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+        theirs = json.loads((tmp_path / "c" / "results.json").read_text())
+        ours = json.loads((own / "results.json").read_text())
+        detected = theirs["platform_info"]["cni_detected"]
+        assert (detected["cni"], detected["encapsulation"], detected["profiled"]) == (
+            "flannel",
+            "vxlan",
+            True,
+        )
+        verdicts = {c["id"]: c["verdict"] for c in theirs["checks"]}
+        assert verdicts == {c["id"]: c["verdict"] for c in ours["checks"]}
+        left = set(_kubectl(admin, "get", "namespaces", "-o", "name").stdout.split())
+        assert not {f"namespace/{n}" for n in theirs["platform_info"]["namespaces"]} & left
+    finally:
+        subprocess.run(["kind", "delete", "cluster", "--name", cluster], check=False)
+        docker("network", "rm", "kind")  # kind leaves it; the kind platform removes its own
+        shutil.rmtree(state_root() / cluster, ignore_errors=True)  # --keep kept its work files
     assert_nothing_left(cluster)
 
 

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from netconform.k8s import access, leftovers
 from netconform.k8s.tools import Runner, SubprocessRunner, require_tools
+from netconform.owner import LocalProcesses, Processes
 from netconform.polling import Clock, Sleep
 from netconform.settings import Settings
 
@@ -42,14 +43,14 @@ def cleanup(
     args: argparse.Namespace,
     runner: Runner | None = None,
     settings: Settings | None = None,
-    processes: leftovers.Processes | None = None,
+    processes: Processes | None = None,
     out: TextIO | None = None,
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
 ) -> int:
     settings = settings or Settings.from_env()
     runner = runner or SubprocessRunner()
-    processes = processes or leftovers.LocalProcesses()
+    processes = processes or LocalProcesses()
     out = out or sys.stdout
     kubectl = _kubectl(settings)
     done = leftovers.clean(runner, kubectl, processes, everything=args.everything)

@@ -23,11 +23,7 @@ from netconform.k8s.workloads import (
     RUN_ANNOTATION,
     RUN_LABEL,
 )
-
-# re-exported: cluster_cli.py names the process seam `clean` takes as leftovers'
-from netconform.owner import LocalProcesses as LocalProcesses  # noqa: PLC0414
-from netconform.owner import Processes as Processes  # noqa: PLC0414
-from netconform.owner import ProcessOwner
+from netconform.owner import Processes, ProcessOwner
 from netconform.polling import Clock, Sleep, poll
 
 LOOK_TIMEOUT_S = 60.0
