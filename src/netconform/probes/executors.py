@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -76,6 +77,34 @@ def run_batches(
     return {src: res for (src, _), res in zip(items, results, strict=True)}
 
 
+# Beyond the probes' own budget: a loaded lab host's dockerd can take this long to start an
+# exec. Past it the exec is given up, never waited for without end.
+EXEC_GRACE_S = 60.0
+T = TypeVar("T")
+
+
+def within(seconds: float, call: Callable[[], T]) -> T | None:
+    """`call()`'s result, or None when it has not returned within `seconds`. The call goes on
+    in a daemon thread that is abandoned: the docker SDK's exec stream has no timeout of its
+    own, and a stream dockerd never closes (seen on a lab host under a selftest's faults)
+    would otherwise hang the whole run."""
+    box: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(call())
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="exec-with-deadline", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if failure:
+        raise failure[0]
+    return box[0] if box else None
+
+
 class DockerExecExecutor:
     """One `docker exec` in a running container (docker SDK container object); `docker_host`
     (the daemon's URL) only makes the reproduce argv name the right daemon."""
@@ -88,8 +117,13 @@ class DockerExecExecutor:
     def run_batch(self, probes: Sequence[Probe]) -> list[ProbeResult]:
         if not probes:
             return []
+        deadline = max(p.budget_s for p in probes) + EXEC_GRACE_S
         # A docker API error propagates: the check becomes an error verdict.
-        exit_code, (out, err) = self._container.exec_run(agent_command(probes), demux=True)
+        done = within(deadline, lambda: self._container.exec_run(agent_command(probes), demux=True))
+        if done is None:
+            why = f"docker exec did not return within {deadline:.0f} s (the daemon's stream hung)"
+            return parse_agent_output(probes, "", why, self._reproduce)
+        exit_code, (out, err) = done
         stdout = (out or b"").decode(errors="replace")
         stderr = (err or b"").decode(errors="replace")
         if exit_code not in (0, None) and not stdout:
