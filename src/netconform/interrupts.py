@@ -39,10 +39,14 @@ class Interruption(Enum):
 EXIT_CODES = frozenset(i.exit_code for i in Interruption)
 
 
-class _TerminatedHandler:
-    """Raises Terminated in the run's own process only. A child forked without exec (pyroute2
-    runs each network namespace's netlink socket in one, and stops it with SIGTERM) inherits
-    the handler: there it must die as SIGTERM's default would, not unwind the run's code
+class _RunSignalHandler:
+    """SIGINT raises KeyboardInterrupt and SIGTERM Terminated, in the run's own process only.
+
+    Installed for SIGINT too: a run started from a script in the background inherits SIGINT
+    ignored (POSIX shells do that to background jobs) and Python then leaves it ignored, so a
+    Ctrl-C or a `kill -INT` would be lost. A child forked without exec (pyroute2 runs each
+    network namespace's netlink socket in one, and stops it with SIGTERM) inherits the
+    handler: there it dies as the signal's default would, instead of unwinding the run's code
     (which, in the child, tore the half-made lab down under the parent)."""
 
     def __init__(self) -> None:
@@ -53,18 +57,23 @@ class _TerminatedHandler:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         raise Terminated(f"signal {signal.Signals(signum).name}")
 
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises Terminated while the block runs; the previous handler after it. Only
-    the main thread can take signals: elsewhere this changes nothing."""
+    """While the block runs, SIGINT raises KeyboardInterrupt and SIGTERM Terminated (whatever
+    the process inherited); the previous handlers after it. Only the main thread can take
+    signals: elsewhere this changes nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _TerminatedHandler())
+    handler = _RunSignalHandler()
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before)

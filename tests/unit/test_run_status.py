@@ -123,3 +123,16 @@ def test_sigterm_in_the_run_s_own_process_is_an_interrupt() -> None:
     with terminate_as_interrupt(), pytest.raises(Terminated):  # noqa: PT012 - raised in sleep
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)
+
+
+def test_sigint_interrupts_the_run_even_when_the_process_inherited_it_ignored() -> None:
+    """A run started in the background by a script inherits SIGINT ignored; CI lost every
+    Ctrl-C test that way (the run went on and exited 0)."""
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with terminate_as_interrupt(), pytest.raises(KeyboardInterrupt):  # noqa: PT012
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # given back after the run
+    finally:
+        signal.signal(signal.SIGINT, inherited)
