@@ -83,13 +83,10 @@ class RunState:
     def platform_name(self) -> str:
         return self.options.platform
 
-    def write(self, complete: bool) -> None:
-        """results.json as the run stands: while it goes, only what changed (platform_info, the
-        checks finished since); at the end, the whole document once."""
-        if complete:
-            self.end(RunStatus.COMPLETE)
-        else:
-            self.writer.progress(self.info, self.results)
+    def progress(self) -> None:
+        """results.json as the run stands: only what changed (platform_info, the checks
+        finished since); `end` writes the whole document once."""
+        self.writer.progress(self.info, self.results)
 
     def end(self, status: RunStatus, phase: Phase | None = None) -> None:
         """The whole results.json, once: how the run ended, where, and the planned checks
@@ -204,7 +201,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     # provision_s: the comparison of approaches' complexity (time to provision)
     state.info = {**state.handle.info, "platform": state.platform_name, "provision_s": provision_s}
     state.options.out.mkdir(parents=True, exist_ok=True)
-    state.write(complete=False)
+    state.progress()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -251,7 +248,7 @@ class ControllerHooks:
         for key, value in report.user_properties:
             if key == RESULT_PROPERTY:
                 self.state.results.append(CheckResult.from_json(json.loads(str(value))))
-                self.state.write(complete=False)
+                self.state.progress()
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         state = self.state

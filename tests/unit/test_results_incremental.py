@@ -20,6 +20,7 @@ from netconform.results import (
     CheckResult,
     ResultsWriter,
     RunResults,
+    RunStatus,
     checks_path,
     read_results,
     write_results,
@@ -159,13 +160,13 @@ def test_a_complete_document_is_read_alone(tmp_path: Path) -> None:
 def test_run_state_writes_as_checks_finish_and_once_at_the_end(tmp_path: Path) -> None:
     state = RunState(RunOptions(platform="swarm-lab", out=tmp_path))
     state.info = {"platform": "swarm-lab"}
-    state.write(complete=False)
+    state.progress()
     for check in real_checks(3):
         state.results.append(check)
-        state.write(complete=False)
+        state.progress()
     assert len(checks_path(tmp_path / "results.json").read_text().splitlines()) == 3
     assert len(read_results(tmp_path / "results.json").checks) == 3
-    state.write(complete=True)
+    state.end(RunStatus.COMPLETE)
     run = read_results(tmp_path / "results.json")
     assert run.complete is True and run.finished is not None and len(run.checks) == 3
     assert not checks_path(tmp_path / "results.json").exists()

@@ -1,6 +1,5 @@
-"""What the Kubernetes checks share: their spec, the probe grid (checks/grid.py) over pods
-with the run's polling deadline and interval, and the names the checks not yet on `Grid`
-import (k8s_mtu, k8s_netpol)."""
+"""What the Kubernetes checks share: their spec, and the probe grid (checks/grid.py) over
+pods with the run's polling deadline and interval."""
 
 from __future__ import annotations
 
@@ -11,9 +10,6 @@ from functools import partial
 from netconform.checks.base import CheckSpec, Outcome, Polled
 from netconform.checks.grid import Cell as GridCell
 from netconform.checks.grid import Expect, Grid
-from netconform.checks.grid import describe as describe  # noqa: PLC0414 - k8s_mtu's names
-from netconform.checks.grid import not_run as not_run  # noqa: PLC0414
-from netconform.checks.grid import observe as observe  # noqa: PLC0414
 from netconform.k8s.context import KubeCheckContext
 from netconform.k8s.kube import PodEndpoint
 from netconform.probes.model import ProbeResult

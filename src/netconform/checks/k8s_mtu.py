@@ -9,15 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from netconform.checks.base import CATALOGUE, CheckSpec, Outcome, ProbeDidNotRun
-from netconform.checks.k8s_common import (
-    Cell,
-    describe,
-    not_run,
-    observe,
-    ok,
-    poll_cells,
-    spec,
-)
+from netconform.checks.grid import describe, not_run, observe
+from netconform.checks.k8s_common import Cell, ok, poll_cells, spec
 from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.run_state import MtuFinding

@@ -19,7 +19,8 @@ from typing import Any
 
 from netconform import aspects
 from netconform.checks.base import CATALOGUE, Outcome, Polled, poll
-from netconform.checks.k8s_common import Cell, observe, spec
+from netconform.checks.grid import observe
+from netconform.checks.k8s_common import Cell, spec
 from netconform.checks.netpol_report import (
     Observed,
     cell_value,
