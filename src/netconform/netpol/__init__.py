@@ -1,4 +1,5 @@
-"""NetworkPolicy model, validation, oracle (expected matrix with explanations) and catalogue.
+"""NetworkPolicy and ClusterNetworkPolicy: model, validation, oracle (expected matrix with
+explanations) and catalogue.
 
 Everything here is a frozen dataclass or a pure function; nothing talks to a cluster.
 
@@ -14,9 +15,22 @@ Policies (`netconform.netpol.validation`, `netconform.netpol.policy`)
     `NetworkPolicy` holds the defaulted `policy_types`, `ingress`/`egress` `Rule`s of `Peer`s
     and `PolicyPort`s; absent and empty lists both become empty tuples (= everything).
 
+Cluster policies (`netconform.netpol.cluster_policy`, `.cluster_validation`, `.manifest`)
+    `parse_cluster_policy(manifest) -> ClusterNetworkPolicy` (policy.networking.k8s.io
+    v1beta1, v1alpha2 read as the same schema) validates like the CRD (schema and CEL rules)
+    and raises the same `InvalidPolicy`. A `ClusterNetworkPolicy` has `name` (its `key`),
+    `tier` (`Tier.ADMIN`/`Tier.BASELINE`), `priority` (0-1000, lower first), `subject`
+    (`Subject(namespaces | pods)`) and `ingress`/`egress` `ClusterRule`s (`action`
+    `Action.ACCEPT/DENY/PASS`, `peers` of `ClusterPeer`, `ports` as `PolicyPort`s, `name`).
+    `parse_manifest(manifest) -> NetworkPolicy | ClusterNetworkPolicy` (`AnyPolicy`)
+    dispatches on `kind` (absent: NetworkPolicy); every caller that reads policies uses it.
+    `confine_subject(manifest, namespaces)` and `cluster_namespace_selectors(manifest)` are
+    what a run needs to keep a cluster-scoped policy on its own namespaces.
+
 Oracle (`netconform.netpol.oracle`)
-    `Oracle(cluster, policies, profile)` compiles once; `.verdict(Probe(src, dst, port,
-    protocol)) -> ProbeVerdict`, `.verdicts(probes)`, `.matrix(port, protocol, pods)`.
+    `Oracle(cluster, policies, profile)` takes policies of both kinds and compiles once;
+    `.verdict(Probe(src, dst, port, protocol)) -> ProbeVerdict`, `.verdicts(probes)`,
+    `.matrix(port, protocol, pods)`.
     `evaluate(cluster, policies, probes=None, profile=None)` does all at once (default
     probes: every ordered pod pair x every served port/protocol). A `ProbeVerdict` has
     `allowed`, `served`, `ignored` ("loopback", "hostNetwork" or ""), `reason`, and an
@@ -38,6 +52,18 @@ Rendering and CLI: `netconform.netpol.render` (JSON, truth tables) and
 """
 
 from netconform.netpol.catalogue import Case, ResolvedCase, ResolvedStep, Step, load_catalogue
+from netconform.netpol.cluster_policy import (
+    Action,
+    AnyPolicy,
+    ClusterNetworkPolicy,
+    ClusterPeer,
+    ClusterRule,
+    NamespacedPods,
+    Subject,
+    Tier,
+)
+from netconform.netpol.cluster_validation import parse_cluster_policy
+from netconform.netpol.manifest import cluster_namespace_selectors, confine_subject, parse_manifest
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
 from netconform.netpol.oracle import (
     DirectionVerdict,
@@ -54,8 +80,13 @@ from netconform.netpol.policy import Direction, NetworkPolicy
 from netconform.netpol.validation import FieldError, InvalidPolicy, parse_policy
 
 __all__ = [
+    "Action",
+    "AnyPolicy",
     "Case",
     "Cluster",
+    "ClusterNetworkPolicy",
+    "ClusterPeer",
+    "ClusterRule",
     "ContainerPort",
     "Direction",
     "DirectionVerdict",
@@ -63,6 +94,7 @@ __all__ = [
     "HostNetworkMode",
     "InvalidPolicy",
     "Namespace",
+    "NamespacedPods",
     "NetworkPolicy",
     "Oracle",
     "Pod",
@@ -75,7 +107,13 @@ __all__ = [
     "RuleMiss",
     "RuleRef",
     "Step",
+    "Subject",
+    "Tier",
+    "cluster_namespace_selectors",
+    "confine_subject",
     "evaluate",
     "load_catalogue",
+    "parse_cluster_policy",
+    "parse_manifest",
     "parse_policy",
 ]

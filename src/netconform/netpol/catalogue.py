@@ -6,6 +6,11 @@ then ordered steps. Each step applies actions (create, update or delete a policy
 pod or namespace labels) and lists the port/protocols to probe between every ordered pair
 of the case's pods. Expected matrices are never stored: `expectations()` asks the oracle.
 
+A policy manifest is a NetworkPolicy or a ClusterNetworkPolicy (by its `kind`). A
+ClusterNetworkPolicy's subject is confined to the case's namespaces x, y, z
+(`manifest.confine_subject`): what the oracle judges is what a run applies, and a run's
+cluster-scoped policy never acts on pods it did not make.
+
 Manifests may say `${ip:y/b}` (a pod's IP) or `${cidr:x/b:4}` (the /4 network holding it);
 `Case.resolve(cluster)` substitutes the IPs of the cluster the case runs on.
 
@@ -27,11 +32,13 @@ from typing import Any
 
 from netconform.errors import file_field_error
 from netconform.inputs import files_dir
+from netconform.netpol.cluster_policy import AnyPolicy
 from netconform.netpol.document import read_structured
+from netconform.netpol.manifest import confine_subject, parse_manifest
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
 from netconform.netpol.oracle import Oracle, Probe, ProbeVerdict, Profile
 from netconform.netpol.policy import NetworkPolicy
-from netconform.netpol.validation import InvalidPolicy, is_dns_subdomain, parse_policy
+from netconform.netpol.validation import InvalidPolicy, is_dns_subdomain
 
 NAMESPACES = ("x", "y", "z")
 POD_NAMES = ("a", "b", "c")
@@ -84,20 +91,33 @@ def with_cluster_dns(cluster: Cluster, dns: Pod, namespace: Namespace | None = N
 
 @dataclass(frozen=True)
 class CreatePolicy:
+    """A NetworkPolicy or ClusterNetworkPolicy manifest, as the case wrote it."""
+
     manifest: Mapping[str, Any] = field(hash=False)
 
 
 @dataclass(frozen=True)
 class UpdatePolicy:
-    """Replaces the policy of the same namespace/name."""
+    """Replaces the policy of the same key (namespace/name, or a cluster policy's name)."""
 
     manifest: Mapping[str, Any] = field(hash=False)
 
 
 @dataclass(frozen=True)
 class DeletePolicy:
+    """`namespace` is "" for a ClusterNetworkPolicy (cluster-scoped: a name alone)."""
+
     namespace: str
     name: str
+
+    @property
+    def cluster_scoped(self) -> bool:
+        return not self.namespace
+
+    @property
+    def key(self) -> str:
+        """The deleted policy's key, as `NetworkPolicy.key`/`ClusterNetworkPolicy.key`."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
 
 @dataclass(frozen=True)
@@ -170,19 +190,19 @@ class Case:
     def resolve(self, cluster: Cluster | None = None) -> ResolvedCase:
         """Steps with IP placeholders filled in and the cluster/policy state after each."""
         cluster = cluster or self.model()
-        state: dict[str, NetworkPolicy] = {}
+        state: dict[str, AnyPolicy] = {}
         manifests: dict[str, Mapping[str, Any]] = {}
         resolved = []
         for step in self.steps:
             for action in step.actions:
                 if isinstance(action, CreatePolicy | UpdatePolicy):
-                    manifest = substitute_ips(action.manifest, cluster)
-                    policy = parse_policy(manifest)
+                    manifest = case_manifest(action.manifest, cluster)
+                    policy = parse_manifest(manifest)
                     state[policy.key] = policy
                     manifests[policy.key] = manifest
                 elif isinstance(action, DeletePolicy):
-                    state.pop(f"{action.namespace}/{action.name}", None)
-                    manifests.pop(f"{action.namespace}/{action.name}", None)
+                    state.pop(action.key, None)
+                    manifests.pop(action.key, None)
                 elif isinstance(action, DeleteAllPolicies):
                     state.clear()
                     manifests.clear()
@@ -210,7 +230,7 @@ class ResolvedStep:
 
     step: Step
     cluster: Cluster
-    policies: tuple[NetworkPolicy, ...]
+    policies: tuple[AnyPolicy, ...]
     manifests: tuple[Mapping[str, Any], ...] = field(hash=False)
 
     def probes(self) -> list[Probe]:
@@ -233,6 +253,12 @@ class ResolvedStep:
 class ResolvedCase:
     case: Case
     steps: tuple[ResolvedStep, ...]
+
+
+def case_manifest(manifest: Mapping[str, Any], cluster: Cluster) -> dict[str, Any]:
+    """What a case's manifest means on `cluster`: IPs filled in and, for a
+    ClusterNetworkPolicy, its subject confined to the case's namespaces."""
+    return confine_subject(substitute_ips(manifest, cluster), NAMESPACES)
 
 
 def substitute_ips(manifest: Mapping[str, Any], cluster: Cluster) -> dict[str, Any]:
@@ -316,13 +342,16 @@ def _parse_action(value: Any, field: str) -> Action:
     where = f"{field}.{kind}"
     if kind in ("create-policy", "update-policy"):
         if not isinstance(body, Mapping):
-            raise _CaseProblem(where, "must be a NetworkPolicy manifest")
+            raise _CaseProblem(where, "must be a NetworkPolicy or ClusterNetworkPolicy manifest")
         manifest = dict(body)
         return CreatePolicy(manifest) if kind == "create-policy" else UpdatePolicy(manifest)
     if kind == "delete-policy":
-        ns, _, name = str(body).partition("/")
-        if not ns or not name:
-            raise _CaseProblem(where, "expected NAMESPACE/NAME")
+        # NAMESPACE/NAME is a NetworkPolicy; a bare NAME the cluster-scoped kind.
+        ns, slash, name = str(body).rpartition("/")
+        if not name or (slash and not ns) or not is_dns_subdomain(name) or "/" in ns:
+            raise _CaseProblem(
+                where, "expected NAMESPACE/NAME (a NetworkPolicy) or NAME (a ClusterNetworkPolicy)"
+            )
         return DeletePolicy(ns, name)
     if kind == "delete-all-policies":
         return DeleteAllPolicies()
@@ -445,7 +474,7 @@ def _check_resolves(case: Case, field: str) -> None:
             where = f"{field}.steps[{i}].actions[{j}]"
             if isinstance(action, CreatePolicy | UpdatePolicy):
                 try:
-                    policy = parse_policy(substitute_ips(action.manifest, cluster))
+                    policy = parse_manifest(case_manifest(action.manifest, cluster))
                 except InvalidPolicy as exc:
                     first = exc.errors[0]
                     raise _CaseProblem(f"{where} {first.field}", first.problem) from None
@@ -453,13 +482,17 @@ def _check_resolves(case: Case, field: str) -> None:
                     raise _CaseProblem(
                         where, f"IP placeholder names a pod the case does not list: {exc}"
                     ) from None
-                if policy.namespace not in NAMESPACES:
+                if isinstance(policy, NetworkPolicy) and policy.namespace not in NAMESPACES:
                     # Policies live in the run's own namespaces: never in kube-system/default.
                     raise _CaseProblem(
                         f"{where} metadata.namespace",
                         f"{policy.namespace!r}: a case's policies live in x, y or z",
                     )
-            elif isinstance(action, DeletePolicy) and action.namespace not in NAMESPACES:
+            elif (
+                isinstance(action, DeletePolicy)
+                and not action.cluster_scoped
+                and action.namespace not in NAMESPACES
+            ):
                 raise _CaseProblem(where, f"namespace {action.namespace} is not x, y or z")
             elif isinstance(action, SetPodLabels) and action.pod == CLUSTER_DNS:
                 raise _CaseProblem(where, f"{CLUSTER_DNS} is the cluster's: its labels stay")

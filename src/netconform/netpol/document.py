@@ -1,7 +1,9 @@
-"""The `netpol expect` input file: a model, policies, optional probes and profile.
+"""The `netpol expect` input file: a model, policies (NetworkPolicy and
+ClusterNetworkPolicy, mixed), optional probes and profile.
 
 Every problem becomes one InputError line: `FILE: FIELD: PROBLEM`, where FIELD names the
-object (e.g. `policies[1] (NetworkPolicy x/deny)`) and the field inside it.
+object (e.g. `policies[1] (NetworkPolicy x/deny)`, `policies[2] (ClusterNetworkPolicy
+guard)`) and the field inside it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import yaml
 
 from netconform.errors import file_field_error
 from netconform.inputs import load_json, read_text
+from netconform.netpol.cluster_policy import AnyPolicy
+from netconform.netpol.manifest import manifest_label, parse_manifest
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
 from netconform.netpol.oracle import HostNetworkMode, Probe, Profile
 from netconform.netpol.policy import NetworkPolicy
@@ -25,7 +29,6 @@ from netconform.netpol.validation import (
     is_dns_label,
     is_dns_subdomain,
     label_value_problem,
-    parse_policy,
     port_name_problem,
     qualified_name_problem,
 )
@@ -34,7 +37,7 @@ from netconform.netpol.validation import (
 @dataclass(frozen=True)
 class ExpectInput:
     cluster: Cluster
-    policies: tuple[NetworkPolicy, ...]
+    policies: tuple[AnyPolicy, ...]
     probes: tuple[Probe, ...] | None
     profile: Profile
 
@@ -170,24 +173,19 @@ def parse_cluster(value: Any, field: str = "model") -> Cluster:
     return Cluster(tuple(namespaces), tuple(pods))
 
 
-def policy_label(doc: Any) -> str:
-    """`NetworkPolicy ns/name` as far as the manifest tells, for error messages."""
-    meta = doc.get("metadata") if isinstance(doc, Mapping) else None
-    if isinstance(meta, Mapping):
-        return f"NetworkPolicy {meta.get('namespace', '?')}/{meta.get('name', '?')}"
-    return "NetworkPolicy"
-
-
-def parse_policy_in(doc: Any, field: str, cluster: Cluster) -> NetworkPolicy:
-    """A policy from a file, which must live in one of the model's namespaces."""
-    where = f"{field} ({policy_label(doc)})"
+def parse_policy_in(doc: Any, field: str, cluster: Cluster) -> AnyPolicy:
+    """A policy of either kind from a file; a NetworkPolicy must live in one of the model's
+    namespaces (a ClusterNetworkPolicy has none)."""
+    where = f"{field} ({manifest_label(doc)})"
     try:
-        policy = parse_policy(doc)
+        policy = parse_manifest(doc)
     except InvalidPolicy as exc:
         first = exc.errors[0]
         more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
         raise _Problem(f"{where} {first.field}".rstrip(), first.problem + more) from None
-    if policy.namespace not in {ns.name for ns in cluster.namespaces}:
+    if isinstance(policy, NetworkPolicy) and policy.namespace not in {
+        ns.name for ns in cluster.namespaces
+    }:
         raise _Problem(f"{where} metadata.namespace", "namespace is not in model.namespaces")
     return policy
 
@@ -231,12 +229,14 @@ def parse_expect_input(doc: Any) -> ExpectInput:
     cluster = parse_cluster(top["model"])
     raw_policies = top.get("policies") or []
     if not isinstance(raw_policies, list):
-        raise _Problem("policies", "must be a list of NetworkPolicy objects")
+        raise _Problem(
+            "policies", "must be a list of NetworkPolicy and ClusterNetworkPolicy objects"
+        )
     policies = [parse_policy_in(p, f"policies[{i}]", cluster) for i, p in enumerate(raw_policies)]
     keys = [p.key for p in policies]
     for i, key in enumerate(keys):
         if key in keys[:i]:
-            raise _Problem(f"policies[{i}]", f"duplicate NetworkPolicy {key}")
+            raise _Problem(f"policies[{i}]", f"duplicate {manifest_label(raw_policies[i])}")
     probes: tuple[Probe, ...] | None = None
     if top.get("probes") is not None:
         raw_probes = top["probes"]

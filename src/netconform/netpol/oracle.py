@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from netconform.netpol.cluster_policy import AnyPolicy
 from netconform.netpol.model import Cluster, ContainerPort, Pod, Protocol
 from netconform.netpol.policy import Direction, NetworkPolicy, Peer, PolicyPort, Rule
 from netconform.netpol.selectors import LabelSelector
@@ -135,12 +136,15 @@ class Oracle:
     def __init__(
         self,
         cluster: Cluster,
-        policies: Iterable[NetworkPolicy],
+        policies: Iterable[AnyPolicy],
         profile: Profile | None = None,
     ) -> None:
         self.cluster = cluster
         self.profile = profile or Profile()
-        self.policies = tuple(policies)
+        every = tuple(policies)
+        self.policies = tuple(p for p in every if isinstance(p, NetworkPolicy))
+        if len(self.policies) != len(every):
+            raise ValueError("ClusterNetworkPolicy evaluation is not implemented yet")
         self._pods = cluster.pods
         self._index = {pod.key: i for i, pod in enumerate(self._pods)}
         self._ns_labels = {ns.name: ns.labels for ns in cluster.namespaces}
@@ -418,7 +422,7 @@ def default_probes(cluster: Cluster) -> list[Probe]:
 
 def evaluate(
     cluster: Cluster,
-    policies: Iterable[NetworkPolicy],
+    policies: Iterable[AnyPolicy],
     probes: Iterable[Probe] | None = None,
     profile: Profile | None = None,
 ) -> list[ProbeVerdict]:

@@ -31,7 +31,7 @@ _NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _PORT_NAME = re.compile(r"^[-a-z0-9]+$")
-_METADATA_FIELDS = {
+METADATA_FIELDS = {
     "name",
     "namespace",
     "labels",
@@ -123,7 +123,7 @@ def parse_cidr(value: str) -> IPNetwork | None:
         return None
 
 
-class _Parser:
+class ManifestParser:
     """Walks one manifest, collecting every FieldError on the way."""
 
     def __init__(self) -> None:
@@ -165,7 +165,7 @@ class _Parser:
             self.error("apiVersion", "must be networking.k8s.io/v1")
         if top.get("kind", "NetworkPolicy") != "NetworkPolicy":
             self.error("kind", "must be NetworkPolicy")
-        meta = self.mapping(top.get("metadata"), "metadata", _METADATA_FIELDS)
+        meta = self.mapping(top.get("metadata"), "metadata", METADATA_FIELDS)
         name = self.string(meta.get("name", ""), "metadata.name") or ""
         if not name:
             self.error("metadata.name", "name or generateName is required")
@@ -400,7 +400,7 @@ class _Parser:
 
 def parse_policy(doc: Any) -> NetworkPolicy:
     """The policy a manifest describes, or InvalidPolicy listing every problem."""
-    parser = _Parser()
+    parser = ManifestParser()
     policy = parser.policy(doc)
     if policy is None:
         if not parser.errors:
@@ -411,7 +411,7 @@ def parse_policy(doc: Any) -> NetworkPolicy:
 
 def parse_selector(doc: Any, path: str = "selector") -> LabelSelector:
     """A metav1.LabelSelector, validated the same way (used by the benchmark and tests)."""
-    parser = _Parser()
+    parser = ManifestParser()
     selector = parser.selector(doc, path)
     if parser.errors:
         raise InvalidPolicy(parser.errors)
