@@ -191,22 +191,27 @@ def parse_policy_in(doc: Any, field: str, cluster: Cluster) -> AnyPolicy:
 
 
 def parse_probe(value: Any, field: str, cluster: Cluster) -> Probe:
-    entry = _mapping(value, field, {"from", "to", "port", "protocol"})
+    entry = _mapping(value, field, {"from", "to", "port", "protocol", "service"})
     keys = {p.key for p in cluster.pods}
     for end in ("from", "to"):
         if entry.get(end) not in keys:
             raise _Problem(f"{field}.{end}", f"{entry.get(end)!r} is not a pod of the model")
+    service = entry.get("service", False)
+    if not isinstance(service, bool):
+        raise _Problem(f"{field}.service", "must be true or false")
     return Probe(
         source=str(entry["from"]),
         destination=str(entry["to"]),
         port=_port_number(entry.get("port"), f"{field}.port"),
         protocol=_protocol(entry.get("protocol"), f"{field}.protocol"),
+        service=service,
     )
 
 
 def parse_profile(value: Any, field: str = "profile") -> Profile:
-    entry = _mapping(value, field, {"ipblock_matches_pods", "ignore_loopback", "host_network"})
-    for flag in ("ipblock_matches_pods", "ignore_loopback"):
+    flags = ("ipblock_matches_pods", "ignore_loopback", "cnp_service_hairpin")
+    entry = _mapping(value, field, {*flags, "host_network"})
+    for flag in flags:
         if flag in entry and not isinstance(entry[flag], bool):
             raise _Problem(f"{field}.{flag}", "must be true or false")
     mode = entry.get("host_network", HostNetworkMode.IGNORE.value)
@@ -219,6 +224,7 @@ def parse_profile(value: Any, field: str = "profile") -> Profile:
         ipblock_matches_pods=entry.get("ipblock_matches_pods", True),
         ignore_loopback=entry.get("ignore_loopback", True),
         host_network=host_network,
+        cnp_service_hairpin=entry.get("cnp_service_hairpin", True),
     )
 
 

@@ -1,4 +1,5 @@
-"""The expected verdict of every probe under a set of NetworkPolicies, with its reasons.
+"""The expected verdict of every probe under NetworkPolicies and ClusterNetworkPolicies,
+with its reasons.
 
 Semantics (https://kubernetes.io/docs/concepts/services-networking/network-policies/):
 traffic from S to D on port/protocol is allowed only when S's egress and D's ingress both
@@ -7,20 +8,50 @@ it and lists that direction in (defaulted) policyTypes; an isolated pod accepts 
 union of those policies' rules allows, in any order. Named ports resolve on the destination
 pod, for the rule's protocol.
 
+ClusterNetworkPolicy (sigs.k8s.io/network-policy-api v1beta1) wraps that, per direction of
+the subject pod: the Admin tier's policies selecting it, by priority (lower first) and then
+rule order; the first rule matching decides (Accept: allowed, Deny: denied, Pass: the rest
+of the Admin tier is skipped). Then NetworkPolicy, if one isolates the pod for that
+direction. Then the Baseline tier the same way (Pass skips the rest of it). Nothing
+deciding: allowed. Host-network pods are never subjects nor pod/namespace peers; `networks`
+CIDRs match any address, pod IPs included. A pod to its own IP is never subject to it
+(hairpin); through a Service it is (`Probe.service`, `Profile.cnp_service_hairpin`). Two
+policies of one tier and priority both matching a flow may be applied in either order
+(upstream leaves it to the implementation): when that changes the outcome, the cell is
+`ignored` as "same-priority", its explanation names both rules.
+
 Speed comes from compiling each rule once: its peers become a set of pod indexes, so a cell
-costs set lookups, and verdicts that read alike are shared objects.
+costs set lookups, and verdicts that read alike are shared objects. Cluster tiers are
+resolved per subject group and port at once: for every peer, which rules hit first.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from netconform.netpol.cluster_policy import AnyPolicy
+from netconform.netpol.cluster_policy import (
+    Action,
+    AnyPolicy,
+    ClusterNetworkPolicy,
+    ClusterPeer,
+    ClusterRule,
+    Tier,
+)
 from netconform.netpol.model import Cluster, ContainerPort, Pod, Protocol
-from netconform.netpol.policy import Direction, NetworkPolicy, Peer, PolicyPort, Rule
+from netconform.netpol.policy import (
+    Direction,
+    IPNetwork,
+    NetworkPolicy,
+    Peer,
+    PolicyPort,
+    Rule,
+)
 from netconform.netpol.selectors import LabelSelector
+
+NETWORK_POLICY_TIER = "NetworkPolicy"  # DirectionVerdict.tier when NetworkPolicy decided
 
 
 class HostNetworkMode(StrEnum):
@@ -38,6 +69,9 @@ class Profile:
     ipblock_matches_pods: bool = True
     ignore_loopback: bool = True
     host_network: HostNetworkMode = HostNetworkMode.IGNORE
+    # A pod to itself through a Service: upstream prefers it subject to cluster policies but
+    # does not require it in Beta (a socket-level load balancer never sees the Service).
+    cnp_service_hairpin: bool = True
 
 
 @dataclass(frozen=True)
@@ -48,21 +82,36 @@ class Probe:
     destination: str
     port: int
     protocol: Protocol = Protocol.TCP
+    service: bool = False  # through a Service to the destination (hairpin when source)
 
     def __str__(self) -> str:
-        return f"{self.source} -> {self.destination} {self.port}/{self.protocol}"
+        via = " via a Service" if self.service else ""
+        return f"{self.source} -> {self.destination} {self.port}/{self.protocol}{via}"
 
 
 @dataclass(frozen=True)
 class RuleRef:
-    """Rule `index` of `policy`'s ingress or egress list."""
+    """Rule `index` of `policy`'s ingress or egress list. A ClusterNetworkPolicy's rule also
+    names its `tier`, the policy's `priority`, the rule's `name` and `action`."""
 
     policy: str
     direction: Direction
     index: int
+    tier: Tier | None = None
+    priority: int | None = None
+    name: str = ""
+    action: Action | None = None
+
+    @property
+    def rule(self) -> str:
+        """`ingress[0]`: the rule's place in its policy."""
+        return f"{self.direction.rules_field}[{self.index}]"
 
     def __str__(self) -> str:
-        return f"{self.policy} {self.direction.rules_field}[{self.index}]"
+        if self.tier is None:
+            return f"{self.policy} {self.rule}"
+        name = f" {self.name!r}" if self.name else ""
+        return f"{self.tier} {self.policy} (priority {self.priority}) {self.rule}{name}"
 
 
 @dataclass(frozen=True)
@@ -76,7 +125,15 @@ class RuleMiss:
 
 @dataclass(frozen=True)
 class DirectionVerdict:
-    """What one side (the source's egress or the destination's ingress) decided."""
+    """What one side (the source's egress or the destination's ingress) decided.
+
+    `tier` is what decided: "Admin" or "Baseline" (then `decided_by` is the cluster rule),
+    "NetworkPolicy" (then `isolated_by`, `allowed_by`, `closest` say how), or "" (nothing
+    did: allowed). `passed` are the Pass rules the flow went through on the way. The
+    NetworkPolicy fields are empty when the flow never reached that tier. `ambiguous_with`
+    are rules of the same tier and priority as a deciding one whose action differs;
+    `ambiguous` says the outcome depends on which the implementation applies. `unsupported`
+    names an experimental peer (nodes, domainNames) on the path the oracle cannot judge."""
 
     direction: Direction
     allowed: bool
@@ -84,6 +141,12 @@ class DirectionVerdict:
     allowed_by: tuple[RuleRef, ...]
     closest: RuleMiss | None
     reason: str
+    tier: str = ""
+    decided_by: RuleRef | None = None
+    passed: tuple[RuleRef, ...] = ()
+    ambiguous_with: tuple[RuleRef, ...] = ()
+    ambiguous: bool = False
+    unsupported: str = ""
 
     @property
     def isolated(self) -> bool:
@@ -113,11 +176,51 @@ class _CompiledRule:
     ports_text: str
 
 
+@dataclass(frozen=True, eq=False)
+class _ClusterCompiled:
+    """A cluster rule compiled: its peers as pod indexes. Hashed by identity (a cache key)."""
+
+    ref: RuleRef
+    rule: ClusterRule
+    action: Action
+    members: frozenset[int]
+    unsupported: str  # an experimental peer the oracle cannot judge ("" when none)
+    named: bool  # named ports: whether the ports match depends on the destination pod
+
+
+@dataclass(frozen=True, eq=False)
+class _TierPlan:
+    """The policies of one tier selecting a group of pods, by priority: each group holds
+    every same-priority policy's rules (policies by name, rules in order)."""
+
+    tier: Tier
+    groups: tuple[tuple[tuple[_ClusterCompiled, ...], ...], ...]
+    named: bool
+
+
+@dataclass(frozen=True)
+class _Hits:
+    """For one peer: the first matching rule of each policy in the first priority group
+    where any matched (empty: none did), and the experimental peers passed on the way."""
+
+    rules: tuple[_ClusterCompiled, ...] = ()
+    unsupported: str = ""
+
+
+_NO_HITS = _Hits()
+
+
 def _port_match(rule: Rule, dst: Pod, port: int, protocol: Protocol) -> PolicyPort | bool | None:
     """True for a port-less rule, the matching entry, or None when no entry matches."""
-    if not rule.ports:
+    return _ports_match(rule.ports, dst, port, protocol)
+
+
+def _ports_match(
+    ports: tuple[PolicyPort, ...], dst: Pod, port: int, protocol: Protocol
+) -> PolicyPort | bool | None:
+    if not ports:
         return True
-    for entry in rule.ports:
+    for entry in ports:
         if entry.protocol != protocol:
             continue
         if entry.port is None:
@@ -141,10 +244,11 @@ class Oracle:
     ) -> None:
         self.cluster = cluster
         self.profile = profile or Profile()
-        every = tuple(policies)
-        self.policies = tuple(p for p in every if isinstance(p, NetworkPolicy))
-        if len(self.policies) != len(every):
-            raise ValueError("ClusterNetworkPolicy evaluation is not implemented yet")
+        self.policies = tuple(policies)
+        self._network_policies = tuple(p for p in self.policies if isinstance(p, NetworkPolicy))
+        self._cluster_policies = tuple(
+            p for p in self.policies if isinstance(p, ClusterNetworkPolicy)
+        )
         self._pods = cluster.pods
         self._index = {pod.key: i for i, pod in enumerate(self._pods)}
         self._ns_labels = {ns.name: ns.labels for ns in cluster.namespaces}
@@ -160,6 +264,12 @@ class Oracle:
         self._served = [frozenset((c.port, c.protocol) for c in p.ports) for p in self._pods]
         self._port_cache: dict[tuple[int, int, int, Protocol], bool] = {}
         self._verdict_cache: dict[tuple[object, ...], DirectionVerdict] = {}
+        # Per tier, direction and pod: the cluster policies selecting it (None: none).
+        self._tiers: dict[tuple[Tier, Direction], list[_TierPlan | None]] = {
+            (tier, d): self._compile_tier(tier, d) for tier in Tier for d in Direction
+        }
+        self._hits_cache: dict[tuple[int, int, int, Protocol], dict[int, _Hits]] = {}
+        self._hits_interned: dict[tuple[object, ...], _Hits] = {}
 
     # -- compilation -------------------------------------------------------------------
 
@@ -225,7 +335,7 @@ class Oracle:
         self, direction: Direction
     ) -> list[tuple[tuple[str, ...], tuple[_CompiledRule, ...]]]:
         per_pod: list[tuple[list[str], list[_CompiledRule]]] = [([], []) for _ in self._pods]
-        for policy in sorted(self.policies, key=lambda p: p.key):
+        for policy in sorted(self._network_policies, key=lambda p: p.key):
             if not policy.isolates(direction):
                 continue
             selected = self._select(policy.namespace, policy.pod_selector)
@@ -248,6 +358,168 @@ class Oracle:
             result.append(shared[key])
         return result
 
+    # -- cluster policies: compilation ------------------------------------------------
+
+    def _cluster_select(
+        self, namespace_selector: LabelSelector, pod_selector: LabelSelector | None
+    ) -> frozenset[int]:
+        """Pods (never host-network ones) of namespaces matching, matching `pod_selector`."""
+        members: set[int] = set()
+        for ns, labels in self._ns_labels.items():
+            if namespace_selector.matches(labels):
+                members |= {
+                    i
+                    for i in self._select(ns, pod_selector or LabelSelector())
+                    if not self._pods[i].host_network
+                }
+        return frozenset(members)
+
+    def _cluster_peer_members(self, peer: ClusterPeer) -> frozenset[int]:
+        if peer.namespaces is not None:
+            return self._cluster_select(peer.namespaces, None)
+        if peer.pods is not None:
+            return self._cluster_select(peer.pods.namespace_selector, peer.pods.pod_selector)
+        if peer.networks:
+            # Cluster-internal traffic is checked against networks too (the API's words).
+            return frozenset(
+                i
+                for i, pod in enumerate(self._pods)
+                if pod.ip and any(_in_network(pod.ip, n) for n in peer.networks)
+            )
+        return frozenset()  # nodes, domainNames: judged by no pod address here
+
+    def _cluster_subject(self, policy: ClusterNetworkPolicy) -> frozenset[int]:
+        subject = policy.subject
+        if subject.pods is not None:
+            return self._cluster_select(subject.pods.namespace_selector, subject.pods.pod_selector)
+        return self._cluster_select(subject.namespaces or LabelSelector(), None)
+
+    def _compile_cluster_rule(
+        self, policy: ClusterNetworkPolicy, direction: Direction, index: int
+    ) -> _ClusterCompiled:
+        rule = policy.rules(direction)[index]
+        members: set[int] = set()
+        for peer in rule.peers:
+            members |= self._cluster_peer_members(peer)
+        unsupported = next((p.unsupported for p in rule.peers if p.unsupported), "")
+        ref = RuleRef(
+            policy.key, direction, index, policy.tier, policy.priority, rule.name, rule.action
+        )
+        named = any(isinstance(p.port, str) for p in rule.ports)
+        return _ClusterCompiled(ref, rule, rule.action, frozenset(members), unsupported, named)
+
+    def _compile_tier(self, tier: Tier, direction: Direction) -> list[_TierPlan | None]:
+        per_pod: list[list[ClusterNetworkPolicy]] = [[] for _ in self._pods]
+        ordered = sorted(
+            (p for p in self._cluster_policies if p.tier is tier and p.rules(direction)),
+            key=lambda p: (p.priority, p.name),
+        )
+        compiled: dict[str, tuple[_ClusterCompiled, ...]] = {}
+        for policy in ordered:
+            selected = self._cluster_subject(policy)
+            if not selected:
+                continue
+            compiled[policy.name] = tuple(
+                self._compile_cluster_rule(policy, direction, i)
+                for i in range(len(policy.rules(direction)))
+            )
+            for i in selected:
+                per_pod[i].append(policy)
+        # Pods selected by the same policies share one plan (and one cache key).
+        shared: dict[tuple[str, ...], _TierPlan] = {}
+        result: list[_TierPlan | None] = []
+        for policies in per_pod:
+            if not policies:
+                result.append(None)
+                continue
+            names = tuple(p.name for p in policies)
+            if names not in shared:
+                groups: dict[int, list[tuple[_ClusterCompiled, ...]]] = {}
+                for policy in policies:
+                    groups.setdefault(policy.priority, []).append(compiled[policy.name])
+                shared[names] = _TierPlan(
+                    tier,
+                    tuple(tuple(groups[k]) for k in sorted(groups)),
+                    any(r.named for p in policies for r in compiled[p.name]),
+                )
+            result.append(shared[names])
+        return result
+
+    # -- cluster policies: evaluation -------------------------------------------------
+
+    def _hits(self, plan: _TierPlan, peer: int, dst_i: int, probe: Probe) -> _Hits:
+        """Which rules of `plan` hit first for `peer`. Computed for every peer at once per
+        plan and port (and destination port signature when named ports are involved)."""
+        signature = self._port_signature[dst_i] if plan.named else -1
+        key = (id(plan), signature, probe.port, probe.protocol)
+        table = self._hits_cache.get(key)
+        if table is None:
+            table = self._plan_table(plan, dst_i, probe)
+            self._hits_cache[key] = table
+        return table.get(peer, _NO_HITS)
+
+    def _plan_table(self, plan: _TierPlan, dst_i: int, probe: Probe) -> dict[int, _Hits]:
+        hits: dict[int, list[_ClusterCompiled]] = {}
+        unsupported: dict[int, str] = {}
+        decided: set[int] = set()
+        everyone = range(len(self._pods))
+        for group in plan.groups:
+            group_hits: dict[int, list[_ClusterCompiled]] = {}
+            for rules in group:
+                claimed: set[int] = set()  # peers an earlier rule of this policy matched
+                for rule in rules:
+                    if rule.rule.ports and not self._cluster_ports_ok(rule, dst_i, probe):
+                        continue
+                    if rule.unsupported:
+                        for i in everyone:
+                            if i not in claimed and i not in decided:
+                                unsupported.setdefault(i, f"{rule.ref} ({rule.unsupported})")
+                    for i in rule.members:
+                        if i not in claimed and i not in decided:
+                            group_hits.setdefault(i, []).append(rule)
+                    claimed |= rule.members
+            for i, found in group_hits.items():
+                hits[i] = found
+            decided |= group_hits.keys()
+        table: dict[int, _Hits] = {}
+        for i in hits.keys() | unsupported.keys():
+            key = (*(id(r) for r in hits.get(i, ())), unsupported.get(i, ""))
+            interned = self._hits_interned.get(key)
+            if interned is None:
+                interned = _Hits(tuple(hits.get(i, ())), unsupported.get(i, ""))
+                self._hits_interned[key] = interned
+            table[i] = interned
+        return table
+
+    def _cluster_ports_ok(self, rule: _ClusterCompiled, dst_i: int, probe: Probe) -> bool:
+        key = (id(rule), self._port_signature[dst_i], probe.port, probe.protocol)
+        hit = self._port_cache.get(key)
+        if hit is None:
+            dst = self._pods[dst_i]
+            hit = _ports_match(rule.rule.ports, dst, probe.port, probe.protocol) is not None
+            self._port_cache[key] = hit
+        return hit
+
+    def _direction(
+        self, direction: Direction, subject: int, peer: int, dst_i: int, probe: Probe
+    ) -> DirectionVerdict:
+        """The subject's verdict for `direction`: cluster tiers around NetworkPolicy."""
+        network = self._network_direction(direction, subject, peer, dst_i, probe)
+        admin = self._tiers[(Tier.ADMIN, direction)][subject]
+        baseline = self._tiers[(Tier.BASELINE, direction)][subject]
+        if admin is None and baseline is None:
+            return network
+        if subject == peer and not (probe.service and self.profile.cnp_service_hairpin):
+            return network  # a pod to its own IP: never subject to cluster policies
+        admin_hits = _NO_HITS if admin is None else self._hits(admin, peer, dst_i, probe)
+        base_hits = _NO_HITS if baseline is None else self._hits(baseline, peer, dst_i, probe)
+        key = ("cluster", direction, id(admin_hits), id(network), id(base_hits))
+        verdict = self._verdict_cache.get(key)
+        if verdict is None:
+            verdict = _cluster_verdict(direction, admin_hits, network, base_hits)
+            self._verdict_cache[key] = verdict
+        return verdict
+
     # -- evaluation --------------------------------------------------------------------
 
     def _ports_ok(self, rule: _CompiledRule, dst_i: int, port: int, protocol: Protocol) -> bool:
@@ -259,9 +531,10 @@ class Oracle:
             self._port_cache[key] = hit
         return hit
 
-    def _direction(
+    def _network_direction(
         self, direction: Direction, subject: int, peer: int, dst_i: int, probe: Probe
     ) -> DirectionVerdict:
+        """NetworkPolicy alone: isolated pods take the union of their policies' rules."""
         entry = self._isolation[direction][subject]
         isolated_by, rules = entry
         if not isolated_by:
@@ -324,6 +597,7 @@ class Oracle:
             allowed_by,
             closest,
             _direction_reason(direction, allowed, isolated_by, allowed_by, closest),
+            tier=NETWORK_POLICY_TIER if isolated_by else "",
         )
         self._verdict_cache[key] = verdict
         return verdict
@@ -349,13 +623,25 @@ class Oracle:
             denied = [v.direction.value.lower() for v in (egress, ingress) if not v.allowed]
             reason = f"denied by {' and '.join(denied)}"
         ignored = ""
-        if src_i == dst_i and self.profile.ignore_loopback:
+        if src_i == dst_i and self.profile.ignore_loopback and self._loopback_undefined(src_i):
             ignored = "loopback"
         elif (src.host_network or dst.host_network) and (
             self.profile.host_network is HostNetworkMode.IGNORE
         ):
             ignored = "hostNetwork"
+        elif egress.ambiguous or ingress.ambiguous:
+            ignored = "same-priority"
+        elif served and (egress.unsupported or ingress.unsupported):
+            ignored = "unsupported"
         return ProbeVerdict(probe, allowed, served, egress, ingress, ignored, reason)
+
+    def _loopback_undefined(self, pod: int) -> bool:
+        """A pod to itself is left out of comparisons unless a cluster policy selects it and
+        no NetworkPolicy isolates it: then it is defined (cluster policies never apply to a
+        pod's own IP), where NetworkPolicy leaves it to the implementation."""
+        if any(self._isolation[d][pod][0] for d in Direction):
+            return True
+        return all(self._tiers[(t, d)][pod] is None for t in Tier for d in Direction)
 
     def verdicts(self, probes: Iterable[Probe]) -> list[ProbeVerdict]:
         return [self.verdict(p) for p in probes]
@@ -371,6 +657,94 @@ class Oracle:
             for a, ia in enumerate(indexes)
             for b, ib in enumerate(indexes)
         ]
+
+
+def _in_network(ip: str, network: IPNetwork) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return addr.version == network.version and addr in network
+
+
+_VERB = {Action.ACCEPT: "accepts", Action.DENY: "denies", Action.PASS: "passes"}
+
+
+def _cluster_verdict(
+    direction: Direction, admin: _Hits, network: DirectionVerdict, baseline: _Hits
+) -> DirectionVerdict:
+    """Admin, then NetworkPolicy, then Baseline, for one direction of one subject. A tier's
+    first hit (by policy name among one priority) decides; the outcomes its same-priority
+    alternatives would give tell whether the cell depends on which one is applied."""
+    side = "source" if direction is Direction.EGRESS else "destination"
+    kind = direction.value.lower()
+    # Every outcome some choice among same-priority hits could give.
+    if network.isolated:
+        after_admin = {network.allowed}
+    else:
+        after_admin = {r.action is not Action.DENY for r in baseline.rules} or {True}
+    outcomes: set[bool] = set()
+    for hit in admin.rules:
+        outcomes |= after_admin if hit.action is Action.PASS else {hit.action is Action.ACCEPT}
+    outcomes = outcomes or after_admin
+
+    parts: list[str] = []
+    passed: list[RuleRef] = []
+    ties: list[RuleRef] = []
+    tier, decided_by, unsupported = "", None, admin.unsupported
+    first = admin.rules[0] if admin.rules else None
+    if first is not None:
+        ties += [r.ref for r in admin.rules[1:] if r.action is not first.action]
+    if first is not None and first.action is not Action.PASS:
+        allowed, tier, decided_by = first.action is Action.ACCEPT, Tier.ADMIN.value, first.ref
+        parts.append(f"{first.ref} {_VERB[first.action]} it")
+    else:
+        if first is not None:
+            passed.append(first.ref)
+            parts.append(f"passed by {first.ref}")
+        if network.isolated:
+            allowed, tier = network.allowed, NETWORK_POLICY_TIER
+            parts.append(f"NetworkPolicy tier: {network.reason}")
+        else:
+            parts.append(f"no NetworkPolicy isolates the {side} for {kind}")
+            unsupported = unsupported or baseline.unsupported
+            last = baseline.rules[0] if baseline.rules else None
+            if last is None:
+                allowed = True
+                parts.append("no tier decides: allowed")
+            else:
+                ties += [r.ref for r in baseline.rules[1:] if r.action is not last.action]
+                allowed = last.action is not Action.DENY
+                if last.action is Action.PASS:
+                    passed.append(last.ref)
+                    parts.append(f"passed by {last.ref}: no tier decides, allowed")
+                else:
+                    tier, decided_by = Tier.BASELINE.value, last.ref
+                    parts.append(f"{last.ref} {_VERB[last.action]} it")
+    ambiguous = len(outcomes) > 1
+    if ties:
+        which = "changes" if ambiguous else "does not change"
+        parts.append(
+            f"same priority as {', '.join(str(t) for t in ties)}, which an implementation "
+            f"may apply instead ({which} the outcome)"
+        )
+    if unsupported:
+        parts.append(f"cannot judge {unsupported}")
+    reached_network = tier != Tier.ADMIN.value
+    return DirectionVerdict(
+        direction,
+        allowed,
+        network.isolated_by if reached_network else (),
+        network.allowed_by if reached_network else (),
+        network.closest if reached_network else None,
+        "; ".join(parts),
+        tier=tier,
+        decided_by=decided_by,
+        passed=tuple(passed),
+        ambiguous_with=tuple(ties),
+        ambiguous=ambiguous,
+        unsupported=unsupported,
+    )
 
 
 def _rule_miss(direction: Direction, failed: str, rule: _CompiledRule, probe: Probe) -> RuleMiss:

@@ -6,27 +6,50 @@ from collections.abc import Sequence
 from typing import Any
 
 from netconform.netpol.model import Protocol
-from netconform.netpol.oracle import DirectionVerdict, ProbeVerdict
+from netconform.netpol.oracle import DirectionVerdict, ProbeVerdict, RuleRef
+
+
+def rule_json(ref: RuleRef) -> dict[str, Any]:
+    """`{policy, rule}`, plus tier, priority, name and action for a cluster policy's rule."""
+    data: dict[str, Any] = {"policy": ref.policy, "rule": ref.rule}
+    if ref.tier is not None:
+        data.update(
+            kind="ClusterNetworkPolicy",
+            tier=str(ref.tier),
+            priority=ref.priority,
+            name=ref.name,
+            action=str(ref.action),
+        )
+    return data
 
 
 def direction_json(verdict: DirectionVerdict) -> dict[str, Any]:
+    """The NetworkPolicy fields always; which tier decided and the cluster policies' part
+    only when there is one (NetworkPolicy-only output reads as it always has)."""
     data: dict[str, Any] = {
         "allowed": verdict.allowed,
         "isolated": verdict.isolated,
         "isolated_by": list(verdict.isolated_by),
-        "allowed_by": [
-            {"policy": r.policy, "rule": f"{r.direction.rules_field}[{r.index}]"}
-            for r in verdict.allowed_by
-        ],
+        "allowed_by": [rule_json(r) for r in verdict.allowed_by],
         "reason": verdict.reason,
     }
     if verdict.closest is not None:
         data["closest"] = {
-            "policy": verdict.closest.rule.policy,
-            "rule": f"{verdict.closest.rule.direction.rules_field}[{verdict.closest.rule.index}]",
+            **rule_json(verdict.closest.rule),
             "failed": verdict.closest.failed,
             "detail": verdict.closest.detail,
         }
+    if verdict.tier:
+        data["tier"] = verdict.tier
+    if verdict.decided_by is not None:
+        data["decided_by"] = rule_json(verdict.decided_by)
+    if verdict.passed:
+        data["passed"] = [rule_json(r) for r in verdict.passed]
+    if verdict.ambiguous_with:
+        data["ambiguous_with"] = [rule_json(r) for r in verdict.ambiguous_with]
+        data["ambiguous"] = verdict.ambiguous
+    if verdict.unsupported:
+        data["unsupported"] = verdict.unsupported
     return data
 
 
@@ -37,6 +60,7 @@ def verdict_json(verdict: ProbeVerdict) -> dict[str, Any]:
         "to": probe.destination,
         "port": probe.port,
         "protocol": str(probe.protocol),
+        **({"service": True} if probe.service else {}),
         "allowed": verdict.allowed,
         "served": verdict.served,
         "reason": verdict.reason,
