@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from kit import calico, cilium, dockerd, pins
+from kit import calico, cilium, dockerd, gobuild, pins
 from kit import components as c
 from kit.core import BIN, CACHE, KIT_DIR, RUN_DIR, BuildFailed, say
 
@@ -55,8 +55,10 @@ CNI_PARTS: dict[str, tuple[Component, ...]] = {
     "calico-bgp": (calico.MANIFEST,),
     "calico-bpf": (calico.OPERATOR,),
     "cilium": CILIUM,
+    "cilium-cnp": CILIUM,
 }
 TIMINGS = CACHE / "state" / "timings.json"
+CNP_CRD = "policy.networking.k8s.io_clusternetworkpolicies.yaml"  # kind-cilium-cnp applies it
 PINNED_CNI = CACHE / "cni"  # a copy of shared/cni, refreshed by each `up` that sees it
 
 
@@ -93,7 +95,22 @@ def build_lane(lane: Sequence[Component]) -> None:
 def built_cnis() -> list[str]:
     """The CNI profiles whose every image and file the kit has (images: in the running
     daemon)."""
-    return ["flannel"] + [cni for cni, part in CNI_PARTS.items() if not _missing(part)]
+    cnis = ["flannel"] + [cni for cni, part in CNI_PARTS.items() if not _missing(part)]
+    if not module_tree_files()[CNP_CRD].is_file():  # its CRD comes from a module, not a build
+        cnis = [c for c in cnis if c != "cilium-cnp"]
+    return cnis
+
+
+def download_module_files() -> None:
+    """The Go modules whose files (not builds) the kit hands out: downloaded when absent,
+    through the module proxy like every module the kit uses; a failure only leaves them out."""
+    crd = module_tree_files()[CNP_CRD]
+    if crd.is_file():
+        return
+    try:
+        gobuild.downloaded("sigs.k8s.io/network-policy-api", pins.NETWORK_POLICY_API)
+    except BuildFailed as exc:
+        say(f"cilium-cnp: its ClusterNetworkPolicy CRD is not available ({exc})")
 
 
 def say_missing_calico() -> None:
@@ -126,8 +143,13 @@ def exports() -> list[str]:
 def module_tree_files() -> dict[str, Path]:
     """Pinned CNI files the kit already has in the Go modules it builds from, under the
     name of their pinned URL (netconform verifies each against the profile's sha256)."""
-    flannel = CACHE / "go" / "mod" / f"github.com/flannel-io/flannel@{pins.FLANNEL}"
-    return {"kube-flannel.yml": flannel / "Documentation" / "kube-flannel.yml"}
+    modules = CACHE / "go" / "mod"
+    flannel = modules / f"github.com/flannel-io/flannel@{pins.FLANNEL}"
+    crds = modules / f"sigs.k8s.io/network-policy-api@{pins.NETWORK_POLICY_API}" / "config" / "crd"
+    return {
+        "kube-flannel.yml": flannel / "Documentation" / "kube-flannel.yml",
+        CNP_CRD: crds / "standard" / CNP_CRD,
+    }
 
 
 def pinned_cni_files() -> Path | None:
@@ -193,6 +215,7 @@ def up(build: bool = True) -> None:
         if not was_running:
             dockerd.stop()
         raise _not_built(missing)
+    download_module_files()
     say(f"up in {time.monotonic() - start:.1f} s")
     say_missing_calico()
     print("\n".join(exports()))

@@ -27,5 +27,8 @@ CILIUM = "v1.20.0"
 CALICO = "v3.32.1"
 TIGERA_OPERATOR = "v1.42.3"
 CILIUM_BUILD = "450c5314 2026-07-29T13:02:52Z"  # the short commit and date its version names
+# SIG Network's policy API: the ClusterNetworkPolicy CRD kind-cilium-cnp applies (a data file
+# of the module, downloaded as a module, never built)
+NETWORK_POLICY_API = "v0.3.1"
 HELM = "v3.19.2"  # installs the Cilium chart (the newest v3.19 patch the module proxy serves)
 LLVM = "19"  # Cilium builds its datapath with LLVM 19.1.7, bookworm's clang-19

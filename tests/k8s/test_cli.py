@@ -91,6 +91,7 @@ def test_the_table_builds_the_kubernetes_platforms() -> None:
         "kind-calico-bgp",
         "kind-calico-bpf",
         "kind-cilium",
+        "kind-cilium-cnp",
         "cluster",
     )
     with pytest.raises(InputError, match="kind-weave"):

@@ -22,6 +22,8 @@ def test_profile_pins_match_the_facts_sheet_and_the_bytes(cni: str, shared_cni: 
     profile = profiles.load_profile(cni)
     readme = (shared_cni / "README.md").read_text()
     for artifact in profile.artifacts:
+        if artifact.go_module_file:
+            continue  # pinned against its Go module instead (the next test)
         assert artifact.sha256 in readme, f"{artifact.name}: sha256 not in the facts sheet"
         if artifact.reference_copy:
             data = (shared_cni / artifact.reference_copy).read_bytes()
@@ -32,6 +34,29 @@ def test_profile_pins_match_the_facts_sheet_and_the_bytes(cni: str, shared_cni: 
                 "kube-flannel.yml",
             }
             assert profile.version in artifact.url
+
+
+KIT_MODULES = Path("/var/cache/netconform/kit/go/mod")
+
+
+@pytest.mark.parametrize(
+    "cni",
+    [
+        p
+        for p in profiles.PROFILES
+        if any(a.go_module_file for a in profiles.load_profile(p).artifacts)
+    ],
+)
+def test_a_file_pinned_from_a_go_module_is_those_bytes_at_that_tag(cni: str) -> None:
+    for artifact in profiles.load_profile(cni).artifacts:
+        if not artifact.go_module_file:
+            continue
+        version, path = artifact.go_module_file.split("@", 1)[1].split("/", 1)
+        assert artifact.url.endswith(f"/{version}/{path}")
+        local = KIT_MODULES / artifact.go_module_file
+        if not local.is_file():
+            pytest.skip(f"{artifact.go_module_file}: not in the offline kit's module cache")
+        assert hashlib.sha256(local.read_bytes()).hexdigest() == artifact.sha256
 
 
 @pytest.mark.parametrize("cni", profiles.PROFILES)

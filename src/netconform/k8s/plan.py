@@ -18,7 +18,7 @@ from typing import Any
 
 from netconform.k8s import manifests
 from netconform.k8s.cnis import CniRender, installer_for
-from netconform.k8s.cnis.base import write_file
+from netconform.k8s.cnis.base import pinned, write_file
 from netconform.k8s.download import Fetch, fetch_url, fetch_verified, verify
 from netconform.k8s.install import (
     Phase,
@@ -175,6 +175,35 @@ def render_node_plugins(profile: CniProfile, work: Workdir, artifacts: Artifacts
     )
 
 
+def render_crds(profile: CniProfile, work: Workdir, artifacts: Artifacts) -> list[Path]:
+    """The CRDs the profile applies before its CNI (verified pinned files)."""
+    return [
+        write_file(work.cni / f"crd-{name}.yaml", pinned(profile, artifacts, name))
+        for name in profile.crds
+    ]
+
+
+def crd_steps(profile: CniProfile, work: Workdir) -> list[Step]:
+    """Applied server-side (a CRD is too large for the last-applied annotation), then waited
+    for until the API server serves it, so the CNI finds it at its first start."""
+    steps = []
+    for name in profile.crds:
+        path = str(work.cni / f"crd-{name}.yaml")
+        steps += [
+            Step(
+                Phase.INSTALL,
+                kubectl(work, "apply", "--server-side", "-f", path),
+                f"apply the CRDs of {name}",
+            ),
+            Step(
+                Phase.WAIT,
+                kubectl(work, "wait", "--for=condition=Established", "-f", path, "--timeout=60s"),
+                f"wait until the API server serves {name}",
+            ),
+        ]
+    return steps
+
+
 def cni_images(profile: CniProfile, artifacts: Artifacts, host: KindHost) -> list[str]:
     """Every image the CNI runs, less the optional ones it runs without here."""
     images = installer_for(profile).images(profile, artifacts)
@@ -206,6 +235,7 @@ def render_kind(
     )
     rendered_cni = installer.render(job)
     files += rendered_cni.files
+    files += render_crds(profile, work, artifacts)
     if include_binaries and copy_plugins:
         files += render_node_plugins(profile, work, artifacts)
     images = [i for i in rendered_cni.images if i not in host.absent_optional]
@@ -221,6 +251,7 @@ def render_kind(
         *create_steps(cluster, work),
         *load_image_steps(local, cluster),
         *(node_plugin_steps(profile, nodes, work) if copy_plugins else []),
+        *crd_steps(profile, work),
         *installer.install_steps(profile, work, [o.rollout for o in without if o.rollout]),
         *cluster_ready_steps(work),
         mark_ready_step(work, profile_key(profile.cni, profile.version)),

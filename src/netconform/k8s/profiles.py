@@ -11,10 +11,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from netconform.errors import InputError, file_field_error
 from netconform.inputs import read_text
+from netconform.k8s import patches
 from netconform.vocab import Capability
 
 
@@ -32,7 +40,15 @@ CNIS = ("flannel", "calico", "cilium")
 # The profiles in fixtures/cni/<name>.yaml, each the kind platform `kind-<name>`: a CNI in
 # one install method and mode (Calico: the operator with VXLAN, the manifest install with
 # VXLAN as the seed configures it, the manifest install with BGP and no encapsulation).
-PROFILES = ("flannel", "calico", "calico-manifest", "calico-bgp", "calico-bpf", "cilium")
+PROFILES = (
+    "flannel",
+    "calico",
+    "calico-manifest",
+    "calico-bgp",
+    "calico-bpf",
+    "cilium",
+    "cilium-cnp",
+)
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
@@ -47,6 +63,8 @@ class Artifact(_Strict):
     url: str = Field(pattern=r"^https://")
     sha256: str = Field(pattern=SHA256_PATTERN)
     reference_copy: str = ""  # the same bytes under shared/cni/, for offline tests
+    # the same bytes in a Go module the offline kit downloads: "<module>@<version>/<path>"
+    go_module_file: str = Field("", pattern=r"^$|^[a-z0-9./-]+@v[0-9][^/]*/[A-Za-z0-9._/-]+$")
 
 
 class ArchiveRef(_Strict):
@@ -89,6 +107,16 @@ class ProfileCapabilities(_Strict):
     available: tuple[Capability, ...]
     missing: Mapping[Capability, str] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _available_wins(cls, data: Any) -> Any:
+        """A variant (`extends`) making available what its base misses drops the reason."""
+        if isinstance(data, dict) and isinstance(data.get("missing"), dict):
+            available = set(data.get("available") or ())
+            missing = {k: v for k, v in data["missing"].items() if k not in available}
+            return {**data, "missing": missing}
+        return data
+
 
 class NetpolTiming(_Strict):
     """How long the CNI takes, by design, to apply a label change: steps that change pod or
@@ -118,6 +146,8 @@ class CniProfile(_Strict):
     namespaces: tuple[str, ...] = ()
     capabilities: ProfileCapabilities
     netpol_timing: NetpolTiming = NetpolTiming()
+    # artifacts holding CRDs the CNI needs but does not install (applied before it)
+    crds: tuple[str, ...] = ()
 
     def artifact(self, name: str) -> Artifact:
         for artifact in self.artifacts:
@@ -206,15 +236,38 @@ def _field_error(path: Path, exc: ValidationError) -> InputError:
     return file_field_error(path, where, first["msg"])
 
 
+def _profile_document(name: str, directory: Path) -> dict[str, Any]:
+    """The profile's mapping; `extends: <profile>` starts from that profile's (one level),
+    so a variant states only what differs (lists replace, mappings merge)."""
+    path = directory / f"{name}.yaml"
+    raw = _load_yaml(path)
+    if not isinstance(raw, dict):
+        raise file_field_error(path, "", "top level must be a mapping")
+    base = raw.pop("extends", None)
+    if base is None:
+        return raw
+    if base not in PROFILES or base == name:
+        raise file_field_error(path, "extends", f"{base!r} is not another profile")
+    parent = _load_yaml(directory / f"{base}.yaml")
+    if not isinstance(parent, dict) or "extends" in parent:
+        raise file_field_error(path, "extends", f"{base!r} must be a plain profile")
+    return patches.deep_merge(parent, raw)
+
+
 def load_profile(name: str, directory: Path | None = None) -> CniProfile:
     """fixtures/cni/<name>.yaml, one of PROFILES."""
     if name not in PROFILES:
         raise InputError(f"unknown CNI profile {name!r}: expected one of {', '.join(PROFILES)}")
-    path = (directory or fixtures_dir() / "cni") / f"{name}.yaml"
+    directory = directory or fixtures_dir() / "cni"
+    path = directory / f"{name}.yaml"
     try:
-        return CniProfile.model_validate(_load_yaml(path))
+        profile = CniProfile.model_validate(_profile_document(name, directory))
     except ValidationError as exc:
         raise _field_error(path, exc) from None
+    for crd in profile.crds:
+        if crd not in {a.name for a in profile.artifacts}:
+            raise file_field_error(path, "crds", f"{crd!r} is not one of its artifacts")
+    return profile
 
 
 def kind_config_path(profile: CniProfile, directory: Path | None = None) -> Path:

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from netconform.catalog.scenario import KubernetesScenario, Scenario, SwarmScenario, load_scenario
 from netconform.core import Handle, Platform, RunContext
 from netconform.errors import InputError
-from netconform.k8s.profiles import PROFILES
+from netconform.k8s.profiles import PROFILES, load_profile
 from netconform.options import RunOptions
 from netconform.progress import Progress
 from netconform.settings import Settings
@@ -52,6 +52,11 @@ def _swarm(
     return SwarmPlatform(scenario, settings=settings, progress=p)
 
 
+def cni_of(platform: str) -> str:
+    """The CNI product of a kind platform (`kind-<profile>`)."""
+    return load_profile(platform.removeprefix("kind-")).cni
+
+
 def _kind(name: str) -> Factory:
     def build(
         options: RunOptions, _: KubernetesScenario, settings: Settings, p: Progress
@@ -66,7 +71,8 @@ def _kind(name: str) -> Factory:
             node_image=options.node_image,
             offline=options.offline,
             artifacts_dir=settings.artifacts_dir,
-            local_chart=settings.cilium_chart if name == "kind-cilium" else None,
+            # NETCONFORM_CILIUM_CHART: the chart every Cilium profile installs from
+            local_chart=settings.cilium_chart if cni_of(name) == "cilium" else None,
             diagnostics_dir=options.out / "diagnostics",
         )
 
@@ -110,7 +116,8 @@ SWARM_CHECKS = tuple(
     for area in ("reachability", "dns", "mtu", "isolation", "dns_options", "perf")
 )
 KUBERNETES_CHECKS = tuple(
-    f"netconform.checks.k8s_{area}" for area in ("reachability", "dns", "mtu", "netpol", "perf")
+    f"netconform.checks.k8s_{area}"
+    for area in ("reachability", "services", "dns", "mtu", "netpol", "perf")
 )
 
 
