@@ -252,7 +252,13 @@ def readme_line(cmap: CoverageMap) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """Prose for a table cell: one line, no column break, no text read as an HTML tag."""
+    flat = " ".join(text.split()).replace("|", "\\|")
+    return flat.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(text: str) -> str:
+    return "`" + " ".join(text.split()).replace("|", "\\|") + "`"
 
 
 def _table(rows: Sequence[Row]) -> list[str]:
@@ -261,8 +267,8 @@ def _table(rows: Sequence[Row]) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        checks = "<br>".join(f"`{c}`" for c in r.checks)
-        ident = f"`{_cell(r.id)}`"
+        checks = "<br>".join(_code(c) for c in r.checks)
+        ident = _code(r.id)
         out.append(f"| {ident} | {_cell(r.what)} | {r.status} | {checks} | {_cell(r.note)} |")
     return out
 

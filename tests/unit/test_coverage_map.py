@@ -133,3 +133,10 @@ def test_cilium_groups_match_the_builder_lists(cmap: coverage.CoverageMap) -> No
     rows = cmap.rows_of(Source.CILIUM_CONNECTIVITY)
     groups = {g: sum(1 for r in rows if r.group == g) for g in {r.group for r in rows}}
     assert groups == {"concurrent": 83, "sequential": 6, "final": 2, "conn-disrupt": 2, "perf": 3}
+
+
+def test_render_keeps_prose_out_of_html_and_columns() -> None:
+    info = coverage.SourceInfo(Source.CALICO_E2E, "T", "v", "w", 1, {})
+    row = coverage.Row(Source.CALICO_E2E, "a|b", "name.<domain> | x", Status.MISSING, (), "why")
+    text = coverage.render(coverage.CoverageMap((info,), (row,)))
+    assert "| `a\\|b` | name.&lt;domain&gt; \\| x | missing |  | why |" in text
