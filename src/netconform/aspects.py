@@ -58,6 +58,23 @@ _TABLE: tuple[tuple[str, Area, str], ...] = (
         _R,
         "A published port (routing mesh, NodePort) answers on another host's address",
     ),
+    (
+        "reachability.published-port.host-mode",
+        _R,
+        "A port published on its endpoint's host only (hostPort, Swarm mode=host) answers on "
+        "that host's address from it and from another host, TCP and UDP",
+    ),
+    (
+        "reachability.service.session-affinity",
+        _R,
+        "A service with client-IP affinity sends every request of one client to one backend",
+    ),
+    (
+        "reachability.service.programming-latency",
+        _R,
+        "A service's virtual IP follows an endpoint joining and leaving it: time to answer "
+        "from it and to stop (p50/p99)",
+    ),
     ("reachability.host-to-pod", _R, "A host-network client reaches endpoints on every host"),
     ("reachability.api-server", _R, "An endpoint reaches the platform API service by name"),
     ("reachability.hairpin", _R, "An endpoint reaches itself through its own service"),

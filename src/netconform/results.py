@@ -78,6 +78,14 @@ class Measure(StrEnum):
     BACKENDS = "backends"  # backends a service has
     BACKENDS_ANSWERED = "backends_answered"  # distinct backends that answered
     HAIRPIN_WORKS = "hairpin_works"  # a backend reaches itself through its own service
+    # Service programming: an endpoint joining (add) or leaving (remove) a service until its
+    # virtual IP answers from it (add) or no longer does (remove); checks/k8s_services.py.
+    ENDPOINT_ADD_P50_MS = "endpoint_add_p50_ms"
+    ENDPOINT_ADD_P99_MS = "endpoint_add_p99_ms"
+    ENDPOINT_REMOVE_P50_MS = "endpoint_remove_p50_ms"
+    ENDPOINT_REMOVE_P99_MS = "endpoint_remove_p99_ms"
+    ENDPOINT_CHANGES = "endpoint_changes"  # {add: n, remove: n} changes timed
+    POLL_ROUND_MS = "poll_round_ms"  # median observation round: the figures' resolution
     # The underlay.
     WIRE_PACKETS = "wire_packets"  # {class: packets} counted on the underlay switch
     # DNS.

@@ -24,10 +24,11 @@ def run(check_id: str, ctx: ScriptedContext) -> CheckResult:
     return execute(CATALOGUE.get(check_id), ctx)
 
 
+# The Services checks need objects this scripted cluster lacks: tests/k8s/test_services.py.
 PROBE_CHECKS = sorted(
     c.spec.id
     for c in CATALOGUE.for_family(Family.KUBERNETES)
-    if not c.spec.id.startswith("k8s.netpol.")
+    if not c.spec.id.startswith(("k8s.netpol.", "k8s.svc."))
 )
 
 

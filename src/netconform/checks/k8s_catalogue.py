@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from netconform.checks import k8s_dns, k8s_mtu, k8s_netpol, k8s_perf, k8s_reachability
+from netconform.checks import (
+    k8s_dns,
+    k8s_mtu,
+    k8s_netpol,
+    k8s_perf,
+    k8s_reachability,
+    k8s_services,
+)
 
-MODULES = (k8s_reachability, k8s_dns, k8s_mtu, k8s_netpol, k8s_perf)
+MODULES = (k8s_reachability, k8s_services, k8s_dns, k8s_mtu, k8s_netpol, k8s_perf)

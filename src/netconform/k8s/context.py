@@ -56,6 +56,10 @@ class KubeCheckContext(Protocol):
 
     def probe(self, kind: ProbeKind, target: str, **kw: Any) -> Probe: ...
 
+    def run_python(
+        self, endpoint: PodEndpoint, source: str, args: Sequence[str], timeout_s: float
+    ) -> tuple[str, str]: ...
+
     def apply_policy(self, manifest: Mapping[str, Any]) -> None: ...
 
     def delete_policy(self, namespace: str, name: str) -> None: ...
@@ -149,6 +153,13 @@ class KubeContext:
 
     def probe(self, kind: ProbeKind, target: str, **kw: Any) -> Probe:
         return make_probe(kind, target, self.params.probe_timeout_s, **kw)
+
+    def run_python(
+        self, endpoint: PodEndpoint, source: str, args: Sequence[str], timeout_s: float
+    ) -> tuple[str, str]:
+        """A script of the harness's own (e.g. probes/service_watch.py) in a pod: stdout,
+        stderr."""
+        return self.api.run_python(endpoint, source, args, timeout_s)
 
     def apply_policy(self, manifest: Mapping[str, Any]) -> None:
         self.api.apply_policy(manifest)

@@ -115,6 +115,33 @@ class KubeApi:
     def executor(self, endpoint: PodEndpoint) -> KubeExecExecutor:
         return KubeExecExecutor(self.ws_core(), endpoint)
 
+    def run_python(
+        self, endpoint: PodEndpoint, source: str, args: Sequence[str], timeout_s: float
+    ) -> tuple[str, str]:
+        """`python3 -c source *args` in the endpoint's container: its stdout and stderr. An
+        exec still open after `timeout_s` is closed, and stderr says so."""
+        from kubernetes.stream import stream
+
+        resp = stream(
+            self.ws_core().connect_get_namespaced_pod_exec,
+            endpoint.name,
+            endpoint.namespace,
+            container=endpoint.container,
+            command=["python3", "-c", source, *args],
+            stderr=True,
+            stdin=False,
+            stdout=True,
+            tty=False,
+            _preload_content=False,
+        )
+        resp.run_forever(timeout=timeout_s)
+        timed_out = resp.is_open()
+        stdout, stderr = resp.read_stdout() or "", resp.read_stderr() or ""
+        resp.close()
+        if timed_out:
+            stderr = f"{stderr}\nexec did not finish within {timeout_s:g}s"
+        return stdout, stderr
+
     # --- discovery -----------------------------------------------------------------------
     def run_pods(self, run_id: str) -> list[PodEndpoint]:
         pods = self.core.list_pod_for_all_namespaces(label_selector=f"{RUN_LABEL}={run_id}")

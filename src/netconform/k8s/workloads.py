@@ -36,6 +36,18 @@ NETPOL_PROTOCOLS = (Protocol.TCP, Protocol.UDP)  # SCTP: the agent has no SCTP p
 NETPOL_LANES = 3
 PROBE_SLOTS = ("a", "b")  # two probe pods per node: same-node pairs and local backends
 DNS_BACKENDS = 2
+# hostPort (checks/k8s_services.py): on each of the first HOSTPORT_NODES nodes, one pod
+# publishes HOSTPORT over TCP and another the same number over UDP, so the pair is also the
+# upstream "no conflict" case (same hostPort, other protocol, both answer).
+HOSTPORT = 18080
+HOSTPORT_NODES = 2
+HOSTPORT_PROTOCOLS = ("TCP", "UDP")
+# Service session affinity: a ClientIP Service over the probe pods of slot `a`.
+AFFINITY_SERVICE = "affinity"
+# Service programming latency: LATENCY_LANES pods, each the only possible backend of its own
+# Service, which selects it only while it carries IN_SERVICE_LABEL (the check toggles it).
+LATENCY_LANES = 2
+IN_SERVICE_LABEL = "netconform.io/in-service"
 DNS_EXTERNAL_NAME = "dns-target.example.com"
 # The first search domain of the dnsPolicy None pod: inside the cluster domain (a namespace
 # that does not exist), so CoreDNS answers NXDOMAIN itself and the lookup moves on to the
@@ -109,6 +121,15 @@ def probe_service_name(node_index: int, slot: str) -> str:
 
 def host_pod_name(node_index: int) -> str:
     return f"host-{node_index}"
+
+
+def hostport_pod_name(node_index: int, protocol: str) -> str:
+    return f"hostport-{node_index}-{protocol.lower()}"
+
+
+def latency_name(lane: int) -> str:
+    """The latency lane's pod and its Service (one name for both)."""
+    return f"latency-{lane}"
 
 
 def _namespace(spec: WorkloadSpec, name: str, **extra: str) -> Manifest:
@@ -195,6 +216,53 @@ def _service(
 
 def _service_port(name: str, port: int, target: int, protocol: str) -> dict[str, Any]:
     return {"name": name, "port": port, "targetPort": target, "protocol": protocol}
+
+
+def _hostport_pod(spec: WorkloadSpec, node_index: int, protocol: str) -> Manifest:
+    """An agent whose `protocol` port is published on its node as HOSTPORT (the other port
+    stays unpublished: the readiness probe needs the TCP one either way)."""
+    name = hostport_pod_name(node_index, protocol)
+    ports = [_port(SERVER_TCP_PORT, "TCP", "tcp"), _port(SERVER_UDP_PORT, "UDP", "udp")]
+    for port in ports:
+        if port["protocol"] == protocol:
+            port["hostPort"] = HOSTPORT
+    labels = spec.labels(
+        **{ROLE_LABEL: "hostport", ENDPOINT_LABEL: name, NODE_INDEX_LABEL: str(node_index)}
+    )
+    server = _container(spec, "agent", serve_command(SERVER_TCP_PORT, SERVER_UDP_PORT), ports)
+    return _pod(spec, spec.probe_namespace, name, labels, spec.nodes[node_index], [server])
+
+
+def service_objects(spec: WorkloadSpec) -> list[Manifest]:
+    """The Services area's objects (checks/k8s_services.py), in the probe namespace: the
+    hostPort pods, a ClientIP-affinity Service over the `a` probe pods, and the latency
+    lanes (a pod on node lane+1, outside its Service until the check labels it in)."""
+    ns = spec.probe_namespace
+    objects = [
+        _hostport_pod(spec, i, protocol)
+        for i in range(min(HOSTPORT_NODES, len(spec.nodes)))
+        for protocol in HOSTPORT_PROTOCOLS
+    ]
+    tcp = [_service_port("tcp", SERVER_TCP_PORT, SERVER_TCP_PORT, "TCP")]
+    objects.append(
+        _service(
+            spec,
+            ns,
+            AFFINITY_SERVICE,
+            {ROLE_LABEL: "probe", SLOT_LABEL: "a"},
+            tcp,
+            sessionAffinity="ClientIP",
+        )
+    )
+    for lane in range(LATENCY_LANES):
+        name = latency_name(lane)
+        labels = spec.labels(**{ROLE_LABEL: "latency", ENDPOINT_LABEL: name})
+        node = spec.nodes[(lane + 1) % len(spec.nodes)]
+        server = _server(spec, "agent", SERVER_TCP_PORT, SERVER_UDP_PORT)
+        objects.append(_pod(spec, ns, name, labels, node, [server]))
+        selector = {ENDPOINT_LABEL: name, IN_SERVICE_LABEL: "true"}
+        objects.append(_service(spec, ns, name, selector, tcp))
+    return objects
 
 
 def probe_objects(spec: WorkloadSpec) -> list[Manifest]:
@@ -377,5 +445,5 @@ def claimed_namespaces(spec: WorkloadSpec, owner: str) -> list[Manifest]:
 
 def all_objects(spec: WorkloadSpec) -> list[Manifest]:
     """Namespaces first, so one `kubectl apply` of the list succeeds in order."""
-    objects = probe_objects(spec) + dns_objects(spec) + netpol_objects(spec)
+    objects = probe_objects(spec) + service_objects(spec) + dns_objects(spec) + netpol_objects(spec)
     return sorted(objects, key=lambda o: o["kind"] != "Namespace")
