@@ -205,6 +205,7 @@ class _Hits:
 
     rules: tuple[_ClusterCompiled, ...] = ()
     unsupported: str = ""
+    may_pass: bool = False  # some hit is a Pass: the later tiers matter
 
 
 _NO_HITS = _Hits()
@@ -265,9 +266,8 @@ class Oracle:
         self._port_cache: dict[tuple[int, int, int, Protocol], bool] = {}
         self._verdict_cache: dict[tuple[object, ...], DirectionVerdict] = {}
         # Per tier, direction and pod: the cluster policies selecting it (None: none).
-        self._tiers: dict[tuple[Tier, Direction], list[_TierPlan | None]] = {
-            (tier, d): self._compile_tier(tier, d) for tier in Tier for d in Direction
-        }
+        self._admin = {d: self._compile_tier(Tier.ADMIN, d) for d in Direction}
+        self._baseline = {d: self._compile_tier(Tier.BASELINE, d) for d in Direction}
         self._hits_cache: dict[tuple[int, int, int, Protocol], dict[int, _Hits]] = {}
         self._hits_interned: dict[tuple[object, ...], _Hits] = {}
 
@@ -486,7 +486,12 @@ class Oracle:
             key = (*(id(r) for r in hits.get(i, ())), unsupported.get(i, ""))
             interned = self._hits_interned.get(key)
             if interned is None:
-                interned = _Hits(tuple(hits.get(i, ())), unsupported.get(i, ""))
+                chosen = tuple(hits.get(i, ()))
+                interned = _Hits(
+                    chosen,
+                    unsupported.get(i, ""),
+                    any(r.action is Action.PASS for r in chosen),
+                )
                 self._hits_interned[key] = interned
             table[i] = interned
         return table
@@ -504,15 +509,21 @@ class Oracle:
         self, direction: Direction, subject: int, peer: int, dst_i: int, probe: Probe
     ) -> DirectionVerdict:
         """The subject's verdict for `direction`: cluster tiers around NetworkPolicy."""
-        network = self._network_direction(direction, subject, peer, dst_i, probe)
-        admin = self._tiers[(Tier.ADMIN, direction)][subject]
-        baseline = self._tiers[(Tier.BASELINE, direction)][subject]
-        if admin is None and baseline is None:
-            return network
-        if subject == peer and not (probe.service and self.profile.cnp_service_hairpin):
-            return network  # a pod to its own IP: never subject to cluster policies
+        admin = self._admin[direction][subject]
+        baseline = self._baseline[direction][subject]
+        if (admin is None and baseline is None) or (
+            subject == peer and not (probe.service and self.profile.cnp_service_hairpin)
+        ):
+            # No cluster policy selects it, or a pod to its own IP (never subject to them).
+            return self._network_direction(direction, subject, peer, dst_i, probe)
         admin_hits = _NO_HITS if admin is None else self._hits(admin, peer, dst_i, probe)
-        base_hits = _NO_HITS if baseline is None else self._hits(baseline, peer, dst_i, probe)
+        network: DirectionVerdict | None = None
+        base_hits = _NO_HITS
+        # The later tiers only matter when Admin did not decide (or a tie could Pass).
+        if admin_hits.may_pass or not admin_hits.rules:
+            network = self._network_direction(direction, subject, peer, dst_i, probe)
+            if baseline is not None and not network.isolated:
+                base_hits = self._hits(baseline, peer, dst_i, probe)
         key = ("cluster", direction, id(admin_hits), id(network), id(base_hits))
         verdict = self._verdict_cache.get(key)
         if verdict is None:
@@ -641,7 +652,8 @@ class Oracle:
         pod's own IP), where NetworkPolicy leaves it to the implementation."""
         if any(self._isolation[d][pod][0] for d in Direction):
             return True
-        return all(self._tiers[(t, d)][pod] is None for t in Tier for d in Direction)
+        tiers = (self._admin, self._baseline)
+        return all(tier[d][pod] is None for tier in tiers for d in Direction)
 
     def verdicts(self, probes: Iterable[Probe]) -> list[ProbeVerdict]:
         return [self.verdict(p) for p in probes]
@@ -671,15 +683,18 @@ _VERB = {Action.ACCEPT: "accepts", Action.DENY: "denies", Action.PASS: "passes"}
 
 
 def _cluster_verdict(
-    direction: Direction, admin: _Hits, network: DirectionVerdict, baseline: _Hits
+    direction: Direction, admin: _Hits, network: DirectionVerdict | None, baseline: _Hits
 ) -> DirectionVerdict:
     """Admin, then NetworkPolicy, then Baseline, for one direction of one subject. A tier's
     first hit (by policy name among one priority) decides; the outcomes its same-priority
-    alternatives would give tell whether the cell depends on which one is applied."""
+    alternatives would give tell whether the cell depends on which one is applied.
+    `network` is None when Admin decided and no alternative could pass the flow on."""
     side = "source" if direction is Direction.EGRESS else "destination"
     kind = direction.value.lower()
     # Every outcome some choice among same-priority hits could give.
-    if network.isolated:
+    if network is None:
+        after_admin: set[bool] = set()
+    elif network.isolated:
         after_admin = {network.allowed}
     else:
         after_admin = {r.action is not Action.DENY for r in baseline.rules} or {True}
@@ -699,6 +714,7 @@ def _cluster_verdict(
         allowed, tier, decided_by = first.action is Action.ACCEPT, Tier.ADMIN.value, first.ref
         parts.append(f"{first.ref} {_VERB[first.action]} it")
     else:
+        assert network is not None  # computed whenever Admin did not decide
         if first is not None:
             passed.append(first.ref)
             parts.append(f"passed by {first.ref}")
@@ -730,13 +746,13 @@ def _cluster_verdict(
         )
     if unsupported:
         parts.append(f"cannot judge {unsupported}")
-    reached_network = tier != Tier.ADMIN.value
+    reached = network if tier != Tier.ADMIN.value else None
     return DirectionVerdict(
         direction,
         allowed,
-        network.isolated_by if reached_network else (),
-        network.allowed_by if reached_network else (),
-        network.closest if reached_network else None,
+        reached.isolated_by if reached is not None else (),
+        reached.allowed_by if reached is not None else (),
+        reached.closest if reached is not None else None,
         "; ".join(parts),
         tier=tier,
         decided_by=decided_by,
