@@ -29,14 +29,20 @@ Cluster policies (`netconform.netpol.cluster_policy`, `.cluster_validation`, `.m
 
 Oracle (`netconform.netpol.oracle`)
     `Oracle(cluster, policies, profile)` takes policies of both kinds and compiles once;
-    `.verdict(Probe(src, dst, port, protocol)) -> ProbeVerdict`, `.verdicts(probes)`,
-    `.matrix(port, protocol, pods)`.
+    `.verdict(Probe(src, dst, port, protocol, service=False)) -> ProbeVerdict`,
+    `.verdicts(probes)`, `.matrix(port, protocol, pods)`.
     `evaluate(cluster, policies, probes=None, profile=None)` does all at once (default
     probes: every ordered pod pair x every served port/protocol). A `ProbeVerdict` has
-    `allowed`, `served`, `ignored` ("loopback", "hostNetwork" or ""), `reason`, and an
-    `egress` and an `ingress` `DirectionVerdict` (`allowed`, `isolated_by`, `allowed_by`
-    rule refs, `closest` `RuleMiss` naming the failed part, `reason`).
-    `Profile(ipblock_matches_pods=True, ignore_loopback=True, host_network=IGNORE)`.
+    `allowed`, `served`, `ignored` ("loopback", "hostNetwork", "same-priority",
+    "unsupported" or ""), `reason`, and an `egress` and an `ingress` `DirectionVerdict`
+    (`allowed`; `tier` that decided: "Admin", "NetworkPolicy", "Baseline" or "";
+    `decided_by` the cluster rule, `passed` the Pass rules on the way, `ambiguous_with` and
+    `ambiguous` for same-priority ties, `unsupported`; for the NetworkPolicy tier
+    `isolated_by`, `allowed_by` rule refs, `closest` `RuleMiss` naming the failed part;
+    `reason`). A `RuleRef` names policy, direction and index, and for a cluster rule its
+    tier, priority, name and action.
+    `Profile(ipblock_matches_pods=True, ignore_loopback=True, host_network=IGNORE,
+    cnp_service_hairpin=True)`.
 
 Catalogue (`netconform.netpol.catalogue`)
     `load_catalogue(dir=None) -> list[Case]` reads scenarios/netpol/*.yaml; `select(cases,
