@@ -7,9 +7,15 @@ y/b 10.0.1.4, each serving 80/TCP (web), 81/TCP (alt), 80/UDP, 80/SCTP."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 from netconform.netpol import ClusterNetworkPolicy, parse_manifest
+from netconform.netpol.cli import main
 from netconform.netpol.model import Pod, Protocol
 from netconform.netpol.oracle import Oracle, Probe, Profile, RuleRef
 from netconform.netpol.policy import Direction
@@ -379,3 +385,50 @@ def test_rule_ref_text_names_tier_policy_priority_rule_and_name() -> None:
     guard = cnp("guard", "Baseline", 900, ns("x"), egress=[rule("Deny", ns("y"), name="r")])
     v = verdict(C, [guard], "x/a", "y/a")
     assert str(v.egress.decided_by) == "Baseline guard (priority 900) egress[0] 'r'"
+
+
+def test_expect_takes_a_file_mixing_both_kinds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = {
+        "namespaces": {"x": {}, "y": {}},
+        "pods": [
+            {"namespace": "x", "name": "a", "ip": "10.1.0.1", "ports": [{"port": 80}]},
+            {"namespace": "y", "name": "b", "ip": "10.1.0.2", "ports": [{"port": 80}]},
+        ],
+    }
+    guard = {
+        "apiVersion": "policy.networking.k8s.io/v1beta1",
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "guard"},
+        "spec": {
+            "tier": "Admin",
+            "priority": 4,
+            "subject": {"namespaces": {"matchLabels": {NAME: "y"}}},
+            "ingress": [{"name": "no-x", "action": "Deny", "from": [ns("x")]}],
+        },
+    }
+    allow = {
+        "metadata": {"name": "allow", "namespace": "y"},
+        "spec": {"podSelector": {}, "ingress": [{}]},
+    }
+    path = tmp_path / "mixed.yaml"
+    path.write_text(yaml.safe_dump({"model": model, "policies": [allow, guard]}))
+    assert main(["expect", str(path)]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    cell = next(r for r in results if (r["from"], r["to"]) == ("x/a", "y/b"))
+    assert cell["allowed"] is False
+    assert cell["ingress"]["tier"] == "Admin"
+    assert cell["ingress"]["decided_by"] == {
+        "policy": "guard",
+        "rule": "ingress[0]",
+        "kind": "ClusterNetworkPolicy",
+        "tier": "Admin",
+        "priority": 4,
+        "name": "no-x",
+        "action": "Deny",
+    }
+    back = next(r for r in results if (r["from"], r["to"]) == ("y/b", "y/b"))
+    assert back["ingress"]["tier"] == "NetworkPolicy" and back["ignored"] == "loopback"
+    assert main(["expect", str(path), "--format", "table"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].split() == ["x/a", ".", "X"]
