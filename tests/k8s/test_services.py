@@ -275,10 +275,10 @@ def test_programming_latency_times_twenty_joins_and_leaves() -> None:
     assert result.verdict == Verdict.PASS, result.reason
     found = result.measurements
     assert found[Measure.ENDPOINT_CHANGES] == {"add": 20, "remove": 20}
+    # the watcher's times: the scripted 20 ms, less the moment between the fake logging the
+    # change and the patch call returning
     for p50 in (Measure.ENDPOINT_ADD_P50_MS, Measure.ENDPOINT_REMOVE_P50_MS):
-        assert (
-            15 <= found[p50] < 25
-        )  # the watcher's times (the fake logs just before the patch returns)
+        assert 0 < found[p50] <= 20.5
     assert found[Measure.ENDPOINT_ADD_P99_MS] >= found[Measure.ENDPOINT_ADD_P50_MS]
     assert ctx.stopped.is_set()  # the watcher was told to stop once the changes were made
     # the check leaves each lane's pod out of its Service, as the workloads made it
@@ -303,8 +303,8 @@ def test_programming_latency_takes_its_figures_from_the_watcher() -> None:
     ctx = ServicesCluster(effect_after_s=0.0)
     ctx.watch_lag_s = 0.1
     found = run("k8s.svc.programming-latency", ctx).measurements
-    assert 95 <= found[Measure.ENDPOINT_ADD_P50_MS] < 110
-    assert 95 <= found[Measure.ENDPOINT_REMOVE_P99_MS] < 115
+    assert 50 < found[Measure.ENDPOINT_ADD_P50_MS] <= 100.5
+    assert 50 < found[Measure.ENDPOINT_REMOVE_P99_MS] <= 100.5
 
 
 def test_programming_latency_is_not_timed_on_a_clock_it_cannot_trust() -> None:
