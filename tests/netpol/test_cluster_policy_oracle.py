@@ -17,7 +17,7 @@ import yaml
 from netconform.netpol import ClusterNetworkPolicy, parse_manifest
 from netconform.netpol.cli import main
 from netconform.netpol.model import Pod, Protocol
-from netconform.netpol.oracle import Oracle, Probe, Profile, RuleRef
+from netconform.netpol.oracle import HostNetworkMode, Oracle, Probe, Profile, RuleRef
 from netconform.netpol.policy import Direction
 
 from .helpers import WEB, cluster, policy, verdict
@@ -325,14 +325,28 @@ def test_host_network_pods_are_never_subjects_or_selector_peers() -> None:
     assert from_host.ingress.allowed  # not a namespaces peer either
 
 
-def test_an_experimental_peer_on_the_path_leaves_the_cell_out() -> None:
+def test_an_experimental_peer_the_oracle_cannot_judge_leaves_the_cell_out() -> None:
+    host = Pod("y", "h", {"pod": "h"}, "10.0.1.9", WEB, host_network=True)
+    with_host = C.__class__(C.namespaces, (*C.pods, host))
     nodes = cnp("nodes", "Admin", 1, ns("x"), egress=[rule("Deny", {"nodes": {}})])
-    v = verdict(C, [nodes], "x/a", "y/a")
+    # A node is no ordinary pod: the rule cannot match y/a, the cell is judged.
+    assert verdict(with_host, [nodes], "x/a", "y/a").ignored == ""
+    assert verdict(with_host, [nodes], "x/a", "y/a").allowed
+    # A host-network pod's address is its node's: whether the selector picks it is unknown.
+    v = Oracle(with_host, [nodes], Profile(host_network=HostNetworkMode.AS_PODS)).verdict(
+        Probe("x/a", "y/h", 80)
+    )
     assert v.ignored == "unsupported" and "nodes" in v.egress.unsupported
-    after = cnp(
-        "first", "Admin", 0, ns("x"), egress=[rule("Accept", {"namespaces": {}})]
-    )  # decides before the nodes rule is reached
-    assert verdict(C, [after, nodes], "x/a", "y/a").ignored == ""
+    assert "cannot judge Admin nodes (priority 1) egress[0] (nodes)" in v.egress.reason
+    # What a domain name resolves to is unknown for every address.
+    names = cnp(
+        "names", "Admin", 1, ns("x"), egress=[rule("Accept", {"domainNames": ["example.com"]})]
+    )
+    assert verdict(C, [names], "x/a", "y/a").ignored == "unsupported"
+    first = cnp("first", "Admin", 0, ns("x"), egress=[rule("Deny", {"namespaces": {}})])
+    # Decided before the domain rule is reached: judged.
+    decided = verdict(C, [first, names], "x/a", "y/a")
+    assert decided.ignored == "" and not decided.allowed
 
 
 def test_the_bulk_matrix_agrees_with_single_verdicts() -> None:

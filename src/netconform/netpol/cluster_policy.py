@@ -60,7 +60,8 @@ class Subject:
 @dataclass(frozen=True)
 class ClusterPeer:
     """One `from`/`to` entry: exactly one field is set. `nodes` and `domain_names` are the
-    API's experimental peers: validated, but the oracle cannot judge them (`unsupported`)."""
+    API's experimental peers: validated; the oracle knows a node is no ordinary pod, but not
+    which nodes a selector picks nor what a name resolves to (`unsupported`)."""
 
     namespaces: LabelSelector | None = None
     pods: NamespacedPods | None = None

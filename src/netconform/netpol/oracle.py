@@ -185,6 +185,7 @@ class _ClusterCompiled:
     action: Action
     members: frozenset[int]
     unsupported: str  # an experimental peer the oracle cannot judge ("" when none)
+    uncertain: frozenset[int]  # peers that experimental peer might be (or might not)
     named: bool  # named ports: whether the ports match depends on the destination pod
 
 
@@ -402,11 +403,21 @@ class Oracle:
         for peer in rule.peers:
             members |= self._cluster_peer_members(peer)
         unsupported = next((p.unsupported for p in rule.peers if p.unsupported), "")
+        uncertain: set[int] = set()
+        for peer in rule.peers:
+            if peer.nodes is not None:
+                # A node's address is a host-network pod's, never another pod's; which
+                # nodes a selector picks the model does not know.
+                uncertain |= {i for i, pod in enumerate(self._pods) if pod.host_network}
+            elif peer.domain_names:
+                uncertain |= set(range(len(self._pods)))  # what a name resolves to: unknown
         ref = RuleRef(
             policy.key, direction, index, policy.tier, policy.priority, rule.name, rule.action
         )
         named = any(isinstance(p.port, str) for p in rule.ports)
-        return _ClusterCompiled(ref, rule, rule.action, frozenset(members), unsupported, named)
+        return _ClusterCompiled(
+            ref, rule, rule.action, frozenset(members), unsupported, frozenset(uncertain), named
+        )
 
     def _compile_tier(self, tier: Tier, direction: Direction) -> list[_TierPlan | None]:
         per_pod: list[list[ClusterNetworkPolicy]] = [[] for _ in self._pods]
@@ -462,7 +473,6 @@ class Oracle:
         hits: dict[int, list[_ClusterCompiled]] = {}
         unsupported: dict[int, str] = {}
         decided: set[int] = set()
-        everyone = range(len(self._pods))
         for group in plan.groups:
             group_hits: dict[int, list[_ClusterCompiled]] = {}
             for rules in group:
@@ -470,8 +480,8 @@ class Oracle:
                 for rule in rules:
                     if rule.rule.ports and not self._cluster_ports_ok(rule, dst_i, probe):
                         continue
-                    if rule.unsupported:
-                        for i in everyone:
+                    if rule.uncertain:
+                        for i in rule.uncertain:
                             if i not in claimed and i not in decided:
                                 unsupported.setdefault(i, f"{rule.ref} ({rule.unsupported})")
                     for i in rule.members:
