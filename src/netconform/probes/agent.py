@@ -23,6 +23,7 @@ import re
 import signal
 import socket
 import socketserver
+import struct
 import subprocess
 import sys
 import threading
@@ -67,7 +68,7 @@ ERROR = "error"
 FAILED = "failed"
 
 # Probes that test a path; the others (dns, read, interfaces, routes) answer a question.
-CONNECTION_KINDS = ("tcp", "udp", "icmp", "transfer")
+CONNECTION_KINDS = ("tcp", "udp", "icmp", "transfer", "udp-df", "tcp-mss")
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:
@@ -464,7 +465,10 @@ class _TCPHandler(socketserver.StreamRequestHandler):
 class _UDPHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         data, sock = self.request
-        reply = _hostname().encode() if data.strip() == b"hostname" else data
+        if data.startswith(SIZE_QUERY):  # the udp-df probe: how much arrived, not an echo
+            reply = b"%d %s" % (len(data), _hostname().encode())
+        else:
+            reply = _hostname().encode() if data.strip() == b"hostname" else data
         sock.sendto(reply, self.client_address)
 
 
@@ -476,6 +480,7 @@ class _ThreadingTCP(socketserver.ThreadingMixIn, socketserver.TCPServer):
 class _ThreadingUDP(socketserver.ThreadingMixIn, socketserver.UDPServer):
     allow_reuse_address = True
     daemon_threads = True
+    max_packet_size = 65535  # socketserver reads 8192: a jumbo udp-df datagram would look cut
 
 
 def serve(tcp_port: int, udp_port: int) -> None:
@@ -809,6 +814,127 @@ PROBES.update(
         "crr": probe_crr,
     }
 )
+
+
+# --- DF size probes (the MTU sweep, checks/k8s_mtu.py) ------------------------------------
+# One packet of a chosen size with DF set, whose answer proves the whole packet arrived; a
+# packet too big for the path fails (refused locally, refused on the way with an ICMP
+# "fragmentation needed", or lost in silence), never arrives cut or fragmented.
+IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
+IP_PMTUDISC_DO = getattr(socket, "IP_PMTUDISC_DO", 2)  # DF set, never fragmented locally
+IP_MTU = getattr(socket, "IP_MTU", 14)
+TCP_INFO = getattr(socket, "TCP_INFO", 11)
+TCPI_OPT_TIMESTAMPS = 1
+TCP_TIMESTAMPS_LEN = 12  # the timestamps option as it sits in every data segment, padded
+SIZE_QUERY = b"netconform-size "  # a datagram starting so is answered "<bytes> <hostname>"
+
+
+def _path_mtu(s: socket.socket) -> Any:
+    """The path MTU the kernel holds for a connected socket (None: not known)."""
+    try:
+        return s.getsockopt(socket.IPPROTO_IP, IP_MTU)
+    except OSError:
+        return None
+
+
+def _failure(exc: BaseException, values: Values) -> ProbeFailure:
+    outcome, error = _classify(exc)
+    return ProbeFailure(error, values, outcome)
+
+
+def probe_udp_df(p: ProbeSpec) -> Values:
+    """One UDP datagram of `size` payload bytes with DF set (IP_PMTUDISC_DO). The server
+    answers with the length it received, so an answer proves the whole datagram arrived;
+    the answer is short, so only the way there is tested. Too big: EMSGSIZE, locally or
+    from an ICMP "fragmentation needed" on the way (the socket is connected, so the kernel
+    reports it), or a timeout when the network drops it in silence."""
+    size = int(p["size"])
+    if size < len(SIZE_QUERY):
+        raise ProbeFailure("size below %d bytes" % len(SIZE_QUERY), {"size": size}, ERROR)
+    payload = SIZE_QUERY + b"x" * (size - len(SIZE_QUERY))
+    values: Values = {"size": size, "df": True}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+        s.settimeout(p["timeout_s"])
+        try:
+            s.connect((p["target"], p["port"]))
+            s.send(payload)
+            answer = s.recv(512)
+        except OSError as exc:
+            values["path_mtu"] = _path_mtu(s)
+            raise _failure(exc, values)
+        values["path_mtu"] = _path_mtu(s)
+    fields = answer.decode(errors="replace").split(" ", 1)
+    try:
+        values["received"] = int(fields[0])
+    except ValueError:
+        raise ProbeFailure("the server answered no length (an echo server?)", values, ERROR)
+    values["peer"] = fields[1].strip() if len(fields) > 1 else ""
+    if values["received"] != size:
+        raise ProbeFailure("%d of %d bytes arrived" % (values["received"], size), values, ERROR)
+    return values
+
+
+def _tcp_info(s: socket.socket) -> Values:
+    """The fields of struct tcp_info (linux/tcp.h) the tcp-mss probe reads."""
+    raw = s.getsockopt(socket.IPPROTO_TCP, TCP_INFO, 104)
+    fields = struct.unpack_from("8B24I", raw)
+    return {
+        "options": fields[5],
+        "snd_mss": fields[8 + 2],
+        "pmtu": fields[8 + 13],
+        "total_retrans": fields[8 + 23],
+    }
+
+
+def _segment(info: Values) -> int:
+    """The MSS a data segment uses (payload plus the options it carries): its IP packet is
+    this plus 40 bytes of IP and TCP header."""
+    options = TCP_TIMESTAMPS_LEN if info["options"] & TCPI_OPT_TIMESTAMPS else 0
+    return int(info["snd_mss"]) + options
+
+
+def probe_tcp_mss(p: ProbeSpec) -> Values:
+    """A TCP connection whose MSS is `size` (TCP_MAXSEG), sending one full segment (an IP
+    packet of `size` + 40 bytes, DF set as TCP always does, IP_PMTUDISC_DO) that starts with
+    the server's "hostname" line: the answer proves the segment arrived. Fails when the
+    connection cannot use that MSS (the peer's MSS or a known path MTU is smaller:
+    EMSGSIZE), when the path refused the segment with an ICMP "fragmentation needed" (TCP
+    then resends it smaller and the answer comes, but the connection's MSS has dropped:
+    EMSGSIZE), or on silence (timeout)."""
+    size = int(p["size"])
+    values: Values = {"size": size}
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, size)
+        s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.settimeout(p["timeout_s"])
+        try:
+            s.connect((p["target"], p["port"]))
+            before = _tcp_info(s)
+            values["mss"] = _segment(before)
+            values["path_mtu"] = before["pmtu"]
+            if values["mss"] < size:
+                error = "the connection's MSS is %d (the peer's MSS or the path MTU)"
+                raise ProbeFailure(error % values["mss"], values, EMSGSIZE)
+            s.sendall(b"hostname\n" + b"\0" * (int(before["snd_mss"]) - len(b"hostname\n")))
+            reply = s.recv(256)
+            after = _tcp_info(s)
+        except OSError as exc:
+            raise _failure(exc, values)
+    values["retransmits"] = after["total_retrans"]
+    values["mss_after"] = _segment(after)
+    values["path_mtu"] = after["pmtu"]
+    if values["mss_after"] < size:
+        error = "the path refused the segment: MSS down to %d, path MTU %d"
+        raise ProbeFailure(error % (values["mss_after"], after["pmtu"]), values, EMSGSIZE)
+    if not reply:
+        raise ProbeFailure("connected but no reply", values, NO_REPLY)
+    values["peer"] = reply.decode(errors="replace").strip()
+    return values
+
+
+PROBES.update({"udp-df": probe_udp_df, "tcp-mss": probe_tcp_mss})
 
 
 def main(argv: list[str]) -> None:

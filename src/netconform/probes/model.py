@@ -29,6 +29,9 @@ class ProbeKind(StrEnum):
     IPERF3 = "iperf3"  # iperf3 client samples (TCP streams or UDP at a rate)
     RR = "rr"  # TCP request/response on one connection, each exchange timed
     CRR = "crr"  # TCP connect, one exchange, close: the connection rate
+    # DF size probes (the MTU sweep): one packet of a chosen size whose answer proves it arrived
+    UDP_DF = "udp-df"  # a DF datagram of `size` payload bytes, answered with the length that came
+    TCP_MSS = "tcp-mss"  # a connection with MSS `size`: one full segment (size + 40) answered
 
 
 @dataclass(frozen=True)
