@@ -206,7 +206,7 @@ def test_every_path_passes_at_the_declared_mtu(name: str) -> None:
         assert (pair["path_mtu"], pair["difference"]) == (1450, 0)
         passed, over = pair["probes"]
         assert passed.startswith(f"r1 {want} ") and over == f"r1 {want + 1} emsgsize"
-        assert pair["decisive"][f"payload {want}"]["ok"] is True
+        assert [v["ok"] for v in pair["decisive"].values()] == [True, False]
 
 
 def test_the_paths_pair_every_node_with_the_next() -> None:
@@ -237,7 +237,7 @@ def test_a_lowered_node_fails_the_pair_into_it_with_the_argv_to_reproduce(silent
     assert ("PMTU blackhole?" in outcome.reason) is silent
     pair = outcome.observed["probe-0-a -> probe-1-a"]
     assert (pair["largest_payload"], pair["path_mtu"], pair["difference"]) == (1372, 1400, -50)
-    failing = pair["decisive"]["payload 1373"]
+    failing = pair["decisive"]["probe-0-a -> probe-1-a payload 1373"]
     assert failing["outcome"] == ("timeout" if silent else "emsgsize")
     assert failing["reproduce"][:4] == ["kubectl", "exec", "-n", "nc-r1-probe"]
     assert '"size": 1373' in failing["reproduce"][-1] and '"df": true' in failing["reproduce"][-1]

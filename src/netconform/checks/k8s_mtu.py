@@ -648,16 +648,19 @@ def _run_round(
     return run
 
 
-def _pair_evidence(found: PairSweep, carrier: Carrier, declared: Declared) -> dict[str, Any]:
+def _pair_evidence(
+    label: str, found: PairSweep, carrier: Carrier, declared: Declared
+) -> dict[str, Any]:
     """A pair's figures, every probe (round, payload, outcome) and the decisive probes (the
-    largest that passed, the smallest that failed) with the argv that re-runs them."""
+    largest that passed, the smallest that failed) with the argv that re-runs them, keyed
+    by the pair and payload (the report names a failed probe by its key)."""
     largest = found.largest
     path_mtu = None if largest is None else largest + carrier.headers
     decisive = {}
     for size in (found.largest, found.smallest_failing):
         last = next((t for t in reversed(found.tried) if t.payload == size), None)
         if last is not None:
-            decisive[f"payload {size}"] = last.result.evidence()
+            decisive[f"{label} payload {size}"] = last.result.evidence()
     return {
         "largest_payload": largest,
         "path_mtu": path_mtu,
@@ -713,7 +716,7 @@ def mtu_sweep(ctx: KubeCheckContext, path: SweepPath) -> Outcome:
             "headers": carrier.headers,
             "tolerance_bytes": SWEEP_TOLERANCE_BYTES,
         },
-        "observed": {p.label: _pair_evidence(swept[p], carrier, declared) for p in pairs},
+        "observed": {p.label: _pair_evidence(p.label, swept[p], carrier, declared) for p in pairs},
         "measurements": measurements,
     }
     unrun = not_run(tried, f"{path.name} sweep", **evidence)
