@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netconform.errors import InputError
+from netconform.k8s.external_target import OPTION as EXTERNAL_TARGET
+from netconform.k8s.external_target import ExternalTarget, parse_option
 from netconform.lab.config import LabConfig
 from netconform.netpol.catalogue import CaseSelection
 from netconform.settings import Settings
@@ -29,6 +32,8 @@ class RunOptions:
     # Kubernetes: the NetworkPolicy cases (a user's directory instead of or beside the
     # built-in catalogue); validated with the other inputs, before any platform exists.
     netpol_cases: CaseSelection = field(default_factory=CaseSelection)
+    # cluster: an address outside the cluster for the external checks (kind starts its own)
+    external_target: ExternalTarget | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +49,9 @@ class RunOptions:
             "node_image": self.node_image,
             "offline": self.offline,
             "netpol_cases": str(self.netpol_cases) or None,
+            "external_target": None
+            if self.external_target is None
+            else self.external_target.to_json(),
         }
 
     @classmethod
@@ -57,6 +65,9 @@ class RunOptions:
             node_image=data["node_image"],
             offline=data["offline"],
             netpol_cases=CaseSelection.parse(data.get("netpol_cases")),
+            external_target=None
+            if data.get("external_target") is None
+            else ExternalTarget.from_json(data["external_target"], "options.external_target"),
         )
 
 
@@ -97,6 +108,11 @@ OPTIONS = (
            "Kubernetes platforms: run the NetworkPolicy cases of DIR (*.yaml, the "
            "scenarios/netpol/ format) instead of the built-in catalogue; +DIR runs them "
            "beside it", str, metavar="[+]DIR"),
+    Option(EXTERNAL_TARGET, "--external-target", "external_target",
+           "platform cluster: a server outside the cluster for the external checks, running "
+           "netconform/probes/peer_echo.py (`python3 peer_echo.py TCPPORT UDPPORT world`); "
+           "kind starts its own (env NETCONFORM_EXTERNAL_TARGET)", str,
+           metavar="IPV4:TCPPORT[:UDPPORT]"),
 )  # fmt: skip
 
 
@@ -144,7 +160,25 @@ def normalise(given: Mapping[str, Any], settings: Settings) -> RunOptions:
         node_image=given.get("node_image") or settings.kind_node_image,
         offline=bool(given.get("offline")) or settings.offline,
         netpol_cases=selection,
+        external_target=_external_target(platform, given.get("external_target"), settings),
     )
+
+
+def _external_target(platform: str, given: Any, settings: Settings) -> ExternalTarget | None:
+    """--external-target (else NETCONFORM_EXTERNAL_TARGET), parsed; on a platform other than
+    cluster the option is an error (exit 2), the variable is not read."""
+    if given is not None and platform != "cluster":
+        raise InputError(
+            f"{EXTERNAL_TARGET} {given}: only platform cluster takes an external target "
+            f"(the kind platforms start their own), not {platform}"
+        )
+    if platform != "cluster":
+        return None
+    if given is not None:
+        return parse_option(str(given), EXTERNAL_TARGET)
+    if settings.external_target is not None:
+        return parse_option(settings.external_target, "NETCONFORM_EXTERNAL_TARGET")
+    return None
 
 
 def _or(value: Any, default: Any) -> Any:

@@ -20,12 +20,15 @@ VARIABLES = {
     "NETCONFORM_SWARM_CAPABILITIES": "platform swarm: the kernel features the nodes have",
     "NETCONFORM_KUBECONFIG": "platform cluster: the kubeconfig (else KUBECONFIG)",
     "NETCONFORM_KUBE_CONTEXT": "platform cluster: the kubeconfig context",
+    "NETCONFORM_EXTERNAL_TARGET": "platform cluster: an address outside it, IPV4:TCPPORT[:UDPPORT] "
+    "(--external-target)",
     "NETCONFORM_KIND_NODE_IMAGE": "kind platforms: the node image (--node-image)",
     "NETCONFORM_OFFLINE": "kind platforms: 1 to run without the network (--offline)",
     "NETCONFORM_ARTIFACTS": "kind platforms: a directory with the pinned CNI files (no download)",
     "NETCONFORM_CILIUM_CHART": "kind-cilium: a chart .tgz to install in place of the pinned one",
     "NETCONFORM_STATE_DIR": "swarm-lab: lab state (default /var/lib/netconform/labs)",
     "NETCONFORM_CACHE_DIR": "swarm-lab: image cache (default /var/cache/netconform)",
+    "DOCKER_HOST": "kind platforms: the Docker daemon of kind's nodes and the external targets",
     "XDG_STATE_HOME": "kind and cluster work directories (default ~/.local/state)",
     "XDG_CACHE_HOME": "downloaded CNI files (default ~/.cache)",
 }
@@ -41,12 +44,14 @@ class Settings:
     swarm_capabilities: tuple[str, ...] | None = None  # None: not declared
     kubeconfig: Path = Path("~/.kube/config")
     kube_context: str | None = None
+    external_target: str | None = None  # as given; options.py parses and checks it
     kind_node_image: str | None = None
     offline: bool = False
     artifacts_dir: Path | None = None
     cilium_chart: Path | None = None
     lab_state_dir: Path = Path("/var/lib/netconform/labs")
     lab_cache_dir: Path = Path("/var/cache/netconform")
+    docker_host: str = ""  # "": Docker's default daemon
     state_home: Path = Path("~/.local/state")
     cache_home: Path = Path("~/.cache")
 
@@ -65,6 +70,7 @@ class Settings:
             if kubeconfig
             else home / ".kube" / "config",
             kube_context=env.get("NETCONFORM_KUBE_CONTEXT") or None,
+            external_target=env.get("NETCONFORM_EXTERNAL_TARGET") or None,
             kind_node_image=env.get("NETCONFORM_KIND_NODE_IMAGE") or None,
             offline=_flag(env, "NETCONFORM_OFFLINE"),
             artifacts_dir=Path(env["NETCONFORM_ARTIFACTS"])
@@ -73,6 +79,7 @@ class Settings:
             cilium_chart=Path(env["NETCONFORM_CILIUM_CHART"])
             if env.get("NETCONFORM_CILIUM_CHART")
             else None,
+            docker_host=env.get("DOCKER_HOST", ""),
             lab_state_dir=Path(env.get("NETCONFORM_STATE_DIR") or cls.lab_state_dir),
             lab_cache_dir=Path(env.get("NETCONFORM_CACHE_DIR") or cls.lab_cache_dir),
             state_home=Path(env.get("XDG_STATE_HOME") or home / ".local" / "state"),

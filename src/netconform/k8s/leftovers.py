@@ -213,3 +213,73 @@ def wait_gone(
     )
     if not polled.held:
         raise NamespacesStuck(deadline_s, [what_holds(runner, kubectl, n) for n in polled.value])
+
+
+# --- containers a kind run starts beside its cluster (k8s/external_target.py) -------------
+@dataclass(frozen=True)
+class RunContainer:
+    name: str
+    run_id: str
+    owner: ProcessOwner | None
+
+    def standing(self, processes: Processes) -> Standing:
+        if self.owner is None:
+            return Standing.UNOWNED
+        if self.owner.hostname != processes.host:
+            return Standing.FOREIGN
+        return Standing.DEAD if self.owner.is_dead(processes) else Standing.LIVE
+
+    def describe(self, standing: Standing) -> str:
+        owner = self.owner.encode() if self.owner else "?"
+        return f"{self.name} (run {self.run_id}, owner {owner}: {standing})"
+
+
+def labelled_containers(
+    runner: Runner, label: str, owner_label: str, docker: Sequence[str] = ("docker",)
+) -> list[RunContainer]:
+    """Every container (running or not) carrying `label`, with the run and owner its labels
+    name; EnvironmentUnfit when Docker cannot be asked."""
+    listed = runner.run((*docker, "ps", "--all", "--quiet", "--filter", f"label={label}"),
+                        timeout_s=LOOK_TIMEOUT_S)  # fmt: skip
+    if listed.returncode != 0:
+        raise EnvironmentUnfit(f"cannot list containers labelled {label}: {listed.tail()}")
+    ids = listed.stdout.split()
+    if not ids:
+        return []
+    shown = runner.run((*docker, "inspect", *ids), timeout_s=LOOK_TIMEOUT_S)
+    try:
+        docs = json.loads(shown.stdout) if shown.returncode == 0 else None
+        if not isinstance(docs, list):
+            raise ValueError("not a list")
+    except ValueError as exc:
+        raise EnvironmentUnfit(f"unreadable docker inspect of {', '.join(ids)}: {exc}") from exc
+    found = []
+    for doc in docs:
+        labels = (doc.get("Config") or {}).get("Labels") or {}
+        name = str(doc.get("Name", "")).lstrip("/")
+        owner = ProcessOwner.decode(str(labels.get(owner_label, "")))
+        found.append(RunContainer(name, str(labels.get(RUN_LABEL, "")), owner))
+    return sorted(found, key=lambda c: c.name)
+
+
+def clean_containers(
+    runner: Runner,
+    processes: Processes,
+    label: str,
+    owner_label: str,
+    docker: Sequence[str] = ("docker",),
+) -> list[str]:
+    """Remove the labelled containers of runs that are provably gone (never a live run's,
+    another host's or an unowned one); one line per container removed."""
+    doomed = [
+        (c, standing)
+        for c in labelled_containers(runner, label, owner_label, docker)
+        if (standing := c.standing(processes)) == Standing.DEAD
+    ]
+    if not doomed:
+        return []
+    names = [c.name for c, _ in doomed]
+    removed = runner.run((*docker, "rm", "--force", *names), timeout_s=LOOK_TIMEOUT_S)
+    if removed.returncode != 0:
+        raise EnvironmentUnfit(f"cannot remove {', '.join(names)}: {removed.tail()}")
+    return [f"removed {c.describe(standing)}" for c, standing in doomed]

@@ -20,6 +20,8 @@ from netconform.k8s import diagnostics, install, leftovers, manifests, plan
 from netconform.k8s.access import require_access, user_kubectl
 from netconform.k8s.cnis.base import write_file
 from netconform.k8s.detect import detect
+from netconform.k8s.external_target import INFO_KEY as EXTERNAL_TARGETS
+from netconform.k8s.external_target import ExternalTarget, parse_option
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kube import KubeApi
 from netconform.k8s.tools import Runner, SubprocessRunner, require_tools
@@ -64,8 +66,14 @@ class ClusterPlatform:
         clock: Clock | None = None,
         sleep: Sleep | None = None,
         gone_deadline_s: float = leftovers.GONE_DEADLINE_S,
+        external_target: ExternalTarget | None = None,
     ) -> None:
         settings = settings or Settings.from_env()
+        # --external-target (RunOptions), else NETCONFORM_EXTERNAL_TARGET: the external
+        # checks' address outside the cluster; none, and they skip saying so
+        if external_target is None and settings.external_target:
+            external_target = parse_option(settings.external_target, "NETCONFORM_EXTERNAL_TARGET")
+        self.external_target = external_target
         self.keep = keep
         self.progress = progress or NoProgress()
         self.runner = runner or SubprocessRunner()
@@ -167,6 +175,7 @@ class ClusterPlatform:
                 "cni_version": cni.version,
                 "encapsulation": cni.encapsulation,
                 "cni_detected": cni.to_json(),
+                EXTERNAL_TARGETS: [self.external_target.to_json()] if self.external_target else [],
             },
             spec.cluster_domain,
             facts=cni.facts,

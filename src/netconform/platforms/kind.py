@@ -19,16 +19,28 @@ from pathlib import Path
 from typing import Any
 
 from netconform.errors import EnvironmentUnfit, NetconformError, said_not_raised
-from netconform.k8s import capabilities, diagnostics, images, install, plan, profiles
+from netconform.k8s import (
+    capabilities,
+    diagnostics,
+    external_target,
+    images,
+    install,
+    leftovers,
+    manifests,
+    plan,
+    profiles,
+)
 from netconform.k8s.cni_status import reported_capabilities
 from netconform.k8s.cnis import installer_for
+from netconform.k8s.cnis.base import write_file
 from netconform.k8s.facts import CniFacts
 from netconform.k8s.handle import KubeHandle
 from netconform.k8s.kindcluster import KindClusters
 from netconform.k8s.kindhost import Artifacts, KindHost
 from netconform.k8s.tools import Runner, SubprocessRunner, require_docker_daemon, require_tools
-from netconform.k8s.workloads import MANAGED_BY
+from netconform.k8s.workloads import MANAGED_BY, WorkloadSpec
 from netconform.lab.image import ensure_built
+from netconform.owner import LocalProcesses, Processes, ProcessOwner
 from netconform.polling import Clock, Sleep
 from netconform.progress import NoProgress, Progress
 from netconform.settings import Settings
@@ -70,6 +82,8 @@ class KindPlatform:
         local_chart: Path | None = None,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
+        docker_host: str | None = None,
+        processes: Processes | None = None,
     ) -> None:
         self.name = name
         self.keep = keep
@@ -90,6 +104,10 @@ class KindPlatform:
         self.diagnostics_dir = diagnostics_dir
         self._owns_cluster = False  # this run created or took over the cluster
         self._made_kind_network = False  # kind's docker network did not exist before this run
+        # DOCKER_HOST: the daemon of the nodes, where the external targets run too
+        self.docker_host = Settings.from_env().docker_host if docker_host is None else docker_host
+        self.processes = processes or LocalProcesses()
+        self._targets_started = False  # external target containers of this run may exist
 
     def _artifacts_from(self, directory: Path | None) -> Artifacts:
         """NETCONFORM_ARTIFACTS: a directory holding the pinned files (verified by sha256
@@ -239,7 +257,19 @@ class KindPlatform:
             self._owns_cluster = True
             self._run_steps(rendered.cluster_steps)
         self._run_steps(rendered.run_steps)
-        info = {**rendered.info, **self._versions()}
+        targets = self._start_external_targets(rendered.info["probe_image"])
+        spec = WorkloadSpec(
+            self.run_id,
+            tuple(rendered.info["nodes"]),
+            rendered.info["probe_image"],
+            plan.cluster_dns_ip(rendered.info["service_subnet"]),
+        )
+        write_file(
+            external_target.objects_file(self.work),
+            manifests.dump_all(external_target.objects(spec)),
+        )
+        self._run_steps(external_target.deploy_steps(self.work, self.run_id))
+        info = {**rendered.info, **self._versions(), **targets}
         info["node_routes"] = self._pod_routes(info["nodes"], info["pod_subnet"])
         info["kube_proxy_pods_ready"] = self._kube_proxy_pods()
         caps = reported_capabilities(self.runner, self.work, self.profile, host)
@@ -256,6 +286,42 @@ class KindPlatform:
             cluster=self.cluster,
             facts=CniFacts.of(self.profile),
         )
+
+    def _start_external_targets(self, image: str) -> dict[str, Any]:
+        """Target A (world) and B (metadata stand-in) on the kind network, outside the
+        cluster (k8s/external_target.py), after removing those of runs that are gone. A
+        target that cannot start does not stop the run: its checks say why."""
+        docker = external_target.docker(self.docker_host)
+        try:
+            for line in leftovers.clean_containers(
+                self.runner,
+                self.processes,
+                external_target.TARGET_LABEL,
+                external_target.OWNER_LABEL,
+                docker,
+            ):
+                self.progress.step(f"external targets of earlier runs: {line}")
+        except EnvironmentUnfit as exc:
+            self.progress.step(f"external targets of earlier runs left in place: {exc}")
+        self.progress.step(f"starting the external targets on the {KIND_NETWORK} network")
+        self._targets_started = True
+        owner = ProcessOwner.current(self.processes)
+        try:
+            started = external_target.start(
+                self.runner, self.run_id, image, owner, self.docker_host
+            )
+        except external_target.TargetsUnavailable as exc:
+            self.progress.step(f"external targets unavailable: {exc}")
+            return {external_target.INFO_KEY: [], external_target.INFO_UNAVAILABLE: str(exc)}
+        return {external_target.INFO_KEY: [t.to_json() for t in started]}
+
+    def _remove_external_targets(self) -> None:
+        if not self._targets_started:
+            return
+        self.progress.step("removing the external targets")
+        argv = external_target.remove_argv(self.run_id, self.docker_host)
+        self.runner.run(argv, timeout_s=120)  # one never started is "no such container"
+        self._targets_started = False
 
     def _run_steps(self, steps: Sequence[install.Step]) -> None:
         install.run_steps(steps, self.runner, self.progress, self.clock, self.sleep)
@@ -324,7 +390,10 @@ class KindPlatform:
         if self.keep:
             if self._owns_cluster:
                 self.progress.step(f"keeping kind cluster {self.cluster} (--keep)")
+            if self._targets_started:  # their owner ends with this run: the next removes them
+                self.progress.step("keeping the external targets (--keep)")
             return
+        self._remove_external_targets()  # before the kind network, which they are on
         if self._owns_cluster:
             self.progress.step(f"deleting kind cluster {self.cluster}")
             self._run_steps(install.delete_steps(self.cluster))
