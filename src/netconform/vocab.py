@@ -43,6 +43,8 @@ class Capability(StrEnum):
     # SIG Network's ClusterNetworkPolicy (policy.networking.k8s.io): its CRD served and the
     # CNI enforcing it (Calico v3.32 by default, Cilium v1.20 behind a flag).
     CLUSTER_NETWORK_POLICY = "cluster-network-policy"
+    # its experimental channel (nodes and domainNames peers, named ports): the CRD must allow them
+    CLUSTER_NETWORK_POLICY_EXPERIMENTAL = "cluster-network-policy-experimental"
 
 
 class Fault(StrEnum):

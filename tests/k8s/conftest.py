@@ -51,6 +51,10 @@ def stand_in_chart(shared_cni: Path) -> bytes:
     return _tgz({"cilium/values.yaml": (shared_cni / "cilium/v1.20.0/values.yaml").read_bytes()})
 
 
+KIT_MODULES = Path("/var/cache/netconform/kit/go/mod")  # the offline kit's Go module cache
+STAND_IN_CRD = b"apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+
+
 @pytest.fixture(scope="session")
 def offline_artifacts(shared_cni: Path) -> Callable[[str], plan.Artifacts]:
     """Artifacts for a CNI: the real pinned files from shared/cni (sha256-verified); the two
@@ -59,12 +63,16 @@ def offline_artifacts(shared_cni: Path) -> Callable[[str], plan.Artifacts]:
     def for_cni(cni: str) -> plan.Artifacts:
         profile = profiles.load_profile(cni)
         real = plan.directory_source(shared_cni, plan.reference_copies(profile))
+        from_modules = {a.url: a.go_module_file for a in profile.artifacts if a.go_module_file}
 
         def read(url: str, sha256: str) -> bytes:
             if url.endswith(".tgz") and "cni-plugins" in url:
                 return fake_plugins_archive()
             if url.endswith(".tgz"):
                 return stand_in_chart(shared_cni)
+            if url in from_modules:  # the kit's module copy, or a stand-in CRD
+                local = KIT_MODULES / from_modules[url]
+                return local.read_bytes() if local.is_file() else STAND_IN_CRD
             data = real(url, sha256)
             return verify(data, sha256, url)
 

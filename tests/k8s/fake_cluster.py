@@ -20,15 +20,15 @@ from netconform.core import Capabilities
 from netconform.k8s.context import make_probe
 from netconform.k8s.facts import UNKNOWN_CNI
 from netconform.k8s.kube import PodEndpoint
-from netconform.k8s.netpol_binding import ClusterDns
+from netconform.k8s.netpol_binding import CLUSTER_POLICY_OWNER, ClusterDns
 from netconform.k8s.netpol_runner import Clock, monotonic
 from netconform.k8s.run_state import KubeRunState
 from netconform.k8s.workloads import NETPOL_LANES, WorkloadSpec, netpol_objects
 from netconform.netpol.catalogue import port_name
+from netconform.netpol.manifest import manifest_kind, parse_manifest
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
 from netconform.netpol.oracle import Oracle, Profile
 from netconform.netpol.oracle import Probe as NetpolProbe
-from netconform.netpol.validation import parse_policy
 from netconform.probes.executors import reproducer
 from netconform.probes.model import Connectivity, Probe, ProbeKind, ProbeResult, did_not_run
 
@@ -166,15 +166,29 @@ class FakeNetpolContext:
 
     @_locked
     def apply_policy(self, manifest: Mapping[str, Any]) -> None:
-        parse_policy(manifest)  # what the API server would reject, the fake rejects
-        self._own(manifest["metadata"]["namespace"])
-        self.api_calls.append(
-            f"apply {manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
-        )
-        self.policies[(manifest["metadata"]["namespace"], manifest["metadata"]["name"])] = (
-            copy.deepcopy(dict(manifest))
-        )
+        parse_manifest(manifest)  # what the API server would reject, the fake rejects
+        namespace = manifest["metadata"].get("namespace", "")  # "": cluster-scoped
+        if namespace:
+            self._own(namespace)
+        else:  # a run's cluster-scoped policy must be findable by its lane's label
+            assert CLUSTER_POLICY_OWNER in manifest["metadata"]["labels"], manifest
+        self.api_calls.append(f"apply {namespace}/{manifest['metadata']['name']}")
+        self.policies[(namespace, manifest["metadata"]["name"])] = copy.deepcopy(dict(manifest))
         self._changed()
+
+    @_locked
+    def delete_cluster_policies(self, label_selector: str) -> int:
+        key, _, value = label_selector.partition("=")
+        self.api_calls.append(f"delete-cluster {value}")  # the lane's own label value
+        doomed = [
+            k
+            for k, doc in self.policies.items()
+            if not k[0] and doc["metadata"]["labels"].get(key) == value
+        ]
+        for k in doomed:
+            del self.policies[k]
+        self._changed()
+        return len(doomed)
 
     @_locked
     def delete_policy(self, namespace: str, name: str) -> None:
@@ -245,7 +259,7 @@ class FakeNetpolContext:
             self.in_flight -= 1
         if self.plane.ignore_egress:
             docs = [self._without_egress(d) for d in docs]
-        oracle = Oracle(cluster, [parse_policy(d) for d in docs], self.plane.profile)
+        oracle = Oracle(cluster, [parse_manifest(d) for d in docs], self.plane.profile)
         by_ip = {e.ip: e.key for e in self.endpoints.values()} | {DNS_POD.ip: DNS_POD.key}
         out = {}
         lose_one = self.plane.loses_one_of_a_matrix and sum(map(len, batches.values())) > 3
@@ -288,6 +302,8 @@ class FakeNetpolContext:
     @staticmethod
     def _without_egress(doc: Mapping[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(dict(doc))
+        if manifest_kind(out) != "NetworkPolicy":
+            return out
         types = [t for t in out["spec"].get("policyTypes", []) if t != "Egress"] or ["Ingress"]
         out["spec"]["policyTypes"] = types
         out["spec"].pop("egress", None)

@@ -4,6 +4,7 @@ install relies on (pod CIDR agreement, node placement, policies bound to the run
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 from pathlib import Path
@@ -13,9 +14,11 @@ import jsonschema
 import pytest
 import yaml
 
+from netconform.checks.k8s_netpol import cluster_policy_requirements
 from netconform.k8s import manifests, patches, plan, profiles
 from netconform.k8s.workloads import NETPOL_LANES
 from netconform.netpol.catalogue import CreatePolicy, UpdatePolicy, load_catalogue
+from netconform.vocab import Capability
 
 from . import schemas
 
@@ -66,12 +69,51 @@ def test_every_case_policy_validates_and_is_bound_to_the_run(
     )
     assert len(files) == expected_files > 100
     real = {f"nc-{RUN}-{x}" for x in "xyz"}
+    cluster_policies = 0
     for path in files:
         for doc in _docs(path):
-            schemas.validate_builtin(doc)
-            assert doc["metadata"]["namespace"] in real
             text = json.dumps(doc)
             assert '"kubernetes.io/metadata.name": "y"' not in text, path
+            if doc.get("kind") == "ClusterNetworkPolicy":
+                cluster_policies += 1
+                _assert_bound_cluster_policy(doc, real, path)
+                continue
+            schemas.validate_builtin(doc)
+            assert doc["metadata"]["namespace"] in real
+    assert cluster_policies > 30
+
+
+# Calico's pinned CRD bundle: ClusterNetworkPolicy v1alpha2, the schema v1beta1 has too
+CALICO_CRDS = Path(__file__).resolve().parents[3] / "shared/cni/calico/v3.32.1/operator-crds.yaml"
+
+
+@functools.cache
+def _experimental_cases() -> frozenset[str]:
+    """Cases only an experimental-channel CRD admits (Calico's is the standard channel)."""
+    return frozenset(
+        c.id
+        for c in load_catalogue()
+        if Capability.CLUSTER_NETWORK_POLICY_EXPERIMENTAL in cluster_policy_requirements(c)
+    )
+
+
+def _assert_bound_cluster_policy(doc: dict[str, Any], real: set[str], path: Path) -> None:
+    """Valid against the CRD's schema, named and labelled as the lane's, its subject confined
+    to the lane's own namespaces."""
+    assert doc["metadata"]["name"].startswith(f"nc-{RUN}-l0-"), path
+    assert doc["metadata"]["labels"]["netconform.io/cluster-policy-owner"] == f"nc-{RUN}-l0"
+    assert "namespace" not in doc["metadata"], path
+    if CALICO_CRDS.is_file() and path.parent.name not in _experimental_cases():
+        as_served = {**doc, "apiVersion": "policy.networking.k8s.io/v1alpha2"}
+        schemas.validate_custom(as_served, CALICO_CRDS)
+    subject = doc["spec"]["subject"]
+    selector = subject.get("namespaces") or subject["pods"]["namespaceSelector"]
+    confined = [
+        set(e["values"])
+        for e in selector.get("matchExpressions", [])
+        if e["key"] == "kubernetes.io/metadata.name" and e["operator"] == "In"
+    ]
+    assert confined and all(values <= real for values in confined), path
 
 
 def test_flannel_manifest_validates_and_matches_the_kind_pod_subnet(

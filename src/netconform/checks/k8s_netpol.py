@@ -45,12 +45,15 @@ from netconform.netpol.catalogue import (
     DeletePolicy,
     ResolvedStep,
     UpdatePolicy,
+    case_manifest,
     load_catalogue,
-    substitute_ips,
 )
+from netconform.netpol.cluster_policy import ClusterNetworkPolicy
+from netconform.netpol.manifest import parse_manifest
 from netconform.netpol.model import Cluster, Protocol
 from netconform.netpol.oracle import Probe as NetpolProbe
 from netconform.netpol.oracle import ProbeVerdict, Profile
+from netconform.netpol.policy import Direction
 from netconform.options import RunOptions
 from netconform.probes.model import ProbeKind
 from netconform.results import Area, CellValue, Measure, NetpolReport, NetpolStep
@@ -250,17 +253,25 @@ def _sync_labels(
             ctx.set_pod_labels(binding.real(pod.namespace), pod.name, dict(pod.labels))
 
 
+def _delete_lane_policies(ctx: KubeCheckContext, binding: NetpolBinding) -> None:
+    """Every policy of the lane: NetworkPolicies in its namespaces, its cluster-scoped ones."""
+    for real in binding.namespaces.values():
+        ctx.delete_all_policies(real)
+    ctx.delete_cluster_policies(binding.cluster_policy_selector)
+
+
 def _apply(
     ctx: KubeCheckContext, binding: NetpolBinding, step: ResolvedStep, before: Cluster
 ) -> None:
     for action in step.step.actions:
         if isinstance(action, CreatePolicy | UpdatePolicy):
-            ctx.apply_policy(binding.policy(substitute_ips(action.manifest, step.cluster)))
+            ctx.apply_policy(binding.policy(case_manifest(action.manifest, step.cluster)))
+        elif isinstance(action, DeletePolicy) and action.cluster_scoped:
+            ctx.delete_policy("", binding.cluster_policy_name(action.name))
         elif isinstance(action, DeletePolicy):
             ctx.delete_policy(binding.real(action.namespace), action.name)
         elif isinstance(action, DeleteAllPolicies):
-            for real in binding.namespaces.values():
-                ctx.delete_all_policies(real)
+            _delete_lane_policies(ctx, binding)
     if before is not step.cluster:
         _sync_labels(ctx, binding, before, step.cluster)
 
@@ -397,8 +408,7 @@ def run_case(ctx: KubeCheckContext, case: Case, binding: NetpolBinding | None = 
                 stopped = _step_outcome(report, expected)
                 break
     finally:
-        for real in binding.namespaces.values():
-            ctx.delete_all_policies(real)
+        _delete_lane_policies(ctx, binding)
         _sync_labels(ctx, binding, None, initial)
         if relabelled:
             # the labels put back are themselves a change the next case in this lane waits for
@@ -425,6 +435,37 @@ def run_case(ctx: KubeCheckContext, case: Case, binding: NetpolBinding | None = 
     )
 
 
+def _cluster_policies(case: Case) -> list[ClusterNetworkPolicy]:
+    model = case.model()
+    return [
+        policy
+        for step in case.steps
+        for a in step.actions
+        if isinstance(a, CreatePolicy | UpdatePolicy)
+        and isinstance(
+            policy := parse_manifest(case_manifest(a.manifest, model)), ClusterNetworkPolicy
+        )
+    ]
+
+
+def cluster_policy_requirements(case: Case) -> set[Capability]:
+    """A case that writes a ClusterNetworkPolicy needs the API; one using its experimental
+    channel (nodes or domainNames peers, named ports) needs a CRD that admits them."""
+    policies = _cluster_policies(case)
+    deletes = any(
+        isinstance(a, DeletePolicy) and a.cluster_scoped for s in case.steps for a in s.actions
+    )
+    if not policies and not deletes:
+        return set()
+    rules = [r for p in policies for d in Direction for r in p.rules(d)]
+    experimental = any(peer.unsupported for r in rules for peer in r.peers) or any(
+        isinstance(port.port, str) for r in rules for port in r.ports
+    )
+    if experimental:
+        return {Capability.CLUSTER_NETWORK_POLICY, Capability.CLUSTER_NETWORK_POLICY_EXPERIMENTAL}
+    return {Capability.CLUSTER_NETWORK_POLICY}
+
+
 def check_id(case: Case) -> str:
     return f"k8s.netpol.{case.id}"
 
@@ -434,6 +475,7 @@ def _register_case(case: Case, builtin: bool = True) -> None:
     requires: set[Capability] = set()
     if Protocol.SCTP in case.protocols:
         requires.add(Capability.SCTP)
+    requires |= cluster_policy_requirements(case)
     if builtin:
         aspect = SHARED_ASPECTS.get(case.id, aspects.netpol_case(case.id))
     else:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netconform.core import Capabilities
+from netconform.k8s import cluster_policy_api
 from netconform.k8s.install import Workdir, kubectl
 from netconform.k8s.kindhost import KindHost, absent_optional
 from netconform.k8s.profiles import CniProfile
@@ -17,6 +18,7 @@ from netconform.k8s.tools import Runner
 from netconform.vocab import Capability
 
 CILIUM_CONFIG = ("kube-system", "cilium-config")  # the ConfigMap every Cilium agent reads
+CILIUM_CNP_FLAG = "enable-k8s-cluster-network-policy"  # v1.20, off by default
 
 
 @dataclass(frozen=True)
@@ -38,16 +40,10 @@ def _without(
 
 def cilium_config(runner: Runner, work: Workdir) -> dict[str, str] | None:
     namespace, name = CILIUM_CONFIG
-    result = runner.run(
-        kubectl(work, "-n", namespace, "get", "configmap", name, "-o", "json"), timeout_s=60
-    )
-    if result.returncode != 0:
+    config_map = _object(runner, work, "-n", namespace, "configmap", name)
+    if config_map is None:
         return None
-    try:
-        data = json.loads(result.stdout).get("data") or {}
-    except ValueError:
-        return None
-    return {str(k): str(v) for k, v in data.items()}
+    return {str(k): str(v) for k, v in (config_map.get("data") or {}).items()}
 
 
 def cilium_reported(
@@ -60,7 +56,13 @@ def cilium_reported(
             "source": "profile",
             "cilium-config": "unreadable: the profile's capabilities stand",
         }
-    keys = ("enable-l7-proxy", "enable-policy", "tunnel-protocol", "routing-mode")
+    keys = (
+        "enable-l7-proxy",
+        "enable-policy",
+        "tunnel-protocol",
+        "routing-mode",
+        CILIUM_CNP_FLAG,
+    )
     reported: dict[str, Any] = {"source": "configmap kube-system/cilium-config"}
     reported.update({k: config[k] for k in keys if k in config})
     if config.get("enable-l7-proxy") == "false":
@@ -77,7 +79,54 @@ def cilium_reported(
             Capability.NETWORKPOLICY,
             "the running Cilium enforces no policy (cilium-config enable-policy=never)",
         )
+    if config.get(CILIUM_CNP_FLAG) != "true":
+        _without(
+            missing,
+            available,
+            Capability.CLUSTER_NETWORK_POLICY,
+            f"the running Cilium does not enforce ClusterNetworkPolicy "
+            f"(cilium-config {CILIUM_CNP_FLAG}={config.get(CILIUM_CNP_FLAG, 'unset')})",
+        )
     return reported
+
+
+def cluster_policy_served(
+    crd: Mapping[str, Any] | None, missing: dict[Capability, str], available: set[Capability]
+) -> dict[str, Any]:
+    """What the ClusterNetworkPolicy CRD says (None: not installed): no CRD or no version
+    the run can write takes the capability away, whatever the CNI could do; only an
+    experimental-channel CRD admits the experimental cases."""
+    if crd is None:
+        why = f"{cluster_policy_api.CRD_NAME} is not installed"
+        _without(missing, available, Capability.CLUSTER_NETWORK_POLICY, why)
+        _without(missing, available, Capability.CLUSTER_NETWORK_POLICY_EXPERIMENTAL, why)
+        return {"crd": cluster_policy_api.CRD_NAME, "installed": False}
+    served = cluster_policy_api.served_api(crd)
+    if why := served.unusable():
+        _without(missing, available, Capability.CLUSTER_NETWORK_POLICY, why)
+    if served.channel != "experimental" or Capability.CLUSTER_NETWORK_POLICY not in available:
+        _without(
+            missing,
+            available,
+            Capability.CLUSTER_NETWORK_POLICY_EXPERIMENTAL,
+            f"the {served.channel or 'unlabelled'}-channel CRD (bundle "
+            f"{served.bundle_version or '?'}) refuses experimental peers and named ports",
+        )
+    else:
+        available.add(Capability.CLUSTER_NETWORK_POLICY_EXPERIMENTAL)
+    return served.to_json()
+
+
+def _object(runner: Runner, work: Workdir, *args: str) -> dict[str, Any] | None:
+    """`kubectl get ... -o json` (None when absent or unreadable)."""
+    result = runner.run(kubectl(work, "get", *args, "-o", "json"), timeout_s=60)
+    if result.returncode != 0:
+        return None
+    try:
+        loaded = json.loads(result.stdout)
+    except ValueError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
 
 
 # A CNI whose running configuration can turn off what its profile says it does: its reader
@@ -102,6 +151,11 @@ def reported_capabilities(
     reader = CONFIG_READERS.get(profile.cni)
     if reader is not None:
         reported = reader(runner, work, missing, available)
+    crd = _object(runner, work, "crd", cluster_policy_api.CRD_NAME)
+    reported = {
+        **reported,
+        "cluster_network_policy": cluster_policy_served(crd, missing, available),
+    }
     for cap in available:
         missing.pop(cap, None)
     return ReportedCapabilities(Capabilities(frozenset(available), missing), reported)

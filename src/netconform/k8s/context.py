@@ -66,6 +66,8 @@ class KubeCheckContext(Protocol):
 
     def delete_all_policies(self, namespace: str) -> None: ...
 
+    def delete_cluster_policies(self, label_selector: str) -> int: ...
+
     def set_namespace_labels(self, name: str, labels: Mapping[str, str]) -> None: ...
 
     def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None: ...
@@ -169,6 +171,9 @@ class KubeContext:
 
     def delete_all_policies(self, namespace: str) -> None:
         self.api.delete_all_policies(namespace)
+
+    def delete_cluster_policies(self, label_selector: str) -> int:
+        return self.api.delete_cluster_policies(label_selector)
 
     def set_namespace_labels(self, name: str, labels: Mapping[str, str]) -> None:
         self.api.set_namespace_labels(name, labels)

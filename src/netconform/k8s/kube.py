@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from netconform.errors import EnvironmentUnfit
+from netconform.k8s.cluster_policy_api import KIND as CLUSTER_POLICY_KIND
+from netconform.k8s.cluster_policy_api import ClusterPolicies
 from netconform.k8s.netpol_binding import ClusterDns
 from netconform.k8s.workloads import RUN_LABEL
 from netconform.netpol.catalogue import CLUSTER_DNS_LABELS, DNS_NAMESPACE
@@ -100,6 +102,7 @@ class KubeApi:
         # always sets on a persisted object, so they are used untyped.
         self.core: Any = client.CoreV1Api(self.api_client)
         self.networking: Any = client.NetworkingV1Api(self.api_client)
+        self.cluster_policies = ClusterPolicies(self.api_client)
         self._local = threading.local()
 
     def ws_core(self) -> Any:
@@ -208,9 +211,13 @@ class KubeApi:
 
     # --- NetworkPolicy and labels ----------------------------------------------------------
     def apply_policy(self, manifest: Mapping[str, Any]) -> None:
+        """A NetworkPolicy, or a ClusterNetworkPolicy (by its kind): created or replaced."""
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
+        if manifest.get("kind") == CLUSTER_POLICY_KIND:
+            self.cluster_policies.apply(manifest)
+            return
         ns = manifest["metadata"]["namespace"]
         name = manifest["metadata"]["name"]
         body = client.V1NetworkPolicy.from_dict(dict(manifest))
@@ -222,13 +229,20 @@ class KubeApi:
             self.networking.replace_namespaced_network_policy(name, ns, body)
 
     def delete_policy(self, namespace: str, name: str) -> None:
+        """namespace "": the cluster-scoped ClusterNetworkPolicy `name`."""
         from kubernetes.client.exceptions import ApiException
 
+        if not namespace:
+            self.cluster_policies.delete(name)
+            return
         try:
             self.networking.delete_namespaced_network_policy(name, namespace)
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+    def delete_cluster_policies(self, label_selector: str) -> int:
+        return self.cluster_policies.delete_labelled(label_selector)
 
     def delete_all_policies(self, namespace: str) -> None:
         self.networking.delete_collection_namespaced_network_policy(namespace)

@@ -16,6 +16,8 @@ from netconform.netpol.catalogue import (
     standard_cluster,
     with_cluster_dns,
 )
+from netconform.netpol.cluster_policy import KIND as CLUSTER_KIND
+from netconform.netpol.manifest import cluster_namespace_selectors, manifest_kind
 from netconform.netpol.model import NAMESPACE_NAME_LABEL, Cluster, Namespace
 
 
@@ -29,17 +31,37 @@ class ClusterDns:
     namespace_labels: Mapping[str, str]
 
 
+# On every ClusterNetworkPolicy a lane creates: the lane's name prefix, so the lane (or a
+# cleanup of the run) removes exactly its own cluster-scoped policies.
+CLUSTER_POLICY_OWNER = "netconform.io/cluster-policy-owner"
+
+
 @dataclass(frozen=True)
 class NetpolBinding:
     namespaces: Mapping[str, str]  # logical (x, y, z) -> real namespace name
     namespace_labels: Mapping[str, str]  # labels the run puts on every model namespace
     pod_labels: Mapping[str, str]  # labels the run puts on every model pod (besides pod=)
+    # prefixes the names of the lane's cluster-scoped policies (unique per run and lane)
+    cluster_policy_prefix: str = "nc"
 
     def real(self, logical: str) -> str:
         return self.namespaces.get(logical, logical)
 
+    def cluster_policy_name(self, name: str) -> str:
+        return f"{self.cluster_policy_prefix}-{name}"
+
+    @property
+    def cluster_policy_selector(self) -> str:
+        """The label selector of every ClusterNetworkPolicy this lane made."""
+        return f"{CLUSTER_POLICY_OWNER}={self.cluster_policy_prefix}"
+
     def policy(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
-        """The manifest with its namespace and every namespace-name selector made real."""
+        """The manifest bound to the run: a NetworkPolicy in its real namespace, a
+        ClusterNetworkPolicy under the lane's name, labelled as the lane's; every
+        namespace-name selector made real (a case's CNP subject is already confined to
+        x, y, z: bound, it selects the lane's own namespaces only)."""
+        if manifest_kind(manifest) == CLUSTER_KIND:
+            return self._cluster_policy(manifest)
         out = copy.deepcopy(dict(manifest))
         metadata = out.setdefault("metadata", {})
         metadata["namespace"] = self.real(metadata.get("namespace", "default"))
@@ -52,6 +74,16 @@ class NetpolBinding:
                     selector = peer.get("namespaceSelector")
                     if selector:
                         self._bind_selector(selector)
+        return out
+
+    def _cluster_policy(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(dict(manifest))
+        metadata = out.setdefault("metadata", {})
+        metadata["name"] = self.cluster_policy_name(str(metadata.get("name", "")))
+        labels = {**(metadata.get("labels") or {}), **self.pod_labels}
+        metadata["labels"] = {**labels, CLUSTER_POLICY_OWNER: self.cluster_policy_prefix}
+        for selector in cluster_namespace_selectors(out):
+            self._bind_selector(selector)
         return out
 
     def _bind_selector(self, selector: dict[str, Any]) -> None:

@@ -39,7 +39,14 @@ from netconform.k8s.kindcluster import CLUSTER_PREFIX
 from netconform.k8s.kindhost import Artifacts, KindHost, absent_optional
 from netconform.k8s.netpol_binding import NetpolBinding
 from netconform.k8s.profiles import CniProfile, kind_config_path, load_kind_config
-from netconform.k8s.workloads import MANAGED_BY, ROLE_LABEL, RUN_LABEL, WorkloadSpec, all_objects
+from netconform.k8s.workloads import (
+    MANAGED_BY,
+    NAMESPACE_PREFIX,
+    ROLE_LABEL,
+    RUN_LABEL,
+    WorkloadSpec,
+    all_objects,
+)
 from netconform.lab.image import ImageRecipe, host_suite
 from netconform.netpol.catalogue import Case, CreatePolicy, UpdatePolicy, load_catalogue
 
@@ -137,6 +144,7 @@ def netpol_binding(spec: WorkloadSpec, lane: int = 0) -> NetpolBinding:
         namespaces=spec.netpol_namespaces(lane),
         namespace_labels={MANAGED_BY: "netconform", RUN_LABEL: spec.run_id},
         pod_labels={MANAGED_BY: "netconform", RUN_LABEL: spec.run_id, ROLE_LABEL: "netpol"},
+        cluster_policy_prefix=f"{NAMESPACE_PREFIX}{spec.run_id}-l{lane}",
     )
 
 
@@ -151,9 +159,9 @@ def render_policies(out: Path, binding: NetpolBinding, cases: Sequence[Case]) ->
             ]
             if not raw:
                 continue
-            from netconform.netpol.catalogue import substitute_ips
+            from netconform.netpol.catalogue import case_manifest
 
-            docs = [binding.policy(substitute_ips(m, step.cluster)) for m in raw]
+            docs = [binding.policy(case_manifest(m, step.cluster)) for m in raw]
             slug = "".join(c if c.isalnum() or c == "-" else "-" for c in step.step.name)[:40]
             path = out / "netpol" / case.id / f"{n:02d}-{slug}.yaml"
             path.parent.mkdir(parents=True, exist_ok=True)
