@@ -80,6 +80,15 @@ def test_normalise_takes_the_option_on_cluster_and_refuses_it_elsewhere() -> Non
     assert normalise(_given("kind-flannel", None), Settings()).external_target is None
 
 
+def test_run_options_carry_the_target_to_workers() -> None:
+    from netconform.options import RunOptions
+
+    options = normalise(_given("cluster", "192.0.2.10:9000:9001"), Settings())
+    again = RunOptions.from_json(json.loads(json.dumps(options.to_json())))
+    assert again.external_target == options.external_target
+    assert again.external_target is not None and again.external_target.udp_port == 9001
+
+
 def test_the_variable_stands_in_for_the_option_and_the_option_wins() -> None:
     settings = Settings.from_env({"NETCONFORM_EXTERNAL_TARGET": "192.0.2.20:7000:7001"})
     assert normalise(_given("cluster", None), settings).external_target == ext.ExternalTarget(
