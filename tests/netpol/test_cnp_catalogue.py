@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from netconform.k8s.workloads import NETPOL_PORTS
 from netconform.netpol import cnp_variations
 from netconform.netpol.catalogue import (
     Case,
@@ -140,6 +141,13 @@ def test_every_case_resolves_and_judges_allowed_and_denied_cells(case_id: str) -
     # A case whose every cell were allowed (or skipped) would pass on a cluster ignoring it.
     assert any(v.allowed for v in judged)
     assert any(not v.allowed for v in judged)
+
+
+def test_every_case_probes_only_ports_a_cluster_serves() -> None:
+    """A cluster's model pods serve 80 and 81: a case probing 82 could never pass there
+    (a port range may still reach past them)."""
+    for case in CNP_CASES.values():
+        assert set(case.ports) <= set(NETPOL_PORTS), case.id
 
 
 @pytest.mark.parametrize("case_id", sorted(CNP_CASES))
