@@ -14,8 +14,12 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from netconform.results import Area
+
+if TYPE_CHECKING:
+    from netconform.netpol.catalogue import Case
 
 
 @dataclass(frozen=True)
@@ -24,8 +28,6 @@ class Aspect:
     area: Area
     title: str
 
-
-NETPOL_CASE_PREFIX = "netpol.case."
 
 _R, _D, _M, _I, _N = Area.REACHABILITY, Area.DNS, Area.MTU, Area.ISOLATION, Area.NETPOL
 _P = Area.PERF
@@ -76,6 +78,27 @@ _TABLE: tuple[tuple[str, Area, str], ...] = (
         "from it and to stop (p50/p99)",
     ),
     ("reachability.host-to-pod", _R, "A host-network client reaches endpoints on every host"),
+    *(
+        (f"reachability.external.{proto}", _R, f"An endpoint reaches an address outside ({proto})")
+        for proto in ("tcp", "udp", "icmp")
+    ),
+    (
+        "reachability.external.source-nat",
+        _R,
+        "Endpoint traffic to an outside address leaves with its host's address (SNAT)",
+    ),
+    (
+        "reachability.external.published-port.client-kept",
+        _R,
+        "An outside client through a published port on the backend's host: the backend sees "
+        "the client's own address",
+    ),
+    (
+        "reachability.external.published-port.forwarded-snat",
+        _R,
+        "An outside client through a published port on another host: forwarded, the client's "
+        "address replaced",
+    ),
     ("reachability.api-server", _R, "An endpoint reaches the platform API service by name"),
     ("reachability.hairpin", _R, "An endpoint reaches itself through its own service"),
     (
@@ -140,6 +163,16 @@ _TABLE: tuple[tuple[str, Area, str], ...] = (
             ("df-over-limit", "A DF ping one byte over the MTU fails locally (EMSGSIZE)"),
         )
     ),
+    *(
+        (f"mtu.sweep.{path}", _M, f"Largest DF payload {what} equals the declared MTU")
+        for path, what in (
+            ("pod-to-pod.same-host", "endpoint to endpoint on one host"),
+            ("pod-to-pod.cross-host", "endpoint to endpoint across hosts"),
+            ("service", "endpoint to a service's virtual IP"),
+            ("published-port", "endpoint to another host's published port"),
+            ("host-to-pod", "host network to an endpoint on another host"),
+        )
+    ),
     ("mtu.transfer.cross-host", _M, "A bulk TCP transfer completes across hosts"),
     ("mtu.transfer.service", _M, "A bulk TCP transfer through a service's virtual IP"),
     # --- isolation -----------------------------------------------------------------------
@@ -164,6 +197,12 @@ _TABLE: tuple[tuple[str, Area, str], ...] = (
     ),
     # --- NetworkPolicy -------------------------------------------------------------------
     ("netpol.default-deny.canary", _N, "The platform enforces NetworkPolicy (default-deny)"),
+    (
+        "netpol.egress.ipblock-except",
+        _N,
+        "Egress to 0.0.0.0/0 except one /32 (the metadata address): the world answers, the "
+        "excepted address is blocked",
+    ),
     # --- DNS options ---------------------------------------------------------------------
     (
         "dns.resolv-conf.search-upstream",
@@ -217,9 +256,16 @@ _TABLE: tuple[tuple[str, Area, str], ...] = (
 STATIC: Mapping[str, Aspect] = MappingProxyType({k: Aspect(k, a, t) for k, a, t in _TABLE})
 
 
-def netpol_case(case_id: str) -> str:
-    """The aspect key of one NetworkPolicy catalogue case."""
-    return f"{NETPOL_CASE_PREFIX}{case_id}"
+def case_area(case: Case) -> Area:
+    """A case writing a ClusterNetworkPolicy is of the cluster tier's area (its own report
+    section), any other of NetworkPolicy's."""
+    return Area.CLUSTER_NETPOL if case.writes_cluster_policies else Area.NETPOL
+
+
+def netpol_case(case: Case) -> str:
+    """The aspect key of one policy catalogue case: `netpol.case.<id>`, or
+    `cluster-netpol.case.<id>` for one that writes ClusterNetworkPolicies."""
+    return f"{case_area(case)}.case.{case.id}"
 
 
 @functools.cache
@@ -228,7 +274,7 @@ def table() -> Mapping[str, Aspect]:
     from netconform.netpol.catalogue import load_catalogue
 
     cases = {
-        netpol_case(c.id): Aspect(netpol_case(c.id), Area.NETPOL, c.title) for c in load_catalogue()
+        netpol_case(c): Aspect(netpol_case(c), case_area(c), c.title) for c in load_catalogue()
     }
     return MappingProxyType({**STATIC, **cases})
 
@@ -237,10 +283,10 @@ def table() -> Mapping[str, Aspect]:
 _USER_CASES: dict[str, Aspect] = {}
 
 
-def add_netpol_case(case_id: str, title: str) -> str:
+def add_netpol_case(case: Case) -> str:
     """The aspect of a user-supplied NetworkPolicy case, made known for this process."""
-    key = netpol_case(case_id)
-    _USER_CASES.setdefault(key, Aspect(key, Area.NETPOL, title))
+    key = netpol_case(case)
+    _USER_CASES.setdefault(key, Aspect(key, case_area(case), case.title))
     return key
 
 

@@ -61,6 +61,8 @@ class Area(StrEnum):
     DNS = "dns"
     MTU = "mtu"
     NETPOL = "netpol"
+    # SIG Network's ClusterNetworkPolicy cases (with or without NetworkPolicies beside them)
+    CLUSTER_NETPOL = "cluster-netpol"
     ISOLATION = "isolation"
     PERF = "perf"
 
@@ -116,6 +118,7 @@ class Measure(StrEnum):
     THROUGHPUT_MBIT_S = "throughput_mbit_s"  # the slowest pair's rate
     # NetworkPolicy.
     ENFORCED = "enforced"  # the default-deny canary saw a policy take effect (bool)
+    SOURCE_SEEN = "source_seen"  # the address a receiving end saw, per node or path
     TOOK_EFFECT_S = "took_effect_s"  # policy change until the data plane showed it (slowest step)
     STEPS = "steps"  # steps of a NetworkPolicy case
     # Perf (informational): the measured path and its baseline (host network / underlay),

@@ -91,7 +91,11 @@ class FakeNetpolContext:
         clock: Clock = monotonic,  # the NetworkPolicy runner's
     ) -> None:
         self.plane = plane or FakeDataPlane()
-        self._capabilities = capabilities or Capabilities(frozenset({"networkpolicy"}))
+        self._capabilities = capabilities or Capabilities(
+            frozenset(
+                {"networkpolicy", "cluster-network-policy", "cluster-network-policy-experimental"}
+            )
+        )
         self._ids = itertools.count()
         self.spec = WorkloadSpec(
             "r1", ("n0", "n1", "n2"), "probe:1", "10.96.0.10", netpol_lanes=lanes

@@ -22,6 +22,7 @@ from netconform.k8s.facts import CniFacts
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.run_state import KubeRunState
 from netconform.k8s.workloads import (
+    AFFINITY_SERVICE,
     DNS_BACKENDS,
     DNS_EXTERNAL_NAME,
     NODE_INDEX_LABEL,
@@ -118,7 +119,13 @@ class ScriptedContext:
     def _services() -> dict[str, str]:
         names = [probe_service_name(i, s) for i in range(len(SPEC.nodes)) for s in "ab"]
         ips = {name: f"10.96.1.{10 + k}" for k, name in enumerate(names)}
-        return {**ips, "nodeport": "10.96.2.10", "dns-svc": "10.96.5.5", "dns-headless": "None"}
+        return {
+            **ips,
+            "nodeport": "10.96.2.10",
+            AFFINITY_SERVICE: "10.96.2.11",
+            "dns-svc": "10.96.5.5",
+            "dns-headless": "None",
+        }
 
     # --- KubeCheckContext ------------------------------------------------------------
     @property
@@ -230,6 +237,9 @@ class Conformant:
     def _tcp(self, src: PodEndpoint, p: Probe) -> Reply:
         if p.target.startswith("kubernetes.default"):
             return False, "connected but no reply", {"connected": True}  # TLS says nothing
+        if p.target == self.ctx.services[AFFINITY_SERVICE]:  # ClientIP: one backend per client
+            sticky = [q for q in self.ctx.all if q.label(SLOT_LABEL) == "a"]
+            return True, None, {"peer": sticky[sum(map(ord, src.ip)) % len(sticky)].name}
         backends = self._backends(p.target, p.port)
         if not backends:
             return False, "timeout", {}

@@ -55,9 +55,13 @@ def test_planned_cases_run_in_every_lane_at_once_and_all_pass() -> None:
     sctp = {f"k8s.netpol.{c.id}" for c in cases if Protocol.SCTP in c.protocols}
     assert set(failed) == sctp and all("sctp" in why for why in failed.values())
     # every lane was used, and cleaned up after
-    applied = {c.split()[1].split("/")[0] for c in ctx.api_calls if c.startswith("apply")}
+    targets = [c.split()[1].split("/") for c in ctx.api_calls if c.startswith("apply")]
+    applied = {ns for ns, _ in targets if ns}
     lanes = {f"nc-r1-{ns}{lane or ''}" for lane in range(NETPOL_LANES) for ns in "xyz"}
     assert {f"nc-r1-x{lane or ''}" for lane in range(NETPOL_LANES)} <= applied <= lanes
+    # cluster-scoped policies: named by their lane, in every lane
+    cluster_lanes = {name.split("-")[2] for ns, name in targets if not ns}
+    assert cluster_lanes == {f"l{lane}" for lane in range(NETPOL_LANES)}
     assert ctx.policies == {} and (ctx.ns_labels, ctx.pod_labels) == initial
     # rounds of probes in different lanes were under way at the same time
     assert ctx.most_in_flight == NETPOL_LANES

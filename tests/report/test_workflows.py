@@ -23,6 +23,7 @@ PLATFORM_ENVS = [
     "calico-bgp",
     "calico-bpf",
     "cilium",
+    "cilium-cnp",
 ]
 # tox environments that are tools, not platforms, and so are not in the nightly matrix
 HELPER_ENVS = {"lint", "type", "types", "mypy", "test", "tests", "unit", "report", "docs", "format"}

@@ -47,8 +47,7 @@ MODEL = "https://kubernetes.io/docs/concepts/services-networking/#the-kubernetes
 MASQUERADE = "https://kubernetes.io/docs/tasks/administer-cluster/ip-masq-agent/"
 SOURCE_IP = "https://kubernetes.io/docs/tutorials/services/source-ip/"
 EGRESS = "https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-resource"
-# The address a receiving end saw, per node or path (a Measure the lead adds: results.py).
-SOURCE_SEEN = Measure("source_seen")
+SOURCE_SEEN = Measure.SOURCE_SEEN
 
 
 def _spec(

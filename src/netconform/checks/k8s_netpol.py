@@ -60,6 +60,13 @@ from netconform.results import Area, CellValue, Measure, NetpolReport, NetpolSte
 from netconform.vocab import Capability
 
 SPEC = "https://kubernetes.io/docs/concepts/services-networking/network-policies/"
+CLUSTER_SPEC = "https://network-policy-api.sigs.k8s.io/api-overview/"
+
+
+def spec_of(case: Case) -> str:
+    return CLUSTER_SPEC if case.writes_cluster_policies else SPEC
+
+
 CANARY_ID = "k8s.netpol.enforcement"
 # Profiles where CNIs legitimately differ, tried when the default expectation is not met.
 ALTERNATIVE_PROFILES = {"ipblock-does-not-match-pods": Profile(ipblock_matches_pods=False)}
@@ -477,9 +484,9 @@ def _register_case(case: Case, builtin: bool = True) -> None:
         requires.add(Capability.SCTP)
     requires |= cluster_policy_requirements(case)
     if builtin:
-        aspect = SHARED_ASPECTS.get(case.id, aspects.netpol_case(case.id))
+        aspect = SHARED_ASPECTS.get(case.id, aspects.netpol_case(case))
     else:
-        aspect = aspects.add_netpol_case(case.id, case.title)
+        aspect = aspects.add_netpol_case(case)
 
     def run(ctx: KubeCheckContext, case: Case = case) -> Outcome:
         canary = check_enforcement(ctx)
@@ -504,7 +511,14 @@ def _register_case(case: Case, builtin: bool = True) -> None:
     _CASES[case.id] = case
 
     CATALOGUE.register(
-        spec(check_id(case), Area.NETPOL, aspect, case.title, SPEC, frozenset(requires))
+        spec(
+            check_id(case),
+            aspects.case_area(case),
+            aspect,
+            case.title,
+            spec_of(case),
+            frozenset(requires),
+        )
     )(run)
 
 

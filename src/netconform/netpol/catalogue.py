@@ -32,9 +32,10 @@ from typing import Any
 
 from netconform.errors import file_field_error
 from netconform.inputs import files_dir
+from netconform.netpol.cluster_policy import KIND as CLUSTER_KIND
 from netconform.netpol.cluster_policy import AnyPolicy
 from netconform.netpol.document import read_structured
-from netconform.netpol.manifest import confine_subject, parse_manifest
+from netconform.netpol.manifest import confine_subject, manifest_kind, parse_manifest
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
 from netconform.netpol.oracle import Oracle, Probe, ProbeVerdict, Profile
 from netconform.netpol.policy import NetworkPolicy
@@ -180,6 +181,19 @@ class Case:
     @property
     def uses_cluster_dns(self) -> bool:
         return CLUSTER_DNS in self.pods
+
+    @property
+    def writes_cluster_policies(self) -> bool:
+        """Whether a step creates, updates or deletes a ClusterNetworkPolicy."""
+        return any(
+            (
+                isinstance(a, CreatePolicy | UpdatePolicy)
+                and manifest_kind(a.manifest) == CLUSTER_KIND
+            )
+            or (isinstance(a, DeletePolicy) and a.cluster_scoped)
+            for step in self.steps
+            for a in step.actions
+        )
 
     def model(self) -> Cluster:
         """The standard model reduced to this case's pods, ports and protocols (plus

@@ -48,7 +48,10 @@ def run_report(args: argparse.Namespace) -> int:
     markdown = render_markdown(comparison) + selftest_section.render_markdown(selftests)
     (out / MARKDOWN_FILE).write_text(markdown, encoding="utf-8")
     merged = comparison_to_json(comparison) | {
-        "netpol": netpol_summary.summary_json(comparison),
+        **{
+            section.json_key: netpol_summary.summary_json(comparison, section)
+            for section in netpol_summary.SECTIONS
+        },
         "approaches": approaches.summary_json(comparison),
         "selftests": selftests,
     }

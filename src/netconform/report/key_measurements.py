@@ -5,11 +5,12 @@ Every name read here is a `results.Measure`, the constants the checks write with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netconform.report import aspects
 from netconform.report.compare import Column, Comparison
-from netconform.results import JSONValue, Measure
+from netconform.results import Area, JSONValue, Measure
 from netconform.stats import percentile
 
 
@@ -87,7 +88,9 @@ def _direct_row(comparison: Comparison, known: KeyMeasurement) -> MeasurementRow
     return MeasurementRow(known.label, known.unit, ", ".join(sources), tuple(values))
 
 
-def took_effect_s(column: Column, label_change: bool = False) -> list[float]:
+def took_effect_s(
+    column: Column, label_change: bool = False, areas: Sequence[Area] | None = None
+) -> list[float]:
     """How long each NetworkPolicy step of the run took to take effect (held steps only:
     a step that never held ran into its deadline, which is not a latency): the steps that
     changed policies, or with `label_change` those that changed labels (a CNI may apply a
@@ -95,7 +98,7 @@ def took_effect_s(column: Column, label_change: bool = False) -> list[float]:
     return [
         step.took_effect_s
         for check in column.run.checks
-        if check.netpol is not None
+        if check.netpol is not None and (areas is None or check.area in areas)
         for step in check.netpol.steps
         if step.held and step.label_change == label_change
     ]

@@ -1,7 +1,10 @@
-"""The NetworkPolicy figures of each run, side by side: how many cases passed, diverged (a
-legitimate CNI difference recorded as the platform's profile), failed, errored or were
-skipped, and how long a policy change took to take effect (p50/p99 over every held step).
-Read from results.json's typed values only; every renderer and comparison.json use these."""
+"""The policy figures of each run, side by side, once for NetworkPolicy cases and once for
+ClusterNetworkPolicy cases (the cluster tier, with or without NetworkPolicies beside it):
+how many cases passed, diverged (a legitimate CNI difference recorded as the platform's
+profile), failed, errored or were skipped (a platform without the API: not applicable, with
+the reason), and how long a policy change took to take effect (p50/p99 over every held
+step). Read from results.json's typed values only; every renderer and comparison.json use
+these."""
 
 from __future__ import annotations
 
@@ -55,20 +58,36 @@ class NetpolSummary:
         }
 
 
-def is_case(check: CheckResult) -> bool:
-    return check.area == Area.NETPOL and check.aspect != aspects.CANARY
+@dataclass(frozen=True)
+class PolicySection:
+    """One kind of policy case: its results area, its title, its comparison.json key."""
+
+    area: Area
+    title: str
+    json_key: str
 
 
-def summarise(column: Column) -> NetpolSummary:
-    cases = [c for c in column.run.checks if is_case(c)]
+NETWORK_POLICY = PolicySection(Area.NETPOL, "NetworkPolicy", "netpol")
+CLUSTER_NETWORK_POLICY = PolicySection(
+    Area.CLUSTER_NETPOL, "ClusterNetworkPolicy", "cluster_netpol"
+)
+SECTIONS = (NETWORK_POLICY, CLUSTER_NETWORK_POLICY)
+
+
+def is_case(check: CheckResult, section: PolicySection = NETWORK_POLICY) -> bool:
+    return check.area == section.area and check.aspect != aspects.CANARY
+
+
+def summarise(column: Column, section: PolicySection = NETWORK_POLICY) -> NetpolSummary:
+    cases = [c for c in column.run.checks if is_case(c, section)]
 
     def n(verdict: Verdict, profile: bool | None = None) -> int:
         return sum(
             c.verdict == verdict and (profile is None or c.profile == profile) for c in cases
         )
 
-    samples = took_effect_s(column)
-    relabels = took_effect_s(column, label_change=True)
+    samples = took_effect_s(column, areas=(section.area,))
+    relabels = took_effect_s(column, label_change=True, areas=(section.area,))
     return NetpolSummary(
         label=column.label,
         passed=n(Verdict.PASS, profile=False),
@@ -85,15 +104,20 @@ def summarise(column: Column) -> NetpolSummary:
     )
 
 
-def summaries(comparison: Comparison) -> list[NetpolSummary]:
-    """One per run that has NetworkPolicy cases."""
-    found = [summarise(col) for col in comparison.columns]
+def summaries(
+    comparison: Comparison, section: PolicySection = NETWORK_POLICY
+) -> list[NetpolSummary]:
+    """One per run that has cases of the section."""
+    found = [summarise(col, section) for col in comparison.columns]
     return [s for s in found if s.cases]
 
 
-def summary_json(comparison: Comparison) -> dict[str, JSONValue]:
-    """comparison.json's `netpol`: per run label, its counts and latency percentiles."""
-    return {s.label: s.to_json() for s in summaries(comparison)}
+def summary_json(
+    comparison: Comparison, section: PolicySection = NETWORK_POLICY
+) -> dict[str, JSONValue]:
+    """comparison.json's `netpol` (`cluster_netpol`): per run label, its counts and latency
+    percentiles."""
+    return {s.label: s.to_json() for s in summaries(comparison, section)}
 
 
 HEADINGS = (
@@ -143,9 +167,15 @@ LATENCY_NOTE = (
 
 
 def render_html(comparison: Comparison) -> Iterator[str]:
-    found = summaries(comparison)
+    for section in SECTIONS:
+        yield from _section_html(comparison, section)
+
+
+def _section_html(comparison: Comparison, section: PolicySection) -> Iterator[str]:
+    found = summaries(comparison, section)
     if not found:
         return
+    yield f"<h3>{escape(section.title)} cases</h3>"
     head = "".join(f"<th>{escape(h)}</th>" for h in HEADINGS)
     yield f'<table class="netpol-summary"><thead><tr>{head}</tr></thead><tbody>'
     for s in found:
@@ -154,10 +184,15 @@ def render_html(comparison: Comparison) -> Iterator[str]:
 
 
 def render_markdown(comparison: Comparison) -> Iterator[str]:
-    found = summaries(comparison)
+    for section in SECTIONS:
+        yield from _section_markdown(comparison, section)
+
+
+def _section_markdown(comparison: Comparison, section: PolicySection) -> Iterator[str]:
+    found = summaries(comparison, section)
     if not found:
         return
-    yield "## NetworkPolicy cases"
+    yield f"## {section.title} cases"
     yield ""
     yield "| " + " | ".join(HEADINGS) + " |"
     yield "|---" * len(HEADINGS) + "|"
