@@ -558,6 +558,7 @@ def test_the_source_address_is_each_nodes_and_a_pod_address_fails(
     assert failed.verdict == Verdict.FAIL
     assert failed.measurements["source_seen"]["w1"] == "10.244.1.10"
     assert "not masqueraded" in failed.reason
+    assert failed.reason.endswith("; seen: w1 10.244.1.10")
 
 
 @needs_registration
@@ -645,6 +646,7 @@ def test_nodeport_local_keeps_the_client_and_cluster_replaces_it(
         monkeypatch,
     )
     assert rewritten.verdict == Verdict.FAIL and "rewritten on the way in" in rewritten.reason
+    assert rewritten.reason.endswith("172.18.0.3:30001 172.18.0.3")
 
     def no_snat(src: str, p: Probe, c: FakeCluster) -> tuple[Connectivity, str]:
         return Connectivity.CONNECTED, f"{ext.BACKEND_POD} saw {WORLD.address}"

@@ -40,7 +40,7 @@ from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.tools import SubprocessRunner
 from netconform.k8s.workloads import ROLE_LABEL
 from netconform.probes.model import BLOCKED, ProbeKind, ProbeResult
-from netconform.results import Area, Measure
+from netconform.results import Area, Measure, Verdict
 from netconform.vocab import Capability
 
 MODEL = "https://kubernetes.io/docs/concepts/services-networking/#the-kubernetes-network-model"
@@ -139,12 +139,26 @@ def unreported(seen: Mapping[str, ProbeResult]) -> list[str]:
     return [k for k, r in seen.items() if r.ok and seen_address(r) is None]
 
 
-def with_seen(outcome: Outcome, seen: Mapping[str, str | None], expected: Any = None) -> Outcome:
-    """The outcome with the addresses the far end saw as its SOURCE_SEEN measurement."""
+def with_seen(
+    outcome: Outcome, seen: Mapping[str, str | None], expected: Mapping[str, Any] | None = None
+) -> Outcome:
+    """The outcome with the addresses the far end saw as its SOURCE_SEEN measurement; a
+    failure's reason says what was seen (a grid's reason gives only how a probe ended)."""
     found = {**outcome.measurements, SOURCE_SEEN: dict(seen)}
-    if expected is None:
-        return dataclasses.replace(outcome, measurements=found)
-    return dataclasses.replace(outcome, measurements=found, expected=expected)
+    reason = outcome.reason
+    if outcome.verdict == Verdict.FAIL:
+        said = [
+            f"{key} {address or 'no answer'}"
+            for key, address in seen.items()
+            if expected is None or address != expected.get(key)
+        ]
+        reason = f"{reason}; seen: {', '.join(said)}"
+    return dataclasses.replace(
+        outcome,
+        reason=reason,
+        measurements=found,
+        expected=outcome.expected if expected is None else dict(expected),
+    )
 
 
 @CATALOGUE.register(
