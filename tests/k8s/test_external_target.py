@@ -429,7 +429,7 @@ def conformant(src_node: str, p: Probe, cluster: FakeCluster) -> tuple[Connectiv
     via = next(n for n, ip in NODE_IPS.items() if ip == p.target)
     if p.port == NODE_PORTS[ext.LOCAL_SERVICE]:
         return Connectivity.CONNECTED, f"{ext.BACKEND_POD} saw {WORLD.address}"
-    return Connectivity.CONNECTED, f"{ext.BACKEND_POD} saw 10.244.{via[-1:] or '0'}.0"
+    return Connectivity.CONNECTED, f"{ext.BACKEND_POD} saw 10.244.{SPEC.nodes.index(via)}.0"
 
 
 @dataclass
