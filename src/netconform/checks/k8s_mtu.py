@@ -651,13 +651,15 @@ def _run_round(
 def _pair_evidence(
     label: str, found: PairSweep, carrier: Carrier, declared: Declared
 ) -> dict[str, Any]:
-    """A pair's figures, every probe (round, payload, outcome) and the decisive probes (the
-    largest that passed, the smallest that failed) with the argv that re-runs them, keyed
-    by the pair and payload (the report names a failed probe by its key)."""
+    """A pair's figures, every probe (round, payload, outcome) and, when the pair differs
+    from the declared MTU, the decisive probes (the largest that passed, the smallest that
+    failed) with the argv that re-runs them, keyed by the pair and payload (the report lists
+    a failed probe by its key; a conforming pair's one byte over is no failure to list)."""
     largest = found.largest
     path_mtu = None if largest is None else largest + carrier.headers
+    conforms = path_mtu == declared.mtu and not found.unstable
     decisive = {}
-    for size in (found.largest, found.smallest_failing):
+    for size in () if conforms else (found.largest, found.smallest_failing):
         last = next((t for t in reversed(found.tried) if t.payload == size), None)
         if last is not None:
             decisive[f"{label} payload {size}"] = last.result.evidence()
