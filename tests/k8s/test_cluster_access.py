@@ -130,7 +130,8 @@ def test_admission_narrows_every_write_to_netconforms_namespaces() -> None:
     expressions = [v["expression"] for v in spec["validations"]]
     assert expressions == [
         "!variables.isNamespace || (variables.newIsOurs && variables.oldIsOurs)",
-        "variables.isNamespace || variables.inOurs",
+        "!variables.isClusterPolicy || (variables.newIsOurs && variables.oldIsOurs)",
+        "variables.isNamespace || variables.isClusterPolicy || variables.inOurs",
     ]
 
 
@@ -193,6 +194,7 @@ KUBECTL_RESOURCES = {
     "configmap": ("", "configmaps"),
     "daemonsets": ("apps", "daemonsets"),
     "ippools.crd.projectcalico.org": ("crd.projectcalico.org", "ippools"),
+    "crd": ("apiextensions.k8s.io", "customresourcedefinitions"),
 }
 KINDS = {"Namespace": ("", "namespaces"), "Pod": ("", "pods"), "Service": ("", "services")}
 

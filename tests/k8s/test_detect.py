@@ -76,7 +76,46 @@ def test_calico_with_its_pool_mode_and_the_overhead_it_implies(
     assert found.evidence == (
         "daemonset calico-system/calico-node (container calico-node: v3.32.1)",
         f"ippool default: vxlanMode={vxlan}, ipipMode={ipip}",
+        "crd clusternetworkpolicies.policy.networking.k8s.io: not installed",
     )
+    # Calico can, but without the CRD the cluster cannot: the reason says which
+    why = found.capabilities.why_missing({"cluster-network-policy"})
+    assert why == "clusternetworkpolicies.policy.networking.k8s.io is not installed"
+
+
+CNP_CRD_V020 = {  # as Calico v3.32.1's bundle has it: only v1alpha2, standard channel
+    "metadata": {
+        "annotations": {
+            "policy.networking.k8s.io/bundle-version": "v0.2.0",
+            "policy.networking.k8s.io/channel": "standard",
+        }
+    },
+    "spec": {"versions": [{"name": "v1alpha2", "served": True, "storage": True}]},
+}
+
+
+@pytest.mark.parametrize(("flag", "enforced"), [("true", True), ("false", False), (None, False)])
+def test_cilium_enforces_cluster_network_policy_only_with_its_flag_and_the_crd(
+    tmp_path: Path, flag: str | None, enforced: bool
+) -> None:
+    agent = daemonset("kube-system", "cilium", "cilium-agent", "quay.io/cilium/cilium:v1.20.0")
+    data = {"enable-k8s-cluster-network-policy": flag} if flag else {}
+    found = _detect(
+        {
+            "daemonsets": {"items": [agent]},
+            "configmap/cilium-config": {"data": data},
+            "crd": CNP_CRD_V020,
+        },
+        tmp_path,
+    )
+    assert found.capabilities is not None
+    assert ("cluster-network-policy" in found.capabilities.available) is enforced
+    # the standard channel admits no experimental peers, whatever the CNI does
+    assert "cluster-network-policy-experimental" not in found.capabilities.available
+    assert "standard-channel CRD (bundle v0.2.0)" in str(
+        found.capabilities.why_missing({"cluster-network-policy-experimental"})
+    )
+    assert found.evidence[-1].endswith("served ['v1alpha2'], bundle v0.2.0, standard")
 
 
 def test_cilium_lends_its_relabel_time_and_reads_its_tunnel(tmp_path: Path) -> None:

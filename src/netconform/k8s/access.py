@@ -96,6 +96,7 @@ def _writes(resource: str, verbs: Sequence[str], why: str, **kw: Any) -> list[Pe
 
 
 NETWORKING = "networking.k8s.io"
+POLICY_API = "policy.networking.k8s.io"
 PERMISSIONS: tuple[Permission, ...] = (
     *_reads("nodes", ("get", "list"), "the schedulable nodes, their addresses; diagnostics",
             namespaced=False),
@@ -113,6 +114,15 @@ PERMISSIONS: tuple[Permission, ...] = (
     *_writes("services", ("create", "patch"), "the run's Services (server-side apply)"),
     *_writes("networkpolicies", ("create", "update", "delete", "deletecollection"),
              "the NetworkPolicy cases", group=NETWORKING),
+    *_writes("clusternetworkpolicies", ("create", "update", "delete"),
+             "the ClusterNetworkPolicy cases (nc-*, annotated as the run's)", group=POLICY_API,
+             namespaced=False),
+    *_reads("clusternetworkpolicies", ("get", "list"),
+            "a case's policy replaced; a lane's removed by its label", group=POLICY_API,
+            namespaced=False),
+    *_reads("customresourcedefinitions", ("get",),
+            "whether and which ClusterNetworkPolicy versions the cluster serves",
+            group="apiextensions.k8s.io", namespaced=False),
     *_reads("daemonsets", ("list",), "which CNI runs (its DaemonSet)", group="apps"),
     *_reads("configmaps", ("get",), "the CNI's mode (cilium-config, kube-flannel-cfg)"),
     *_reads("ippools", ("list",), "Calico's encapsulation (its IP pools)",

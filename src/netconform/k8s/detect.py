@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from netconform.core import Capabilities
+from netconform.k8s import cluster_policy_api
+from netconform.k8s.cni_status import CILIUM_CNP_FLAG, cluster_policy_served
 from netconform.k8s.facts import UNKNOWN_CNI, CniFacts
 from netconform.k8s.profiles import PROFILES, load_profile
 from netconform.k8s.tools import Runner
+from netconform.vocab import Capability
 
 LOOK_TIMEOUT_S = 60.0
 # Bytes an encapsulation adds per packet over IPv4 (VXLAN and Geneve 50, IP-in-IP 20).
@@ -130,6 +133,37 @@ MODE_READERS: dict[str, ModeReader] = {
 }
 
 
+# A CNI that enforces ClusterNetworkPolicy only when switched on: whether this one is.
+PolicySwitch = Callable[[Runner, Kubectl, str], bool]
+CLUSTER_POLICY_SWITCHES: dict[str, PolicySwitch] = {
+    "cilium": lambda runner, kubectl, ns: (
+        _config_map(runner, kubectl, ns, "cilium-config").get(CILIUM_CNP_FLAG) == "true"
+    ),
+}
+
+
+def _cluster_policy(
+    runner: Runner, kubectl: Kubectl, cni: str, ns: str, caps: Capabilities
+) -> tuple[Capabilities, str]:
+    """The profile's ClusterNetworkPolicy capability as this cluster has it: the CNI's
+    switch where it has one, then the CRD (not installed, no usable version, its channel)."""
+    available, missing = set(caps.available), dict(caps.missing)
+    switch = CLUSTER_POLICY_SWITCHES.get(cni)
+    if switch is not None and switch(runner, kubectl, ns):
+        available.add(Capability.CLUSTER_NETWORK_POLICY)
+        missing.pop(Capability.CLUSTER_NETWORK_POLICY, None)
+    crd = _json(runner, kubectl("get", "crd", cluster_policy_api.CRD_NAME, "-o", "json"))
+    served = cluster_policy_served(crd, missing, available)
+    for cap in available:
+        missing.pop(cap, None)
+    said = f"crd {cluster_policy_api.CRD_NAME}: " + (
+        f"served {served['served']}, bundle {served['bundle_version']}, {served['channel']}"
+        if crd is not None
+        else "not installed"
+    )
+    return Capabilities(frozenset(available), missing), said
+
+
 def _profiled(cni: str, encapsulation: str | None) -> tuple[CniFacts, Capabilities | None]:
     """The facts a known CNI lends the checks: the overhead of the mode found, and the
     label-change time and capabilities of its profile (the first of that CNI). The
@@ -164,5 +198,8 @@ def detect(runner: Runner, kubectl: Kubectl) -> DetectedCni:
             mode, said = reader(runner, kubectl, ns)
             evidence.append(said)
         facts, caps = _profiled(sig.cni, mode)
+        if caps is not None:
+            caps, said = _cluster_policy(runner, kubectl, sig.cni, ns, caps)
+            evidence.append(said)
         return DetectedCni(sig.cni, version, mode, tuple(evidence), facts, caps)
     return DetectedCni("unknown", None, None, ("no DaemonSet of a known CNI",))

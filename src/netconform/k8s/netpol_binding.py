@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netconform.netpol.catalogue import (
@@ -43,6 +43,9 @@ class NetpolBinding:
     pod_labels: Mapping[str, str]  # labels the run puts on every model pod (besides pod=)
     # prefixes the names of the lane's cluster-scoped policies (unique per run and lane)
     cluster_policy_prefix: str = "nc"
+    # on each cluster-scoped policy: what marks it the run's (the run's admission policy on
+    # a user's cluster lets the run write only nc-* objects annotated so)
+    cluster_policy_annotations: Mapping[str, str] = field(default_factory=dict)
 
     def real(self, logical: str) -> str:
         return self.namespaces.get(logical, logical)
@@ -82,6 +85,10 @@ class NetpolBinding:
         metadata["name"] = self.cluster_policy_name(str(metadata.get("name", "")))
         labels = {**(metadata.get("labels") or {}), **self.pod_labels}
         metadata["labels"] = {**labels, CLUSTER_POLICY_OWNER: self.cluster_policy_prefix}
+        metadata["annotations"] = {
+            **(metadata.get("annotations") or {}),
+            **self.cluster_policy_annotations,
+        }
         for selector in cluster_namespace_selectors(out):
             self._bind_selector(selector)
         return out

@@ -43,6 +43,7 @@ from netconform.k8s.workloads import (
     MANAGED_BY,
     NAMESPACE_PREFIX,
     ROLE_LABEL,
+    RUN_ANNOTATION,
     RUN_LABEL,
     WorkloadSpec,
     all_objects,
@@ -145,6 +146,7 @@ def netpol_binding(spec: WorkloadSpec, lane: int = 0) -> NetpolBinding:
         namespace_labels={MANAGED_BY: "netconform", RUN_LABEL: spec.run_id},
         pod_labels={MANAGED_BY: "netconform", RUN_LABEL: spec.run_id, ROLE_LABEL: "netpol"},
         cluster_policy_prefix=f"{NAMESPACE_PREFIX}{spec.run_id}-l{lane}",
+        cluster_policy_annotations={RUN_ANNOTATION: spec.run_id},
     )
 
 
