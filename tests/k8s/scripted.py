@@ -254,6 +254,21 @@ class Conformant:
             return False, "emsgsize", {"size": size}
         return True, None, {"size": size}
 
+    def _sized(self, p: Probe, headers: int) -> Reply:
+        """A DF size probe (udp-df, tcp-mss): whole up to the pod MTU, refused over it with
+        the path's figure named as the agent names it."""
+        size, mtu = int(p.params["size"]), NODE_MTU - self.overhead
+        if size + headers <= mtu:
+            return True, None, {"size": size, "peer": "somebody"}
+        named = {"path_mtu": mtu} if headers == 28 else {"mss_after": mtu - 40}
+        return False, "emsgsize", {"size": size, **named}
+
+    def _udp_df(self, src: PodEndpoint, p: Probe) -> Reply:
+        return self._sized(p, 28)  # IPv4 20 + UDP 8
+
+    def _tcp_mss(self, src: PodEndpoint, p: Probe) -> Reply:
+        return self._sized(p, 40)  # IPv4 20 + TCP 20
+
     def _transfer(self, src: PodEndpoint, p: Probe) -> Reply:
         n = int(p.params["bytes"])
         return True, None, {"bytes": n, "requested": n, "seconds": 0.2, "mbit_s": n * 40 / 1e6}

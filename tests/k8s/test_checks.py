@@ -24,11 +24,12 @@ def run(check_id: str, ctx: ScriptedContext) -> CheckResult:
     return execute(CATALOGUE.get(check_id), ctx)
 
 
-# The Services checks need objects this scripted cluster lacks: tests/k8s/test_services.py.
+# The Services checks need objects this scripted cluster lacks (tests/k8s/test_services.py),
+# the external ones a target outside it (tests/k8s/test_external_target.py).
 PROBE_CHECKS = sorted(
     c.spec.id
     for c in CATALOGUE.for_family(Family.KUBERNETES)
-    if not c.spec.id.startswith(("k8s.netpol.", "k8s.svc."))
+    if not c.spec.id.startswith(("k8s.netpol.", "k8s.svc.", "k8s.reach.external."))
 )
 
 

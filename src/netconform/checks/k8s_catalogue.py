@@ -1,25 +1,12 @@
-"""Importing this registers every Kubernetes check (family "kubernetes") in CATALOGUE."""
+"""Importing this registers every Kubernetes check (family "kubernetes") in CATALOGUE: the
+modules every Kubernetes platform loads (platforms.registry.KUBERNETES_CHECKS), so tests see
+exactly what a run does."""
 
 from __future__ import annotations
 
-from netconform.checks import (
-    k8s_dns,
-    k8s_external,
-    k8s_mtu,
-    k8s_netpol,
-    k8s_perf,
-    k8s_reachability,
-    k8s_services,
-)
+import importlib
+from types import ModuleType
 
-k8s_mtu.register_sweep()
+from netconform.platforms.registry import KUBERNETES_CHECKS
 
-MODULES = (
-    k8s_reachability,
-    k8s_services,
-    k8s_external,
-    k8s_dns,
-    k8s_mtu,
-    k8s_netpol,
-    k8s_perf,
-)
+MODULES: tuple[ModuleType, ...] = tuple(importlib.import_module(m) for m in KUBERNETES_CHECKS)

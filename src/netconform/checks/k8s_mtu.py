@@ -753,8 +753,5 @@ def _register_sweep(path: SweepPath) -> None:
         return mtu_sweep(ctx, path)
 
 
-def register_sweep() -> None:
-    """Put the sweep's checks in the catalogue (their aspects, mtu.sweep.*, must be in
-    netconform.aspects first: a check's aspect is checked where it is registered)."""
-    for path in SWEEP_PATHS:
-        _register_sweep(path)
+for _path in SWEEP_PATHS:
+    _register_sweep(_path)

@@ -117,7 +117,7 @@ SWARM_CHECKS = tuple(
 )
 KUBERNETES_CHECKS = tuple(
     f"netconform.checks.k8s_{area}"
-    for area in ("reachability", "services", "dns", "mtu", "netpol", "perf")
+    for area in ("reachability", "services", "external", "dns", "mtu", "netpol", "perf")
 )
 
 
