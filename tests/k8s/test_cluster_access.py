@@ -40,6 +40,8 @@ from netconform.settings import Settings
 
 from . import schemas
 
+CLUSTER_POLICIES = "clusternetworkpolicies.policy.networking.k8s.io"
+
 HOST = "runner-1"
 ADMIN_SERVER = "https://10.0.0.1:6443"
 TOKEN = "eyJ.fake.token"
@@ -195,6 +197,10 @@ KUBECTL_RESOURCES = {
     "daemonsets": ("apps", "daemonsets"),
     "ippools.crd.projectcalico.org": ("crd.projectcalico.org", "ippools"),
     "crd": ("apiextensions.k8s.io", "customresourcedefinitions"),
+    "clusternetworkpolicies.policy.networking.k8s.io": (
+        "policy.networking.k8s.io",
+        "clusternetworkpolicies",
+    ),
 }
 KINDS = {"Namespace": ("", "namespaces"), "Pod": ("", "pods"), "Service": ("", "services")}
 
@@ -288,6 +294,8 @@ class FakeCluster:
     stdins: list[str] = field(default_factory=list)
     deleting: dict[str, int] = field(default_factory=dict)
     reviews_as_list: bool = False
+    # ClusterNetworkPolicies by name; None: the CRD is not installed
+    cluster_policies: dict[str, dict[str, Any]] | None = field(default_factory=dict)
 
     def run(
         self, argv: Sequence[str], *, timeout_s: float | None = None, stdin: str | None = None
@@ -298,6 +306,9 @@ class FakeCluster:
         args = list(argv[argv.index("--kubeconfig") + 2 :])
         if args[:2] == ["--context", "ctx"]:
             args = args[2:]
+        if args[:2] == ["get", CLUSTER_POLICIES] and self.cluster_policies is None:
+            unknown = 'error: the server doesn\'t have a resource type "clusternetworkpolicies"'
+            return Completed(argv, 1, "", unknown)
         out = self._answer(args, stdin)
         return Completed(argv, 0 if out is not None else 1, out or "", "" if out else "error")
 
@@ -317,6 +328,12 @@ class FakeCluster:
                 if name in self.namespaces:
                     self.namespaces[name]["status"]["phase"] = "Terminating"
                     self.deleting.setdefault(name, 0)
+            return ""
+        if args[:2] == ["get", CLUSTER_POLICIES]:
+            return json.dumps({"items": list((self.cluster_policies or {}).values())})
+        if args[:2] == ["delete", CLUSTER_POLICIES] and self.cluster_policies is not None:
+            for name in args[2:]:
+                self.cluster_policies.pop(name, None)
             return ""
         if args[:3] == ["get", "namespaces", "-o"]:
             return json.dumps({"kind": "NamespaceList", "items": list(self.namespaces.values())})
@@ -601,6 +618,51 @@ def test_the_cleanup_command_deletes_and_waits(tmp_path: Path, on_path: None) ->
         f"deleted nc-reused-x (run reused, owner {HOST}/300/9: its run is gone)",
     ]
     assert cluster.calls("get", "namespace", "nc-dead-x", "nc-reused-x", "-o", "name")
+
+
+def policy_doc(name: str, run: str) -> dict[str, Any]:
+    labels = {MANAGED_BY: "netconform", RUN_LABEL: run}
+    return {"metadata": {"name": name, "labels": labels, "annotations": {RUN_ANNOTATION: run}}}
+
+
+def with_cluster_policies() -> FakeCluster:
+    cluster = leftover_cluster()
+    cluster.cluster_policies = {
+        n: policy_doc(n, run)
+        for n, run in (
+            ("nc-dead-l0-deny", "dead"),  # its run's namespaces are being deleted
+            ("nc-gone-l1-deny", "gone"),  # its run left no namespace at all
+            ("nc-live-l0-deny", "live"),
+            ("nc-away-l0-deny", "away"),
+            ("nc-old-l0-deny", "x"),  # the run of nc-old-x, which has no owner
+        )
+    }
+    return cluster
+
+
+def test_cleanup_deletes_the_cluster_network_policies_of_runs_that_are_gone() -> None:
+    """A ClusterNetworkPolicy is cluster-scoped: deleting its run's namespaces leaves it, so
+    a killed run's policy would go on governing the cluster's traffic."""
+    cluster = with_cluster_policies()
+    done = leftovers.clean(cluster, access.user_kubectl("kc", None), PROCESSES)
+    assert sorted(cluster.cluster_policies or {}) == [
+        "nc-away-l0-deny",
+        "nc-live-l0-deny",
+        "nc-old-l0-deny",
+    ]
+    assert "deleted ClusterNetworkPolicy nc-gone-l1-deny (run gone: its run is gone)" in (
+        done.lines()
+    )
+    assert "left ClusterNetworkPolicy nc-live-l0-deny (run live: its run is live)" in done.lines()
+    leftovers.clean(cluster, access.user_kubectl("kc", None), PROCESSES, everything=True)
+    assert sorted(cluster.cluster_policies or {}) == ["nc-live-l0-deny"]
+
+
+def test_cleanup_without_the_cluster_network_policy_crd_cleans_namespaces_only() -> None:
+    cluster = leftover_cluster()
+    cluster.cluster_policies = None
+    done = leftovers.clean(cluster, access.user_kubectl("kc", None), PROCESSES)
+    assert deleted(cluster) == ["nc-dead-x", "nc-reused-x"] and not done.policies_left
 
 
 # --- the run: claim, reclaim, teardown --------------------------------------------------------

@@ -56,8 +56,8 @@ def cleanup(
     done = leftovers.clean(runner, kubectl, processes, everything=args.everything)
     for line in done.lines():
         out.write(line + "\n")
-    if not done.deleted and not done.left:
-        out.write("no namespace of a netconform run\n")
+    if done.found_nothing:
+        out.write("no namespace or ClusterNetworkPolicy of a netconform run\n")
     leftovers.wait_gone(runner, kubectl, done.deleted_names, args.wait_s, clock, sleep)
     return 0
 

@@ -1,8 +1,10 @@
 """What `cluster` runs leave in a cluster the user has, and its removal. Every namespace a run
 creates is named nc-* and annotated, at creation, with its run and its owner (host, PID and
 the process's start time); a run is live only while that process runs on that host. A
-cleanup deletes the namespaces of runs that are not, and nothing else; a deletion is waited
-for, within a deadline, and a namespace still there is named with what holds it."""
+cleanup deletes the namespaces of runs that are not, and the ClusterNetworkPolicies those
+runs made (cluster-scoped, so a namespace's deletion leaves them), and nothing else; a
+deletion is waited for, within a deadline, and a namespace still there is named with what
+holds it."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s.access import Kubectl
+from netconform.k8s.cluster_policy_api import CRD_NAME as CLUSTER_POLICIES
 from netconform.k8s.tools import Runner
 from netconform.k8s.workloads import (
     MANAGED_BY,
@@ -58,8 +61,16 @@ class RunNamespace:
         return f"{self.name} (run {self.run_id}, owner {owner}: {standing}{state})"
 
 
-def _objects(runner: Runner, argv: Sequence[str], what: str) -> list[dict[str, Any]]:
+# kubectl's words for a resource type the API server does not serve (no CRD installed)
+NOT_SERVED = "the server doesn't have a resource type"
+
+
+def _objects(
+    runner: Runner, argv: Sequence[str], what: str, optional_type: bool = False
+) -> list[dict[str, Any]]:
     result = runner.run(argv, timeout_s=LOOK_TIMEOUT_S)
+    if result.returncode != 0 and optional_type and NOT_SERVED in result.stderr:
+        return []
     if result.returncode != 0:
         raise EnvironmentUnfit(f"cannot list {what}: {result.tail()}")
     if not result.stdout.strip():
@@ -98,40 +109,91 @@ def run_namespaces(runner: Runner, kubectl: Kubectl) -> list[RunNamespace]:
 
 
 @dataclass(frozen=True)
+class RunClusterPolicy:
+    """A ClusterNetworkPolicy a run's NetworkPolicy lane made: its run is the run annotation
+    (the owner is on the run's namespaces)."""
+
+    name: str
+    run_id: str
+
+    def standing(self, namespaces: Sequence[RunNamespace], processes: Processes) -> Standing:
+        """Its run's standing, from the run's namespaces: a run makes them before any policy
+        and a live run keeps them, so a policy whose run has none left outlived its run."""
+        found = {n.standing(processes) for n in namespaces if n.run_id == self.run_id}
+        alive = (Standing.LIVE, Standing.FOREIGN, Standing.UNOWNED)
+        return next((s for s in alive if s in found), Standing.DEAD)
+
+    def describe(self, standing: Standing) -> str:
+        return f"ClusterNetworkPolicy {self.name} (run {self.run_id}: {standing})"
+
+
+def run_cluster_policies(runner: Runner, kubectl: Kubectl) -> list[RunClusterPolicy]:
+    """The ClusterNetworkPolicies netconform runs made (none where the CRD is not served)."""
+    argv = kubectl("get", CLUSTER_POLICIES, "-l", f"{MANAGED_BY}=netconform", "-o", "json")
+    found = []
+    for doc in _objects(runner, argv, "ClusterNetworkPolicies", optional_type=True):
+        meta = doc.get("metadata") or {}
+        name, annotations = str(meta.get("name", "")), meta.get("annotations") or {}
+        if name.startswith(NAMESPACE_PREFIX) and RUN_ANNOTATION in annotations:
+            found.append(RunClusterPolicy(name, str(annotations[RUN_ANNOTATION])))
+    return sorted(found, key=lambda p: p.name)
+
+
+@dataclass(frozen=True)
 class Cleanup:
     # each namespace with its run's standing: why it was deleted, or why it was left
     deleted: tuple[tuple[RunNamespace, Standing], ...]
     left: tuple[tuple[RunNamespace, Standing], ...]
+    # the same for the runs' ClusterNetworkPolicies
+    policies_deleted: tuple[tuple[RunClusterPolicy, Standing], ...] = ()
+    policies_left: tuple[tuple[RunClusterPolicy, Standing], ...] = ()
 
     @property
     def deleted_names(self) -> list[str]:
         return [n.name for n, _ in self.deleted]
 
+    @property
+    def found_nothing(self) -> bool:
+        return not (self.deleted or self.left or self.policies_deleted or self.policies_left)
+
     def lines(self) -> list[str]:
         said = [f"deleted {n.describe(why)}" for n, why in self.deleted]
-        return said + [f"left {n.describe(why)}" for n, why in self.left]
+        said += [f"deleted {p.describe(why)}" for p, why in self.policies_deleted]
+        said += [f"left {n.describe(why)}" for n, why in self.left]
+        return said + [f"left {p.describe(why)}" for p, why in self.policies_left]
+
+
+def _doomed(standing: Standing, everything: bool) -> bool:
+    return standing == Standing.DEAD or (everything and standing != Standing.LIVE)
+
+
+def _delete(runner: Runner, kubectl: Kubectl, resource: str, names: Sequence[str]) -> None:
+    if not names:
+        return
+    argv = kubectl("delete", resource, *names, "--ignore-not-found", "--wait=false")
+    result = runner.run(argv, timeout_s=LOOK_TIMEOUT_S)
+    if result.returncode != 0:
+        raise EnvironmentUnfit(f"cannot delete {', '.join(names)}: {result.tail()}")
 
 
 def clean(
     runner: Runner, kubectl: Kubectl, processes: Processes, everything: bool = False
 ) -> Cleanup:
-    """Delete the namespaces of runs that are gone (with `everything`, also of other hosts'
-    runs and unowned ones; never a live run's)."""
-    doomed: list[tuple[RunNamespace, Standing]] = []
-    left: list[tuple[RunNamespace, Standing]] = []
-    for namespace in run_namespaces(runner, kubectl):
-        standing = namespace.standing(processes)
-        if standing == Standing.DEAD or (everything and standing != Standing.LIVE):
-            doomed.append((namespace, standing))
-        else:
-            left.append((namespace, standing))
-    done = Cleanup(tuple(doomed), tuple(left))
-    if doomed:
-        names = done.deleted_names
-        argv = kubectl("delete", "namespace", *names, "--ignore-not-found", "--wait=false")
-        result = runner.run(argv, timeout_s=LOOK_TIMEOUT_S)
-        if result.returncode != 0:
-            raise EnvironmentUnfit(f"cannot delete {', '.join(names)}: {result.tail()}")
+    """Delete the namespaces, and ClusterNetworkPolicies, of runs that are gone (with
+    `everything`, also of other hosts' runs and unowned ones; never a live run's)."""
+    namespaces = run_namespaces(runner, kubectl)
+    judged = [(n, n.standing(processes)) for n in namespaces]
+    policies = [
+        (p, p.standing(namespaces, processes)) for p in run_cluster_policies(runner, kubectl)
+    ]
+    done = Cleanup(
+        tuple((n, s) for n, s in judged if _doomed(s, everything)),
+        tuple((n, s) for n, s in judged if not _doomed(s, everything)),
+        tuple((p, s) for p, s in policies if _doomed(s, everything)),
+        tuple((p, s) for p, s in policies if not _doomed(s, everything)),
+    )
+    _delete(runner, kubectl, "namespace", done.deleted_names)
+    _delete(runner, kubectl, CLUSTER_POLICIES, [p.name for p, _ in done.policies_deleted])
     return done
 
 
