@@ -15,6 +15,7 @@ import pytest
 from netconform.checks import k8s_netpol
 from netconform.checks.base import CATALOGUE, execute
 from netconform.cli import main
+from netconform.core import Capabilities
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s.facts import CniFacts
 from netconform.k8s.run_state import Enforcement
@@ -303,3 +304,52 @@ def test_the_documented_example_is_a_valid_case_file(tmp_path: Path) -> None:
     ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
     result = execute(CATALOGUE.get("k8s.netpol.shop.api-ingress"), ctx)
     assert result.verdict == Verdict.PASS, result.reason
+
+
+CLUSTER_CASE = """cases:
+- id: mine.admin-guard
+  title: an admin guard over a namespace owner's allow
+  pods: [x/a, y/a, z/a]
+  steps:
+  - actions:
+    - create-policy: {metadata: {name: allow-all, namespace: y}, spec: {podSelector: {},
+        ingress: [{}]}}
+    - create-policy:
+        apiVersion: policy.networking.k8s.io/v1beta1
+        kind: ClusterNetworkPolicy
+        metadata: {name: guard-y}
+        spec:
+          tier: Admin
+          priority: 10
+          subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: y}}}
+          ingress:
+          - {name: no-x, action: Deny,
+             from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: x}}}]}
+    probes: [80/TCP]
+  - actions: [{delete-policy: guard-y}]
+    probes: [80/TCP]
+"""
+
+
+def test_a_users_case_with_a_cluster_network_policy_runs_and_cleans_up(tmp_path: Path) -> None:
+    """--netpol-cases takes ClusterNetworkPolicy cases: the oracle's expectation (x to y
+    denied by the Admin rule over the namespace's allow-all, then allowed once it is
+    deleted) is what a correct data plane shows; the lane's cluster policy is gone after."""
+    (case,) = k8s_netpol.use_cases(
+        CaseSelection(_case_file(tmp_path, CLUSTER_CASE), with_catalogue=False)
+    )
+    assert case.writes_cluster_policies
+    check = CATALOGUE.get(f"k8s.netpol.{case.id}")
+    assert check.spec.aspect == "cluster-netpol.case.mine.admin-guard"
+    ctx = FakeNetpolContext(FakeDataPlane())
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
+    result = execute(check, ctx)
+    assert result.verdict == Verdict.PASS, result.reason
+    assert result.netpol is not None and len(result.netpol.steps) == 2
+    assert ctx.policies == {}  # the cluster policy deleted, the NetworkPolicy too
+    # where the CNI does not enforce ClusterNetworkPolicy the case is a named skip
+    without = FakeNetpolContext(FakeDataPlane(), Capabilities(frozenset({"networkpolicy"})))
+    without.run_state.enforcement = Enforcement(True, "known", 0.1)
+    skipped = execute(check, without)
+    assert skipped.verdict == Verdict.SKIP and "cluster-network-policy" in skipped.reason
+    assert without.policies == {} and not without.api_calls
