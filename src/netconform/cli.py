@@ -4,6 +4,8 @@ code (2 bad input, 3 environment); anything else is a bug and keeps its tracebac
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -58,12 +60,14 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         print("netconform: interrupted", file=sys.stderr)
         return Interruption.of(exc).exit_code
     out = options.out
+    base = [str(conformance_dir()), "--rootdir", str(conformance_dir()), "-p", "no:cacheprovider"]
+    if args.k:
+        refused = _selection_refused([*base, "-k", args.k], run)
+        if refused:
+            print(f"netconform: -k {args.k!r}: {refused}", file=sys.stderr)
+            return 2
     argv = [
-        str(conformance_dir()),
-        "--rootdir",
-        str(conformance_dir()),
-        "-p",
-        "no:cacheprovider",
+        *base,
         "--alluredir",
         str(out / "allure-results"),
         "--clean-alluredir",
@@ -82,6 +86,25 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         print("netconform: no check matched the selection", file=sys.stderr)
         return 2
     return code if code in (0, 1, 2, 3, *EXIT_CODES) else 2
+
+
+def _selection_refused(argv: list[str], run: registry.PreparedRun) -> str | None:
+    """Why a -k selection is refused (malformed, or keeping no check), by pytest's own
+    collection before anything is provisioned (the plugin provisions nothing under
+    --collect-only); None when it keeps a check."""
+    import pytest
+
+    from netconform.plugin import ProvidedRun
+
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+        code = pytest.main([*argv, "--collect-only", "-q"], plugins=[ProvidedRun(run)])
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        return f"no check of {run.options.platform} matches"
+    if code == pytest.ExitCode.USAGE_ERROR:
+        lines = [ln for ln in said.getvalue().splitlines() if ln.startswith("ERROR:")]
+        return lines[0].removeprefix("ERROR: ") if lines else "not a pytest -k expression"
+    return None
 
 
 def cmd_lab(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from netconform.errors import said_not_raised
+from netconform.interrupts import shielded
 from netconform.vocab import Capability, Family
 
 
@@ -121,4 +122,5 @@ def running(platform: Platform) -> Iterator[Handle]:
         with said_not_raised("teardown"):
             platform.teardown()
         raise
-    platform.teardown()
+    with shielded("teardown"):
+        platform.teardown()

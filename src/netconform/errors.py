@@ -44,8 +44,12 @@ def exit_code_of(exc: NetconformError | OSError) -> int:
 @contextlib.contextmanager
 def said_not_raised(what: str) -> Iterator[None]:
     """Cleanup on a failure path: its own error is printed as one line, never raised over
-    the error that is already on its way to the user."""
+    the error that is already on its way to the user; a signal during it is said, never
+    allowed to abandon it (interrupts.shielded)."""
+    from netconform.interrupts import shielded
+
     try:
-        yield
+        with shielded(what):
+            yield
     except (NetconformError, OSError) as exc:
         sys.stderr.write(f"netconform: {what}: {exc}\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from enum import Enum
@@ -72,6 +73,44 @@ def terminate_as_interrupt() -> Iterator[None]:
         return
     handler = _RunSignalHandler()
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)
+
+
+class _NotedSignal:
+    """While a teardown runs: SIGINT and SIGTERM are said, not raised (in the run's process;
+    a forked child still dies of them, as _RunSignalHandler's does)."""
+
+    def __init__(self, what: str) -> None:
+        self.pid = os.getpid()
+        self.what = what
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self.pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        name = signal.Signals(signum).name
+        sys.stderr.write(
+            f"netconform: {name} during {self.what}: finishing it first "
+            "(SIGKILL abandons it; the next run or `lab down` / `cluster cleanup` reclaims)\n"
+        )
+
+
+@contextlib.contextmanager
+def shielded(what: str) -> Iterator[None]:
+    """Run a teardown to its end whatever signal comes: a second Ctrl-C, or the SIGTERM a
+    supervisor sends the whole process group after the one it sent the run (GNU timeout
+    does), would otherwise abandon it half-way and leave the lab or cluster behind. The
+    handlers before it are put back after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted = _NotedSignal(what)
+    previous = {s: signal.signal(s, noted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:

@@ -173,8 +173,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     state = config.stash.get(STATE, None)
-    if state is None or _is_worker(config):
-        return
+    if state is None or _is_worker(config) or config.option.collectonly:
+        return  # --collect-only: what a selection keeps, nothing provisioned
     progress = StreamProgress()
     phase = Phase.PREPARING
     try:

@@ -144,3 +144,34 @@ def test_a_signal_while_provisioning_still_writes_results(
 
 def _without_pid(calls: list[Any]) -> list[Any]:
     return [{k: v for k, v in c.items() if k != "pid"} for c in calls]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "said"),
+    [
+        ("nothing-is-named-so", "-k 'nothing-is-named-so': no check of fake matches"),
+        ("dns and not dns", "-k 'dns and not dns': no check of fake matches"),
+        ("dns or (", "-k 'dns or (': Wrong expression passed to '-k'"),
+    ],
+)
+def test_a_selection_of_no_check_is_refused_before_anything_is_provisioned(
+    keyword: str, said: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    argv = ["-c", _CLI, "run", "--platform", "fake", "--out", str(out), "-k", keyword,
+            "-p", "fake_platform"]  # fmt: skip
+    proc, calls = _run(argv, tmp_path)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (line,) = proc.stderr.splitlines()  # one line
+    assert line.startswith(f"netconform: {said}")
+    assert "provision" not in _lifecycle(calls)
+
+
+def test_a_selection_that_keeps_a_check_runs_it_alone(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    argv = ["-c", _CLI, "run", "--platform", "fake", "--out", str(out), "-k", "esp",
+            "-p", "fake_platform"]  # fmt: skip
+    proc, calls = _run(argv, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert [c["id"] for c in _results(out)["checks"]] == ["dns.fake.esp"]
+    assert _lifecycle(calls).count("provision") == 1

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from netconform.core import running
 from netconform.interrupts import Terminated, terminate_as_interrupt
 from netconform.results import (
     PROVISIONING_ERROR,
@@ -136,3 +137,51 @@ def test_sigint_interrupts_the_run_even_when_the_process_inherited_it_ignored() 
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # given back after the run
     finally:
         signal.signal(signal.SIGINT, inherited)
+
+
+class _Platform:
+    """Provisions, then is interrupted; its teardown gets signals of its own halfway."""
+
+    def __init__(self, during_teardown: tuple[signal.Signals, ...]) -> None:
+        self.during_teardown = during_teardown
+        self.torn_down = False
+
+    def provision(self) -> str:
+        return "handle"
+
+    def teardown(self) -> None:
+        for signum in self.during_teardown:
+            os.kill(os.getpid(), signum)
+        time.sleep(0.05)  # where the signals are taken
+        self.torn_down = True
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [(signal.SIGTERM,), (signal.SIGINT,), (signal.SIGTERM, signal.SIGINT, signal.SIGTERM)],
+)
+def test_a_signal_during_teardown_never_abandons_it(
+    signals: tuple[signal.Signals, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GNU timeout sends SIGTERM to the run and then to its process group: the second one
+    arrived in teardown and left a swarm lab up, its daemons running. A second Ctrl-C does
+    the same. The teardown finishes, the first interruption is what the run ends with, and
+    each later signal is said."""
+    platform = _Platform(signals)
+    with (  # noqa: PT012 - raised in sleep
+        terminate_as_interrupt(),
+        pytest.raises(Terminated),
+        running(platform),  # type: ignore[arg-type]
+    ):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    assert platform.torn_down
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == len(signals) and all("during teardown: finishing it" in s for s in said)
+
+
+def test_a_signal_during_the_normal_teardown_is_said_and_the_teardown_ends() -> None:
+    platform = _Platform((signal.SIGINT,))
+    with terminate_as_interrupt(), running(platform):  # type: ignore[arg-type]
+        pass
+    assert platform.torn_down

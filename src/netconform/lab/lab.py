@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from netconform.errors import EnvironmentUnfit, InputError
+from netconform.interrupts import shielded
 from netconform.lab import addressing, cgroups, daemons, image, kernel, netns, setup, state
 from netconform.lab import lock as lablock
 from netconform.lab.config import LabConfig
@@ -78,7 +79,8 @@ def up(
             lab = _build(lab, progress)
         except BaseException:
             progress.step("lab up failed: removing what was made")
-            down(config.name, lock=holding)
+            with shielded("removing the half-made lab"):
+                down(config.name, lock=holding)
             raise
         if not owned:
             lab = replace(lab, owner=None)
