@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from netconform.errors import InputError
-from netconform.inputs import read_text
+from netconform.inputs import load_yaml, read_text
 
 SCHEMA = "netconform/coverage/v1"
 REPO = Path(__file__).resolve().parents[2]
@@ -229,7 +229,7 @@ def parse(raw: Any, path: Path) -> CoverageMap:
 def load(path: Path = DATA) -> CoverageMap:
     text = read_text(path)
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not YAML: {exc}".splitlines()[0]) from None
     return parse(raw, path)

@@ -14,6 +14,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from netconform.errors import InputError
 
 _WHY = {
@@ -84,6 +86,69 @@ def load_json(text: str, where: Path | str) -> Any:
         raise InputError(f"{where}: not valid JSON (truncated?): {exc}") from None
     except RecursionError:
         raise InputError(f"{where}: nested too deeply to be a netconform document") from None
+
+
+# YAML bounds: a netconform document (a scenario, a case file, a profile, a Kubernetes
+# manifest) is nowhere near them; past them the file is refused, not built. Aliases are
+# counted expanded: nine aliases of nine aliases, eleven levels down, are 3e10 nodes.
+MAX_YAML_DEPTH = 100
+MAX_YAML_NODES = 2_000_000
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class YamlRefused(yaml.YAMLError):
+    """YAML that parses but that we will not build: too deep, too large once its aliases are
+    expanded, or an integer too long to be a measurement."""
+
+
+def _too_long_integer(event: yaml.ScalarEvent) -> bool:
+    digits = event.value.lstrip("+-").replace("_", "")
+    plain = not event.style  # None from the Python parser, "" from libyaml
+    return plain and digits.isdigit() and len(digits) > MAX_INT_DIGITS
+
+
+def _check_bounds(text: str | bytes) -> None:
+    """Walk the parser's events (iterative: no recursion, nothing built) measuring depth and
+    the expanded node count, each alias counted as the size of what it names."""
+    sizes: list[int] = [0]  # the node count of each open collection, the stream's first
+    anchors: list[str | None] = [None]
+    named: dict[str, int] = {}
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(sizes) > MAX_YAML_DEPTH:
+                raise YamlRefused(f"nested deeper than {MAX_YAML_DEPTH} levels")
+            sizes.append(1)
+            anchors.append(event.anchor)
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            size, anchor = sizes.pop(), anchors.pop()
+        elif isinstance(event, yaml.AliasEvent):
+            size, anchor = named.get(event.anchor or "", 1), None
+        elif isinstance(event, yaml.ScalarEvent):
+            if _too_long_integer(event):
+                raise YamlRefused(
+                    f"an integer of {len(event.value)} digits (at most {MAX_INT_DIGITS})"
+                )
+            size, anchor = 1, event.anchor
+        else:
+            continue
+        if anchor is not None:
+            named[anchor] = size
+        sizes[-1] += size
+        if sizes[-1] > MAX_YAML_NODES:
+            raise YamlRefused(f"over {MAX_YAML_NODES} values once its aliases are expanded")
+
+
+def load_yaml(text: str | bytes) -> Any:
+    """One YAML document, bounded (YamlRefused, a yaml.YAMLError, past the bounds)."""
+    _check_bounds(text)
+    return yaml.load(text, Loader=_Loader)
+
+
+def load_yaml_all(text: str | bytes) -> list[Any]:
+    """Every document of a YAML stream, bounded as load_yaml."""
+    _check_bounds(text)
+    return list(yaml.load_all(text, Loader=_Loader))
 
 
 def finite(value: Any) -> Any:

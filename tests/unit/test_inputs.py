@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from netconform import inputs
 from netconform.catalog.scenario import (
     KubernetesScenario,
     SwarmScenario,
@@ -224,3 +227,30 @@ def test_a_measurement_that_is_not_a_number_is_written_as_null(tmp_path: Path) -
     assert "NaN" not in text and "Infinity" not in text
     back = read_results(path).checks[0].measurements
     assert back == {"ratio_to_baseline": None, "mbit_s": None, "ok": 1.5}
+
+
+def _alias_bomb(levels: int) -> str:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (_alias_bomb(12), "over 2000000 values once its aliases are expanded"),
+        ("a: " + "[" * 150 + "]" * 150, "nest"),  # libyaml's own limit or ours
+        ("- " * 150 + "x", "nested deeper than 100 levels"),  # block style: ours
+        ("port: 123456789012345678901234567890", "an integer of 30 digits (at most 20)"),
+    ],
+)
+def test_yaml_past_its_bounds_is_refused_before_anything_is_built(text: str, said: str) -> None:
+    with pytest.raises(yaml.YAMLError, match=re.escape(said)):
+        inputs.load_yaml(text)
+
+
+def test_yaml_within_its_bounds_loads_as_yaml_does() -> None:
+    text = _alias_bomb(4) + 'quoted: "123456789012345678901234567890"\nport: 8_080\n'
+    assert inputs.load_yaml(text) == yaml.safe_load(text)
+    assert inputs.load_yaml_all("a: 1\n---\nb: [2]\n") == [{"a": 1}, {"b": [2]}]

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from netconform.errors import file_field_error
-from netconform.inputs import read_text
+from netconform.inputs import load_yaml, read_text
 
 SCHEMA: Final = "netconform/scenario/v1"
 
@@ -133,7 +133,7 @@ def load_kubernetes_scenario(path: Path | None = None) -> KubernetesScenario:
 def _load(path: Path, model: type[Model]) -> Model:
     text = read_text(path)
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "yaml"

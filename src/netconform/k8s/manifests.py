@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from netconform.inputs import load_yaml_all
+
 Manifest = dict[str, Any]
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -16,7 +18,7 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def load_all(text: str | bytes) -> list[Manifest]:
     """Every non-empty document; a document that is not a mapping is a ValueError."""
     docs = []
-    for doc in yaml.load_all(text, Loader=_Loader):
+    for doc in load_yaml_all(text):
         if doc is None:
             continue
         if not isinstance(doc, dict):

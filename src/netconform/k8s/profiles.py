@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from netconform.errors import InputError, file_field_error
-from netconform.inputs import read_text
+from netconform.inputs import load_yaml, read_text
 from netconform.k8s import patches
 from netconform.vocab import Capability
 
@@ -225,7 +225,7 @@ def fixtures_dir() -> Path:
 def _load_yaml(path: Path) -> Any:
     text = read_text(path)
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         raise file_field_error(path, "", f"malformed YAML: {exc}") from None
 

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from netconform.errors import file_field_error
-from netconform.inputs import load_json, read_text
+from netconform.inputs import load_json, load_yaml, read_text
 from netconform.netpol.cluster_policy import AnyPolicy
 from netconform.netpol.manifest import manifest_label, parse_manifest
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
@@ -55,7 +55,7 @@ def read_structured(path: Path) -> Any:
     try:
         if path.suffix == ".json":
             return load_json(text, path)
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()
         raise file_field_error(path, "", f"not valid YAML/JSON: {' '.join(first)}") from None
