@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,25 @@ class RunOptions:
         )
 
 
+def _is_kind(platform: str) -> bool:
+    return platform.startswith("kind-")
+
+
+class Scope(Enum):
+    """The platforms an option means something on (by name: options are parsed before the
+    platform table is loaded); given elsewhere it is refused, never silently ignored."""
+
+    EVERY = ("every platform", lambda p: True)
+    SWARM_LAB = ("platform swarm-lab", lambda p: p == "swarm-lab")
+    KIND = ("the kind platforms", _is_kind)
+    KUBERNETES = ("the Kubernetes platforms", lambda p: _is_kind(p) or p == "cluster")
+    CLUSTER = ("platform cluster; the kind platforms start their own", lambda p: p == "cluster")
+
+    def __init__(self, says: str, covers: Callable[[str], bool]) -> None:
+        self.says = says
+        self.covers = covers
+
+
 @dataclass(frozen=True)
 class Option:
     """One option of a run, as `netconform run` spells it and as the pytest plugin does
@@ -84,6 +104,7 @@ class Option:
     flag: bool = False  # given or not, no value
     cli_required: bool = False
     metavar: str | None = None
+    scope: Scope = Scope.EVERY
 
 
 OPTIONS = (
@@ -94,25 +115,28 @@ OPTIONS = (
     Option("--scenario", "--scenario", "scenario",
            "scenario file (default scenarios/<family>.yaml)", Path, metavar="FILE"),
     Option("--hosts", "--lab-hosts", "hosts", f"swarm-lab: hosts (default {LabConfig.hosts})",
-           int, metavar="N"),
+           int, metavar="N", scope=Scope.SWARM_LAB),
     Option("--underlay-mtu", "--underlay-mtu", "underlay_mtu",
-           f"swarm-lab: underlay MTU (default {LabConfig.underlay_mtu})", int, metavar="MTU"),
+           f"swarm-lab: underlay MTU (default {LabConfig.underlay_mtu})", int, metavar="MTU",
+           scope=Scope.SWARM_LAB),
     Option("--lab-name", "--lab-name", "lab_name",
-           f"swarm-lab: lab name (default {LabConfig.name!r})", metavar="NAME"),
+           f"swarm-lab: lab name (default {LabConfig.name!r})", metavar="NAME",
+           scope=Scope.SWARM_LAB),
     Option("--node-image", "--node-image", "node_image",
            "kind platforms: node image (default: the platform's kind config; "
-           "env NETCONFORM_KIND_NODE_IMAGE)", metavar="IMAGE"),
+           "env NETCONFORM_KIND_NODE_IMAGE)", metavar="IMAGE", scope=Scope.KIND),
     Option("--offline", "--offline", "offline",
-           "kind platforms: run without the network (env NETCONFORM_OFFLINE=1)", None, flag=True),
+           "kind platforms: run without the network (env NETCONFORM_OFFLINE=1)", None, flag=True,
+           scope=Scope.KIND),
     Option("--netpol-cases", "--netpol-cases", "netpol_cases",
            "Kubernetes platforms: run the NetworkPolicy cases of DIR (*.yaml, the "
            "scenarios/netpol/ format) instead of the built-in catalogue; +DIR runs them "
-           "beside it", str, metavar="[+]DIR"),
+           "beside it", str, metavar="[+]DIR", scope=Scope.KUBERNETES),
     Option(EXTERNAL_TARGET, "--external-target", "external_target",
            "platform cluster: a server outside the cluster for the external checks, running "
            "netconform/probes/peer_echo.py (`python3 peer_echo.py TCPPORT UDPPORT world`); "
            "kind starts its own (env NETCONFORM_EXTERNAL_TARGET)", str,
-           metavar="IPV4:TCPPORT[:UDPPORT]"),
+           metavar="IPV4:TCPPORT[:UDPPORT]", scope=Scope.CLUSTER),
 )  # fmt: skip
 
 
@@ -143,6 +167,7 @@ def normalise(given: Mapping[str, Any], settings: Settings) -> RunOptions:
     """RunOptions from what the user gave (dest -> value, None when not given): defaults
     filled, the environment merged (the command line wins), named directories checked."""
     platform = str(given["platform"])
+    _refuse_out_of_scope(given, platform)
     lab = LabConfig()
     cases = given.get("netpol_cases")
     selection = CaseSelection.parse(None if cases is None else str(cases))
@@ -164,14 +189,19 @@ def normalise(given: Mapping[str, Any], settings: Settings) -> RunOptions:
     )
 
 
+def _refuse_out_of_scope(given: Mapping[str, Any], platform: str) -> None:
+    """An option given for a platform it means nothing on is exit 2, naming both."""
+    for option in OPTIONS:
+        value = given.get(option.dest)
+        if value is None or value is False or option.scope.covers(platform):
+            continue
+        shown = option.cli if option.flag else f"{option.cli} {value}"
+        raise InputError(f"{shown}: not an option of {platform} (it is for {option.scope.says})")
+
+
 def _external_target(platform: str, given: Any, settings: Settings) -> ExternalTarget | None:
     """--external-target (else NETCONFORM_EXTERNAL_TARGET), parsed; on a platform other than
-    cluster the option is an error (exit 2), the variable is not read."""
-    if given is not None and platform != "cluster":
-        raise InputError(
-            f"{EXTERNAL_TARGET} {given}: only platform cluster takes an external target "
-            f"(the kind platforms start their own), not {platform}"
-        )
+    cluster the variable is not read (the option is refused before)."""
     if platform != "cluster":
         return None
     if given is not None:

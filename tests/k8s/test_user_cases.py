@@ -182,7 +182,7 @@ def test_netpol_cases_on_a_swarm_platform_is_bad_usage(
 ) -> None:
     directory = _case_file(tmp_path, GOOD)
     assert main(["run", "--platform", "swarm", "--netpol-cases", str(directory)]) == 2
-    assert "NetworkPolicy cases run on kind-flannel" in capsys.readouterr().err
+    assert "(it is for the Kubernetes platforms)" in capsys.readouterr().err
 
 
 def test_good_cases_reach_the_platform_only_after_they_loaded(

@@ -254,3 +254,26 @@ def test_yaml_within_its_bounds_loads_as_yaml_does() -> None:
     text = _alias_bomb(4) + 'quoted: "123456789012345678901234567890"\nport: 8_080\n'
     assert inputs.load_yaml(text) == yaml.safe_load(text)
     assert inputs.load_yaml_all("a: 1\n---\nb: [2]\n") == [{"a": 1}, {"b": [2]}]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["--platform", "kind-flannel", "--hosts", "5"],
+            "--hosts 5: not an option of kind-flannel",
+        ),
+        (["--platform", "kind-cilium", "--underlay-mtu", "9000"], "--underlay-mtu 9000: not an"),
+        (["--platform", "cluster", "--lab-name", "x"], "--lab-name x: not an option of cluster"),
+        (["--platform", "swarm-lab", "--offline"], "--offline: not an option of swarm-lab"),
+        (["--platform", "cluster", "--node-image", "i"], "--node-image i: not an option of cl"),
+        (["--platform", "swarm", "--external-target", "192.0.2.1:80"], "--external-target 192.0.2.1:80: not an"),
+    ],
+)
+def test_an_option_of_another_platform_is_refused_not_ignored(
+    argv: list[str], said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", *argv, "--out", str(tmp_path / "out")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"netconform: {said}")
+    assert not (tmp_path / "out").exists()

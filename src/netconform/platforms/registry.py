@@ -164,15 +164,6 @@ def names(family: Family | None = None) -> tuple[str, ...]:
     return tuple(n for n, e in PLATFORMS.items() if family in (None, e.family))
 
 
-def _kubernetes_only(options: RunOptions) -> None:
-    if entry(options.platform).family != Family.KUBERNETES:
-        kube = ", ".join(names(Family.KUBERNETES))
-        raise InputError(
-            f"--netpol-cases {options.netpol_cases}: NetworkPolicy cases run on {kube}, "
-            f"not on {options.platform}"
-        )
-
-
 def load_checks(which: str, options: RunOptions | None = None) -> None:
     """Import the check modules of a platform, or of every platform of a family (`swarm` is
     both, with the same modules); importing registers the checks in the catalogue. With a
@@ -182,8 +173,6 @@ def load_checks(which: str, options: RunOptions | None = None) -> None:
         modules = entry(which).check_modules
     else:
         modules = tuple(m for e in PLATFORMS.values() if e.family == which for m in e.check_modules)
-    if options is not None and options.netpol_cases.directory is not None:
-        _kubernetes_only(options)
     for module in dict.fromkeys(modules):
         loaded = importlib.import_module(module)
         if options is not None and isinstance(loaded, TakesRunOptions):
