@@ -267,7 +267,7 @@ def test_yaml_within_its_bounds_loads_as_yaml_does() -> None:
         (["--platform", "cluster", "--lab-name", "x"], "--lab-name x: not an option of cluster"),
         (["--platform", "swarm-lab", "--offline"], "--offline: not an option of swarm-lab"),
         (["--platform", "cluster", "--node-image", "i"], "--node-image i: not an option of cl"),
-        (["--platform", "swarm", "--external-target", "192.0.2.1:80"], "--external-target 192.0.2.1:80: not an"),
+        (["--platform", "swarm", "--external-target", "192.0.2.1:80"], "--external-target 192"),
     ],
 )
 def test_an_option_of_another_platform_is_refused_not_ignored(
