@@ -80,15 +80,32 @@ class Settings:
             if env.get("NETCONFORM_CILIUM_CHART")
             else None,
             docker_host=env.get("DOCKER_HOST", ""),
-            lab_state_dir=Path(env.get("NETCONFORM_STATE_DIR") or cls.lab_state_dir),
-            lab_cache_dir=Path(env.get("NETCONFORM_CACHE_DIR") or cls.lab_cache_dir),
-            state_home=Path(env.get("XDG_STATE_HOME") or home / ".local" / "state"),
-            cache_home=Path(env.get("XDG_CACHE_HOME") or home / ".cache"),
+            lab_state_dir=_absolute(env, "NETCONFORM_STATE_DIR", cls.lab_state_dir),
+            lab_cache_dir=_absolute(env, "NETCONFORM_CACHE_DIR", cls.lab_cache_dir),
+            state_home=_xdg(env, "XDG_STATE_HOME", home / ".local" / "state"),
+            cache_home=_xdg(env, "XDG_CACHE_HOME", home / ".cache"),
         )
 
 
 def _words(value: str) -> tuple[str, ...]:
     return tuple(w.strip() for w in value.split(",") if w.strip())
+
+
+def _absolute(env: Mapping[str, str], name: str, default: Path) -> Path:
+    """A directory variable of ours: absolute (the lab's state and cache are removed by
+    path, never relative to wherever the run started), else the default when unset."""
+    value = env.get(name)
+    if not value:
+        return default
+    if not os.path.isabs(value):
+        raise InputError(f"{name}={value!r}: expected an absolute path")
+    return Path(value)
+
+
+def _xdg(env: Mapping[str, str], name: str, default: Path) -> Path:
+    """An XDG base directory: a relative value is invalid and ignored, as the spec says."""
+    value = env.get(name, "")
+    return Path(value) if os.path.isabs(value) else default
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

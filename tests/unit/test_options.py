@@ -180,3 +180,16 @@ def test_swarm_lab_preflight_installs_nothing(monkeypatch: pytest.MonkeyPatch) -
 class _Done:
     returncode = 0
     stderr = ""
+
+
+@pytest.mark.parametrize("name", ["NETCONFORM_STATE_DIR", "NETCONFORM_CACHE_DIR"])
+def test_a_relative_lab_directory_is_refused(name: str) -> None:
+    """The lab's state and cache are removed by path: never relative to the working directory."""
+    with pytest.raises(InputError, match=f"{name}='labs': expected an absolute path"):
+        Settings.from_env({name: "labs", "HOME": "/root"})
+
+
+def test_a_relative_xdg_directory_is_ignored_as_the_spec_says() -> None:
+    settings = Settings.from_env({"XDG_STATE_HOME": "state", "HOME": "/home/u"})
+    assert settings.state_home == Path("/home/u/.local/state")
+    assert Settings.from_env({"XDG_STATE_HOME": "/s", "HOME": "/h"}).state_home == Path("/s")
