@@ -182,3 +182,18 @@ def test_observed_prints_every_step_of_a_case_from_a_run_held_or_not(
     assert "pass" in out and "step deny ingress in x: held after" in out
     assert "x/a  X X . .   X X . ." in out  # expected and observed, side by side
     assert main(["observed", str(data), "no-such-case"]) == 2
+
+
+def test_a_matrix_too_large_to_compute_is_refused_unless_the_flows_are_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ports = [{"port": 80, "protocol": "TCP"}, {"port": 81, "protocol": "TCP"}]
+    pods = [{"namespace": "x", "name": f"p{i}", "ports": ports} for i in range(1001)]
+    model = {"namespaces": {"x": {}}, "pods": pods}
+    path = write(tmp_path, {"model": model, "policies": []}, "big.json")
+    with pytest.raises(InputError, match=r"model: 1001 pods serving 2002 ports make 2,004,002"):
+        run(["netpol", "expect", str(path)])
+    probes = [{"from": "x/p0", "to": "x/p1000", "port": 81, "protocol": "TCP"}]
+    listed = write(tmp_path, {"model": model, "policies": [], "probes": probes}, "flows.json")
+    assert run(["netpol", "expect", str(listed), "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["results"]) == 1
