@@ -12,10 +12,18 @@ import sys
 from collections.abc import Iterator
 
 
+# Control characters shown escaped: a field name or value from a user's file may hold a
+# newline, and the message must stay one line (and not move the terminal's cursor).
+_ESCAPED = {c: repr(chr(c))[1:-1] for c in (*range(32), 127)}
+
+
 class NetconformError(Exception):
     """Base of the errors that end a command with a one-line message."""
 
     exit_code = 2
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(str(message).translate(_ESCAPED), *args)
 
 
 class InputError(NetconformError):

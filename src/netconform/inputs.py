@@ -139,6 +139,14 @@ def _check_bounds(text: str | bytes) -> None:
             raise YamlRefused(f"over {MAX_YAML_NODES} values once its aliases are expanded")
 
 
+def yaml_problem(exc: yaml.YAMLError) -> tuple[str, str]:
+    """Where a YAML text is wrong ("line N", or "" when PyYAML does not say) and what is, on
+    one line (PyYAML's messages span several)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return (f"line {mark.line + 1}" if mark is not None else ""), " ".join(str(problem).split())
+
+
 def load_yaml(text: str | bytes) -> Any:
     """One YAML document, bounded (YamlRefused, a yaml.YAMLError, past the bounds)."""
     _check_bounds(text)

@@ -77,7 +77,7 @@ def _case_file(tmp_path: Path, text: str | bytes, name: str = "mine.yaml") -> Pa
 
 
 BAD = {
-    "malformed-yaml": ("cases: [\n  - id: x\n", "mine.yaml: not valid YAML/JSON"),
+    "malformed-yaml": ("cases: [\n  - id: x\n", "mine.yaml: line 2: not valid YAML: "),
     "binary": (b"\xff\xfe\x00 not text", "mine.yaml: cannot read: not UTF-8 text"),
     "unknown-case-field": (
         GOOD.replace("  title:", "  titel:"),

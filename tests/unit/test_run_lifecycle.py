@@ -49,11 +49,11 @@ def test_pytest_with_the_plugin(workers: str | None, tmp_path: Path) -> None:
     out = tmp_path / "out"
     argv = ["-m", "pytest", str(REPO / "conformance"), "-p", "fake_platform", "-p",
             "no:cacheprovider", "--platform", "fake", "--netconform-out", str(out),
-            "--lab-name", "lab7", *(["-n", workers] if workers else [])]  # fmt: skip
+            "--keep", *(["-n", workers] if workers else [])]  # fmt: skip
     proc, calls = _run(argv, tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert _lifecycle(calls) == ["build", "prepare_host", "preflight", "provision", "teardown"]
-    assert calls[0]["lab"] == "lab7" and calls[0]["probe_timeout_s"] == 2.0
+    assert calls[0]["keep"] is True and calls[0]["probe_timeout_s"] == 2.0
     attached = [c for c in calls if c["event"] == "attach"]
     assert attached and all(c["token"] == "t0k3n" for c in attached)
     controller = calls[0]["pid"]

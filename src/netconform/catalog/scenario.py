@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from netconform.errors import file_field_error
-from netconform.inputs import load_yaml, read_text
+from netconform.inputs import load_yaml, read_text, yaml_problem
 
 SCHEMA: Final = "netconform/scenario/v1"
 
@@ -135,11 +135,8 @@ def _load(path: Path, model: type[Model]) -> Model:
     try:
         raw = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "yaml"
-        raise file_field_error(
-            path, where, f"malformed YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
+        where, problem = yaml_problem(exc)
+        raise file_field_error(path, where or "yaml", f"malformed YAML: {problem}") from None
     if not isinstance(raw, dict):
         raise file_field_error(path, "", "top level must be a mapping")
     for key in ("schema", "family"):  # defaulted in code, said in every file

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from netconform.errors import InputError, file_field_error
-from netconform.inputs import load_yaml, read_text
+from netconform.inputs import load_yaml, read_text, yaml_problem
 from netconform.k8s import patches
 from netconform.vocab import Capability
 
@@ -227,7 +227,8 @@ def _load_yaml(path: Path) -> Any:
     try:
         return load_yaml(text)
     except yaml.YAMLError as exc:
-        raise file_field_error(path, "", f"malformed YAML: {exc}") from None
+        where, problem = yaml_problem(exc)
+        raise file_field_error(path, where, f"malformed YAML: {problem}") from None
 
 
 def _field_error(path: Path, exc: ValidationError) -> InputError:

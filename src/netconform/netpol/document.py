@@ -9,7 +9,6 @@ guard)`) and the field inside it.
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import yaml
 
 from netconform.errors import file_field_error
-from netconform.inputs import load_json, load_yaml, read_text
+from netconform.inputs import load_json, load_yaml, read_text, yaml_problem
 from netconform.netpol.cluster_policy import AnyPolicy
 from netconform.netpol.manifest import manifest_label, parse_manifest
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
@@ -56,9 +55,9 @@ def read_structured(path: Path) -> Any:
         if path.suffix == ".json":
             return load_json(text, path)
         return load_yaml(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()
-        raise file_field_error(path, "", f"not valid YAML/JSON: {' '.join(first)}") from None
+    except yaml.YAMLError as exc:
+        where, problem = yaml_problem(exc)
+        raise file_field_error(path, where, f"not valid YAML: {problem}") from None
 
 
 def _mapping(value: Any, field: str, allowed: set[str] | None = None) -> Mapping[str, Any]:
@@ -121,9 +120,9 @@ def parse_pod(value: Any, field: str) -> Pod:
         pfield = f"{field}.ports[{i}]"
         port_entry = _mapping(raw, pfield, {"name", "port", "protocol"})
         port_name = port_entry.get("name", "")
-        if port_name and (
-            not isinstance(port_name, str) or (problem := port_name_problem(port_name))
-        ):
+        if port_name and not isinstance(port_name, str):
+            raise _Problem(f"{pfield}.name", f"must be a string, not {type(port_name).__name__}")
+        if port_name and (problem := port_name_problem(port_name)):
             raise _Problem(f"{pfield}.name", f"{port_name!r}: {problem}")
         ports.append(
             ContainerPort(

@@ -342,9 +342,9 @@ class ManifestParser:
         if value is None:
             return None
         entry = self.mapping(value, path, {"matchLabels", "matchExpressions"})
-        labels = self.mapping(
-            entry.get("matchLabels"), f"{path}.matchLabels", set(entry.get("matchLabels") or {})
-        )
+        raw_labels = entry.get("matchLabels")
+        any_key = set(raw_labels) if isinstance(raw_labels, Mapping) else set()  # keys: below
+        labels = self.mapping(raw_labels, f"{path}.matchLabels", any_key)
         pairs = []
         for key, val in labels.items():
             kpath = f"{path}.matchLabels"
