@@ -11,7 +11,6 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
-
 # Control characters shown escaped: a field name or value from a user's file may hold a
 # newline, and the message must stay one line (and not move the terminal's cursor).
 _ESCAPED = {c: repr(chr(c))[1:-1] for c in (*range(32), 127)}

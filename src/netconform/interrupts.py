@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from types import FrameType
 
@@ -66,12 +66,18 @@ class _RunSignalHandler:
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """While the block runs, SIGINT raises KeyboardInterrupt and SIGTERM Terminated (whatever
-    the process inherited); the previous handlers after it. Only the main thread can take
-    signals: elsewhere this changes nothing."""
+    the process inherited); the previous handlers after it."""
+    with _handling(_RunSignalHandler()):
+        yield
+
+
+@contextlib.contextmanager
+def _handling(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM go to `handler` while the block runs, the handlers before after it.
+    Only the main thread can take signals: elsewhere this changes nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    handler = _RunSignalHandler()
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
@@ -104,15 +110,6 @@ class _NotedSignal:
 def shielded(what: str) -> Iterator[None]:
     """Run a teardown to its end whatever signal comes: a second Ctrl-C, or the SIGTERM a
     supervisor sends the whole process group after the one it sent the run (GNU timeout
-    does), would otherwise abandon it half-way and leave the lab or cluster behind. The
-    handlers before it are put back after it."""
-    if threading.current_thread() is not threading.main_thread():
+    does), would otherwise abandon it half-way and leave the lab or cluster behind."""
+    with _handling(_NotedSignal(what)):
         yield
-        return
-    noted = _NotedSignal(what)
-    previous = {s: signal.signal(s, noted) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, before in previous.items():
-            signal.signal(signum, before)

@@ -21,11 +21,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from netconform.netpol.cluster_policy import Action, Tier
 
 NS_LABEL = "kubernetes.io/metadata.name"
 CNP_API_VERSION = "policy.networking.k8s.io/v1beta1"
@@ -33,17 +34,6 @@ CNP_KIND = "ClusterNetworkPolicy"
 FILE_NAME = "generated-cnp.yaml"
 
 Json = dict[str, Any]
-
-
-class Tier(StrEnum):
-    ADMIN = "Admin"
-    BASELINE = "Baseline"
-
-
-class Action(StrEnum):
-    ACCEPT = "Accept"
-    DENY = "Deny"
-    PASS = "Pass"
 
 
 @dataclass(frozen=True)
