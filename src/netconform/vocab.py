@@ -40,6 +40,8 @@ class Capability(StrEnum):
     NODEPORT = "nodeport"
     HOSTNETWORK = "hostnetwork"
     ICMP = "icmp"
+    # a pod's hostPort published on its node (the CNI's portmap plugin, or an eBPF datapath)
+    HOST_PORT = "host-port"
     # SIG Network's ClusterNetworkPolicy (policy.networking.k8s.io): its CRD served and the
     # CNI enforcing it (Calico v3.32 by default, Cilium v1.20 behind a flag).
     CLUSTER_NETWORK_POLICY = "cluster-network-policy"

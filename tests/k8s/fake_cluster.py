@@ -23,7 +23,14 @@ from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.netpol_binding import CLUSTER_POLICY_OWNER, ClusterDns
 from netconform.k8s.netpol_runner import Clock, monotonic
 from netconform.k8s.run_state import KubeRunState
-from netconform.k8s.workloads import NETPOL_LANES, WorkloadSpec, netpol_objects
+from netconform.k8s.workloads import (
+    MANAGED_BY,
+    NETPOL_LANES,
+    ROLE_LABEL,
+    RUN_LABEL,
+    WorkloadSpec,
+    netpol_objects,
+)
 from netconform.netpol.catalogue import port_name
 from netconform.netpol.manifest import manifest_kind, parse_manifest
 from netconform.netpol.model import Cluster, ContainerPort, Namespace, Pod, Protocol
@@ -217,6 +224,10 @@ class FakeNetpolContext:
     @_locked
     def set_pod_labels(self, namespace: str, name: str, labels: Mapping[str, str]) -> None:
         self._own(namespace)
+        # the real context finds the run's pods by the run's labels: without them, lost
+        lost = sorted({MANAGED_BY, RUN_LABEL, ROLE_LABEL} - set(labels))
+        if lost:
+            raise AssertionError(f"relabelling {namespace}/{name} dropped the run's {lost}")
         self.pod_labels[f"{namespace}/{name}"] = dict(labels)
         self._changed()
         self.labels_changed_at = time.monotonic()

@@ -88,7 +88,7 @@ class ScriptedContext:
         self.services = self._services()
         self.answer: Answer = answer or Conformant(self)
         self._capabilities = capabilities or Capabilities(
-            frozenset({"nodeport", "hostnetwork", "icmp"})
+            frozenset({"nodeport", "hostnetwork", "icmp", "host-port"})
         )
         self._ids = itertools.count()
 

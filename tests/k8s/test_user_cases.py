@@ -353,3 +353,27 @@ def test_a_users_case_with_a_cluster_network_policy_runs_and_cleans_up(tmp_path:
     skipped = execute(check, without)
     assert skipped.verdict == Verdict.SKIP and "cluster-network-policy" in skipped.reason
     assert without.policies == {} and not without.api_calls
+
+
+@pytest.mark.parametrize(
+    "case_id",
+    [
+        "generated.cnp.networks.deny-all-ipv4-includes-pods.egress",
+        "generated.cnp.networks.deny-one-ip-before-accept-all.egress",
+    ],
+)
+def test_cluster_policy_networks_that_miss_pods_are_classified_not_failed(case_id: str) -> None:
+    """Found on kind-cilium-cnp: Cilium v1.20 matches a ClusterNetworkPolicy's `networks`
+    against addresses outside the cluster only (as its ipBlock); such steps are the profile
+    cnp-networks-do-not-match-pods, with their observed tables, and not failures."""
+    check = CATALOGUE.get(f"k8s.netpol.{case_id}")
+    ctx = FakeNetpolContext(FakeDataPlane(profile=Profile(networks_match_pods=False)))
+    ctx.run_state.enforcement = Enforcement(True, "known", 0.1)
+    result = execute(check, ctx)
+    assert result.verdict == Verdict.PASS and result.profile, result.reason
+    assert result.netpol is not None
+    assert "cnp-networks-do-not-match-pods" in {s.profile for s in result.netpol.steps}
+    correct = FakeNetpolContext(FakeDataPlane())
+    correct.run_state.enforcement = Enforcement(True, "known", 0.1)
+    plain = execute(check, correct)
+    assert plain.verdict == Verdict.PASS and not plain.profile, plain.reason

@@ -69,7 +69,10 @@ def spec_of(case: Case) -> str:
 
 CANARY_ID = "k8s.netpol.enforcement"
 # Profiles where CNIs legitimately differ, tried when the default expectation is not met.
-ALTERNATIVE_PROFILES = {"ipblock-does-not-match-pods": Profile(ipblock_matches_pods=False)}
+ALTERNATIVE_PROFILES = {
+    "ipblock-does-not-match-pods": Profile(ipblock_matches_pods=False),
+    "cnp-networks-do-not-match-pods": Profile(networks_match_pods=False),
+}
 PROBE_KIND = {Protocol.TCP: ProbeKind.TCP, Protocol.UDP: ProbeKind.UDP}
 # Cases testing what another family tests by other means share that aspect.
 SHARED_ASPECTS = {
@@ -257,7 +260,7 @@ def _sync_labels(
         if not binding.owns_namespace(pod.namespace):
             continue
         if before is None or before.pod(pod.key).labels != pod.labels:
-            ctx.set_pod_labels(binding.real(pod.namespace), pod.name, dict(pod.labels))
+            ctx.set_pod_labels(binding.real(pod.namespace), pod.name, binding.real_pod_labels(pod))
 
 
 def _delete_lane_policies(ctx: KubeCheckContext, binding: NetpolBinding) -> None:

@@ -47,8 +47,10 @@ AFFINITY_REF = SERVICE + "#session-affinity"
 LATENCY_REF = "https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/"
 
 
-def _spec(id_: str, aspect: str, title: str, ref: str) -> CheckSpec:
-    return spec(id_, Area.REACHABILITY, aspect, title, ref)
+def _spec(
+    id_: str, aspect: str, title: str, ref: str, requires: frozenset[Capability] = frozenset()
+) -> CheckSpec:
+    return spec(id_, Area.REACHABILITY, aspect, title, ref, requires)
 
 
 def _answered_by(name: str) -> Expect:
@@ -95,6 +97,7 @@ def _hostport_cells(ctx: KubeCheckContext) -> list[Cell]:
         "hostPort over TCP and UDP through the node's address, from that node and another; "
         "one hostPort number, two protocols, two pods, both answer",
         HOSTPORT_REF,
+        frozenset({Capability.HOST_PORT}),
     )
 )
 def hostport(ctx: KubeCheckContext) -> Outcome:

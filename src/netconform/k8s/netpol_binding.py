@@ -18,7 +18,7 @@ from netconform.netpol.catalogue import (
 )
 from netconform.netpol.cluster_policy import KIND as CLUSTER_KIND
 from netconform.netpol.manifest import cluster_namespace_selectors, manifest_kind
-from netconform.netpol.model import NAMESPACE_NAME_LABEL, Cluster, Namespace
+from netconform.netpol.model import NAMESPACE_NAME_LABEL, Cluster, Namespace, Pod
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,12 @@ class NetpolBinding:
     def owns_namespace(self, logical: str) -> bool:
         """Whether the run made this namespace (so a case may change its labels)."""
         return logical in self.namespaces
+
+    def real_pod_labels(self, model: Pod) -> dict[str, str]:
+        """What the real pod's labels must be for the model pod: the model's, and the run's
+        own (a relabel that dropped them lost the pod to the run: found when a
+        ClusterNetworkPolicy case replaced y/b's labels on real Cilium)."""
+        return {**model.labels, **self.pod_labels}
 
     def real_namespace_labels(self, model: Namespace) -> dict[str, str]:
         """What the real namespace's labels must be for the model namespace (the API server

@@ -67,6 +67,9 @@ class Profile:
     """Knobs where CNIs legitimately differ. Defaults follow upstream e2e and Calico."""
 
     ipblock_matches_pods: bool = True
+    # a ClusterNetworkPolicy's egress `networks` match pod addresses too (the API says so;
+    # Cilium v1.20, selecting by CIDR identity, does not, as with ipBlock)
+    networks_match_pods: bool = True
     ignore_loopback: bool = True
     host_network: HostNetworkMode = HostNetworkMode.IGNORE
     # A pod to itself through a Service: upstream prefers it subject to cluster policies but
@@ -385,7 +388,9 @@ class Oracle:
             return frozenset(
                 i
                 for i, pod in enumerate(self._pods)
-                if pod.ip and any(_in_network(pod.ip, n) for n in peer.networks)
+                if pod.ip
+                and any(_in_network(pod.ip, n) for n in peer.networks)
+                and (self.profile.networks_match_pods or not self._ordinary(pod))
             )
         return frozenset()  # nodes, domainNames: judged by no pod address here
 

@@ -36,7 +36,13 @@ from netconform.vocab import Capability, Family
 NODES_USED = 3
 CLUSTER_CAPABILITIES = Capabilities(
     frozenset(
-        {Capability.NETWORKPOLICY, Capability.NODEPORT, Capability.HOSTNETWORK, Capability.ICMP}
+        {
+            Capability.NETWORKPOLICY,
+            Capability.NODEPORT,
+            Capability.HOSTNETWORK,
+            Capability.ICMP,
+            Capability.HOST_PORT,
+        }
     ),
     {
         Capability.SCTP: "the probe agent has no SCTP probe yet",
