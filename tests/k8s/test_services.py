@@ -19,9 +19,10 @@ from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import (
     AFFINITY_SERVICE,
     ENDPOINT_LABEL,
-    HOSTPORT,
+    HOSTPORT_BASE,
     HOSTPORT_NODES,
     HOSTPORT_PROTOCOLS,
+    HOSTPORT_SPAN,
     IN_SERVICE_LABEL,
     LATENCY_LANES,
     NODE_INDEX_LABEL,
@@ -36,6 +37,8 @@ from netconform.probes.model import Probe
 from netconform.results import CheckResult, Measure, Verdict
 
 from .scripted import SPEC, Reply, ScriptedContext, did_not_run
+
+HOSTPORT = SPEC.hostport  # the scripted run's own
 
 CHECKS = sorted(c.spec.id for c in CATALOGUE if c.spec.id.startswith("k8s.svc."))
 
@@ -151,7 +154,7 @@ def test_the_workloads_have_what_the_checks_look_for() -> None:
             pod = objects[("Pod", hostport_pod_name(i, proto))]
             ports = pod["spec"]["containers"][0]["ports"]
             published = [p for p in ports if "hostPort" in p]
-            assert [(p["hostPort"], p["protocol"]) for p in published] == [(HOSTPORT, proto)]
+            assert [(p["hostPort"], p["protocol"]) for p in published] == [(spec.hostport, proto)]
             assert pod["spec"]["nodeSelector"]["kubernetes.io/hostname"] == spec.nodes[i]
     affinity = objects[("Service", AFFINITY_SERVICE)]["spec"]
     assert affinity["sessionAffinity"] == "ClientIP"
@@ -329,3 +332,13 @@ def test_programming_latency_stops_at_its_budget(monkeypatch: pytest.MonkeyPatch
     result = run("k8s.svc.programming-latency", ServicesCluster())
     assert result.verdict == Verdict.ERROR and "budget" in result.reason
     assert result.measurements[Measure.ENDPOINT_CHANGES] == {"add": 0, "remove": 0}
+
+
+def test_each_run_has_its_own_hostport() -> None:
+    """Found on a real cluster: a kept run's hostPort pods held the next run's Pending on the
+    same port, and the next run never got its pods Ready."""
+    ports = {WorkloadSpec(f"{i:06x}", ("n0",), "p", "10.96.0.10").hostport for i in range(50)}
+    assert len(ports) > 40 and all(
+        HOSTPORT_BASE <= p < HOSTPORT_BASE + HOSTPORT_SPAN for p in ports
+    )
+    assert WorkloadSpec("r1", ("n0",), "p", "x").hostport == SPEC.hostport  # stable per run

@@ -25,7 +25,6 @@ from netconform.k8s.context import KubeCheckContext, probe_pods_by_node
 from netconform.k8s.kube import PodEndpoint
 from netconform.k8s.workloads import (
     AFFINITY_SERVICE,
-    HOSTPORT,
     HOSTPORT_PROTOCOLS,
     IN_SERVICE_LABEL,
     LATENCY_LANES,
@@ -62,8 +61,9 @@ KINDS = {proto: ProbeKind(proto.lower()) for proto in HOSTPORT_PROTOCOLS}
 
 
 def _hostport_cells(ctx: KubeCheckContext) -> list[Cell]:
-    """For every node with hostPort pods, both protocols through nodeIP:HOSTPORT from a pod
+    """For every node with hostPort pods, both protocols through nodeIP:hostPort from a pod
     on that node, from a pod on another node and (hostNetwork) from the node itself."""
+    port = ctx.spec.hostport
     published = {p.name: p for p in ctx.pods("hostport")}
     probes = probe_pods_by_node(ctx)
     hosts = {int(h.label(NODE_INDEX_LABEL)): h for h in ctx.pods("host")}
@@ -84,8 +84,8 @@ def _hostport_cells(ctx: KubeCheckContext) -> list[Cell]:
         for where, src in sources:
             for proto, kind in KINDS.items():
                 target = hostport_pod_name(i, proto)
-                label = f"{src.name} ({where}) -> {node} {addresses[node]}:{HOSTPORT}/{proto}"
-                probe = ctx.probe(kind, addresses[node], port=HOSTPORT)
+                label = f"{src.name} ({where}) -> {node} {addresses[node]}:{port}/{proto}"
+                probe = ctx.probe(kind, addresses[node], port=port)
                 cells.append(Cell(src, probe, label, _answered_by(target)))
     return cells
 
@@ -103,13 +103,13 @@ def _hostport_cells(ctx: KubeCheckContext) -> list[Cell]:
 def hostport(ctx: KubeCheckContext) -> Outcome:
     """A pod's hostPort is a port published on its own node only (Swarm's `mode=host`
     publishing is the same thing, hence the shared aspect). On each hostPort node one pod
-    publishes HOSTPORT/TCP and another HOSTPORT/UDP (upstream's "no conflict" case by
+    publishes the run's hostPort over TCP and another over UDP (upstream's "no conflict" case by
     protocol): every cell must be answered by the pod publishing that protocol."""
     cells = _hostport_cells(ctx)
     if not cells:
         return Outcome.skipped("no hostPort pods in this run's workloads (needs 2+ nodes)")
     grid = PodGrid(
-        f"hostPort {HOSTPORT}",
+        f"hostPort {ctx.spec.hostport}",
         cells,
         failing="hostPort not programmed on the node (CNI portmap / CNI-HOSTPORT-DNAT)",
     )

@@ -5,6 +5,7 @@ and labelled with the run id, so a run removes exactly what it made."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +38,11 @@ NETPOL_LANES = 3
 PROBE_SLOTS = ("a", "b")  # two probe pods per node: same-node pairs and local backends
 DNS_BACKENDS = 2
 # hostPort (checks/k8s_services.py): on each of the first HOSTPORT_NODES nodes, one pod
-# publishes HOSTPORT over TCP and another the same number over UDP, so the pair is also the
-# upstream "no conflict" case (same hostPort, other protocol, both answer).
-HOSTPORT = 18080
+# publishes the run's hostPort over TCP and another the same number over UDP, so the pair is
+# also the upstream "no conflict" case (same hostPort, other protocol, both answer). The
+# number is the run's own in HOSTPORT_BASE..+HOSTPORT_SPAN: two runs on one cluster (a kept
+# one, another host's) would otherwise hold each other's pods Pending on the port.
+HOSTPORT_BASE, HOSTPORT_SPAN = 18000, 1000
 HOSTPORT_NODES = 2
 HOSTPORT_PROTOCOLS = ("TCP", "UDP")
 # Service session affinity: a ClientIP Service over the probe pods of slot `a`.
@@ -78,6 +81,10 @@ class WorkloadSpec:
     cluster_domain: str = "cluster.local"
     image_pull_policy: str = "IfNotPresent"
     netpol_lanes: int = NETPOL_LANES
+
+    @property
+    def hostport(self) -> int:
+        return HOSTPORT_BASE + zlib.crc32(self.run_id.encode()) % HOSTPORT_SPAN
 
     def labels(self, **extra: str) -> dict[str, str]:
         return {MANAGED_BY: "netconform", RUN_LABEL: self.run_id, **extra}
@@ -219,13 +226,13 @@ def _service_port(name: str, port: int, target: int, protocol: str) -> dict[str,
 
 
 def _hostport_pod(spec: WorkloadSpec, node_index: int, protocol: str) -> Manifest:
-    """An agent whose `protocol` port is published on its node as HOSTPORT (the other port
+    """An agent whose `protocol` port is published on its node as the run's hostPort (the other port
     stays unpublished: the readiness probe needs the TCP one either way)."""
     name = hostport_pod_name(node_index, protocol)
     ports = [_port(SERVER_TCP_PORT, "TCP", "tcp"), _port(SERVER_UDP_PORT, "UDP", "udp")]
     for port in ports:
         if port["protocol"] == protocol:
-            port["hostPort"] = HOSTPORT
+            port["hostPort"] = spec.hostport
     labels = spec.labels(
         **{ROLE_LABEL: "hostport", ENDPOINT_LABEL: name, NODE_INDEX_LABEL: str(node_index)}
     )
