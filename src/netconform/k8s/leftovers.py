@@ -41,6 +41,15 @@ class Standing(StrEnum):
     UNOWNED = "no owner recorded"
 
 
+def owner_standing(owner: ProcessOwner | None, processes: Processes) -> Standing:
+    """Whether what a run made may go: its owner recorded, on this host, and dead."""
+    if owner is None:
+        return Standing.UNOWNED
+    if owner.hostname != processes.host:
+        return Standing.FOREIGN
+    return Standing.DEAD if owner.is_dead(processes) else Standing.LIVE
+
+
 @dataclass(frozen=True)
 class RunNamespace:
     name: str
@@ -49,11 +58,7 @@ class RunNamespace:
     terminating: bool
 
     def standing(self, processes: Processes) -> Standing:
-        if self.owner is None:
-            return Standing.UNOWNED
-        if self.owner.hostname != processes.host:
-            return Standing.FOREIGN
-        return Standing.DEAD if self.owner.is_dead(processes) else Standing.LIVE
+        return owner_standing(self.owner, processes)
 
     def describe(self, standing: Standing) -> str:
         owner = self.owner.encode() if self.owner else "?"
@@ -285,11 +290,7 @@ class RunContainer:
     owner: ProcessOwner | None
 
     def standing(self, processes: Processes) -> Standing:
-        if self.owner is None:
-            return Standing.UNOWNED
-        if self.owner.hostname != processes.host:
-            return Standing.FOREIGN
-        return Standing.DEAD if self.owner.is_dead(processes) else Standing.LIVE
+        return owner_standing(self.owner, processes)
 
     def describe(self, standing: Standing) -> str:
         owner = self.owner.encode() if self.owner else "?"
