@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import ast
 import io
+import itertools
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,11 +206,13 @@ KUBECTL_RESOURCES = {
 KINDS = {"Namespace": ("", "namespaces"), "Pod": ("", "pods"), "Service": ("", "services")}
 
 
-def _kinds(path: str) -> set[tuple[str, str]]:
-    return {KINDS[d["kind"]] for d in manifests.load_all(Path(path).read_bytes())}
+def _kinds(text: bytes) -> set[tuple[str, str]]:
+    return {KINDS[d["kind"]] for d in manifests.load_all(text)}
 
 
-def kubectl_rows(argv: Sequence[str]) -> set[Row]:
+def kubectl_rows(argv: Sequence[str], files: Mapping[str, bytes]) -> set[Row]:
+    """The permissions one kubectl command needs (`files`: the manifests it was given, as
+    they were when it ran: a run removes its work files at teardown)."""
     args = list(argv[3:])
     if args[:2] == ["--context", "ctx"]:
         args = args[2:]
@@ -219,10 +222,10 @@ def kubectl_rows(argv: Sequence[str]) -> set[Row]:
     if words[:2] == ["config", "view"] or args[:3] == ["create", "-f", "-"]:
         return set()  # the local kubeconfig; the access reviews (anyone may ask)
     if args[:2] == ["create", "-f"]:
-        return {("create", g, r) for g, r in _kinds(args[2])}
+        return {("create", g, r) for g, r in _kinds(files[args[2]])}
     if args[:1] == ["apply"] and "--server-side" in args:  # creates or patches
         path = args[args.index("-f") + 1]
-        return {(v, g, r) for g, r in _kinds(path) for v in ("create", "patch")}
+        return {(v, g, r) for g, r in _kinds(files[path]) for v in ("create", "patch")}
     if words[:2] == ["describe", "nodes"]:
         return {("get", "", "nodes"), ("list", "", "nodes"), ("list", "", "pods"),
                 ("list", "", "events"), ("get", "coordination.k8s.io", "leases")}  # fmt: skip
@@ -255,7 +258,7 @@ def test_every_kubectl_command_of_a_run_is_in_the_table(tmp_path: Path, on_path:
     with running(p) as handle:
         p.collect_diagnostics(tmp_path / "diagnostics")
     assert handle.info["cni"] == "calico"
-    needed = {row for argv in cluster.seen for row in kubectl_rows(argv)}
+    needed = {row for argv in cluster.seen for row in kubectl_rows(argv, cluster.files)}
     assert ("list", "crd.projectcalico.org", "ippools") in needed
     assert ("delete", "", "namespaces") in needed and ("watch", "", "pods") in needed
     assert needed - set(table_rows()) == set()
@@ -292,6 +295,7 @@ class FakeCluster:
     linger: int = 1
     seen: list[tuple[str, ...]] = field(default_factory=list)
     stdins: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # each `-f PATH` as it was read
     deleting: dict[str, int] = field(default_factory=dict)
     reviews_as_list: bool = False
     # ClusterNetworkPolicies by name; None: the CRD is not installed
@@ -303,6 +307,9 @@ class FakeCluster:
         argv = tuple(argv)
         self.seen.append(argv)
         self.stdins.append(stdin or "")
+        for flag, path in itertools.pairwise(argv):
+            if flag == "-f" and path != "-" and Path(path).is_file():
+                self.files[path] = Path(path).read_bytes()
         args = list(argv[argv.index("--kubeconfig") + 2 :])
         if args[:2] == ["--context", "ctx"]:
             args = args[2:]
@@ -679,6 +686,9 @@ def test_a_run_reclaims_dead_leftovers_claims_its_namespaces_and_waits_them_gone
         owners = {cluster.namespaces[n]["metadata"]["annotations"][OWNER_ANNOTATION] for n in ours}
         runs = {cluster.namespaces[n]["metadata"]["annotations"][RUN_ANNOTATION] for n in ours}
         labels = {cluster.namespaces[n]["metadata"]["labels"][RUN_LABEL] for n in ours}
+        # the plan on disk says so too
+        steps = json.loads((tmp_path / "work/r1/plan.json").read_text())["steps"]
+    assert steps[0]["argv"][-2:] == ["-f", str(tmp_path / "work/r1/namespaces.yaml")]
     assert ours == sorted(handle.info["namespaces"])
     assert owners == {f"{HOST}/{os.getpid()}/42"} and runs == labels == {"r1"}
     seen = cluster.seen
@@ -690,9 +700,9 @@ def test_a_run_reclaims_dead_leftovers_claims_its_namespaces_and_waits_them_gone
     # every run namespace gone, the others' untouched, the live run's too
     assert not any(n.startswith("nc-r1-") for n in cluster.namespaces)
     assert {"nc-live-x", "nc-away-x", "nc-old-x", "nc-theirs", "team-a"} <= set(cluster.namespaces)
-    # the plan on disk says so too
-    steps = json.loads((tmp_path / "work/r1/plan.json").read_text())["steps"]
-    assert steps[0]["argv"][-2:] == ["-f", str(tmp_path / "work/r1/namespaces.yaml")]
+    # an interrupted case's ClusterNetworkPolicies go too, by the run's label; then its files
+    assert cluster.calls("delete", CLUSTER_POLICIES, "-l", f"{RUN_LABEL}=r1")
+    assert not (tmp_path / "work/r1").exists()
 
 
 def test_a_stuck_namespace_is_named_with_what_holds_it(tmp_path: Path) -> None:

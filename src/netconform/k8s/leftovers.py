@@ -144,6 +144,15 @@ def run_cluster_policies(runner: Runner, kubectl: Kubectl) -> list[RunClusterPol
     return sorted(found, key=lambda p: p.name)
 
 
+def delete_run_cluster_policies(runner: Runner, kubectl: Kubectl, run_id: str) -> None:
+    """A run's own ClusterNetworkPolicies, at its teardown: its lanes delete theirs after each
+    case, so these are only an interrupted case's (nothing to do where the CRD is absent)."""
+    argv = kubectl("delete", CLUSTER_POLICIES, "-l", f"{RUN_LABEL}={run_id}", "--ignore-not-found")
+    result = runner.run(argv, timeout_s=LOOK_TIMEOUT_S)
+    if result.returncode != 0 and NOT_SERVED not in result.stderr:
+        raise EnvironmentUnfit(f"cannot delete the run's ClusterNetworkPolicies: {result.tail()}")
+
+
 @dataclass(frozen=True)
 class Cleanup:
     # each namespace with its run's standing: why it was deleted, or why it was left

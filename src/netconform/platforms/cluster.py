@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -214,13 +215,15 @@ class ClusterPlatform:
         return diagnostics.collect(self.runner, str(kubeconfig), out, ())
 
     def teardown(self) -> None:
-        """Delete the run's namespaces, then wait (bounded) until they are gone:
-        NamespacesStuck names each one left with its finalizers and pods."""
+        """Delete the run's namespaces (and any ClusterNetworkPolicy an interrupted case
+        left), then wait (bounded) until they are gone: NamespacesStuck names each one left
+        with its finalizers and pods; then the run's work files go."""
         if self.keep or not self._teardown:
             return
         self.progress.step("deleting the run's namespaces")
         install.run_steps(self._teardown, self.runner, self.progress, self.clock, self.sleep)
         self._teardown = ()
+        leftovers.delete_run_cluster_policies(self.runner, self._kubectl, self.run_id)
         self.progress.step("waiting until the run's namespaces are gone")
         leftovers.wait_gone(
             self.runner,
@@ -230,3 +233,4 @@ class ClusterPlatform:
             self.clock,
             self.sleep,
         )
+        shutil.rmtree(self.work.root, ignore_errors=True)  # the run's plan and manifests
