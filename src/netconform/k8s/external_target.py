@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from netconform.errors import InputError
-from netconform.k8s.install import ROLLOUT_TIMEOUT, Phase, Step, Workdir, kubectl
+from netconform.k8s.install import Step, Workdir, apply_and_wait_steps
 from netconform.k8s.manifests import Manifest
 from netconform.k8s.tools import Runner
 from netconform.k8s.workloads import (
@@ -388,35 +388,13 @@ def objects_file(work: Workdir) -> Path:
 
 def deploy_steps(work: Workdir, run_id: str) -> list[Step]:
     """Apply the rendered objects (objects_file) and wait for their pods."""
-    selector = f"{RUN_LABEL}={run_id},{ROLE_LABEL} in ({EGRESS_ROLE},{BACKEND_ROLE})"
-    return [
-        Step(
-            Phase.DEPLOY,
-            kubectl(
-                work,
-                "apply",
-                "--server-side",
-                "--field-manager=netconform",
-                "-f",
-                str(objects_file(work)),
-            ),
-            "create the external checks' clients, backend and NodePort Services",
-        ),
-        Step(
-            Phase.WAIT,
-            kubectl(
-                work,
-                "wait",
-                "--for=condition=Ready",
-                "pods",
-                "-A",
-                "-l",
-                selector,
-                f"--timeout={ROLLOUT_TIMEOUT}",
-            ),
-            "wait for the external checks' pods Ready",
-        ),
-    ]
+    return apply_and_wait_steps(
+        work,
+        objects_file(work),
+        f"{RUN_LABEL}={run_id},{ROLE_LABEL} in ({EGRESS_ROLE},{BACKEND_ROLE})",
+        "create the external checks' clients, backend and NodePort Services",
+        "wait for the external checks' pods Ready",
+    )
 
 
 # --- probing from a target (an outside client) -------------------------------------------

@@ -216,20 +216,18 @@ def probe_image_steps(image: str, rootfs: Path, present: bool, cluster: str | No
     return steps
 
 
-def deploy_steps(work: Workdir, run_id: str) -> list[Step]:
-    selector = f"netconform.io/run={run_id}"
+def apply_and_wait_steps(
+    work: Workdir, objects: Path, selector: str, applied: str, waited: str
+) -> list[Step]:
+    """Apply a file of the run's objects (server-side) and wait until the pods `selector`
+    picks are Ready; `applied` and `waited` say what each step is for."""
     return [
         Step(
             Phase.DEPLOY,
             kubectl(
-                work,
-                "apply",
-                "--server-side",
-                "--field-manager=netconform",
-                "-f",
-                str(work.workloads),
+                work, "apply", "--server-side", "--field-manager=netconform", "-f", str(objects)
             ),
-            "create the run's workloads",
+            applied,
         ),
         Step(
             Phase.WAIT,
@@ -243,9 +241,19 @@ def deploy_steps(work: Workdir, run_id: str) -> list[Step]:
                 selector,
                 f"--timeout={ROLLOUT_TIMEOUT}",
             ),
-            "wait for every probe pod Ready",
+            waited,
         ),
     ]
+
+
+def deploy_steps(work: Workdir, run_id: str) -> list[Step]:
+    return apply_and_wait_steps(
+        work,
+        work.workloads,
+        f"netconform.io/run={run_id}",
+        "create the run's workloads",
+        "wait for every probe pod Ready",
+    )
 
 
 MARKER = "netconform-cluster"  # ConfigMap in kube-system: the install finished
