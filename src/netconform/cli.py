@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from netconform.errors import EnvironmentUnfit, InputError, NetconformError, exit_code_of
-from netconform.inputs import output_dir
+from netconform.inputs import check_output_dir, output_dir
 from netconform.lab.config import LabConfig
 from netconform.options import OPTIONS, add_cli_options, normalise
 from netconform.platforms import registry
@@ -46,7 +46,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
     settings = Settings.from_env()
     options = normalise({o.dest: getattr(args, o.dest) for o in OPTIONS}, settings)
-    output_dir(options.out, "--out")
+    check_output_dir(options.out, "--out")
     # Fail fast, before pytest starts: bad scenario (2), missing tools or not root (3). The
     # plugin takes the prepared run as it is: nothing is parsed or preflighted twice.
     try:
@@ -66,6 +66,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         if refused:
             print(f"netconform: -k {args.k!r}: {refused}", file=sys.stderr)
             return 2
+    output_dir(out, "--out")  # only now: a refused run leaves no empty directory behind
     argv = [
         *base,
         "--alluredir",

@@ -188,6 +188,22 @@ def files_dir(path: Path, option: str, pattern: str) -> Path:
     return path
 
 
+def check_output_dir(path: Path, option: str) -> None:
+    """Refuse, without creating anything, an output directory that could not be made or
+    written: a command checks it with its other input, and makes it only once the rest
+    of that input is known to be good (a refused run leaves no empty --out behind)."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == path and not path.is_dir():
+        raise InputError(f"{option} {path}: exists and is not a directory")
+    if existing != path and not existing.is_dir():
+        raise InputError(f"{option} {path}: cannot create the directory: not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        why = "the directory is not writable" if existing == path else "permission denied"
+        raise InputError(f"{option} {path}: {why}")
+
+
 def output_dir(path: Path, option: str) -> Path:
     """The directory `option` names for output, created if need be, and writable."""
     try:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
 from netconform.errors import InputError
+from netconform.inputs import read_text
 from netconform.owner import ProcessOwner
 from netconform.settings import Settings
 
@@ -179,10 +180,13 @@ def load(name: str) -> LabState | None:
     """The validated state of the lab, None when none is recorded; InputError (one line
     naming the file and field) when it is corrupt or names anything not the lab's own."""
     path = state_file(name)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
+    try:
+        # a regular UTF-8 file of bounded size: a FIFO or /dev/zero there would never end
+        text = read_text(path)
+    except InputError as exc:
+        raise StateCorrupt(str(exc)) from None
     return parse(path, text, name)
 
 

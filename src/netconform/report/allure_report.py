@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from netconform.errors import InputError
+from netconform.inputs import load_json, read_text
 from netconform.report.compare import Column, Comparison
 from netconform.results import CheckResult, Verdict
 
@@ -176,6 +178,21 @@ def _last_line(done: subprocess.CompletedProcess[str]) -> str:
     errors = [ln for ln in lines if "error" in ln.lower() and not ln.startswith("at ")]
     chosen = errors or [ln for ln in lines if not ln.startswith("at ")] or lines
     return chosen[-1] if chosen else f"exit {done.returncode}"
+
+
+def checked_history(history: Path) -> Path | None:
+    """The previous report's history.jsonl that `--history` names (a directory holding it, or
+    the file), every line a JSON object; None for a directory with none yet (the first
+    night). Checked before anything is written: Allure itself skips garbage silently."""
+    if not history.exists():
+        raise InputError(f"--history {history}: no such directory")
+    path = history / HISTORY_FILE if history.is_dir() else history
+    if history.is_dir() and not os.path.lexists(path):
+        return None
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if line.strip() and not isinstance(load_json(line, f"{path}:{number}"), dict):
+            raise InputError(f"{path}:{number}: a history entry must be a JSON object")
+    return path
 
 
 def restore_history(history_dir: Path | None, history_file: Path) -> None:

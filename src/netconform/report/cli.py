@@ -10,7 +10,7 @@ from pathlib import Path
 from netconform.errors import NetconformError
 from netconform.inputs import finite, output_dir
 from netconform.report import approaches, netpol_summary, selftest_section
-from netconform.report.allure_report import generate_allure_report
+from netconform.report.allure_report import checked_history, generate_allure_report
 from netconform.report.compare import comparison_to_json, load_runs, merge_runs
 from netconform.report.html import render_html
 from netconform.report.markdown import render_markdown
@@ -43,6 +43,7 @@ def run_report(args: argparse.Namespace) -> int:
     selftest_dirs = [d for d in args.run_dirs if selftest_section.is_selftest_dir(d)]
     selftests = [selftest_section.load_selftest(d) for d in selftest_dirs]
     comparison = merge_runs(load_runs([d for d in args.run_dirs if d not in selftest_dirs]))
+    history = checked_history(args.history) if args.history else None
     out = output_dir(args.out, "--out")  # exit 2 naming --out, before any work
     (out / HTML_FILE).write_text(render_html(comparison, selftests=selftests), encoding="utf-8")
     markdown = render_markdown(comparison) + selftest_section.render_markdown(selftests)
@@ -72,7 +73,7 @@ def run_report(args: argparse.Namespace) -> int:
         print(f"note: runs that stopped early, shown as such: {', '.join(stopped)}")
     if not args.no_allure:
         # A missing Node or a failed Allure build never costs the comparison files.
-        print(generate_allure_report(comparison, out, args.history).message)
+        print(generate_allure_report(comparison, out, history).message)
     return 0
 
 
