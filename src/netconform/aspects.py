@@ -39,6 +39,12 @@ _TABLE: tuple[tuple[str, Area, str], ...] = (
         for scope, where in (("same-host", "on the same host"), ("cross-host", "across hosts"))
         for proto in ("tcp", "udp", "icmp")
     ),
+    (
+        "reachability.node-mesh",
+        _R,
+        "Every ordered host pair: endpoint to endpoint (TCP, UDP, ICMP), endpoint to the other "
+        "host's network, and DNS from every host",
+    ),
     ("reachability.service.every-backend", _R, "A service's virtual IP reaches every backend"),
     (
         "reachability.service.local-backend",

@@ -16,6 +16,7 @@ from typing import Any
 from netconform.errors import InputError
 from netconform.k8s.external_target import OPTION as EXTERNAL_TARGET
 from netconform.k8s.external_target import ExternalTarget, parse_option
+from netconform.k8s.mesh import DEFAULT_NODE_LIMIT, parse_node_count
 from netconform.lab.config import LabConfig
 from netconform.netpol.catalogue import CaseSelection
 from netconform.settings import Settings
@@ -35,6 +36,8 @@ class RunOptions:
     netpol_cases: CaseSelection = field(default_factory=CaseSelection)
     # cluster: an address outside the cluster for the external checks (kind starts its own)
     external_target: ExternalTarget | None = None
+    # cluster: nodes in the node-pair mesh (None: every node up to mesh.DEFAULT_NODE_LIMIT)
+    mesh_size: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +56,7 @@ class RunOptions:
             "external_target": None
             if self.external_target is None
             else self.external_target.to_json(),
+            "mesh_size": self.mesh_size,
         }
 
     @classmethod
@@ -69,6 +73,7 @@ class RunOptions:
             external_target=None
             if data.get("external_target") is None
             else ExternalTarget.from_json(data["external_target"], "options.external_target"),
+            mesh_size=data.get("mesh_size"),
         )
 
 
@@ -137,6 +142,10 @@ OPTIONS = (
            "netconform/probes/peer_echo.py (`python3 peer_echo.py TCPPORT UDPPORT world`); "
            "kind starts its own (env NETCONFORM_EXTERNAL_TARGET)", str,
            metavar="IPV4:TCPPORT[:UDPPORT]", scope=Scope.CLUSTER),
+    Option("--nodes", "--mesh-nodes", "mesh_size",
+           "platform cluster: nodes in the node-pair mesh, sampled over zones (default: every "
+           f"schedulable node up to {DEFAULT_NODE_LIMIT})", str, metavar="N",
+           scope=Scope.CLUSTER),
 )  # fmt: skip
 
 
@@ -186,6 +195,7 @@ def normalise(given: Mapping[str, Any], settings: Settings) -> RunOptions:
         offline=bool(given.get("offline")) or settings.offline,
         netpol_cases=selection,
         external_target=_external_target(platform, given.get("external_target"), settings),
+        mesh_size=None if given.get("mesh_size") is None else parse_node_count(given["mesh_size"]),
     )
 
 

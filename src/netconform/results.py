@@ -75,6 +75,13 @@ class Measure(StrEnum):
     ATTEMPTS = "attempts"  # observations made (1 = held at once)
     CONVERGED_S = "converged_s"  # seconds until it held (or until the deadline)
     PROBES = "probes"  # probes (cells, pairs, requests) in one observation
+    # The node-pair mesh (k8s.reach.node-mesh): its nodes, ordered pairs, failing pairs,
+    # the median ICMP round trip over every pair, and one round's wall time.
+    MESH_NODES = "mesh_nodes"
+    MESH_PAIRS = "mesh_pairs"
+    MESH_FAILING_PAIRS = "mesh_failing_pairs"
+    RTT_P50_MS = "rtt_p50_ms"
+    ROUND_S = "round_s"
     LATENCY_P50_MS = "latency_p50_ms"  # median probe round trip of the last observation
     # Services.
     BACKENDS = "backends"  # backends a service has

@@ -25,11 +25,14 @@ from netconform.k8s.workloads import (
     AFFINITY_SERVICE,
     DNS_BACKENDS,
     DNS_EXTERNAL_NAME,
+    MESH_HOST_ROLE,
+    MESH_ROLE,
     NODE_INDEX_LABEL,
     ROLE_LABEL,
     SLOT_LABEL,
     WorkloadSpec,
     dns_custom_search,
+    mesh_pod_name,
     probe_service_name,
 )
 from netconform.probes.agent import SERVER_TCP_PORT
@@ -104,6 +107,9 @@ class ScriptedContext:
                 )
             host = {ROLE_LABEL: "host", NODE_INDEX_LABEL: str(i)}
             pods.append(_pod(probe_ns, f"host-{i}", f"172.18.0.{2 + i}", node, **host))
+            for role, ip in ((MESH_ROLE, f"10.244.{i}.30"), (MESH_HOST_ROLE, f"172.18.0.{2 + i}")):
+                mesh = {ROLE_LABEL: role, NODE_INDEX_LABEL: str(i)}
+                pods.append(_pod(probe_ns, mesh_pod_name(i, role), ip, node, **mesh))
         backend = {ROLE_LABEL: "dns-backend", "app": "dns-backend"}
         pods += [
             _pod(ns, f"dns-backend-{i}", f"10.244.{i}.20", SPEC.nodes[i], **backend)
@@ -252,7 +258,11 @@ class Conformant:
         limit = NODE_MTU - self.overhead - 28
         if p.params.get("df") and size > limit:
             return False, "emsgsize", {"size": size}
-        return True, None, {"size": size}
+        return (
+            True,
+            None,
+            {"size": size, "output": f"{size + 8} bytes from {p.target}: time=0.1 ms"},
+        )
 
     def _sized(self, p: Probe, headers: int) -> Reply:
         """A DF size probe (udp-df, tcp-mss): whole up to the pod MTU, refused over it with
@@ -333,6 +343,7 @@ class Conformant:
                 "PTR": [f"dns-svc.{zone}."]
             },
         }
+        names[f"kubernetes.default.svc.{ZONE}"] = {"A": ["10.96.0.1"]}
         for b in backends:
             names[f"{b.name}.dns-headless.{zone}"] = {"A": [b.ip]}
         for svc, ip in ctx.services.items():

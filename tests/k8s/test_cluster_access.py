@@ -27,6 +27,7 @@ from netconform.cli import main
 from netconform.core import running
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s import access, cluster_cli, kube, leftovers, manifests
+from netconform.k8s.mesh import MeshNode
 from netconform.k8s.tools import Completed
 from netconform.k8s.workloads import (
     MANAGED_BY,
@@ -430,8 +431,8 @@ class FakeApi:
     def __init__(self, kubeconfig: str) -> None:
         self.kubeconfig = kubeconfig
 
-    def schedulable_nodes(self) -> list[str]:
-        return ["w1", "w2", "w3"]
+    def schedulable_nodes(self) -> list[MeshNode]:
+        return [MeshNode(n) for n in ["w1", "w2", "w3"]]
 
     def cluster_dns_ip(self) -> str:
         return "10.43.0.10"

@@ -16,6 +16,7 @@ from tests.unit.test_deadline_loops import FakeClock
 from netconform.core import running
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s import install
+from netconform.k8s.mesh import MeshNode
 from netconform.k8s.tools import Completed, SubprocessRunner
 from netconform.k8s.workloads import NETPOL_LANES
 from netconform.platforms.cluster import ClusterPlatform
@@ -294,8 +295,8 @@ class FakeApi:
     def __init__(self, kubeconfig: str) -> None:
         self.kubeconfig = kubeconfig
 
-    def schedulable_nodes(self) -> list[str]:
-        return ["w1", "w2", "w3", "w4"]
+    def schedulable_nodes(self) -> list[MeshNode]:
+        return [MeshNode(n) for n in ["w1", "w2", "w3", "w4"]]
 
     def cluster_dns_ip(self) -> str:
         return "10.43.0.10"
@@ -314,6 +315,10 @@ def test_cluster_platform_deletes_exactly_its_namespaces(
     p = ClusterPlatform(state_dir=tmp_path / "work", run_id="c1", api_factory=FakeApi)  # type: ignore[arg-type]
     with running(p) as handle:
         assert handle.nodes == ("w1", "w2", "w3") and handle.cluster_dns_ip == "10.43.0.10"
+        # the mesh covers every schedulable node, not only the 3 the other checks use
+        assert handle.mesh_nodes == ("w1", "w2", "w3", "w4")
+        workloads = (tmp_path / "work" / "c1" / "workloads.yaml").read_text()
+        assert "name: mesh-host-3" in workloads and "name: mesh-3" in workloads
     seen = calls(fake_path)
     assert count(seen, "kind") == 0
     assert (

@@ -61,7 +61,7 @@ def test_matrix_in_chromium(chromium: str, page: Path, tmp_path: Path) -> None:
         "kind-cilium⚠ crashed",
     ]
     rows = {r.id: r for r in matrix.rows if r.kind == "chk"}
-    assert len(rows) == 79
+    assert len(rows) == 80
     assert not any(r.hidden for r in rows.values())  # no filter: everything shown
     areas = [r for r in matrix.rows if r.kind == "area"]
     assert [r.area for r in areas] == ["reachability", "dns", "mtu", "netpol", "isolation", "perf"]
@@ -96,7 +96,7 @@ def test_matrix_in_chromium(chromium: str, page: Path, tmp_path: Path) -> None:
     assert "—9" in netpol_head.cells[0].text  # none applies to Swarm
     assert "!1" in netpol_head.cells[3].text  # cilium's error
     assert 'id="crashed"' in dom
-    assert '<b id="shown">79</b>' in dom
+    assert '<b id="shown">80</b>' in dom
 
 
 def _visible(chromium: str, page: Path, profile: Path, fragment: str) -> list[str]:

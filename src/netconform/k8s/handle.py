@@ -25,10 +25,16 @@ class KubeHandle:
     context: str | None = None
     cluster: str | None = None  # the kind cluster's name
     facts: CniFacts = UNKNOWN_CNI  # what the checks judge with (platform_info only reports)
+    mesh_nodes: tuple[str, ...] = ()  # the node-pair mesh's nodes; () is `nodes`
 
     def workload_spec(self) -> WorkloadSpec:
         return WorkloadSpec(
-            self.run_id, self.nodes, self.image, self.cluster_dns_ip, self.cluster_domain
+            self.run_id,
+            self.nodes,
+            self.image,
+            self.cluster_dns_ip,
+            self.cluster_domain,
+            mesh_nodes=self.mesh_nodes,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -45,6 +51,7 @@ class KubeHandle:
             "context": self.context,
             "cluster": self.cluster,
             "facts": self.facts.to_json(),
+            "mesh_nodes": list(self.mesh_nodes),
         }
 
     @classmethod
@@ -62,4 +69,5 @@ class KubeHandle:
             context=data.get("context"),
             cluster=data.get("cluster"),
             facts=CniFacts.from_json(data.get("facts") or {}),
+            mesh_nodes=tuple(data.get("mesh_nodes") or ()),
         )

@@ -13,6 +13,7 @@ from typing import Any
 from netconform.errors import EnvironmentUnfit
 from netconform.k8s.cluster_policy_api import KIND as CLUSTER_POLICY_KIND
 from netconform.k8s.cluster_policy_api import ClusterPolicies
+from netconform.k8s.mesh import NO_ZONE, ZONE_LABEL, MeshNode
 from netconform.k8s.netpol_binding import ClusterDns
 from netconform.k8s.workloads import RUN_LABEL
 from netconform.netpol.catalogue import CLUSTER_DNS_LABELS, DNS_NAMESPACE
@@ -177,15 +178,17 @@ class KubeApi:
                     out[node.metadata.name] = addr.address
         return out
 
-    def schedulable_nodes(self) -> list[str]:
-        names = []
+    def schedulable_nodes(self) -> list[MeshNode]:
+        """Every schedulable Linux node by its kubernetes.io/hostname, with its zone label."""
+        found = []
         for node in self.core.list_node().items:
             if node.spec.unschedulable:
                 continue
             labels = node.metadata.labels or {}
             if labels.get("kubernetes.io/os", "linux") == "linux":
-                names.append(labels.get("kubernetes.io/hostname", node.metadata.name))
-        return sorted(names)
+                name = labels.get("kubernetes.io/hostname", node.metadata.name)
+                found.append(MeshNode(name, labels.get(ZONE_LABEL, NO_ZONE)))
+        return sorted(found, key=lambda n: n.name)
 
     def cluster_dns(self) -> ClusterDns:
         """The first running cluster DNS pod (k8s-app=kube-dns in kube-system, as kubeadm

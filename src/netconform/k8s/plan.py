@@ -329,10 +329,13 @@ def render_cluster(
     dns_ip: str,
     cluster_domain: str = "cluster.local",
     cases: Sequence[Case] | None = None,
+    mesh_nodes: Sequence[str] = (),
 ) -> RenderedPlan:
     """An existing cluster: only the run's workloads and policies, in labelled namespaces."""
     work = Workdir(out)
-    spec = WorkloadSpec(run_id, tuple(nodes), image, dns_ip, cluster_domain)
+    spec = WorkloadSpec(
+        run_id, tuple(nodes), image, dns_ip, cluster_domain, mesh_nodes=tuple(mesh_nodes)
+    )
     files = [write_file(work.workloads, manifests.dump_all(all_objects(spec)))]
     files += render_policies(
         out, netpol_binding(spec), load_catalogue() if cases is None else cases

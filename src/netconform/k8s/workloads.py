@@ -43,6 +43,10 @@ DNS_BACKENDS = 2
 # number is the run's own in HOSTPORT_BASE..+HOSTPORT_SPAN: two runs on one cluster (a kept
 # one, another host's) would otherwise hold each other's pods Pending on the port.
 HOSTPORT_BASE, HOSTPORT_SPAN = 18000, 1000
+# The node-pair mesh (k8s/mesh.py): on every mesh node a pod-network agent and a hostNetwork
+# agent; the latter serves TCP and UDP on the run's own port in MESH_HOST_PORT_BASE..+SPAN.
+MESH_HOST_PORT_BASE = 19000
+MESH_ROLE, MESH_HOST_ROLE = "mesh", "mesh-host"
 HOSTPORT_NODES = 2
 HOSTPORT_PROTOCOLS = ("TCP", "UDP")
 # Service session affinity: a ClientIP Service over the probe pods of slot `a`.
@@ -81,10 +85,20 @@ class WorkloadSpec:
     cluster_domain: str = "cluster.local"
     image_pull_policy: str = "IfNotPresent"
     netpol_lanes: int = NETPOL_LANES
+    # the node-pair mesh's nodes (every node up to a limit, or a sample); () is `nodes`
+    mesh_nodes: tuple[str, ...] = ()
 
     @property
     def hostport(self) -> int:
         return HOSTPORT_BASE + zlib.crc32(self.run_id.encode()) % HOSTPORT_SPAN
+
+    @property
+    def mesh_host_port(self) -> int:
+        return MESH_HOST_PORT_BASE + zlib.crc32(self.run_id.encode()) % HOSTPORT_SPAN
+
+    @property
+    def mesh(self) -> tuple[str, ...]:
+        return self.mesh_nodes or self.nodes
 
     def labels(self, **extra: str) -> dict[str, str]:
         return {MANAGED_BY: "netconform", RUN_LABEL: self.run_id, **extra}
@@ -329,6 +343,28 @@ def probe_objects(spec: WorkloadSpec) -> list[Manifest]:
     return objects
 
 
+def mesh_pod_name(node_index: int, role: str) -> str:
+    return f"{role}-{node_index}"
+
+
+def mesh_objects(spec: WorkloadSpec) -> list[Manifest]:
+    """On every mesh node: `mesh-<i>`, an agent on the pod network, and `mesh-host-<i>`, one
+    on the node's network serving the run's mesh port (in the probe namespace, which already
+    admits hostNetwork pods)."""
+    ns, port = spec.probe_namespace, spec.mesh_host_port
+    objects = []
+    for i, node in enumerate(spec.mesh):
+        for role, tcp, udp, host in (
+            (MESH_ROLE, SERVER_TCP_PORT, SERVER_UDP_PORT, False),
+            (MESH_HOST_ROLE, port, port, True),
+        ):
+            labels = spec.labels(**{ROLE_LABEL: role, NODE_INDEX_LABEL: str(i)})
+            extra: dict[str, Any] = {"hostNetwork": True} if host else {}
+            server = _server(spec, "agent", tcp, udp)
+            objects.append(_pod(spec, ns, mesh_pod_name(i, role), labels, node, [server], **extra))
+    return objects
+
+
 def netpol_objects(spec: WorkloadSpec) -> list[Manifest]:
     """The upstream e2e model, once per lane: pods a, b, c in x, y, z (labelled
     pod=<name>), each serving 80 and 81 over TCP and UDP on named ports, and a Service
@@ -452,5 +488,11 @@ def claimed_namespaces(spec: WorkloadSpec, owner: str) -> list[Manifest]:
 
 def all_objects(spec: WorkloadSpec) -> list[Manifest]:
     """Namespaces first, so one `kubectl apply` of the list succeeds in order."""
-    objects = probe_objects(spec) + service_objects(spec) + dns_objects(spec) + netpol_objects(spec)
+    objects = [
+        *probe_objects(spec),
+        *mesh_objects(spec),
+        *service_objects(spec),
+        *dns_objects(spec),
+        *netpol_objects(spec),
+    ]
     return sorted(objects, key=lambda o: o["kind"] != "Namespace")

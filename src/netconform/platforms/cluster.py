@@ -17,7 +17,7 @@ from pathlib import Path
 
 from netconform.core import Capabilities
 from netconform.errors import EnvironmentUnfit, said_not_raised
-from netconform.k8s import diagnostics, install, leftovers, manifests, plan
+from netconform.k8s import diagnostics, install, leftovers, manifests, mesh, plan
 from netconform.k8s.access import require_access, user_kubectl
 from netconform.k8s.cnis.base import write_file
 from netconform.k8s.detect import detect
@@ -74,6 +74,7 @@ class ClusterPlatform:
         sleep: Sleep | None = None,
         gone_deadline_s: float = leftovers.GONE_DEADLINE_S,
         external_target: ExternalTarget | None = None,
+        mesh_size: int | None = None,
     ) -> None:
         settings = settings or Settings.from_env()
         # --external-target (RunOptions), else NETCONFORM_EXTERNAL_TARGET: the external
@@ -81,6 +82,7 @@ class ClusterPlatform:
         if external_target is None and settings.external_target:
             external_target = parse_option(settings.external_target, "NETCONFORM_EXTERNAL_TARGET")
         self.external_target = external_target
+        self.mesh_size = mesh_size  # --nodes: the mesh's sample size (None: the default limit)
         self.keep = keep
         self.progress = progress or NoProgress()
         self.runner = runner or SubprocessRunner()
@@ -151,18 +153,26 @@ class ClusterPlatform:
             self.progress.step(f"namespaces of earlier runs: {line}")
         api = self._api_factory(str(self.work.kubeconfig))
         try:
-            nodes = api.schedulable_nodes()[:NODES_USED]
+            schedulable = api.schedulable_nodes()
             dns_ip = api.cluster_dns_ip()
         finally:
             api.close()
-        if len(nodes) < 2:
+        if len(schedulable) < 2:
+            names = [n.name for n in schedulable]
             raise EnvironmentUnfit(
-                f"platform cluster needs 2+ schedulable Linux nodes, found {nodes}"
+                f"platform cluster needs 2+ schedulable Linux nodes, found {names}"
             )
+        # the mesh covers every node up to the limit (else a sample over zones); the other
+        # checks use its first NODES_USED
+        mesh_nodes = mesh.select_nodes(schedulable, self.mesh_size)
+        nodes = list(mesh_nodes[:NODES_USED])
+        self.progress.step(f"node mesh: {len(mesh_nodes)} of {len(schedulable)} schedulable nodes")
         self.progress.step("detecting the cluster's CNI")
         cni = detect(self.runner, functools.partial(install.kubectl, self.work))
-        rendered = plan.render_cluster(self.run_id, self.work.root, nodes, self.image, dns_ip)
-        spec = WorkloadSpec(self.run_id, tuple(nodes), self.image, dns_ip)
+        rendered = plan.render_cluster(
+            self.run_id, self.work.root, nodes, self.image, dns_ip, mesh_nodes=mesh_nodes
+        )
+        spec = WorkloadSpec(self.run_id, tuple(nodes), self.image, dns_ip, mesh_nodes=mesh_nodes)
         rendered = self._with_claim(rendered, spec)
         self._teardown = rendered.teardown
         self._namespaces = tuple(spec.namespaces())
@@ -186,6 +196,7 @@ class ClusterPlatform:
             },
             spec.cluster_domain,
             facts=cni.facts,
+            mesh_nodes=spec.mesh,
         )
 
     def _with_claim(self, rendered: plan.RenderedPlan, spec: WorkloadSpec) -> plan.RenderedPlan:

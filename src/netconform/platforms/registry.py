@@ -84,7 +84,9 @@ def _cluster(
 ) -> Platform:
     from netconform.platforms.cluster import ClusterPlatform
 
-    return ClusterPlatform(keep=options.keep, progress=p, settings=settings)
+    return ClusterPlatform(
+        keep=options.keep, progress=p, settings=settings, mesh_size=options.mesh_size
+    )
 
 
 def _attach_swarm(handle: Any, scenario: SwarmScenario, _: RunOptions) -> RunContext:
@@ -117,7 +119,7 @@ SWARM_CHECKS = tuple(
 )
 KUBERNETES_CHECKS = tuple(
     f"netconform.checks.k8s_{area}"
-    for area in ("reachability", "services", "external", "dns", "mtu", "netpol", "perf")
+    for area in ("reachability", "mesh", "services", "external", "dns", "mtu", "netpol", "perf")
 )
 
 

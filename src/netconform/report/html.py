@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from netconform.report import approaches, html_netpol, selftest_section
+from netconform.report import approaches, html_netpol, mesh_section, selftest_section
 from netconform.report.compare import CellState, Column, Comparison, Row
 from netconform.report.key_measurements import key_measurement_rows
 from netconform.report.netpol_view import failed_steps
@@ -25,6 +25,8 @@ from netconform.report.reproduce import SHOWN, failed_probes
 from netconform.results import CheckResult, RunStatus, Verdict
 
 _CSS = """
+table.mesh td{width:1.1em;height:1.1em;padding:0;text-align:center;font-size:.8em}
+td.m-ok{background:#cfc}td.m-fail{background:#f99}td.m-self{background:#eee}
 body{font:14px/1.4 system-ui,sans-serif;margin:1rem 1.5rem;color:#1f2328}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.5rem 0}
@@ -134,6 +136,7 @@ def render_html(
         *approaches.render_html(comparison),
         *_matrix(comparison),
         *html_netpol.render_section(comparison),
+        *mesh_section.render_html(comparison),
         *_profile(comparison),
         *selftest_section.render_html(selftests),
         *_platform_info(comparison),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from netconform.report import approaches, netpol_summary
+from netconform.report import approaches, mesh_section, netpol_summary
 from netconform.report.compare import CellState, Comparison, Row
 from netconform.report.key_measurements import key_measurement_rows
 from netconform.report.presentation import (
@@ -52,6 +52,7 @@ def _document(comparison: Comparison) -> Iterator[str]:
         _key_measurements,
         approaches.render_markdown,
         netpol_summary.render_markdown,
+        mesh_section.render_markdown,
     )
     for section in (*sections, _area_summary, _differences, _full):
         yield from section(comparison)
