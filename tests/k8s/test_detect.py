@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import functools
 import json
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from netconform.k8s.detect import detect
+from netconform.k8s.detect import detect, overridden
 from netconform.k8s.facts import UNKNOWN_CNI
 from netconform.k8s.install import Workdir, kubectl
 from netconform.k8s.tools import Completed
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def daemonset(ns: str, name: str, container: str, image: str) -> dict[str, Any]:
@@ -162,3 +166,35 @@ def test_nothing_known_or_nothing_readable_is_unknown_and_says_why(tmp_path: Pat
     assert (unreadable.cni, unreadable.evidence) == ("unknown", ("daemonsets unreadable",))
     found = _detect({"daemonsets": {"items": [CALICO]}}, tmp_path)  # no pools readable
     assert found.encapsulation is None and found.facts.overhead_bytes is None
+
+
+def test_the_scenario_states_the_cni_where_detection_cannot(tmp_path: Path) -> None:
+    """An unrecognised CNI (here kindnet, which has no profile) run as the user states it:
+    Cilium over VXLAN, with Cilium's profile; what detection found stays in the evidence."""
+    kindnet = daemonset("kube-system", "kindnet", "kindnet-cni", "docker.io/kindest/kindnetd:v2")
+    found = _detect({"daemonsets": {"items": [kindnet]}}, tmp_path)
+    stated = overridden(found, "cilium", "vxlan")
+    assert (stated.cni, stated.version, stated.encapsulation) == ("cilium", None, "vxlan")
+    assert stated.facts.overhead_bytes == 50 and stated.facts.label_change_s is not None
+    assert stated.capabilities is not None and stated.to_json()["profiled"] is True
+    assert stated.evidence[:2] == (
+        "set by the scenario's cni field (cilium, vxlan)",
+        "detection found kindnet v2",
+    )
+
+
+def test_a_scenario_cni_off_platform_cluster_is_refused(tmp_path: Path) -> None:
+    scenario = tmp_path / "k.yaml"
+    text = (REPO / "scenarios" / "kubernetes.yaml").read_text()
+    scenario.write_text(text.replace("cni: null", "cni: {name: cilium}"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "netconform.cli", "run", "--platform", "kind-flannel",
+         "--scenario", str(scenario), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        f"netconform: {scenario}: cni: only for platform cluster "
+        "(kind-flannel installs its own CNI)\n"
+    )
+    assert not (tmp_path / "out").exists()

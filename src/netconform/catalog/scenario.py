@@ -80,12 +80,22 @@ class SwarmScenario(_CommonScenario):
     scale: ScaleParams = ScaleParams()
 
 
+class CniOverride(_Strict):
+    """Platform cluster: the CNI and its encapsulation as the user states them, in place of
+    what detection found (a CNI netconform cannot recognise, or one it misreads); its profile
+    (overhead, label-change time, capabilities) is then the one applied."""
+
+    name: Literal["flannel", "calico", "cilium"]
+    encapsulation: Literal["vxlan", "geneve", "ipip", "none"] | None = None
+
+
 class KubernetesScenario(_CommonScenario):
     """The Kubernetes checks' parameters (`ctx.params`)."""
 
     family: Literal["kubernetes"] = "kubernetes"
     netpol_deadline_s: float = Field(10.0, gt=0, le=600)  # per NetworkPolicy step
     poll_interval_s: float = Field(0.5, gt=0, le=10)
+    cni: CniOverride | None = None  # platform cluster only: None trusts detection
 
     @property
     def transfer_bytes(self) -> int:

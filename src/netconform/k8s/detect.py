@@ -203,3 +203,19 @@ def detect(runner: Runner, kubectl: Kubectl) -> DetectedCni:
             evidence.append(said)
         return DetectedCni(sig.cni, version, mode, tuple(evidence), facts, caps)
     return DetectedCni("unknown", None, None, ("no DaemonSet of a known CNI",))
+
+
+def overridden(detected: DetectedCni, cni: str, encapsulation: str | None) -> DetectedCni:
+    """What the scenario's `cni` field states, in place of what detection found (kept in
+    the evidence): that CNI's profile and the stated encapsulation's overhead."""
+    facts, caps = _profiled(cni, encapsulation)
+    said = f"set by the scenario's cni field ({cni}, {encapsulation or 'encapsulation not given'})"
+    found = f"detection found {detected.cni} {detected.version or ''}".rstrip()
+    return DetectedCni(
+        cni,
+        detected.version if detected.cni == cni else None,
+        encapsulation,
+        (said, found, *detected.evidence),
+        facts,
+        caps,
+    )

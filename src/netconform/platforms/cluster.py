@@ -15,12 +15,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from netconform.catalog.scenario import CniOverride
 from netconform.core import Capabilities
 from netconform.errors import EnvironmentUnfit, said_not_raised
 from netconform.k8s import diagnostics, install, leftovers, manifests, mesh, plan
 from netconform.k8s.access import require_access, user_kubectl
 from netconform.k8s.cnis.base import write_file
-from netconform.k8s.detect import detect
+from netconform.k8s.detect import detect, overridden
 from netconform.k8s.external_target import INFO_KEY as EXTERNAL_TARGETS
 from netconform.k8s.external_target import ExternalTarget, parse_option
 from netconform.k8s.handle import KubeHandle
@@ -75,6 +76,7 @@ class ClusterPlatform:
         gone_deadline_s: float = leftovers.GONE_DEADLINE_S,
         external_target: ExternalTarget | None = None,
         mesh_size: int | None = None,
+        cni_override: CniOverride | None = None,
     ) -> None:
         settings = settings or Settings.from_env()
         # --external-target (RunOptions), else NETCONFORM_EXTERNAL_TARGET: the external
@@ -82,6 +84,7 @@ class ClusterPlatform:
         if external_target is None and settings.external_target:
             external_target = parse_option(settings.external_target, "NETCONFORM_EXTERNAL_TARGET")
         self.external_target = external_target
+        self.cni_override = cni_override  # the scenario's `cni`: None trusts detection
         self.mesh_size = mesh_size  # --nodes: the mesh's sample size (None: the default limit)
         self.keep = keep
         self.progress = progress or NoProgress()
@@ -169,6 +172,10 @@ class ClusterPlatform:
         self.progress.step(f"node mesh: {len(mesh_nodes)} of {len(schedulable)} schedulable nodes")
         self.progress.step("detecting the cluster's CNI")
         cni = detect(self.runner, functools.partial(install.kubectl, self.work))
+        if self.cni_override is not None:
+            stated = self.cni_override
+            cni = overridden(cni, stated.name, stated.encapsulation)
+            self.progress.step(f"CNI: {cni.evidence[0]}; {cni.evidence[1]}")
         rendered = plan.render_cluster(
             self.run_id, self.work.root, nodes, self.image, dns_ip, mesh_nodes=mesh_nodes
         )

@@ -80,12 +80,16 @@ def _kind(name: str) -> Factory:
 
 
 def _cluster(
-    options: RunOptions, _: KubernetesScenario, settings: Settings, p: Progress
+    options: RunOptions, scenario: KubernetesScenario, settings: Settings, p: Progress
 ) -> Platform:
     from netconform.platforms.cluster import ClusterPlatform
 
     return ClusterPlatform(
-        keep=options.keep, progress=p, settings=settings, mesh_size=options.mesh_size
+        keep=options.keep,
+        progress=p,
+        settings=settings,
+        mesh_size=options.mesh_size,
+        cni_override=scenario.cni,
     )
 
 
@@ -197,6 +201,11 @@ def prepare_run(options: RunOptions, settings: Settings, progress: Progress) -> 
     found = entry(options.platform)
     load_checks(options.platform, options)  # bad --netpol-cases: exit 2, nothing built yet
     scenario = load_scenario(found.family, options.scenario)
+    if isinstance(scenario, KubernetesScenario) and scenario.cni and options.platform != "cluster":
+        where = options.scenario or f"scenarios/{found.family}.yaml"
+        raise InputError(
+            f"{where}: cni: only for platform cluster ({options.platform} installs its own CNI)"
+        )
     platform = found.build(options, scenario, settings, progress)
     platform.prepare_host()
     platform.preflight()
