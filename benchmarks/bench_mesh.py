@@ -3,14 +3,14 @@
 The real planner (k8s/mesh.py) and the real check (checks/k8s_mesh.py) run against a fake
 cluster whose executor answers every probe at once (one pair broken), so what is measured
 is netconform's own cost: planning, probe objects, folding answers into the matrix,
-results.json and the report. The wall time on a real cluster is modelled from a measured
-per-probe and per-exec cost (defaults: a kind-flannel run on this 2-core machine, see the
-issue note), with the check's bounded concurrency: MESH_EXEC_CONCURRENCY execs at once, 64
-probes at once inside each.
+results.json and the report. The wall time on a real cluster is modelled from measured costs
+(defaults: kind-flannel on this 2-core machine, 3 and 6 nodes, one wave each: a round took
+0.65 s with 10 probes per batch and 0.88-0.94 s with 22), with the check's bounded
+concurrency: MESH_EXEC_CONCURRENCY execs at once, 64 probes at once inside each.
 
 Budget: a 1000-node plan (planning and every target) in under 10 s and 500 MiB.
 
-Run: python benchmarks/bench_mesh.py [--nodes 100 500 1000] [--probe-s S] [--exec-s S]
+Run: python benchmarks/bench_mesh.py [--nodes 100 500 1000] [--slot-s S] [--exec-s S]
 """
 
 from __future__ import annotations
@@ -152,19 +152,21 @@ def bench_check(nodes: int, out: Path) -> dict[str, float]:
     }
 
 
-def wall_model(nodes: int, probe_s: float, exec_s: float) -> float:
-    """Seconds for one round: waves of MESH_EXEC_CONCURRENCY execs, each exec's batch
-    (every other node x 4 paths + DNS) at AGENT_THREADS probes at once."""
+def wall_model(nodes: int, slot_s: float, exec_s: float) -> float:
+    """Seconds for one round: waves of MESH_EXEC_CONCURRENCY execs; each exec costs exec_s
+    plus slot_s per AGENT_THREADS probes of its batch (every other node x 4 paths + DNS)."""
     waves = math.ceil(nodes / mesh.MESH_EXEC_CONCURRENCY)
-    per_batch = math.ceil(((nodes - 1) * len(MeshPath) + 1) / AGENT_THREADS) * probe_s
+    per_batch = math.ceil(((nodes - 1) * len(MeshPath) + 1) / AGENT_THREADS) * slot_s
     return waves * (exec_s + per_batch)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--nodes", type=int, nargs="+", default=[100, 500, 1000])
-    parser.add_argument("--probe-s", type=float, default=0.012, help="one probe, measured")
-    parser.add_argument("--exec-s", type=float, default=0.9, help="one exec, measured")
+    parser.add_argument(
+        "--slot-s", type=float, default=0.3, help="64 probes at once in a batch, measured"
+    )
+    parser.add_argument("--exec-s", type=float, default=0.65, help="one exec, measured")
     args = parser.parse_args(argv)
     print("| nodes | pairs | probes | plan s | plan MiB | check s | peak RSS MiB | "
           "results.json MiB | report s | HTML MiB | modelled round on a cluster |")  # fmt: skip
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.nodes:
             plan = bench_plan(n)
             check = bench_check(n, Path(tmp))
-            model = wall_model(n, args.probe_s, args.exec_s)
+            model = wall_model(n, args.slot_s, args.exec_s)
             print(
                 f"| {n} | {n * (n - 1)} | {check['probes']:,} | {plan['plan_s']:.2f} | "
                 f"{plan['plan_peak_mib']:.0f} | {check['check_s']:.1f} | "
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"1000-node plan: {plan['plan_s']:.1f} s, {plan['plan_peak_mib']:.0f} MiB"
                 )
     print(json.dumps({"mesh_exec_concurrency": mesh.MESH_EXEC_CONCURRENCY,
-                      "agent_threads": AGENT_THREADS, "probe_s": args.probe_s,
+                      "agent_threads": AGENT_THREADS, "slot_s": args.slot_s,
                       "exec_s": args.exec_s, "check": k8s_mesh.__name__}))  # fmt: skip
     for line in over:
         print(f"OVER BUDGET: {line}", file=sys.stderr)
