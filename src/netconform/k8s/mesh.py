@@ -25,7 +25,7 @@ from netconform.probes.model import Connectivity, ProbeResult
 # Up to this many schedulable nodes, every one is in the mesh; past it `--nodes N` (or this
 # default) samples N, spread over zones. At 100 nodes a round is 9,900 pairs (39,703 probes):
 # about 20 s on a healthy cluster by benchmarks/bench_mesh.py's model (from costs measured on
-# kind), 3 min at 500 and 20 min at 1000; the heatmap stays readable up to here.
+# kind), 5.5 min at 500 and 20 min at 1000; the heatmap stays readable up to here.
 DEFAULT_NODE_LIMIT = 100
 MAX_NODES = 5000  # a --nodes past every cluster's size limit is a typo
 MESH_EXEC_CONCURRENCY = 16  # execs in flight at once (kube-apiserver's exec streams)
