@@ -12,7 +12,6 @@ command reads as the base the value classes change."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import signal
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tests.unit.test_fuzz_loaders import replaced
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 60.0
@@ -168,15 +168,6 @@ def _first(doc: Any, kind: type) -> tuple[Any, ...]:
     raise ValueError(f"no {kind.__name__} in the base document")
 
 
-def _replaced(doc: Any, where: tuple[Any, ...], value: Any) -> Any:
-    out = copy.deepcopy(doc)
-    node = out
-    for step in where[:-1]:
-        node = node[step]
-    node[where[-1]] = value
-    return out
-
-
 def _render(doc: Any, fmt: Format) -> str:
     if fmt is Format.JSON:
         text = json.dumps(doc)
@@ -203,7 +194,7 @@ def _value(value_of: Callable[[Command, Any], tuple[tuple[Any, ...], Any]]) -> M
     def make(command: Command, path: Path) -> None:
         doc = command.base()
         where, value = value_of(command, doc)
-        path.write_text(_render(_replaced(doc, where, value), command.fmt))
+        path.write_text(_render(replaced(doc, where, value), command.fmt))
 
     return make
 

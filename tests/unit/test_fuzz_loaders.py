@@ -102,7 +102,7 @@ def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-def _replaced(doc: Any, where: tuple[Any, ...], value: Any) -> Any:
+def replaced(doc: Any, where: tuple[Any, ...], value: Any) -> Any:
     if not where:
         return value
     out = copy.deepcopy(doc)
@@ -150,7 +150,7 @@ def test_a_real_file_with_one_value_replaced_is_loaded_or_refused_in_one_line(
     loader, sample, filename = LOADERS[name]
     doc = sample()
     places = _paths(doc)
-    mutated = _replaced(doc, places[pick % len(places)], value)
+    mutated = replaced(doc, places[pick % len(places)], value)
     _loads_or_says_why(loader, _write(tmp_path / filename, mutated))
 
 
