@@ -124,7 +124,7 @@ def bench_check(nodes: int, out: Path) -> dict[str, float]:
     """The whole check on the fake cluster, then results.json and comparison.html."""
     ctx = FakeMesh(nodes)
     begin = time.perf_counter()
-    result = execute(CATALOGUE.get("k8s.reach.node-mesh"), ctx)  # type: ignore[arg-type]
+    result = execute(CATALOGUE.get(mesh.CHECK_ID), ctx)  # type: ignore[arg-type]
     seconds = time.perf_counter() - begin
     # the process's peak so far (the sizes run smallest first, so it is this size's)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

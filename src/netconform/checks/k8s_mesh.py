@@ -70,7 +70,7 @@ def _wave(
 
 @CATALOGUE.register(
     spec(
-        "k8s.reach.node-mesh",
+        mesh.CHECK_ID,
         Area.REACHABILITY,
         "reachability.node-mesh",
         "Every ordered node pair: pod to pod (TCP, UDP, ICMP), pod to the other node's "

@@ -27,6 +27,7 @@ from netconform.probes.model import Connectivity, ProbeResult
 # about 20 s on a healthy cluster by benchmarks/bench_mesh.py's model (from costs measured on
 # kind), 5.5 min at 500 and 20 min at 1000; the heatmap stays readable up to here.
 DEFAULT_NODE_LIMIT = 100
+CHECK_ID = "k8s.reach.node-mesh"  # the check (checks/k8s_mesh.py) the report's section reads
 MAX_NODES = 5000  # a --nodes past every cluster's size limit is a typo
 MESH_EXEC_CONCURRENCY = 16  # execs in flight at once (kube-apiserver's exec streams)
 ZONE_LABEL = "topology.kubernetes.io/zone"

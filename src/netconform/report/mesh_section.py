@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from netconform.k8s.mesh import LEGEND, NOT_PROBED, SELF
+from netconform.k8s.mesh import CELL_CODES, CHECK_ID, DEFAULT_NODE_LIMIT, LEGEND, NOT_PROBED, SELF
+from netconform.probes.model import Connectivity
 from netconform.report.compare import Comparison
 from netconform.report.presentation import markdown_text
 
-CHECK_ID = "k8s.reach.node-mesh"
-HEATMAP_MAX_NODES = 100  # the default mesh limit: a wider heatmap is no longer readable
+HEATMAP_MAX_NODES = DEFAULT_NODE_LIMIT  # a wider heatmap is no longer readable
 SHOWN_PAIRS = 50
-OK = "."
+OK = CELL_CODES[Connectivity.CONNECTED]
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,7 @@ def mesh_views(comparison: Comparison) -> list[MeshView]:
 
 
 def _pairs(view: MeshView) -> list[str]:
-    pairs = sorted({f"{f['from']} -> {f['to']}" for f in view.failures})
-    return pairs
+    return sorted({f"{f['from']} -> {f['to']}" for f in view.failures})
 
 
 def render_html(comparison: Comparison) -> Iterator[str]:
